@@ -1,0 +1,130 @@
+"""The service's error hierarchy.
+
+Every error a user can cause or see is one of these. Each carries a stable
+``code`` (what clients and tests match on), the user-facing ``message``, an
+optional ``detail`` naming the cause (never a secret) and an HTTP ``status``.
+One middleware (``buildsvc.api.middleware``) renders them as
+``{"error": {"code", "message", "detail"}}``.
+
+ServiceError
+├── InvalidInput            400 VALIDATION_ERROR (or a more precise code)
+├── Unauthenticated         401 UNAUTHENTICATED
+├── Forbidden               403 FORBIDDEN
+├── NotFound                404 NOT_FOUND
+├── Conflict                409 CONFLICT
+├── LimitExceeded           409 LIMIT_EXCEEDED
+├── PayloadTooLarge         413 PAYLOAD_TOO_LARGE
+├── Unavailable             503 UNAVAILABLE
+└── SourceError             the two documented forge failures
+    ├── SourceUnreachable       SOURCE_UNREACHABLE
+    └── SourceErrorResponse     SOURCE_ERROR_RESPONSE
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+SOURCE_UNREACHABLE_MESSAGE = (
+    "Failed to access the source code repository site. Please confirm that the account "
+    "binding information is correct, or try again later."
+)
+SOURCE_ERROR_RESPONSE_MESSAGE = (
+    "The source code repository site returns an error response. Please confirm that the "
+    "account binding information is correct."
+)
+
+
+class ServiceError(Exception):
+    """Root of every error the service reports to a user."""
+
+    code: ClassVar[str] = "INTERNAL"
+    status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "Internal error."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        detail: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.detail = detail
+        # Instances may refine the class code/status (e.g. INVALID_URL is an InvalidInput).
+        if code is not None:
+            self.code = code  # type: ignore[misc]
+        if status is not None:
+            self.status = status  # type: ignore[misc]
+        super().__init__(self.message if detail is None else f"{self.message} ({detail})")
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "detail": self.detail}
+
+
+class InvalidInput(ServiceError):
+    code = "VALIDATION_ERROR"
+    status = 400
+    default_message = "The request is not valid."
+
+
+class Unauthenticated(ServiceError):
+    code = "UNAUTHENTICATED"
+    status = 401
+    default_message = "A valid API token is required."
+
+
+class Forbidden(ServiceError):
+    code = "FORBIDDEN"
+    status = 403
+    default_message = "This action is not allowed."
+
+
+class NotFound(ServiceError):
+    code = "NOT_FOUND"
+    status = 404
+    default_message = "Not found."
+
+
+class Conflict(ServiceError):
+    code = "CONFLICT"
+    status = 409
+    default_message = "The request conflicts with the current state."
+
+
+class LimitExceeded(ServiceError):
+    code = "LIMIT_EXCEEDED"
+    status = 409
+    default_message = "A limit of this account has been reached."
+
+
+class PayloadTooLarge(ServiceError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+    default_message = "The request body is too large."
+
+
+class Unavailable(ServiceError):
+    code = "UNAVAILABLE"
+    status = 503
+    default_message = "The service is temporarily unavailable. Please try again later."
+
+
+class SourceError(ServiceError):
+    """A failure talking to a forge. ``detail`` names the cause.
+
+    The status is 502 (the forge, not the client, failed) unless the caller knows
+    better: binding answers 422 because the binding information is what must change.
+    """
+
+    status = 502
+
+
+class SourceUnreachable(SourceError):
+    code = "SOURCE_UNREACHABLE"
+    default_message = SOURCE_UNREACHABLE_MESSAGE
+
+
+class SourceErrorResponse(SourceError):
+    code = "SOURCE_ERROR_RESPONSE"
+    default_message = SOURCE_ERROR_RESPONSE_MESSAGE

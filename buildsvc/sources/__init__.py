@@ -1,0 +1,45 @@
+"""Code sources: one adapter per forge behind the interface of ``base.py``.
+
+Public names only; the modules behind them (``gitlab.py``, ``transport.py`` ...) are
+implementation. Failures surface as ``buildsvc.errors.SourceUnreachable`` or
+``SourceErrorResponse`` (and ``InvalidInput`` for URL and certificate problems).
+"""
+
+from __future__ import annotations
+
+from buildsvc.sources.base import (
+    Binding,
+    CommitState,
+    Credentials,
+    Hook,
+    Namespace,
+    ProviderName,
+    SourceClient,
+    SourceProvider,
+    SourceRepository,
+)
+from buildsvc.sources.failures import SOURCE_URL_NOT_ALLOWED
+from buildsvc.sources.gitlab import REF_NOT_FOUND, GitLabProvider
+from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources.registry import build_providers
+from buildsvc.sources.transport import INVALID_CA_CERT
+from buildsvc.sources.urls import INVALID_SOURCE_URL
+
+__all__ = [
+    "INVALID_CA_CERT",
+    "INVALID_SOURCE_URL",
+    "REF_NOT_FOUND",
+    "SOURCE_URL_NOT_ALLOWED",
+    "AddressPolicy",
+    "Binding",
+    "CommitState",
+    "Credentials",
+    "GitLabProvider",
+    "Hook",
+    "Namespace",
+    "ProviderName",
+    "SourceClient",
+    "SourceProvider",
+    "SourceRepository",
+    "build_providers",
+]

@@ -1,0 +1,249 @@
+"""The one boundary where client and network exceptions become service errors.
+
+Every forge call runs inside ``source_errors(...)`` (or ``run_blocking``, which adds the
+thread and the deadline). What comes out is one of::
+
+    SourceUnreachable   SOURCE_UNREACHABLE     DNS failure, refused, timeout, TLS not trusted,
+                                               connection broken
+    SourceErrorResponse SOURCE_ERROR_RESPONSE  401/403/404/5xx, HTML or unparsable answer,
+                                               unexpected JSON, redirect of a write
+    InvalidInput        SOURCE_URL_NOT_ALLOWED the host resolves into a refused network
+
+with a ``detail`` naming the cause. Details are scrubbed of the token (and anything
+that looks like one) and cut to a readable length, because they reach users and logs.
+Anything not listed (a ``TypeError`` from our own code) is a bug and passes through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import re
+import socket
+import ssl
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import TypeVar
+
+import gitlab.exceptions
+import requests
+import urllib3.exceptions
+
+from buildsvc.errors import InvalidInput, ServiceError, SourceErrorResponse, SourceUnreachable
+from buildsvc.sources.network import ForbiddenAddress
+
+T = TypeVar("T")
+
+SOURCE_URL_NOT_ALLOWED = "SOURCE_URL_NOT_ALLOWED"
+MAX_DETAIL = 400
+_TOKENISH = re.compile(r"\b(glpat|gloas|gldt|ghp|gho|ghu|ghs|github_pat|ATBB|ATCTT)[-_][\w-]+")
+
+
+class UnexpectedAnswer(Exception):
+    """The forge answered 2xx with something we cannot use (HTML, wrong JSON shape)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the boundary needs to write a useful, secret-free detail."""
+
+    forge: str = "GitLab"
+    address: str | None = None  # host[:port] the call goes to, named in network details
+    secrets: Sequence[str] = field(default=(), repr=False)
+    timeout: float | None = None
+    status: int | None = None  # e.g. 422 while binding; default: the class status (502)
+    # Replacement details for answers whose meaning depends on the call (403 on hooks).
+    details: Mapping[int, str] = field(default_factory=dict)
+
+
+def scrub(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    text = _TOKENISH.sub("[redacted]", text)
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception it wraps (cause, context, args, urllib3 ``reason``)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        linked.extend(current.args)
+        todo.extend(item for item in linked if isinstance(item, BaseException))
+
+
+def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    return next((item for item in _chain(exc) if isinstance(item, kind)), None)
+
+
+_TLS_CODES = {
+    18: "self-signed certificate",
+    19: "self-signed certificate in the certificate chain",
+    20: "certificate signed by an unknown authority",
+    21: "certificate signed by an unknown authority",
+    10: "the certificate has expired",
+    9: "the certificate is not yet valid",
+    62: "the certificate does not match the host name",
+}
+
+
+def tls_detail(exc: BaseException) -> str:
+    found = _find(exc, ssl.SSLCertVerificationError)
+    if not isinstance(found, ssl.SSLCertVerificationError):
+        reason = _find(exc, ssl.SSLError)
+        return f"TLS handshake failed: {_text(reason or exc)}"
+    cause = _TLS_CODES.get(found.verify_code, found.verify_message or str(found))
+    detail = f"TLS certificate verification failed: {cause}"
+    if found.verify_code in (18, 19, 20, 21):
+        detail += "; provide the instance's CA certificate (ca_cert) to trust it"
+    return detail
+
+
+def _unreachable(exc: BaseException, ctx: Context) -> str:
+    forge = ctx.forge
+    within = f" within {ctx.timeout:g} s" if ctx.timeout else ""
+    if _find(exc, ssl.SSLError) is not None or isinstance(exc, requests.exceptions.SSLError):
+        return tls_detail(exc)
+    name_error = _find(exc, urllib3.exceptions.NameResolutionError) or _find(exc, socket.gaierror)
+    if name_error is not None:
+        host = getattr(getattr(name_error, "conn", None), "host", None) or ctx.address
+        return f"DNS lookup failed{f' for {host}' if host else ''}: the host name does not resolve"
+    if _find(exc, ConnectionRefusedError) is not None:
+        at = f" by {ctx.address}" if ctx.address else ""
+        return f"connection refused{at}: nothing accepts connections at that address and port"
+    # urllib3's NewConnectionError subclasses ConnectTimeoutError: only a real timeout here.
+    connect_timeout = _find(exc, urllib3.exceptions.ConnectTimeoutError)
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or (
+        connect_timeout is not None
+        and not isinstance(connect_timeout, urllib3.exceptions.NewConnectionError)
+    ):
+        return f"timeout: {forge} did not accept the connection{within}"
+    if isinstance(exc, requests.exceptions.Timeout | TimeoutError) or _find(
+        exc, urllib3.exceptions.ReadTimeoutError
+    ):
+        return f"timeout: {forge} did not answer{within}"
+    if _find(exc, ConnectionResetError) is not None:
+        return f"connection reset by {forge}"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or any(
+        isinstance(item, urllib3.exceptions.ProtocolError | http.client.HTTPException)
+        for item in _chain(exc)
+    ):
+        return f"{forge} closed the connection without a complete answer"
+    return f"could not connect to {forge}: {_text(exc)}"
+
+
+def _body_field(body: bytes | None, key: str) -> str | None:
+    try:
+        value = json.loads(body or b"").get(key)
+    except (ValueError, AttributeError):
+        return None
+    return str(value) if value else None
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # some urllib3 errors cannot format themselves when half-built
+        return type(exc).__name__
+
+
+def _http_detail(exc: gitlab.exceptions.GitlabError, code: int, ctx: Context) -> str:
+    if code in ctx.details:
+        return ctx.details[code]
+    phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else ""
+    head = f"{ctx.forge} answered {code} {phrase}".rstrip()
+    body = exc.error_message
+    if isinstance(body, dict | list):
+        body = json.dumps(body)
+    text = str(body).strip()
+    if "<html" in text.lower() or text.startswith("<"):
+        text = "(an HTML page)"
+    if code == 401:
+        reason = _body_field(exc.response_body, "error_description")
+        return f"{head}: the token was not accepted ({reason or 'wrong, revoked or expired'})"
+    if code == 403 and "insufficient_scope" in str(exc.response_body or b"") + text:
+        return f"{head}: the token has insufficient scope; the api scope is required"
+    if code == 429:
+        return f"{head}: rate limited; try again later"
+    return f"{head}: {text}" if text and text != f"{code} {phrase}" else head
+
+
+def translate(exc: BaseException, ctx: Context) -> ServiceError | None:
+    """The service error for a client/network exception, or None if it is not one."""
+    unreachable: str | None = None
+    response: str | None = None
+    if isinstance(exc, ForbiddenAddress):
+        return InvalidInput(
+            "The source URL points to a network this service may not contact.",
+            code=SOURCE_URL_NOT_ALLOWED,
+            detail=scrub(_text(exc), ctx.secrets),
+        )
+    if isinstance(exc, UnexpectedAnswer):
+        response = f"{ctx.forge} {exc}"
+    elif isinstance(exc, gitlab.exceptions.GitlabParsingError):
+        response = f"{ctx.forge} answered with a body that is not valid JSON"
+    elif isinstance(exc, gitlab.exceptions.RedirectError):
+        response = f"{ctx.forge} redirected a write request; enter the URL it redirects to"
+    elif isinstance(exc, gitlab.exceptions.GitlabError) and exc.response_code:
+        response = _http_detail(exc, exc.response_code, ctx)
+    elif isinstance(exc, requests.exceptions.JSONDecodeError | json.JSONDecodeError):
+        response = f"{ctx.forge} answered with a body that is not valid JSON"
+    elif isinstance(exc, requests.exceptions.TooManyRedirects):
+        response = f"{ctx.forge} redirected too many times"
+    elif isinstance(exc, requests.exceptions.ContentDecodingError):
+        response = f"{ctx.forge} answered with a body that cannot be decoded"
+    elif isinstance(exc, requests.exceptions.InvalidHeader | requests.exceptions.InvalidJSONError):
+        response = f"{ctx.forge} request failed: {_text(exc)}"
+    elif isinstance(exc, gitlab.exceptions.GitlabError):
+        inner = next((e for e in _chain(exc) if e is not exc and translate(e, ctx)), None)
+        if inner is not None:
+            return translate(inner, ctx)
+        response = f"{ctx.forge} client error: {_text(exc)}"
+    elif isinstance(
+        exc,
+        requests.exceptions.RequestException
+        | urllib3.exceptions.HTTPError
+        | urllib3.exceptions.ProxySchemeUnsupported
+        | http.client.HTTPException
+        | OSError
+        | TimeoutError,
+    ):
+        unreachable = _unreachable(exc, ctx)
+    else:
+        return None
+    if unreachable is not None:
+        return SourceUnreachable(detail=scrub(unreachable, ctx.secrets), status=ctx.status)
+    return SourceErrorResponse(detail=scrub(response or "", ctx.secrets), status=ctx.status)
+
+
+@contextmanager
+def source_errors(ctx: Context) -> Iterator[None]:
+    try:
+        yield
+    except ServiceError as exc:
+        if exc.detail:  # our own refusals may quote user input; scrub them too
+            exc.detail = scrub(exc.detail, ctx.secrets)
+            exc.args = (f"{exc.message} ({exc.detail})",)
+        raise
+    except Exception as exc:
+        mapped = translate(exc, ctx)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+async def run_blocking(fn: Callable[[], T], ctx: Context, *, deadline: float | None) -> T:
+    """Run a blocking SDK call in a thread, bounded by ``deadline`` seconds, mapped."""
+    with source_errors(ctx):
+        async with asyncio.timeout(deadline):
+            return await asyncio.to_thread(fn)

@@ -1,0 +1,240 @@
+"""The GitLab code source: ``GitLabProvider`` (binding checks) and ``GitLabClient``.
+
+Every call opens a connection (``gitlab_session.open_rest``), runs the blocking REST
+calls in a thread under a deadline and maps failures at the boundary
+(``failures.run_blocking``). Self-managed GitLab 11+ is reached through python-gitlab
+(API v4); GitLab 8-10 through the v3 transport.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from gitlab.exceptions import GitlabError
+
+from buildsvc.config import Settings
+from buildsvc.errors import InvalidInput, NotFound, SourceUnreachable
+from buildsvc.sources import gitlab_models as models
+from buildsvc.sources.base import (
+    Binding,
+    CommitState,
+    Credentials,
+    Hook,
+    Namespace,
+    ProviderName,
+    SourceRepository,
+)
+from buildsvc.sources.failures import run_blocking
+from buildsvc.sources.gitlab_bind import check_binding
+from buildsvc.sources.gitlab_rest import GitLabRest
+from buildsvc.sources.gitlab_session import Connection, open_rest
+from buildsvc.sources.network import AddressPolicy, resolve_checked
+from buildsvc.sources.transport import ca_file
+from buildsvc.sources.urls import parse_root_url
+
+T = TypeVar("T")
+REF_NOT_FOUND = "REF_NOT_FOUND"
+STATUS_NAME = "buildsvc"
+_HEXISH = re.compile(r"[0-9a-fA-F]{7,40}")
+# Deadlines, in multiples of the per-request timeout: a call is a connect plus a read;
+# a bind makes up to five calls; a listing follows pages (30 of them at full timeout).
+CALL_DEADLINE, BIND_DEADLINE, LIST_DEADLINE = 2, 6, 30
+
+
+def _missing(exc: GitlabError) -> bool:
+    return exc.response_code == 404
+
+
+class GitLabClient:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def _run(
+        self,
+        fn: Callable[[GitLabRest], T],
+        *,
+        details: Mapping[int, str] | None = None,
+        factor: int = CALL_DEADLINE,
+    ) -> T:
+        conn = self._conn
+
+        def work() -> T:
+            with open_rest(conn) as rest:
+                return fn(rest)
+
+        ctx = conn.context(details=details or {})
+        return await run_blocking(work, ctx, deadline=conn.timeout * factor + 1)
+
+    async def list_namespaces(self) -> list[Namespace]:
+        def work(rest: GitLabRest) -> list[Namespace]:
+            user = models.as_dict(rest.user(), "/user")
+            username = models.field_str(user, "username", "/user")
+            mine = Namespace(path=username, name=str(user.get("name") or username), kind="user")
+            return [mine, *(models.group_namespace(group) for group in rest.groups())]
+
+        return await self._run(work, factor=LIST_DEADLINE)
+
+    async def list_repositories(self, namespace: str) -> list[SourceRepository]:
+        def work(rest: GitLabRest) -> list[SourceRepository]:
+            try:
+                return [models.repository(p) for p in rest.group_projects(namespace)]
+            except GitlabError as exc:  # not a group: the token user's own namespace?
+                user = models.as_dict(rest.user(), "/user")
+                own = models.field_str(user, "username", "/user")
+                if not _missing(exc) or own.casefold() != namespace.casefold():
+                    raise
+            return [models.repository(p) for p in rest.user_projects(own)]
+
+        gone = f"namespace {namespace} does not exist or the token cannot see it"
+        return await self._run(work, details={404: gone}, factor=LIST_DEADLINE)
+
+    async def get_repository(self, full_path: str) -> SourceRepository:
+        gone = f"project {full_path} does not exist or the token cannot see it"
+        return await self._run(
+            lambda rest: models.repository(rest.project(full_path)), details={404: gone}
+        )
+
+    async def create_hook(self, full_path: str, url: str, secret: str) -> Hook:
+        details = {
+            403: f"the user may not manage webhooks on {full_path} "
+            "(needs Maintainer role: Settings > Webhooks)",
+            404: f"project {full_path} does not exist or the token cannot see it",
+        }
+        return await self._run(
+            lambda rest: models.hook(rest.create_hook(full_path, url, secret)), details=details
+        )
+
+    async def get_hook(self, full_path: str, hook_id: str) -> Hook | None:
+        def work(rest: GitLabRest) -> Hook | None:
+            try:
+                return models.hook(rest.hook(full_path, hook_id))
+            except GitlabError as exc:
+                if _missing(exc):
+                    return None
+                raise
+
+        return await self._run(work)
+
+    async def delete_hook(self, full_path: str, hook_id: str) -> None:
+        def work(rest: GitLabRest) -> None:
+            try:
+                rest.delete_hook(full_path, hook_id)
+            except GitlabError as exc:
+                if not _missing(exc):
+                    raise
+
+        denied = f"the user may not manage webhooks on {full_path} (needs Maintainer role)"
+        await self._run(work, details={403: denied})
+
+    async def resolve_ref(self, full_path: str, ref: str) -> str:
+        sha = await self._run(lambda rest: _resolve(rest, full_path, ref))
+        if sha is None:
+            raise NotFound(
+                "The branch, tag or commit does not exist.",
+                code=REF_NOT_FOUND,
+                detail=f"no branch, tag or commit {ref} in {full_path}",
+            )
+        return sha
+
+    async def set_commit_status(
+        self, full_path: str, sha: str, state: CommitState, *, target_url: str, description: str
+    ) -> None:
+        data = {
+            "state": state,
+            "target_url": target_url,
+            "description": description[:255],
+            "name": STATUS_NAME,
+        }
+        await self._run(lambda rest: rest.create_status(full_path, sha, data))
+
+
+def _resolve(rest: GitLabRest, full_path: str, ref: str) -> str | None:
+    """Full refs go to their endpoint; a short name tries branch, tag, then commit."""
+    attempts: list[Callable[[], object]]
+    if ref.startswith("refs/heads/"):
+        attempts = [lambda: _commit_of(rest.branch(full_path, ref.removeprefix("refs/heads/")))]
+    elif ref.startswith("refs/tags/"):
+        # The commits endpoint takes a full ref too: the fallback for servers without
+        # the single-tag endpoint (older GitLab, forgesim).
+        attempts = [
+            lambda: _commit_of(rest.tag(full_path, ref.removeprefix("refs/tags/"))),
+            lambda: rest.commit(full_path, ref),
+        ]
+    else:
+        attempts = [
+            lambda: _commit_of(rest.branch(full_path, ref)),
+            lambda: _commit_of(rest.tag(full_path, ref)),
+            lambda: rest.commit(full_path, ref),
+        ]
+        if _HEXISH.fullmatch(ref):
+            attempts.insert(0, attempts.pop())
+    for attempt in attempts:
+        try:
+            return models.commit_sha(attempt(), "a commit")
+        except GitlabError as exc:
+            if not _missing(exc):
+                raise
+    return None
+
+
+def _commit_of(answer: object) -> object:
+    return models.as_dict(answer, "a branch or tag").get("commit")
+
+
+class GitLabProvider:
+    name: ProviderName = "gitlab"
+
+    def __init__(self, settings: Settings) -> None:
+        self._policy = AddressPolicy.from_cidrs(settings.allowed_source_networks)
+        self._timeout = settings.source_timeout_seconds
+        self._warning_days = settings.token_expiry_warning_days
+
+    def _connection(self, url: str, credentials: Credentials, api_version: str) -> Connection:
+        return Connection(
+            root_url=url,
+            token=credentials.token,
+            policy=self._policy,
+            timeout=self._timeout,
+            ca_file=ca_file(credentials.ca_cert) if credentials.ca_cert else None,
+            api_version=api_version,
+        )
+
+    async def bind(self, credentials: Credentials) -> Binding:
+        if credentials.provider != self.name:
+            raise InvalidInput(detail=f"provider {credentials.provider} is not gitlab")
+        if not credentials.username.strip() or not credentials.token.strip():
+            raise InvalidInput(detail="username and token are required")
+        root = parse_root_url(credentials.url)
+        conn = self._connection(root.url, credentials, "v4")
+        ctx = conn.context(status=422)
+        # Checked up front for a clear error before any request; the transport checks
+        # again on every connection (DNS rebinding).
+        try:
+            await run_blocking(
+                lambda: resolve_checked(root.host, root.port, self._policy),
+                ctx,
+                deadline=self._timeout,
+            )
+        except SourceUnreachable as exc:
+            if not isinstance(exc.__cause__, TimeoutError):
+                raise
+            detail = f"timeout: the DNS lookup of {root.host} took over {self._timeout:g} s"
+            raise SourceUnreachable(detail=detail, status=422) from exc.__cause__
+        today = dt.datetime.now(dt.UTC).date()
+        return await run_blocking(
+            lambda: check_binding(root, conn, credentials.username, self._warning_days, today),
+            ctx,
+            deadline=self._timeout * BIND_DEADLINE + 1,
+        )
+
+    def client(self, binding: Binding, credentials: Credentials) -> GitLabClient:
+        return GitLabClient(self._connection(binding.url, credentials, binding.api_version))
+
+    def git_credentials(self, binding: Binding, credentials: Credentials) -> tuple[str, str]:
+        # GitLab 9+ accepts any user name with a token ("oauth2" by convention); 8.x
+        # wants the account's own name with a personal access token.
+        username = binding.username if binding.api_version == "v3" else "oauth2"
+        return username, credentials.token

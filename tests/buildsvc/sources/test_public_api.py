@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import buildsvc.sources
+from buildsvc.config import Settings
+from buildsvc.sources import GitLabProvider, build_providers
+
+
+def test_public_names() -> None:
+    assert sorted(buildsvc.sources.__all__) == sorted(
+        [
+            "INVALID_CA_CERT",
+            "INVALID_SOURCE_URL",
+            "REF_NOT_FOUND",
+            "SOURCE_URL_NOT_ALLOWED",
+            "AddressPolicy",
+            "Binding",
+            "CommitState",
+            "Credentials",
+            "GitLabProvider",
+            "Hook",
+            "Namespace",
+            "ProviderName",
+            "SourceClient",
+            "SourceProvider",
+            "SourceRepository",
+            "build_providers",
+        ]
+    )
+    for name in buildsvc.sources.__all__:
+        assert getattr(buildsvc.sources, name) is not None
+
+
+def test_build_providers() -> None:
+    providers = build_providers(Settings())
+    assert list(providers) == ["gitlab"]
+    assert isinstance(providers["gitlab"], GitLabProvider)
+    assert providers["gitlab"].name == "gitlab"
