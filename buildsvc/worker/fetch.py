@@ -1,0 +1,196 @@
+"""Fetch a repository at one exact commit, shallow, with the token kept out of sight.
+
+``git init`` + ``git fetch --depth 1 <url> <sha>`` + ``git checkout --detach``. The
+token reaches git only through its environment: ``GIT_CONFIG_COUNT``/``KEY``/``VALUE``
+set ``http.<origin>/.extraHeader`` to an ``Authorization: Basic`` header, scoped to the
+clone URL's origin so a redirect to another host never receives it. Nothing with the
+token goes into argv, the URL, a log line or an error detail (all output is masked).
+Global and system git config are ignored, so no credential helper stores the token.
+
+Each git runs in its own process group; on timeout or cancellation the whole group
+(git and its ``git-remote-http`` child) is killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import inspect
+import os
+import re
+import signal
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from buildsvc.worker.errors import (
+    CommitNotFound,
+    SourceAuthFailed,
+    SourceFetchFailed,
+    SourceFetchTimeout,
+)
+from buildsvc.worker.masking import Masker
+
+LineCallback = Callable[[str], Awaitable[None] | None]
+
+_SHA_RE = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+_AUTH_PATTERNS = (
+    "authentication failed",
+    "could not read username",
+    "could not read password",
+    "http basic: access denied",
+    "returned error: 401",
+    "returned error: 403",
+    "invalid username or password",
+)
+_MISSING_COMMIT_PATTERNS = (
+    "not our ref",
+    "couldn't find remote ref",
+    "unadvertised object",
+    "no such remote ref",
+    "reference is not a tree",
+)
+
+
+def git_auth_env(
+    clone_url: str, username: str | None, token: str | None, *, protocols: Sequence[str]
+) -> dict[str, str]:
+    """The environment that makes git non-interactive, hermetic and authenticated."""
+    env = {
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "true",  # answer any prompt with nothing instead of hanging
+        "SSH_ASKPASS": "true",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_ALLOW_PROTOCOL": ":".join(protocols),
+        "LC_ALL": "C",  # error messages are matched in English
+    }
+    config: list[tuple[str, str]] = [("credential.helper", "")]
+    if token:
+        parts = urlsplit(clone_url)
+        credential = base64.b64encode(f"{username or 'oauth2'}:{token}".encode()).decode()
+        key = f"http.{parts.scheme}://{parts.netloc}/.extraHeader"
+        config.append((key, f"Authorization: Basic {credential}"))
+    env["GIT_CONFIG_COUNT"] = str(len(config))
+    for index, (key, value) in enumerate(config):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    return env
+
+
+def _check_url(clone_url: str, protocols: Sequence[str]) -> None:
+    parts = urlsplit(clone_url)
+    if parts.scheme not in protocols:
+        raise SourceFetchFailed(detail=f"clone URL scheme {parts.scheme!r} is not allowed")
+    if parts.password is not None:
+        # A credential in the URL would end up in argv and git's own messages.
+        raise SourceFetchFailed(detail="clone URL must not contain credentials")
+
+
+def _prepare_dest(dest: Path) -> None:
+    if dest.exists() and any(dest.iterdir()):
+        raise SourceFetchFailed(detail=f"destination {dest} is not empty")
+    dest.mkdir(parents=True, exist_ok=True)
+
+
+def _classify(output: Sequence[str], step: str) -> SourceFetchFailed:
+    text = "\n".join(output)
+    lowered = text.lower()
+    detail = f"git {step} failed: {text.strip() or 'no output'}"
+    if any(pattern in lowered for pattern in _AUTH_PATTERNS):
+        return SourceAuthFailed(detail=detail)
+    if any(pattern in lowered for pattern in _MISSING_COMMIT_PATTERNS):
+        return CommitNotFound(detail=detail)
+    return SourceFetchFailed(detail=detail)
+
+
+async def _emit(on_line: LineCallback | None, line: str) -> None:
+    if on_line is not None:
+        result = on_line(line)
+        if inspect.isawaitable(result):
+            await result
+
+
+async def _git(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    masker: Masker,
+    on_line: LineCallback | None,
+) -> list[str]:
+    """Run one git command, streaming its masked output; return the last lines of it."""
+    proc = await asyncio.create_subprocess_exec(
+        "git",
+        *args,
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,  # a process group we can kill as a whole
+    )
+    tail: deque[str] = deque(maxlen=20)
+    try:
+        assert proc.stdout is not None
+        async for raw in proc.stdout:
+            line = masker.mask(raw.decode(errors="replace").rstrip("\r\n"))
+            tail.append(line)
+            await _emit(on_line, line)
+        returncode = await proc.wait()
+    except BaseException:
+        # Timeout or cancellation: git and its remote helper must not outlive the fetch.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            await asyncio.shield(proc.wait())
+        raise
+    if returncode != 0:
+        raise _classify(list(tail), args[0])
+    return list(tail)
+
+
+async def fetch_source(
+    clone_url: str,
+    sha: str,
+    dest: Path,
+    *,
+    username: str | None = None,
+    token: str | None = None,
+    timeout: float = 300.0,  # noqa: ASYNC109 - the fetch owns its deadline (a setting)
+    on_line: LineCallback | None = None,
+    protocols: Sequence[str] = ("https", "http"),
+) -> str:
+    """Check out commit ``sha`` of ``clone_url`` into ``dest`` (new or empty); return the sha.
+
+    ``on_line`` receives each (masked) output line; it may be a coroutine function.
+    ``protocols`` are the URL schemes git may use (tests add ``file``).
+    """
+    sha = sha.strip().lower()
+    if not _SHA_RE.fullmatch(sha):
+        raise CommitNotFound(detail=f"{sha!r} is not a full commit sha")
+    _check_url(clone_url, protocols)
+    _prepare_dest(dest)
+
+    masker = Masker()
+    masker.add(token, username=username or "oauth2")
+    env = git_auth_env(clone_url, username, token, protocols=protocols)
+
+    async def run(*args: str, quiet: bool = False) -> list[str]:
+        sink = None if quiet else on_line
+        return await _git(args, cwd=dest, env=env, masker=masker, on_line=sink)
+
+    try:
+        async with asyncio.timeout(timeout):
+            await _emit(on_line, f"Fetching {masker.mask(clone_url)} at {sha}")
+            await run("init", "--quiet")
+            await run("fetch", "--depth", "1", "--no-tags", "--", clone_url, sha)
+            await run("-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha)
+            head = (await run("rev-parse", "HEAD", quiet=True))[-1].strip()
+    except TimeoutError as exc:
+        raise SourceFetchTimeout(detail=f"git did not finish within {timeout:g} s") from exc
+    if head != sha:
+        raise CommitNotFound(detail=f"checked out {head}, expected {sha}")
+    return head

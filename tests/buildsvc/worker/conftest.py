@@ -1,0 +1,62 @@
+"""Fixtures for the worker tests: the real Docker engine, registry and git."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.buildsvc.worker.helpers import git
+from tests.conftest_services import Services, ensure_services
+
+
+@pytest.fixture(scope="session")
+def services() -> Services:
+    return ensure_services()
+
+
+@pytest.fixture(scope="session")
+def docker_api(services: Services) -> Iterator[docker.APIClient]:
+    api = docker.APIClient(base_url=services.docker_url, version="auto", timeout=120)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def image_name(docker_api: docker.APIClient) -> Iterator[str]:
+    """A unique local repository name; every image tagged with it is removed afterwards."""
+    name = f"buildsvc-test/{uuid.uuid4().hex[:12]}"
+    yield name
+    for image in docker_api.images(name=name):
+        docker_api.remove_image(image["Id"], force=True)
+
+
+@pytest.fixture
+def registry_repo(services: Services, docker_api: docker.APIClient) -> Iterator[str]:
+    """A unique repository in the local registry (local tags removed afterwards)."""
+    name = f"{services.registry}/buildsvc-test/{uuid.uuid4().hex[:12]}"
+    yield name
+    for image in docker_api.images(name=name):
+        for tag in image.get("RepoTags") or []:
+            if tag.startswith(name):
+                docker_api.remove_image(tag, force=True)
+
+
+@pytest.fixture
+def bare_repo(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A bare repository with three commits; returns its path and the shas, oldest first."""
+    work = tmp_path / "work"
+    work.mkdir()
+    git("init", "--quiet", "--initial-branch=main", cwd=work)
+    shas = []
+    for number in (1, 2, 3):
+        (work / "version.txt").write_text(f"version {number}\n")
+        git("add", "version.txt", cwd=work)
+        git("commit", "--quiet", "-m", f"commit {number}", cwd=work)
+        shas.append(git("rev-parse", "HEAD", cwd=work))
+    bare = tmp_path / "repo.git"
+    git("clone", "--quiet", "--bare", str(work), str(bare), cwd=tmp_path)
+    return bare, shas

@@ -1,0 +1,105 @@
+"""Test helpers: git for setup, and a git smart-HTTP server that demands Basic auth."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+
+def git(*args: str, cwd: Path) -> str:
+    """Run git for test setup; identities are given inline so no global config is needed."""
+    result = subprocess.run(
+        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def processes_containing(needle: bytes) -> list[str]:
+    """Command lines of running processes whose argv contains ``needle``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # the process ended while we looked
+        if needle in cmdline:
+            found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return found
+
+
+@dataclass
+class GitHttpServer:
+    """``git http-backend`` behind Basic auth; records what clients sent.
+
+    ``delay`` holds every request that long (for timeout and cancel tests). On each
+    request it also looks for the token in every process's argv while git is running.
+    """
+
+    project_root: Path
+    username: str
+    token: str
+    delay: float = 0.0
+    authorizations: list[str | None] = field(default_factory=list)
+    argv_leaks: list[str] = field(default_factory=list)
+    client_argv: list[str] = field(default_factory=list)  # proves the argv scan sees git
+    requested: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{path:.*}", self.handle)
+        return app
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.authorizations.append(request.headers.get("Authorization"))
+        self.argv_leaks += processes_containing(self.token.encode())
+        self.client_argv += processes_containing(request.host.encode())
+        self.requested.set()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        expected = base64.b64encode(f"{self.username}:{self.token}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            return web.Response(status=401, headers={"WWW-Authenticate": 'Basic realm="git"'})
+        body = await request.read()
+        env = {
+            "PATH": os.environ["PATH"],
+            "GIT_PROJECT_ROOT": str(self.project_root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "REQUEST_METHOD": request.method,
+            "PATH_INFO": request.path,
+            "QUERY_STRING": request.query_string,
+            "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "GIT_PROTOCOL": request.headers.get("Git-Protocol", ""),
+            "REMOTE_USER": self.username,
+            "REMOTE_ADDR": "127.0.0.1",
+        }
+        proc = await asyncio.create_subprocess_exec(
+            "git",
+            "http-backend",
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        output, _ = await proc.communicate(body)
+        head, _, payload = output.partition(b"\r\n\r\n")
+        status = 200
+        headers = {}
+        for line in head.decode().split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.split()[0])
+            elif name:
+                headers[name] = value.strip()
+        return web.Response(status=status, body=payload, headers=headers)

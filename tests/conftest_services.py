@@ -1,0 +1,54 @@
+"""Shared access to the real services started by ``scripts/services.sh``.
+
+Call ``ensure_services()`` from a (session) fixture in tests that need the Docker
+engine, the registry or Redis; it returns where they listen and the registry login.
+It runs the idempotent start script once per test process; when everything already
+runs that costs a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES_SCRIPT = ROOT / "scripts" / "services.sh"
+REGISTRY = "127.0.0.1:5000"
+REGISTRY_USER = "buildsvc"
+DOCKER_URL = "unix:///var/run/docker.sock"
+BASE_IMAGE = "buildsvc/busybox:latest"
+
+
+@dataclass(frozen=True)
+class Services:
+    docker_url: str
+    registry: str
+    registry_username: str
+    registry_password: str
+    redis_url: str
+
+
+@functools.cache
+def ensure_services() -> Services:
+    """Start (or find running) dockerd, the registry, Redis and the base image."""
+    result = subprocess.run(
+        ["bash", str(SERVICES_SCRIPT), "start"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"scripts/services.sh start failed:\n{result.stdout}\n{result.stderr}")
+    password = (ROOT / "var" / "registry" / "password").read_text().strip()
+    return Services(
+        docker_url=DOCKER_URL,
+        registry=REGISTRY,
+        registry_username=REGISTRY_USER,
+        registry_password=password,
+        redis_url="redis://127.0.0.1:6379",
+    )
