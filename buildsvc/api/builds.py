@@ -1,0 +1,139 @@
+"""``GET /api/v1/builds`` (history) and ``GET /api/v1/builds/{id}`` (one build)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from buildsvc.api.jsonio import UtcDatetime, json_response, path_id, query_params
+from buildsvc.api.keys import ACCOUNT_ID, SESSIONMAKER
+from buildsvc.api.openapi import describe
+from buildsvc.api.pagination import Page, page_request, paginated_response
+from buildsvc.builds import queries
+from buildsvc.builds.states import BuildStatus
+from buildsvc.store.models import Build
+
+routes = web.RouteTableDef()
+
+
+class BuildErrorOut(BaseModel):
+    code: str
+    message: str
+    detail: str | None
+
+
+class PhaseDurations(BaseModel):
+    """Seconds spent in each phase; null until the phase has ended."""
+
+    queued: float | None
+    fetching: float | None
+    building: float | None
+    pushing: float | None
+    total: float | None
+
+
+class BuildOut(BaseModel):
+    id: int
+    repository_id: int
+    rule_id: int | None
+    trigger: str
+    ref: str
+    ref_type: str
+    ref_name: str
+    commit_sha: str
+    commit_message: str | None
+    status: BuildStatus
+    tags: list[str]
+    digest: str | None
+    error: BuildErrorOut | None
+    status_note: str | None
+    queued_at: UtcDatetime
+    fetching_at: UtcDatetime | None
+    building_at: UtcDatetime | None
+    pushing_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+    durations: PhaseDurations
+
+    @classmethod
+    def from_build(cls, build: Build) -> BuildOut:
+        error = None
+        if build.error_code is not None:
+            error = BuildErrorOut(
+                code=build.error_code,
+                message=build.error_message or "",
+                detail=build.error_detail,
+            )
+        return cls(
+            id=build.id,
+            repository_id=build.repository_id,
+            rule_id=build.rule_id,
+            trigger=build.trigger,
+            ref=build.ref,
+            ref_type=build.ref_type,
+            ref_name=build.ref_name,
+            commit_sha=build.commit_sha,
+            commit_message=build.commit_message,
+            status=BuildStatus(build.status),
+            tags=[str(tag) for tag in build.tags],
+            digest=build.digest,
+            error=error,
+            status_note=build.status_note,
+            queued_at=build.queued_at,
+            fetching_at=build.fetching_at,
+            building_at=build.building_at,
+            pushing_at=build.pushing_at,
+            finished_at=build.finished_at,
+            durations=_durations(build),
+        )
+
+
+def _durations(build: Build) -> PhaseDurations:
+    def span(start: dt.datetime | None, *ends: dt.datetime | None) -> float | None:
+        end = next((value for value in ends if value is not None), None)
+        if start is None or end is None:
+            return None
+        return round((end - start).total_seconds(), 3)
+
+    finished = build.finished_at
+    return PhaseDurations(
+        queued=span(build.queued_at, build.fetching_at, finished),
+        fetching=span(build.fetching_at, build.building_at, finished),
+        building=span(build.building_at, build.pushing_at, finished),
+        pushing=span(build.pushing_at, finished),
+        total=span(build.queued_at, finished),
+    )
+
+
+class BuildListQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    repository_id: int | None = Field(default=None, ge=1)
+    status: BuildStatus | None = None
+
+
+@routes.get("/api/v1/builds")
+@describe(
+    "Build history, newest first", query=BuildListQuery, response=Page[BuildOut], paginated=True
+)
+async def list_builds(request: web.Request) -> web.Response:
+    page = page_request(request)
+    query = query_params(request, BuildListQuery)
+    builds, total = await queries.list_builds(
+        request.app[SESSIONMAKER],
+        request[ACCOUNT_ID],
+        repository_id=query.repository_id,
+        status=query.status,
+        offset=page.offset,
+        limit=page.limit,
+    )
+    return paginated_response(request, [BuildOut.from_build(b) for b in builds], total, page)
+
+
+@routes.get("/api/v1/builds/{build_id}")
+@describe("One build", response=BuildOut)
+async def get_build(request: web.Request) -> web.Response:
+    build_id = path_id(request, "build_id", "Build")
+    build = await queries.get_build(request.app[SESSIONMAKER], request[ACCOUNT_ID], build_id)
+    return json_response(BuildOut.from_build(build))

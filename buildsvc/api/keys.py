@@ -1,0 +1,31 @@
+"""Every typed key of application and request state, declared in one place.
+
+Set by ``buildsvc.app`` (one cleanup context per resource); read by handlers as
+``request.app[SESSIONMAKER]``, ``request[ACCOUNT_ID]``.
+aiohttp warns on plain string keys (and the test suite turns warnings into errors), so
+new state gets a key here.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from buildsvc.config import Settings
+from buildsvc.crypto import Cipher
+from buildsvc.queue import LazyArqPool
+from buildsvc.sources.base import SourceProvider
+
+# Application state
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
+CIPHER = web.AppKey("cipher", Cipher)
+# ``await request.app[ARQ].get()`` -> ArqRedis, or None while Redis is unreachable.
+ARQ = web.AppKey("arq", LazyArqPool)
+# Provider name ("gitlab", ...) -> provider; filled by buildsvc.sources.registry.
+PROVIDERS = web.AppKey("providers", dict[str, SourceProvider])
+
+# Request state
+ACCOUNT_ID = web.RequestKey("account_id", int)  # set by the auth middleware on /api/v1/*
+REQUEST_ID = web.RequestKey("request_id", str)  # set by the request-id middleware

@@ -1,0 +1,117 @@
+"""The aiohttp application factory: ``create_app(settings)``.
+
+How to plug in
+==============
+
+Routes
+    Write ``buildsvc/api/<domain>.py`` with a module-level ``routes = web.RouteTableDef()``
+    and add the module to ``ROUTE_MODULES`` below. Handlers stay thin: parse with
+    ``buildsvc.api.jsonio`` (``json_body``, ``query_params``, ``path_id``), call one
+    service, render with ``json_response`` or ``pagination.paginated_response``.
+
+State
+    Everything lives under typed keys in ``buildsvc.api.keys``:
+    ``request.app[SETTINGS]``, ``[SESSIONMAKER]`` (``async_sessionmaker[AsyncSession]``),
+    ``[ENGINE]``, ``[CIPHER]`` (``encrypt``/``decrypt`` str), ``[PROVIDERS]``
+    (``dict[str, SourceProvider]``) and ``[ARQ]``: ``await request.app[ARQ].get()`` is
+    the ``ArqRedis`` pool or None while Redis is down (keep the build in the outbox).
+    New state: declare a key there and add one cleanup context here.
+
+Auth
+    ``/api/v1/*`` requires a bearer token (except ``/api/v1/openapi.json``); the handler
+    reads the caller's account as ``request[ACCOUNT_ID]`` and passes it to the service,
+    which scopes every query by it (another account's row is ``NotFound``, 404).
+    ``/webhooks/*``, ``/healthz``, ``/metrics``, ``/console*`` and ``/api/docs`` are
+    public: they authenticate themselves if they must.
+
+Errors
+    Raise ``buildsvc.errors`` subclasses (or a package's own subclass of them); the error
+    middleware renders ``{"error": {"code", "message", "detail"}}`` with their status.
+    Never build error responses by hand.
+
+Bodies
+    ``client_max_size`` is ``settings.webhook_max_body_bytes + 1`` so the webhook handler
+    can see an oversized body and answer 413 itself; other handlers get aiohttp's 413
+    (rendered as ``PAYLOAD_TOO_LARGE``) only above that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from types import ModuleType
+
+from aiohttp import web
+
+from buildsvc.accounts.middleware import auth_middleware
+from buildsvc.api import build_actions, builds, health, repositories, sources, webhooks
+from buildsvc.api.keys import (
+    ACCOUNT_ID,
+    ARQ,
+    CIPHER,
+    ENGINE,
+    PROVIDERS,
+    SESSIONMAKER,
+    SETTINGS,
+)
+from buildsvc.api.middleware import echo_request_id, error_middleware, request_id_middleware
+from buildsvc.config import Settings
+from buildsvc.crypto import Cipher
+from buildsvc.queue import LazyArqPool
+from buildsvc.sources.registry import build_providers
+from buildsvc.store.engine import create_engine, create_sessionmaker
+from buildsvc.store.migrate import upgrade_database
+
+ROUTE_MODULES: list[ModuleType] = [
+    health,
+    builds,
+    build_actions,
+    sources,
+    repositories,
+    webhooks,
+]
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The API application for ``settings``; reads nothing from the environment."""
+    app = web.Application(
+        client_max_size=settings.webhook_max_body_bytes + 1,
+        middlewares=[
+            request_id_middleware,
+            error_middleware,
+            auth_middleware(SESSIONMAKER, ACCOUNT_ID),
+        ],
+    )
+    app[SETTINGS] = settings
+    app.on_response_prepare.append(echo_request_id)
+    app.cleanup_ctx.extend([_database, _cipher, _queue, _providers])
+    for module in ROUTE_MODULES:
+        app.router.add_routes(module.routes)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    await upgrade_database(settings)
+    engine = create_engine(settings)
+    app[ENGINE] = engine
+    app[SESSIONMAKER] = create_sessionmaker(engine)
+    yield
+    await engine.dispose()
+
+
+async def _cipher(app: web.Application) -> AsyncIterator[None]:
+    app[CIPHER] = Cipher.from_settings(app[SETTINGS])
+    yield
+
+
+async def _queue(app: web.Application) -> AsyncIterator[None]:
+    queue = LazyArqPool(app[SETTINGS].redis_url)
+    await queue.get()  # connect now if Redis is up; otherwise on first use
+    app[ARQ] = queue
+    yield
+    await queue.close()
+
+
+async def _providers(app: web.Application) -> AsyncIterator[None]:
+    app[PROVIDERS] = build_providers(app[SETTINGS])
+    yield

@@ -1,0 +1,1 @@
+"""Builds: the state machine (``states``), read queries for the API (``queries``)."""

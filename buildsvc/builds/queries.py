@@ -1,0 +1,52 @@
+"""Reading builds for the API, always scoped to one account (another's build is 404)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from buildsvc.builds.states import BuildStatus
+from buildsvc.errors import NotFound
+from buildsvc.store.models import Build
+
+
+def _scoped(
+    account_id: int, repository_id: int | None, status: BuildStatus | None
+) -> Select[Build]:
+    query = select(Build).where(Build.account_id == account_id)
+    if repository_id is not None:
+        query = query.where(Build.repository_id == repository_id)
+    if status is not None:
+        query = query.where(Build.status == status.value)
+    return query
+
+
+async def list_builds(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    account_id: int,
+    *,
+    repository_id: int | None = None,
+    status: BuildStatus | None = None,
+    offset: int = 0,
+    limit: int = 20,
+) -> tuple[Sequence[Build], int]:
+    """One page of the account's builds, newest first, and how many match in all."""
+    query = _scoped(account_id, repository_id, status)
+    async with sessionmaker() as session:
+        total = await session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await session.scalars(query.order_by(Build.id.desc()).offset(offset).limit(limit))
+        return rows.all(), int(total or 0)
+
+
+async def get_build(
+    sessionmaker: async_sessionmaker[AsyncSession], account_id: int, build_id: int
+) -> Build:
+    async with sessionmaker() as session:
+        build = await session.scalar(
+            select(Build).where(Build.id == build_id, Build.account_id == account_id)
+        )
+    if build is None:
+        raise NotFound(f"Build {build_id} not found.")
+    return build

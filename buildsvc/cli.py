@@ -1,0 +1,141 @@
+"""The ``buildsvc`` command (also ``python -m buildsvc``).
+
+Server side: ``serve`` (the API), ``worker`` (the build worker), ``admin`` (accounts,
+migrations, key rotation). Each builds ``Settings`` once from ``BUILDSVC_*`` / ``.env``,
+logs JSON lines to stderr, and brings the database schema up to date before working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from buildsvc.config import Settings
+from buildsvc.errors import ServiceError
+from buildsvc.jsonlog import AccessLogger, configure_logging
+
+T = TypeVar("T")
+log = logging.getLogger("buildsvc")
+
+SHUTDOWN_TIMEOUT_SECONDS = 10.0
+
+
+def load_settings() -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise click.ClickException(f"invalid BUILDSVC_* settings:\n{exc}") from exc
+    configure_logging(settings.log_level)
+    return settings
+
+
+def run_with_database(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    """Migrate, then run ``work`` with a sessionmaker; ServiceErrors become CLI errors."""
+    from buildsvc.store.engine import create_engine, create_sessionmaker
+    from buildsvc.store.migrate import upgrade_database
+
+    async def run() -> T:
+        await upgrade_database(settings)
+        engine = create_engine(settings)
+        try:
+            return await work(create_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(run())
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+@click.group()
+@click.version_option(package_name="buildsvc")
+def main() -> None:
+    """buildsvc: git push becomes an image in a registry."""
+
+
+@main.command()
+@click.option("--host", help="Listen address [default: BUILDSVC_HOST].")
+@click.option("--port", type=int, help="Listen port [default: BUILDSVC_PORT].")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the API server (applies database migrations first)."""
+    from buildsvc.app import create_app
+
+    settings = load_settings()
+    host = host or settings.host
+    port = settings.port if port is None else port
+    log.info("serving on http://%s:%s", host, port, extra={"host": host, "port": port})
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log_class=AccessLogger,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+        print=None,
+    )
+
+
+@main.command()
+def worker() -> None:
+    """Run a build worker (arq) next to a Docker engine."""
+    from buildsvc.store.migrate import upgrade_database
+    from buildsvc.worker.main import run_worker
+
+    settings = load_settings()
+    asyncio.run(upgrade_database(settings))
+    run_worker(settings)
+
+
+@main.group()
+def admin() -> None:
+    """Operator tasks against the service's database."""
+
+
+@admin.command("create-account")
+@click.argument("name")
+def create_account_command(name: str) -> None:
+    """Create an account; its first API token is printed on the last line."""
+    from buildsvc.accounts.services import create_account
+
+    account, token = run_with_database(
+        load_settings(), lambda sessionmaker: create_account(sessionmaker, name)
+    )
+    click.echo(f"Created account {account.name!r} (id {account.id}). Its API token, shown once:")
+    click.echo(token)
+
+
+@admin.command()
+def migrate() -> None:
+    """Bring the database schema to the newest revision."""
+    from buildsvc.store.migrate import current_revision, upgrade_database
+
+    settings = load_settings()
+
+    async def run() -> str | None:
+        await upgrade_database(settings)
+        return await current_revision(settings)
+
+    click.echo(f"database at revision {asyncio.run(run())}")
+
+
+@admin.command("rotate-secrets")
+def rotate_secrets() -> None:
+    """Re-encrypt stored secrets with the newest of BUILDSVC_SECRET_KEYS."""
+    from buildsvc.crypto import Cipher
+    from buildsvc.store.rotation import rotate_stored_secrets
+
+    settings = load_settings()
+    cipher = Cipher.from_settings(settings)
+    count = run_with_database(
+        settings, lambda sessionmaker: rotate_stored_secrets(sessionmaker, cipher)
+    )
+    click.echo(f"re-encrypted {count} stored secrets with the newest key")

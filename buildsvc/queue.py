@@ -1,0 +1,75 @@
+"""The arq (Redis) connection, tolerant of Redis being down.
+
+The API must start and accept webhook deliveries while Redis is unreachable: builds stay
+in the database outbox (``Build.enqueued`` false) until a sweeper enqueues them. So the
+connection is made lazily: ``await queue.get()`` returns the ``ArqRedis`` pool, or None
+while Redis cannot be reached (retried at most every ``retry_interval`` seconds, so a
+burst of requests during an outage does not hammer Redis or wait on connect timeouts).
+
+Once connected the pool is kept: redis-py reconnects by itself when Redis comes back,
+and a command sent while it is down raises ``redis.exceptions.RedisError`` (or
+``OSError``), which callers treat like ``None``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from arq.connections import ArqRedis
+from redis.asyncio import ConnectionPool
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 1.0
+COMMAND_TIMEOUT_SECONDS = 5.0
+
+
+class LazyArqPool:
+    def __init__(self, redis_url: str, *, retry_interval: float = 2.0) -> None:
+        self._url = redis_url
+        self._retry_interval = retry_interval
+        self._pool: ArqRedis | None = None
+        self._next_attempt = 0.0
+        self._lock = asyncio.Lock()
+
+    @property
+    def connected(self) -> bool:
+        return self._pool is not None
+
+    async def get(self) -> ArqRedis | None:
+        """The pool, connecting first if needed; None while Redis is unreachable."""
+        if self._pool is not None:
+            return self._pool
+        if time.monotonic() < self._next_attempt:
+            return None
+        async with self._lock:
+            if self._pool is None and time.monotonic() >= self._next_attempt:
+                self._pool = await self._connect()
+                if self._pool is None:
+                    self._next_attempt = time.monotonic() + self._retry_interval
+            return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.aclose()
+            await pool.connection_pool.disconnect()
+
+    async def _connect(self) -> ArqRedis | None:
+        connections = ConnectionPool.from_url(
+            self._url,
+            socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            socket_timeout=COMMAND_TIMEOUT_SECONDS,
+        )
+        redis = ArqRedis(connections)
+        try:
+            await redis.ping()
+        except (RedisError, OSError, TimeoutError) as exc:
+            log.warning("redis unreachable, builds stay in the outbox: %s", exc)
+            await redis.aclose()
+            await connections.disconnect()
+            return None
+        return redis

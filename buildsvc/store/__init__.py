@@ -1,0 +1,2 @@
+"""Persistence: engine and sessions (``engine``), tables (``models``), schema migrations
+(``migrate`` and ``migrations/``)."""

@@ -1,0 +1,108 @@
+"""The database engine and sessions: SQLite (embedded default) or PostgreSQL (many nodes).
+
+SQLite is tuned for several processes (API and workers) sharing one file: WAL so readers
+never wait for the writer, a busy timeout so writers queue instead of failing, foreign
+keys on (cascades rely on them), and ``BEGIN IMMEDIATE`` for every transaction. The last
+one matters: a deferred transaction that reads and then writes fails at once with
+"database is locked" when another connection committed in between, whatever the busy
+timeout; taking the write lock at BEGIN makes such transactions wait their turn instead.
+
+Conventions for services (every domain follows them):
+
+- entry points take the ``async_sessionmaker`` and own their transaction
+  (``async with sessionmaker.begin() as session: ...``);
+- helpers that compose into a caller's transaction take an ``AsyncSession``;
+- never hold a transaction open across a network call (forge, registry): on SQLite
+  every transaction holds the database's write lock until it ends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from buildsvc.config import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_POOL_SIZE = 10
+PG_MAX_OVERFLOW = 20
+# Several SQLite connections even though SQLite has one writer: the hand-over between
+# connections happens inside SQLite, without a trip through the event loop. Measured on
+# the dev box (2 CPUs, loaded), 300 read-modify-write transactions offered at 100/s:
+# 5 connections p50 6-15 ms / p99 23-460 ms, 1 connection p50 9-70 ms / p99 64-910 ms.
+SQLITE_POOL_SIZE = 5
+SQLITE_MAX_OVERFLOW = 10
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def is_postgresql(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
+    """The async engine for ``settings`` (or an explicit ``url``, used by migrations/tests)."""
+    target = make_url(url or settings.resolved_database_url)
+    if target.get_backend_name() == "sqlite":
+        return _sqlite_engine(target)
+    return create_async_engine(
+        target,
+        pool_size=PG_POOL_SIZE,
+        max_overflow=PG_MAX_OVERFLOW,
+        pool_pre_ping=True,  # PostgreSQL restarts and idle-killing proxies drop connections
+        pool_recycle=1800,
+    )
+
+
+def _sqlite_engine(url: URL) -> AsyncEngine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        url,
+        pool_size=SQLITE_POOL_SIZE,
+        max_overflow=SQLITE_MAX_OVERFLOW,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Hand transaction control to SQLAlchemy (the "begin" hook below) instead of the
+        # driver, which would issue a deferred BEGIN lazily.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough under WAL, much faster
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # expire_on_commit=False: services return ORM objects that handlers render after commit.
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Raise if the database does not answer a trivial query."""
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("SELECT 1")

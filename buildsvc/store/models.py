@@ -1,0 +1,260 @@
+"""Database tables (SQLAlchemy 2 typed ORM). Alembic migrations mirror this file.
+
+Every row that belongs to a tenant carries ``account_id``; services always filter by
+it, so account A sees 404 for anything of account B.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    SQLite has no time zone type and hands back naive values; this stores UTC and
+    always returns aware UTC datetimes, so comparisons and JSON rendering agree on
+    SQLite and PostgreSQL. Naive values are taken as UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+# Deterministic constraint names: the same on SQLite and PostgreSQL, and what Alembic's
+# batch mode needs to alter a constraint on SQLite later.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dt.datetime: UtcDateTime(),
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    console_password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Counter kept in the same transaction as the insert: "UPDATE ... SET n = n + 1
+    # WHERE n < limit" makes the per-account GitLab limit atomic on SQLite and PostgreSQL.
+    gitlab_repository_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
+    last4: Mapped[str] = mapped_column(String(4))
+    name: Mapped[str] = mapped_column(String(100), default="default")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+
+
+class SourceBinding(Base):
+    """A bound forge account; the token is Fernet-encrypted."""
+
+    __tablename__ = "source_bindings"
+    __table_args__ = (UniqueConstraint("account_id", "provider"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(String(2048))
+    api_url: Mapped[str] = mapped_column(String(2048))
+    api_version: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str] = mapped_column(String(255))
+    forge_user_id: Mapped[str] = mapped_column(String(64))
+    token_encrypted: Mapped[str] = mapped_column(Text)
+    token_last4: Mapped[str] = mapped_column(String(4))
+    ca_cert: Mapped[str | None] = mapped_column(Text)
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    expires_at: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # ok | broken
+    broken_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ImageRepository(Base):
+    """An image repository linked to one source repository, with its push hook."""
+
+    __tablename__ = "image_repositories"
+    __table_args__ = (UniqueConstraint("account_id", "namespace", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    namespace: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(String(32))
+    source_repository: Mapped[str] = mapped_column(String(1024))  # forge full path
+    source_repository_id: Mapped[str] = mapped_column(String(64))
+    clone_url: Mapped[str] = mapped_column(String(2048))
+    default_branch: Mapped[str | None] = mapped_column(String(255))
+    auto_build: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Public, unguessable id in the webhook URL /webhooks/{provider}/{hook_key}.
+    hook_key: Mapped[str] = mapped_column(String(64), unique=True)
+    hook_secret_encrypted: Mapped[str] = mapped_column(Text)
+    forge_hook_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    rules: Mapped[list[BuildRule]] = relationship(
+        back_populates="repository",
+        cascade="all, delete-orphan",
+        order_by="BuildRule.position",
+        lazy="selectin",
+    )
+
+
+class BuildRule(Base):
+    __tablename__ = "build_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("image_repositories.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    type: Mapped[str] = mapped_column(String(16))  # branch | tag
+    pattern: Mapped[str] = mapped_column(String(1024))  # exact name or regex
+    tag: Mapped[str] = mapped_column(String(1024))  # template: {branch} {tag} {sha} ...
+    dockerfile: Mapped[str] = mapped_column(String(1024), default="Dockerfile")
+    context: Mapped[str] = mapped_column(String(1024), default=".")
+    build_args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secret_build_args: Mapped[list[Any]] = mapped_column(default=list)  # names to mask
+    no_cache: Mapped[bool] = mapped_column(Boolean, default=False)
+    include_paths: Mapped[list[Any]] = mapped_column(default=list)
+    ignore_paths: Mapped[list[Any]] = mapped_column(default=list)
+
+    repository: Mapped[ImageRepository] = relationship(back_populates="rules")
+
+
+class Delivery(Base):
+    """One webhook delivery and what became of it, so users can see why a push built or not."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("repository_id", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("image_repositories.id", ondelete="CASCADE"), index=True
+    )
+    delivery_id: Mapped[str] = mapped_column(String(128))
+    provider: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(32))  # push | ping | ignored event name
+    ref: Mapped[str | None] = mapped_column(String(1024))
+    commit_sha: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(Text)
+    build_ids: Mapped[list[Any]] = mapped_column(default=list)
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Build(Base):
+    __tablename__ = "builds"
+    __table_args__ = (
+        Index("ix_builds_account_created", "account_id", "id"),
+        Index("ix_builds_status", "status"),
+        Index("ix_builds_repo_ref_status", "repository_id", "ref", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("image_repositories.id", ondelete="CASCADE")
+    )
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("build_rules.id", ondelete="SET NULL"))
+    trigger: Mapped[str] = mapped_column(String(16))  # push | api | console
+    ref: Mapped[str] = mapped_column(String(1024))  # refs/heads/main
+    ref_type: Mapped[str] = mapped_column(String(16))
+    ref_name: Mapped[str] = mapped_column(String(1024))
+    commit_sha: Mapped[str] = mapped_column(String(64))
+    commit_message: Mapped[str | None] = mapped_column(Text)
+    # Everything the worker needs, frozen at queue time (rule edits don't change a queued build).
+    dockerfile: Mapped[str] = mapped_column(String(1024), default="Dockerfile")
+    context: Mapped[str] = mapped_column(String(1024), default=".")
+    build_args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secret_build_args: Mapped[list[Any]] = mapped_column(default=list)
+    no_cache: Mapped[bool] = mapped_column(Boolean, default=False)
+    tags: Mapped[list[Any]] = mapped_column(default=list)  # full refs host/ns/name:tag
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    digest: Mapped[str | None] = mapped_column(String(128))
+    status_note: Mapped[str | None] = mapped_column(Text)  # e.g. forge refused commit status
+    # Outbox: False until the arq job is in Redis; a sweeper enqueues the rest.
+    enqueued: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker_id: Mapped[str | None] = mapped_column(String(128))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    heartbeat_at: Mapped[dt.datetime | None]
+    queued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    fetching_at: Mapped[dt.datetime | None]
+    building_at: Mapped[dt.datetime | None]
+    pushing_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+
+class BuildLogLine(Base):
+    __tablename__ = "build_log_lines"
+    __table_args__ = (UniqueConstraint("build_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    build_id: Mapped[int] = mapped_column(ForeignKey("builds.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    line: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,108 @@
+"""The ``buildsvc`` command as a user runs it: real processes, real database and port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.servers import free_port
+
+
+def cli_env(data_dir: Path, redis_url: str, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("BUILDSVC_")}
+    env.update(BUILDSVC_DATA_DIR=str(data_dir), BUILDSVC_REDIS_URL=redis_url, **extra)
+    return env
+
+
+def buildsvc(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "buildsvc", *args],
+        cwd=tmp_path,  # no stray .env
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_create_account_prints_token_last_and_refuses_duplicates(
+    tmp_path: Path, redis_url: str
+) -> None:
+    env = cli_env(tmp_path / "var", redis_url)
+    created = buildsvc(tmp_path, env, "admin", "create-account", "acme")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip().splitlines()[-1]
+    assert token.startswith("bsv_")
+    assert len(token) == 47
+    assert token not in created.stderr  # the logs never carry it
+
+    again = buildsvc(tmp_path, env, "admin", "create-account", "acme")
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_help_lists_the_commands(tmp_path: Path, redis_url: str) -> None:
+    result = buildsvc(tmp_path, cli_env(tmp_path, redis_url), "--help")
+    assert result.returncode == 0
+    for command in ["serve", "worker", "admin"]:
+        assert command in result.stdout
+    admin = buildsvc(tmp_path, cli_env(tmp_path, redis_url), "admin", "--help")
+    for command in ["create-account", "migrate", "rotate-secrets"]:
+        assert command in admin.stdout
+
+
+async def test_serve_answers_healthz_and_authenticates(tmp_path: Path, redis_url: str) -> None:
+    port = free_port()
+    env = cli_env(tmp_path / "var", redis_url, BUILDSVC_PORT=str(port))
+    created = await asyncio.to_thread(buildsvc, tmp_path, env, "admin", "create-account", "acme")
+    token = created.stdout.strip().splitlines()[-1]
+
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "buildsvc",
+        "serve",
+        cwd=tmp_path,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                try:
+                    async with http.get(f"{base}/healthz") as response:
+                        assert response.status == 200
+                        assert (await response.json())["status"] == "ok"
+                        break
+                except aiohttp.ClientConnectionError:
+                    if server.returncode is not None:
+                        break  # died: the assertion below shows why
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("buildsvc serve did not answer within 30 s")
+            assert server.returncode is None, "buildsvc serve exited early"
+            headers = {"Authorization": f"Bearer {token}", "X-Request-Id": "cli-test-1"}
+            async with http.get(f"{base}/api/v1/builds", headers=headers) as response:
+                assert response.status == 200
+                assert await response.json() == {"items": [], "total": 0}
+            async with http.get(f"{base}/api/v1/builds") as response:
+                assert response.status == 401
+    finally:
+        if server.returncode is None:
+            server.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(server.communicate(), timeout=30)
+    assert server.returncode == 0, stderr.decode()[-3000:]
+    lines = [json.loads(line) for line in stderr.decode().splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("path") == "/api/v1/builds"]
+    assert any(line.get("request_id") == "cli-test-1" for line in access)
+    assert token not in stderr.decode()
