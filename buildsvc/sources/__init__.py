@@ -18,7 +18,10 @@ from buildsvc.sources.base import (
     SourceProvider,
     SourceRepository,
 )
+from buildsvc.sources.bitbucket import BitbucketProvider
+from buildsvc.sources.bitbucket_server import BitbucketServerProvider
 from buildsvc.sources.failures import SOURCE_URL_NOT_ALLOWED
+from buildsvc.sources.github import GitHubProvider
 from buildsvc.sources.gitlab import REF_NOT_FOUND, GitLabProvider
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.registry import build_providers
@@ -32,8 +35,11 @@ __all__ = [
     "SOURCE_URL_NOT_ALLOWED",
     "AddressPolicy",
     "Binding",
+    "BitbucketProvider",
+    "BitbucketServerProvider",
     "CommitState",
     "Credentials",
+    "GitHubProvider",
     "GitLabProvider",
     "Hook",
     "Namespace",

@@ -7,6 +7,8 @@ thread and the deadline). What comes out is one of::
                                                connection broken
     SourceErrorResponse SOURCE_ERROR_RESPONSE  401/403/404/5xx, HTML or unparsable answer,
                                                unexpected JSON, redirect of a write
+                                               (python-gitlab, PyGithub, atlassian-python-api
+                                               and requests.HTTPError from raise_for_status)
     InvalidInput        SOURCE_URL_NOT_ALLOWED the host resolves into a refused network
 
 with a ``detail`` naming the cause. Details are scrubbed of the token (and anything
@@ -17,6 +19,7 @@ Anything not listed (a ``TypeError`` from our own code) is a bug and passes thro
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import http.client
 import json
 import re
@@ -28,18 +31,29 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TypeVar
 
+import atlassian.errors
 import gitlab.exceptions
 import requests
 import urllib3.exceptions
+from github.GithubException import (
+    BadAttributeException,
+    GithubException,
+    RateLimitExceededException,
+    TwoFactorException,
+)
 
 from buildsvc.errors import InvalidInput, ServiceError, SourceErrorResponse, SourceUnreachable
-from buildsvc.sources.network import ForbiddenAddress
+from buildsvc.sources.network import AddressPolicy, ForbiddenAddress, resolve_checked
 
 T = TypeVar("T")
 
 SOURCE_URL_NOT_ALLOWED = "SOURCE_URL_NOT_ALLOWED"
 MAX_DETAIL = 400
-_TOKENISH = re.compile(r"\b(glpat|gloas|gldt|ghp|gho|ghu|ghs|github_pat|ATBB|ATCTT)[-_][\w-]+")
+_TOKENISH = re.compile(
+    r"\b(glpat|gloas|gldt|ghp|gho|ghu|ghs|github_pat|ATBB|ATCTT|BBDC)[-_][\w-]+"
+    # Atlassian app passwords and API tokens carry no separator after their prefix.
+    r"|\bAT(?:BB|ATT|CTT)[\w=-]{16,}"
+)
 
 
 class UnexpectedAnswer(Exception):
@@ -178,6 +192,130 @@ def _http_detail(exc: gitlab.exceptions.GitlabError, code: int, ctx: Context) ->
     return f"{head}: {text}" if text and text != f"{code} {phrase}" else head
 
 
+def _head(forge: str, code: int) -> str:
+    phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else ""
+    return f"{forge} answered {code} {phrase}".rstrip()
+
+
+def _message_text(value: object) -> str:
+    """A forge's error message as text; an HTML body is named, not quoted."""
+    text = (json.dumps(value) if isinstance(value, dict | list) else str(value or "")).strip()
+    return "(an HTML page)" if "<html" in text.lower() or text.startswith("<") else text
+
+
+def _rate_limited(head: str, headers: Mapping[str, object] | None) -> str:
+    reset = str((headers or {}).get("x-ratelimit-reset", ""))
+    until = ""
+    if reset.isdigit():
+        until = f" until {dt.datetime.fromtimestamp(int(reset), dt.UTC):%H:%M:%S} UTC"
+    return f"{head}: rate limited{until}; try again later"
+
+
+def _github_status(exc: GithubException) -> int:
+    return exc.status if isinstance(exc.status, int) else 0
+
+
+def _github_detail(exc: GithubException, code: int, ctx: Context) -> str:
+    if code in ctx.details:
+        return ctx.details[code]
+    head = _head(ctx.forge, code)
+    data = exc.data if isinstance(exc.data, dict) else {}
+    text = _message_text(exc.message or data.get("message") or data.get("data"))
+    if isinstance(exc, TwoFactorException):
+        return f"{head}: the account asks for a two-factor code; bind with a personal access token"
+    if code == 401:
+        reason = text or "Bad credentials"
+        return f"{head}: the token was not accepted ({reason}: wrong, revoked or expired)"
+    if isinstance(exc, RateLimitExceededException) or code == 429:
+        return _rate_limited(head, exc.headers)
+    errors = data.get("errors")  # 422 "Validation Failed" says what in a list
+    if isinstance(errors, list) and errors:
+        parts = [
+            str(e.get("message") or f"{e.get('field', '')} {e.get('code', '')}".strip())
+            if isinstance(e, dict)
+            else str(e)
+            for e in errors
+        ]
+        text = f"{text}: {'; '.join(part for part in parts if part)}"
+    return f"{head}: {text}" if text else head
+
+
+def _atlassian_body(response: requests.Response) -> tuple[str, str, object]:
+    """(message, exception name, detail) of an Atlassian error body.
+
+    Bitbucket Server: ``{"errors": [{"message", "exceptionName"}]}``; Bitbucket Cloud:
+    ``{"type": "error", "error": {"message", "detail"}}``.
+    """
+    try:
+        body = json.loads(response.content or b"")
+    except ValueError:
+        return "", "", None
+    if not isinstance(body, dict):
+        return "", "", None
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        messages = [str(e.get("message") or "") for e in errors if isinstance(e, dict)]
+        return "; ".join(m for m in messages if m), str(errors[0].get("exceptionName") or ""), None
+    error = body.get("error")
+    if isinstance(error, dict):
+        return str(error.get("message") or ""), "", error.get("detail")
+    return _message_text(body.get("message")), "", None
+
+
+def _scopes(detail: object) -> str | None:
+    """Bitbucket Cloud's 403 detail ``{"required": [...], "granted": [...]}`` as text."""
+    if not isinstance(detail, dict) or not isinstance(detail.get("required"), list):
+        return None
+    required = ", ".join(str(s) for s in detail["required"])
+    granted = ", ".join(str(s) for s in detail.get("granted") or []) or "none"
+    return f"the credentials lack a required scope (required: {required}; granted: {granted})"
+
+
+def _http_error_detail(exc: requests.exceptions.HTTPError, ctx: Context) -> str:
+    """``raise_for_status`` errors (atlassian-python-api raises them for every 4xx/5xx)."""
+    response = exc.response
+    code = response.status_code if isinstance(response, requests.Response) else 0
+    if not isinstance(response, requests.Response) or not code:
+        return f"{ctx.forge} answered an error: {_text(exc)}"
+    head = _head(ctx.forge, code)
+    message, exception, detail = _atlassian_body(response)
+    if not message and not re.match(r"\d{3} (Client|Server) Error", _text(exc)):
+        message = _message_text(_text(exc))  # atlassian's own summary of the body
+    if not message and "html" in response.headers.get("Content-Type", "").lower():
+        message = "(an HTML page)"
+    if code == 403 and (lacking := _scopes(detail)):
+        return f"{head}: {lacking}"  # more precise than any call-specific detail
+    if code == 401 and exception.endswith("AuthorisationException"):
+        # Bitbucket Server answers 401, not 403, when the person or token lacks a permission:
+        # a call-specific detail for 403 applies (one for 401 would hide bad credentials).
+        denied = f"{head}: the user or the token lacks the permission for this ({message})"
+        return ctx.details.get(403, denied)
+    if code in ctx.details:
+        return ctx.details[code]
+    if code == 401:
+        reason = message or "wrong, revoked or expired"
+        return f"{head}: the credentials were not accepted ({reason})"
+    if code == 429:
+        return _rate_limited(head, {k.lower(): v for k, v in response.headers.items()})
+    return f"{head}: {message}" if message else head
+
+
+_ATLASSIAN_KINDS: tuple[tuple[type[Exception], str], ...] = (
+    (atlassian.errors.ApiNotFoundError, "not found"),
+    (atlassian.errors.ApiPermissionError, "permission denied"),
+    (atlassian.errors.ApiConflictError, "conflict"),
+    (atlassian.errors.ApiValueError, "invalid request"),
+    (atlassian.errors.ApiNotAcceptable, "not acceptable"),
+    (atlassian.errors.JsonRPCError, "JSON-RPC error"),
+)
+
+
+def _atlassian_detail(exc: Exception, ctx: Context) -> str:
+    kind = next((name for cls, name in _ATLASSIAN_KINDS if isinstance(exc, cls)), "error")
+    text = _message_text(_text(exc))
+    return f"{ctx.forge} answered {kind}: {text}" if text else f"{ctx.forge} answered {kind}"
+
+
 def translate(exc: BaseException, ctx: Context) -> ServiceError | None:
     """The service error for a client/network exception, or None if it is not one."""
     unreachable: str | None = None
@@ -196,6 +334,14 @@ def translate(exc: BaseException, ctx: Context) -> ServiceError | None:
         response = f"{ctx.forge} redirected a write request; enter the URL it redirects to"
     elif isinstance(exc, gitlab.exceptions.GitlabError) and exc.response_code:
         response = _http_detail(exc, exc.response_code, ctx)
+    elif isinstance(exc, BadAttributeException):
+        response = f"{ctx.forge} answered JSON of an unexpected shape"
+    elif isinstance(exc, GithubException) and _github_status(exc):
+        response = _github_detail(exc, _github_status(exc), ctx)
+    elif isinstance(exc, requests.exceptions.HTTPError):
+        response = _http_error_detail(exc, ctx)
+    elif isinstance(exc, atlassian.errors.ApiError | atlassian.errors.JsonRPCError):
+        response = _atlassian_detail(exc, ctx)
     elif isinstance(exc, requests.exceptions.JSONDecodeError | json.JSONDecodeError):
         response = f"{ctx.forge} answered with a body that is not valid JSON"
     elif isinstance(exc, requests.exceptions.TooManyRedirects):
@@ -204,7 +350,7 @@ def translate(exc: BaseException, ctx: Context) -> ServiceError | None:
         response = f"{ctx.forge} answered with a body that cannot be decoded"
     elif isinstance(exc, requests.exceptions.InvalidHeader | requests.exceptions.InvalidJSONError):
         response = f"{ctx.forge} request failed: {_text(exc)}"
-    elif isinstance(exc, gitlab.exceptions.GitlabError):
+    elif isinstance(exc, gitlab.exceptions.GitlabError | GithubException):
         inner = next((e for e in _chain(exc) if e is not exc and translate(e, ctx)), None)
         if inner is not None:
             return translate(inner, ctx)
@@ -247,3 +393,20 @@ async def run_blocking(fn: Callable[[], T], ctx: Context, *, deadline: float | N
     with source_errors(ctx):
         async with asyncio.timeout(deadline):
             return await asyncio.to_thread(fn)
+
+
+async def check_address(
+    host: str, port: int, policy: AddressPolicy, ctx: Context, *, deadline: float
+) -> None:
+    """Resolve ``host`` and check it before the first request, for a clear error.
+
+    The transport checks again on every connection (DNS rebinding); this early check
+    names the host and tells a slow DNS lookup from a slow forge.
+    """
+    try:
+        await run_blocking(lambda: resolve_checked(host, port, policy), ctx, deadline=deadline)
+    except SourceUnreachable as exc:
+        if not isinstance(exc.__cause__, TimeoutError):
+            raise
+        detail = f"timeout: the DNS lookup of {host} took over {deadline:g} s"
+        raise SourceUnreachable(detail=detail, status=ctx.status) from exc.__cause__

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import buildsvc.sources
 from buildsvc.config import Settings
-from buildsvc.sources import GitLabProvider, build_providers
+from buildsvc.sources import (
+    BitbucketProvider,
+    BitbucketServerProvider,
+    GitHubProvider,
+    GitLabProvider,
+    build_providers,
+)
 
 
 def test_public_names() -> None:
@@ -16,6 +22,9 @@ def test_public_names() -> None:
             "Binding",
             "CommitState",
             "Credentials",
+            "BitbucketProvider",
+            "BitbucketServerProvider",
+            "GitHubProvider",
             "GitLabProvider",
             "Hook",
             "Namespace",
@@ -32,6 +41,13 @@ def test_public_names() -> None:
 
 def test_build_providers() -> None:
     providers = build_providers(Settings())
-    assert list(providers) == ["gitlab"]
-    assert isinstance(providers["gitlab"], GitLabProvider)
-    assert providers["gitlab"].name == "gitlab"
+    assert list(providers) == ["gitlab", "github", "bitbucket", "bitbucket-server"]
+    expected = {
+        "gitlab": GitLabProvider,
+        "github": GitHubProvider,
+        "bitbucket": BitbucketProvider,
+        "bitbucket-server": BitbucketServerProvider,
+    }
+    for name, cls in expected.items():
+        assert isinstance(providers[name], cls)
+        assert providers[name].name == name

@@ -1,0 +1,236 @@
+"""The Bitbucket Cloud code source: ``BitbucketProvider`` and ``BitbucketClient``.
+
+Workspaces are the namespaces; hooks deliver ``repo:push`` signed with a secret; the
+build status key is ``buildsvc``. Every call opens atlassian-python-api over our
+transport (``bitbucket_rest.open_calls``) in a thread under a deadline, mapped at the
+boundary (``failures.run_blocking``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+from urllib.parse import quote
+
+import requests
+
+from buildsvc.config import Settings
+from buildsvc.errors import InvalidInput, NotFound
+from buildsvc.sources import bitbucket_models as models
+from buildsvc.sources.base import (
+    Binding,
+    CommitState,
+    Credentials,
+    Hook,
+    Namespace,
+    ProviderName,
+    SourceRepository,
+)
+from buildsvc.sources.bitbucket_bind import BEARER, TOKEN_USERNAME, check_binding, root_and_api
+from buildsvc.sources.bitbucket_rest import Calls, Connection, open_calls, status_of
+from buildsvc.sources.failures import check_address, run_blocking
+from buildsvc.sources.gitlab import BIND_DEADLINE, CALL_DEADLINE, LIST_DEADLINE, REF_NOT_FOUND
+from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources.transport import ca_file
+from buildsvc.sources.urls import parse_root_url
+
+T = TypeVar("T")
+STATUS_KEY = "buildsvc"
+STATES = {
+    "pending": "INPROGRESS",
+    "running": "INPROGRESS",
+    "success": "SUCCESSFUL",
+    "failed": "FAILED",
+    "canceled": "STOPPED",
+}
+# git's user name with an e-mail-bound API token (a fixed name, not a secret)
+API_TOKEN_GIT_USERNAME = "x-bitbucket-api-token-auth"  # noqa: S105
+_HEXISH = re.compile(r"[0-9a-fA-F]{7,40}")
+
+
+class BitbucketClient:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def _run(
+        self,
+        fn: Callable[[Calls], T],
+        *,
+        details: Mapping[int, str] | None = None,
+        factor: int = CALL_DEADLINE,
+    ) -> T:
+        conn = self._conn
+
+        def work() -> T:
+            with open_calls(conn) as calls:
+                return fn(calls)
+
+        ctx = conn.context(details=details or {})
+        return await run_blocking(work, ctx, deadline=conn.timeout * factor + 1)
+
+    async def list_namespaces(self) -> list[Namespace]:
+        def work(calls: Calls) -> list[Namespace]:
+            try:
+                return [models.workspace(entry) for entry in calls.get_all("/user/workspaces")]
+            except requests.HTTPError as exc:  # older API: /workspaces lists the same
+                if status_of(exc) != 404:
+                    raise
+            return [models.workspace(entry) for entry in calls.get_all("/workspaces")]
+
+        return await self._run(work, factor=LIST_DEADLINE)
+
+    async def list_repositories(self, namespace: str) -> list[SourceRepository]:
+        path = f"/repositories/{models.segment(namespace, 'workspace')}"
+        gone = f"workspace {namespace} does not exist or the credentials cannot see it"
+        return await self._run(
+            lambda calls: [models.repository(repo) for repo in calls.get_all(path)],
+            details={404: gone},
+            factor=LIST_DEADLINE,
+        )
+
+    async def get_repository(self, full_path: str) -> SourceRepository:
+        path = models.repo_path(full_path)
+        gone = f"repository {full_path} does not exist"
+        return await self._run(
+            lambda calls: models.repository(calls.get(path)), details={404: gone}
+        )
+
+    async def create_hook(self, full_path: str, url: str, secret: str) -> Hook:
+        path = models.repo_path(full_path) + "/hooks"
+        data = {
+            "description": "buildsvc",
+            "url": url,
+            "active": True,
+            "events": ["repo:push"],
+            "secret": secret,
+            "skip_cert_verification": False,
+        }
+        denied = f"the user may not manage webhooks on {full_path} (needs admin rights on it)"
+        details = {403: denied, 404: f"repository {full_path} does not exist"}
+        return await self._run(lambda calls: models.hook(calls.post(path, data)), details=details)
+
+    async def get_hook(self, full_path: str, hook_id: str) -> Hook | None:
+        path = f"{models.repo_path(full_path)}/hooks/{quote(hook_id, safe='')}"
+
+        def work(calls: Calls) -> Hook | None:
+            try:
+                return models.hook(calls.get(path))
+            except requests.HTTPError as exc:
+                if status_of(exc) == 404:
+                    return None
+                raise
+
+        return await self._run(work)
+
+    async def delete_hook(self, full_path: str, hook_id: str) -> None:
+        path = f"{models.repo_path(full_path)}/hooks/{quote(hook_id, safe='')}"
+
+        def work(calls: Calls) -> None:
+            try:
+                calls.delete(path)
+            except requests.HTTPError as exc:
+                if status_of(exc) != 404:
+                    raise
+
+        denied = f"the user may not manage webhooks on {full_path} (needs admin rights on it)"
+        await self._run(work, details={403: denied})
+
+    async def resolve_ref(self, full_path: str, ref: str) -> str:
+        base = models.repo_path(full_path)
+        sha = await self._run(lambda calls: _resolve(calls, base, ref))
+        if sha is None:
+            raise NotFound(
+                "The branch, tag or commit does not exist.",
+                code=REF_NOT_FOUND,
+                detail=f"no branch, tag or commit {ref} in {full_path}",
+            )
+        return sha
+
+    async def set_commit_status(
+        self, full_path: str, sha: str, state: CommitState, *, target_url: str, description: str
+    ) -> None:
+        if not models.SHA_RE.fullmatch(sha):
+            raise InvalidInput(detail=f"{sha!r} is not a commit sha")
+        path = f"{models.repo_path(full_path)}/commit/{sha}/statuses/build"
+        data = {
+            "key": STATUS_KEY,
+            "state": STATES[state],
+            "name": STATUS_KEY,
+            "url": target_url,
+            "description": description[:255],
+        }
+        await self._run(lambda calls: calls.post(path, data))
+
+
+def _resolve(calls: Calls, base: str, ref: str) -> str | None:
+    """Full refs go to their endpoint; a short name tries branch, tag, then commit."""
+
+    def at(kind: str, name: str) -> Callable[[], object]:
+        return lambda: calls.get(f"{base}/{kind}/{quote(name, safe='')}")
+
+    if ref.startswith("refs/heads/"):
+        attempts = [at("refs/branches", ref.removeprefix("refs/heads/"))]
+    elif ref.startswith("refs/tags/"):
+        attempts = [at("refs/tags", ref.removeprefix("refs/tags/"))]
+    else:
+        attempts = [at("refs/branches", ref), at("refs/tags", ref), at("commit", ref)]
+        if _HEXISH.fullmatch(ref):
+            attempts.insert(0, attempts.pop())
+    for attempt in attempts:
+        try:
+            return models.target_sha(attempt(), "a branch, tag or commit")
+        except requests.HTTPError as exc:
+            if status_of(exc) != 404:
+                raise
+    return None
+
+
+class BitbucketProvider:
+    name: ProviderName = "bitbucket"
+
+    def __init__(self, settings: Settings) -> None:
+        self._policy = AddressPolicy.from_cidrs(settings.allowed_source_networks)
+        self._timeout = settings.source_timeout_seconds
+
+    def _connection(
+        self, root_url: str, api_url: str, credentials: Credentials, *, bearer: bool
+    ) -> Connection:
+        return Connection(
+            flavour="cloud",
+            root_url=root_url,
+            api_url=api_url,
+            username=credentials.username,
+            token=credentials.token,
+            bearer=bearer,
+            policy=self._policy,
+            timeout=self._timeout,
+            ca_file=ca_file(credentials.ca_cert) if credentials.ca_cert else None,
+        )
+
+    async def bind(self, credentials: Credentials) -> Binding:
+        if credentials.provider != self.name:
+            raise InvalidInput(detail=f"provider {credentials.provider} is not bitbucket")
+        if not credentials.username.strip() or not credentials.token.strip():
+            raise InvalidInput(detail="username and token (app password or access token) needed")
+        root_url, api_url = root_and_api(parse_root_url(credentials.url))
+        conn = self._connection(root_url, api_url, credentials, bearer=False)
+        ctx = conn.context(status=422)
+        api = parse_root_url(api_url.removesuffix("/2.0"))
+        await check_address(api.host, api.port, self._policy, ctx, deadline=self._timeout)
+        return await run_blocking(
+            lambda: check_binding(conn), ctx, deadline=self._timeout * BIND_DEADLINE + 1
+        )
+
+    def client(self, binding: Binding, credentials: Credentials) -> BitbucketClient:
+        bearer = binding.api_version == BEARER
+        return BitbucketClient(
+            self._connection(binding.url, binding.api_url, credentials, bearer=bearer)
+        )
+
+    def git_credentials(self, binding: Binding, credentials: Credentials) -> tuple[str, str]:
+        if binding.api_version == BEARER:
+            return TOKEN_USERNAME, credentials.token
+        if "@" in binding.username:  # an Atlassian API token bound with the e-mail address
+            return API_TOKEN_GIT_USERNAME, credentials.token
+        return binding.username, credentials.token
