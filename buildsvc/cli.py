@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from buildsvc.client_cli import COMMANDS as CLIENT_COMMANDS
 from buildsvc.config import Settings
 from buildsvc.errors import ServiceError
 from buildsvc.jsonlog import AccessLogger, configure_logging
@@ -139,3 +140,8 @@ def rotate_secrets() -> None:
         settings, lambda sessionmaker: rotate_stored_secrets(sessionmaker, cipher)
     )
     click.echo(f"re-encrypted {count} stored secrets with the newest key")
+
+
+# The user-facing commands (login, sources, repos, builds) live in buildsvc.client_cli.
+for _command in CLIENT_COMMANDS:
+    main.add_command(_command)

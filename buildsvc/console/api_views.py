@@ -1,0 +1,123 @@
+"""The console's own JSON and event-stream endpoints (cookie session, CSRF on POST).
+
+The browser cannot send the API's bearer token (the console never shows it to
+JavaScript), so the pickers, the rule preview, build status and the live log have
+console twins here. They call the same services and answer the same models.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+
+from aiohttp import web
+
+from buildsvc.api.builds import BuildOut
+from buildsvc.api.jsonio import json_body, json_response
+from buildsvc.api.keys import ARQ, SESSIONMAKER, SETTINGS
+from buildsvc.api.openapi import hidden
+from buildsvc.api.sources import NamespaceOut, SourceRepositoryOut, source_access
+from buildsvc.bindings import service as bindings
+from buildsvc.builds import logs, queries
+from buildsvc.console import session as sessions
+from buildsvc.console.builds_views import build_id_of
+from buildsvc.console.preview import PreviewIn, preview
+from buildsvc.errors import InvalidInput
+
+routes = web.RouteTableDef()
+
+KEEPALIVE_SECONDS = 15.0
+
+
+@routes.get("/console/api/sources/{provider}/namespaces")
+@hidden
+async def namespaces(request: web.Request) -> web.Response:
+    session = await sessions.require_api(request)
+    found = await bindings.list_namespaces(
+        source_access(request), session.account_id, request.match_info["provider"]
+    )
+    return json_response({"items": [NamespaceOut.from_namespace(n) for n in found]})
+
+
+@routes.get("/console/api/sources/{provider}/repositories")
+@hidden
+async def repositories(request: web.Request) -> web.Response:
+    session = await sessions.require_api(request)
+    namespace = request.query.get("namespace", "").strip()
+    if not namespace:
+        raise InvalidInput(detail="namespace: required")
+    found = await bindings.list_source_repositories(
+        source_access(request), session.account_id, request.match_info["provider"], namespace
+    )
+    return json_response({"items": [SourceRepositoryOut.from_repository(r) for r in found]})
+
+
+@routes.post("/console/api/rules/preview")
+@hidden
+async def rules_preview(request: web.Request) -> web.Response:
+    session = await sessions.require_api(request)
+    await sessions.check_csrf(request, session)
+    spec = await json_body(request, PreviewIn)
+    if spec.image:  # tags as they would be pushed: registry/namespace/name:tag
+        spec = spec.model_copy(update={"image": f"{request.app[SETTINGS].registry}/{spec.image}"})
+    return json_response(preview(spec))
+
+
+@routes.get("/console/api/builds/{build_id}")
+@hidden
+async def build_status(request: web.Request) -> web.Response:
+    session = await sessions.require_api(request)
+    build = await queries.get_build(
+        request.app[SESSIONMAKER], session.account_id, build_id_of(request)
+    )
+    return json_response(BuildOut.from_build(build))
+
+
+def _event(data: object, *, event: str | None = None, event_id: int | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    head += f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+def _after(request: web.Request) -> int:
+    for raw in (request.headers.get("Last-Event-ID", ""), request.query.get("after", "")):
+        if raw.strip().isdigit():
+            return int(raw.strip())
+    return 0
+
+
+@routes.get("/console/api/builds/{build_id}/log")
+@hidden
+async def build_log(request: web.Request) -> web.StreamResponse:
+    """The log after ``?after=`` (or ``Last-Event-ID``) as server-sent events until the end."""
+    session = await sessions.require_api(request)
+    build_id = build_id_of(request)
+    sessionmaker = request.app[SESSIONMAKER]
+    await queries.get_build(sessionmaker, session.account_id, build_id)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    redis = await request.app[ARQ].get()
+    follower = logs.follow(sessionmaker, redis, build_id, after=_after(request))
+    written = time.monotonic()
+    with contextlib.suppress(ConnectionResetError):
+        async with contextlib.aclosing(follower):
+            async for item in follower:
+                if isinstance(item, logs.LogLine):
+                    await response.write(_event(item.to_json(), event_id=item.seq))
+                elif isinstance(item, logs.LogEnd):
+                    await response.write(_event({"status": item.status}, event="end"))
+                    break
+                elif time.monotonic() - written >= KEEPALIVE_SECONDS:
+                    await response.write(b": keep-alive\n\n")
+                else:
+                    continue
+                written = time.monotonic()
+        await response.write_eof()
+    return response

@@ -1,0 +1,143 @@
+"""Builds: the history, one build's page (status, phases, tags, digest, log), Cancel and
+Rebuild. The live log itself streams from ``api_views``."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from buildsvc.api.builds import BuildOut
+from buildsvc.api.keys import ARQ, SESSIONMAKER
+from buildsvc.api.openapi import hidden
+from buildsvc.api.sources import source_access
+from buildsvc.builds import cancel, logs, manual, queries
+from buildsvc.builds.states import FINISHED, BuildStatus
+from buildsvc.console import session as sessions
+from buildsvc.console.render import error_context, page
+from buildsvc.errors import NotFound, ServiceError
+from buildsvc.repositories import queries as repositories
+
+routes = web.RouteTableDef()
+
+PER_PAGE = 25
+INITIAL_LOG_LINES = 5000
+PHASES = (
+    ("queued", "queued_at"),
+    ("fetching", "fetching_at"),
+    ("building", "building_at"),
+    ("pushing", "pushing_at"),
+)
+
+
+def build_id_of(request: web.Request) -> int:
+    raw = request.match_info["build_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound("Build not found.")
+    return int(raw)
+
+
+@routes.get("/console/builds")
+@hidden
+async def builds_page(request: web.Request) -> web.Response:
+    session = await sessions.require(request)
+    number = max(1, int(request.query["page"])) if request.query.get("page", "").isdigit() else 1
+    status_filter = request.query.get("status") or None
+    status = BuildStatus(status_filter) if status_filter in set(BuildStatus) else None
+    builds, total = await queries.list_builds(
+        request.app[SESSIONMAKER],
+        session.account_id,
+        status=status,
+        offset=(number - 1) * PER_PAGE,
+        limit=PER_PAGE,
+    )
+    return await page(
+        request,
+        "builds.html",
+        session,
+        {
+            "builds": [BuildOut.from_build(b) for b in builds],
+            "total": total,
+            "page": number,
+            "pages": max(1, -(-total // PER_PAGE)),
+            "status": status.value if status else "",
+            "statuses": [s.value for s in BuildStatus],
+        },
+    )
+
+
+async def _build_page(
+    request: web.Request,
+    session: sessions.ConsoleSession,
+    build_id: int,
+    *,
+    error: dict[str, str | None] | None = None,
+    status: int = 200,
+) -> web.Response:
+    sessionmaker = request.app[SESSIONMAKER]
+    build = await queries.get_build(sessionmaker, session.account_id, build_id)
+    repo = await repositories.get_repository(sessionmaker, session.account_id, build.repository_id)
+    lines = await logs.read(sessionmaker, build_id, limit=INITIAL_LOG_LINES)
+    out = BuildOut.from_build(build)
+    phases = [(name, getattr(out, column), getattr(out.durations, name)) for name, column in PHASES]
+    return await page(
+        request,
+        "build.html",
+        session,
+        {
+            "build": out,
+            "repo_name": f"{repo.namespace}/{repo.name}",
+            "phases": phases,
+            "lines": lines,
+            "last_seq": lines[-1].seq if lines else 0,
+            "finished": build.status in FINISHED,
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@routes.get("/console/builds/{build_id}")
+@hidden
+async def build_page(request: web.Request) -> web.Response:
+    session = await sessions.require(request)
+    return await _build_page(request, session, build_id_of(request))
+
+
+@routes.post("/console/builds/{build_id}/cancel")
+@hidden
+async def cancel_build(request: web.Request) -> web.Response:
+    session = await sessions.require(request)
+    await sessions.check_csrf(request, session)
+    build_id = build_id_of(request)
+    try:
+        await cancel.cancel_build(
+            request.app[SESSIONMAKER], request.app[ARQ], session.account_id, build_id
+        )
+    except ServiceError as exc:
+        return await _build_page(
+            request, session, build_id, error=error_context(exc), status=exc.status
+        )
+    raise web.HTTPSeeOther(location=f"/console/builds/{build_id}")
+
+
+@routes.post("/console/builds/{build_id}/rebuild")
+@hidden
+async def rebuild(request: web.Request) -> web.Response:
+    """Build the same ref (and rule, if it still exists) again, at its current commit."""
+    session = await sessions.require(request)
+    await sessions.check_csrf(request, session)
+    build_id = build_id_of(request)
+    build = await queries.get_build(request.app[SESSIONMAKER], session.account_id, build_id)
+    try:
+        started = await manual.start_build(
+            source_access(request),
+            request.app[ARQ],
+            session.account_id,
+            build.repository_id,
+            manual.ManualBuild(rule_id=build.rule_id, ref=build.ref, trigger="console"),
+        )
+    except ServiceError as exc:
+        status = exc.status if 400 <= exc.status < 500 else 422
+        return await _build_page(
+            request, session, build_id, error=error_context(exc), status=status
+        )
+    raise web.HTTPSeeOther(location=f"/console/builds/{started[0].id}")

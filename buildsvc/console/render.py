@@ -1,0 +1,119 @@
+"""Rendering console pages: the shared context, filters and provider descriptions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from buildsvc.accounts.services import get_account
+from buildsvc.api.keys import PROVIDERS, SESSIONMAKER
+from buildsvc.console.session import ConsoleSession
+from buildsvc.errors import ServiceError
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderCard:
+    name: str
+    title: str
+    url_mode: str  # "required", "optional" or "none"
+    url_placeholder: str
+    url_hint: str
+    token_label: str
+    token_hint: str
+
+
+PROVIDER_CARDS = (
+    ProviderCard(
+        "gitlab",
+        "GitLab",
+        "required",
+        "https://gitlab.example.com",
+        "Enter the root URL of the GitLab instance, not the URL of a repository "
+        "(https://gitlab.example.com, or https://example.com/gitlab).",
+        "Private Token",
+        "A personal access token with the api scope.",
+    ),
+    ProviderCard(
+        "github",
+        "GitHub",
+        "optional",
+        "https://github.com",
+        "Leave empty for github.com; for GitHub Enterprise enter the instance root URL.",
+        "Personal access token",
+        "Classic tokens need the repo and admin:repo_hook scopes.",
+    ),
+    ProviderCard(
+        "bitbucket",
+        "Bitbucket",
+        "none",
+        "",
+        "",
+        "App password",
+        "An app password (or access token) with repository read and webhook permissions.",
+    ),
+    ProviderCard(
+        "bitbucket-server",
+        "Bitbucket Server",
+        "required",
+        "https://bitbucket.example.com",
+        "Enter the root URL of the Bitbucket Data Center / Server instance, not a repository URL.",
+        "HTTP access token",
+        "An HTTP access token with repository admin permission (to add webhooks).",
+    ),
+)
+CARDS_BY_NAME = {card.name: card for card in PROVIDER_CARDS}
+
+
+def error_context(exc: ServiceError) -> dict[str, Any]:
+    return {"code": exc.code, "message": exc.message, "detail": exc.detail}
+
+
+def available_providers(request: web.Request) -> list[str]:
+    providers = request.app[PROVIDERS]
+    return sorted(providers)
+
+
+async def page(
+    request: web.Request,
+    template: str,
+    session: ConsoleSession | None,
+    context: dict[str, Any],
+    *,
+    status: int = 200,
+) -> web.Response:
+    """Render ``template`` with the signed-in account and CSRF token added."""
+    account_name = None
+    if session is not None:
+        account_name = (await get_account(request.app[SESSIONMAKER], session.account_id)).name
+    full = {
+        "csrf_token": session.csrf if session else None,
+        "account_name": account_name,
+        "path": request.path,
+        **context,
+    }
+    return aiohttp_jinja2.render_template(template, request, full, status=status)
+
+
+def when(value: dt.datetime | str | None) -> str:
+    """A timestamp as ``2024-05-01 12:00:03 UTC``."""
+    if value is None:
+        return "\N{EN DASH}"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return "\N{EN DASH}"
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(int(value), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+FILTERS = {"when": when, "seconds": seconds}

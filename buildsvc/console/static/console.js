@@ -1,0 +1,229 @@
+// buildsvc console: small progressive enhancements. Every page works without them.
+"use strict";
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+async function getJSON(url) {
+  const response = await fetch(url, { headers: { Accept: "application/json" } });
+  const body = await response.json();
+  if (!response.ok) {
+    const error = body.error || {};
+    throw new Error((error.message || "Request failed.") + (error.detail ? " " + error.detail : ""));
+  }
+  return body;
+}
+
+function setupDialogs() {
+  document.querySelectorAll("[data-open-dialog]").forEach((opener) => {
+    opener.addEventListener("click", (event) => {
+      const dialog = document.getElementById(opener.dataset.openDialog);
+      if (!dialog || typeof dialog.showModal !== "function") return;
+      event.preventDefault();
+      dialog.showModal();
+      const first = dialog.querySelector("input:not([type=hidden]), textarea, select");
+      if (first) first.focus();
+    });
+  });
+  document.querySelectorAll("dialog[data-show-modal]").forEach((dialog) => {
+    if (typeof dialog.showModal !== "function") return;
+    dialog.close();
+    dialog.showModal();
+  });
+  document.querySelectorAll("[data-close-dialog]").forEach((closer) => {
+    closer.addEventListener("click", (event) => {
+      const dialog = closer.closest("dialog");
+      if (!dialog) return;
+      event.preventDefault();
+      dialog.close();
+    });
+  });
+}
+
+function setupForms() {
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+  document.querySelectorAll("form[data-autosubmit] input[type=checkbox]").forEach((box) => {
+    box.addEventListener("change", () => box.form.submit());
+  });
+  document.querySelectorAll("select[data-autosubmit-select]").forEach((select) => {
+    select.addEventListener("change", () => select.form.submit());
+  });
+  document.querySelectorAll("[data-js-hide]").forEach((element) => { element.hidden = true; });
+}
+
+function fillSelect(select, items, placeholder, label) {
+  select.replaceChildren(new Option(placeholder, ""));
+  items.forEach((item) => select.add(new Option(label(item), item.value)));
+}
+
+function slug(text) {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+}
+
+function setupPickers(form) {
+  const provider = form.querySelector("[data-picker=provider]");
+  const namespace = form.querySelector("[data-picker=namespace]");
+  const repository = form.querySelector("[data-picker=repository]");
+  const status = document.getElementById("picker-status");
+  const imageNamespace = form.querySelector("#image_namespace");
+  const imageName = form.querySelector("#image_name");
+  const base = () => "/console/api/sources/" + encodeURIComponent(provider.value);
+
+  async function loadNamespaces() {
+    status.textContent = "Loading namespaces…";
+    try {
+      const body = await getJSON(base() + "/namespaces");
+      fillSelect(namespace, body.items.map((n) => ({ value: n.path, kind: n.kind })),
+        "Choose a namespace…", (n) => n.value + " (" + n.kind + ")");
+      fillSelect(repository, [], "Choose a namespace first", () => "");
+      status.textContent = body.items.length + " namespaces.";
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  }
+
+  async function loadRepositories() {
+    if (!namespace.value) return;
+    status.textContent = "Loading repositories of " + namespace.value + "…";
+    try {
+      const url = base() + "/repositories?namespace=" + encodeURIComponent(namespace.value);
+      const body = await getJSON(url);
+      fillSelect(repository, body.items.map((r) => ({ value: r.full_path, name: r.name })),
+        "Choose a repository…", (r) => r.value);
+      status.textContent = body.items.length + " repositories in " + namespace.value + ".";
+    } catch (error) {
+      status.textContent = error.message;
+    }
+  }
+
+  provider.addEventListener("change", loadNamespaces);
+  namespace.addEventListener("change", loadRepositories);
+  repository.addEventListener("change", () => {
+    const parts = repository.value.split("/");
+    if (!imageName.value || imageName.dataset.auto) {
+      imageName.value = slug(parts[parts.length - 1] || "");
+      imageName.dataset.auto = "1";
+    }
+    if (!imageNamespace.value || imageNamespace.dataset.auto) {
+      imageNamespace.value = slug(parts[0] || "");
+      imageNamespace.dataset.auto = "1";
+    }
+    schedulePreview(form);
+  });
+  [imageName, imageNamespace].forEach((input) =>
+    input.addEventListener("input", () => { delete input.dataset.auto; schedulePreview(form); }));
+  if (namespace.value && repository.options.length <= 1) loadRepositories();
+}
+
+function setupRules(form) {
+  const body = form.querySelector("#rules");
+  let counter = body.rows.length;
+  form.querySelector("#add-rule").addEventListener("click", () => {
+    const row = body.rows[body.rows.length - 1].cloneNode(true);
+    counter += 1;
+    row.querySelectorAll("input, select").forEach((field) => {
+      const name = field.name.replace("rule_", "");
+      field.id = "rule-" + name + "-" + counter;
+      const label = field.previousElementSibling;
+      if (label && label.tagName === "LABEL") label.htmlFor = field.id;
+      if (field.tagName === "INPUT") {
+        field.value = name === "dockerfile" ? "Dockerfile" : name === "context" ? "." : "";
+      }
+    });
+    body.appendChild(row);
+    row.querySelector("input[name=rule_pattern]").focus();
+    schedulePreview(form);
+  });
+  body.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-remove-rule]");
+    if (!button) return;
+    const row = button.closest("tr");
+    if (body.rows.length > 1) {
+      row.remove();
+    } else {
+      row.querySelectorAll("input[name=rule_pattern], input[name=rule_tag]").forEach((f) => { f.value = ""; });
+    }
+    schedulePreview(form);
+  });
+  body.addEventListener("input", () => schedulePreview(form));
+  body.addEventListener("change", () => schedulePreview(form));
+  form.querySelector("#preview-refs").addEventListener("input", () => schedulePreview(form));
+}
+
+let previewTimer = null;
+function schedulePreview(form) {
+  clearTimeout(previewTimer);
+  previewTimer = setTimeout(() => runPreview(form), 200);
+}
+
+function element(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (className) node.className = className;
+  return node;
+}
+
+async function runPreview(form) {
+  const rows = Array.from(form.querySelectorAll("#rules tr"));
+  const rules = rows.map((row) => ({
+    type: row.querySelector("[name=rule_type]").value,
+    pattern: row.querySelector("[name=rule_pattern]").value,
+    tag: row.querySelector("[name=rule_tag]").value,
+  }));
+  const defaults = rules.every((rule) => !rule.pattern.trim());
+  const refs = form.querySelector("#preview-refs").value.split("\n").map((r) => r.trim()).filter(Boolean);
+  const namespace = form.querySelector("#image_namespace").value;
+  const name = form.querySelector("#image_name").value;
+  const result = document.getElementById("preview-result");
+  const used = defaults ? [
+    { type: "branch", pattern: "main", tag: "latest" },
+    { type: "tag", pattern: "/.+/", tag: "{tag}" },
+  ] : rules.filter((rule) => rule.pattern.trim());
+  const response = await fetch(form.dataset.previewUrl, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+    body: JSON.stringify({ rules: used, refs: refs, image: namespace && name ? namespace + "/" + name : "" }),
+  });
+  const body = await response.json();
+  result.replaceChildren();
+  if (!response.ok) {
+    result.appendChild(element("p", (body.error && body.error.detail) || "Preview unavailable.", "alert error"));
+    return;
+  }
+  if (defaults) result.appendChild(element("p", "No rules entered: showing the default rules (default branch → latest, tags → their name).", "muted"));
+  body.rules.filter((rule) => rule.error).forEach((rule) => {
+    result.appendChild(element("p", "Rule " + (rule.index + 1) + ": " + rule.error, "alert error"));
+  });
+  const list = element("ul", undefined, "preview-list");
+  body.refs.forEach((ref) => {
+    const item = element("li");
+    item.appendChild(element("code", ref.ref));
+    if (!ref.matches.length) {
+      item.appendChild(element("span", " — no rule matches, not built", "muted"));
+    } else {
+      ref.matches.forEach((match) => {
+        item.appendChild(element("span", " → rule " + (match.rule + 1) + " (as " + match.as + "): "));
+        match.tags.forEach((tag) => { item.appendChild(element("code", tag, "tag")); item.append(" "); });
+      });
+    }
+    list.appendChild(item);
+  });
+  result.appendChild(list);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  setupDialogs();
+  setupForms();
+  const form = document.getElementById("create-form");
+  if (form) {
+    setupPickers(form);
+    setupRules(form);
+    schedulePreview(form);
+  }
+});

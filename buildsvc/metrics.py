@@ -1,0 +1,298 @@
+"""Prometheus metrics at ``GET /metrics``, observed from outside the domain code.
+
+Nothing in ``builds/``, ``sources/`` or ``worker/`` imports prometheus; ``setup_metrics(app)``
+watches the application instead:
+
+=========================================  ========================================
+series                                     where it comes from
+=========================================  ========================================
+``buildsvc_builds{status}``                the builds table, counted at scrape time
+``buildsvc_queue_depth``                   builds in ``queued`` (same count)
+``buildsvc_queue_jobs``                    arq jobs waiting in Redis (absent while
+                                           Redis is down)
+``buildsvc_build_phase_duration_seconds``  phase timestamps of every finished build,
+``{phase}`` (histogram)                    bucketed by one SQL query at scrape time
+``buildsvc_webhook_deliveries_total``      the answers of ``POST /webhooks/...``,
+``{provider, outcome}``                    seen by an ``on_response_prepare`` hook
+``buildsvc_forge_call_duration_seconds``   a timing proxy around each code-source
+``{provider, operation, result}``          provider and the clients it opens
+=========================================  ========================================
+
+Many API processes, one database: the first four series are the same global numbers in
+every process (aggregate them with ``max``), the last two count what each process saw
+(aggregate with ``sum``). Workers run forge calls too (clone, commit statuses); their
+phases reach the histogram through the database, their forge latency is not exported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import ColumnElement, case, extract, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from buildsvc.api.keys import ARQ, ENGINE, PROVIDERS
+from buildsvc.api.openapi import describe
+from buildsvc.builds.states import FINISHED, BuildStatus
+from buildsvc.errors import Unavailable
+from buildsvc.forge_timing import instrument_providers
+from buildsvc.store.models import Build
+
+log = logging.getLogger(__name__)
+
+PHASE_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
+FORGE_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+ARQ_QUEUE = "arq:queue"
+SCRAPE_TIMEOUT_SECONDS = 5.0
+WEBHOOK_PROVIDERS = frozenset({"gitlab", "github", "bitbucket", "bitbucket-server"})
+
+# (phase, start column, end columns: the first one set ends the phase)
+PHASES: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
+    ("queued", Build.queued_at, (Build.fetching_at, Build.finished_at)),
+    ("fetching", Build.fetching_at, (Build.building_at, Build.finished_at)),
+    ("building", Build.building_at, (Build.pushing_at, Build.finished_at)),
+    ("pushing", Build.pushing_at, (Build.finished_at,)),
+    ("total", Build.queued_at, (Build.finished_at,)),
+)
+
+# Webhook answers by status when there is no outcome to read.
+_REJECTED = {400: "malformed", 401: "unauthenticated", 404: "unknown_hook", 413: "too_large"}
+# Outcome texts recorded by intake, by prefix (most specific first).
+_OUTCOME_PREFIXES = (
+    ("queued", "queued"),
+    ("no rule matched", "no_rule_matched"),
+    ("auto build off", "auto_build_off"),
+    ("skipped: no changed path", "paths_filtered"),
+    ("skipped", "skipped"),
+    ("ignored", "ignored"),
+    ("ping", "ping"),
+    ("not built", "not_built"),
+)
+
+
+@dataclass(slots=True)
+class PhaseHistogram:
+    buckets: list[int]  # cumulative counts, one per PHASE_BUCKETS bound
+    count: int = 0
+    total: float = 0.0
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What the database and Redis said at the last scrape."""
+
+    builds: dict[str, int] = field(default_factory=dict)
+    queue_jobs: int | None = None
+    phases: dict[str, PhaseHistogram] = field(default_factory=dict)
+
+
+class StateCollector(Collector):
+    """Renders the last ``Snapshot``; ``/metrics`` refreshes it before each render."""
+
+    def __init__(self) -> None:
+        self.snapshot = Snapshot()
+
+    def collect(self) -> Iterable[Metric]:
+        snap = self.snapshot
+        builds = GaugeMetricFamily(
+            "buildsvc_builds", "Builds by status, all accounts.", labels=["status"]
+        )
+        for status in BuildStatus:
+            builds.add_metric([status.value], snap.builds.get(status.value, 0))
+        yield builds
+        yield GaugeMetricFamily(
+            "buildsvc_queue_depth",
+            "Builds waiting for a worker (status queued).",
+            value=snap.builds.get(BuildStatus.QUEUED.value, 0),
+        )
+        if snap.queue_jobs is not None:
+            yield GaugeMetricFamily(
+                "buildsvc_queue_jobs", "Jobs waiting in the arq queue.", value=snap.queue_jobs
+            )
+        phases = HistogramMetricFamily(
+            "buildsvc_build_phase_duration_seconds",
+            "Time finished builds spent in each phase (total: queued to finished).",
+            labels=["phase"],
+        )
+        for phase, *_ in PHASES:
+            hist = snap.phases.get(phase, PhaseHistogram([0] * len(PHASE_BUCKETS)))
+            pairs = zip(PHASE_BUCKETS, hist.buckets, strict=True)
+            buckets = [(str(bound), float(n)) for bound, n in pairs]
+            buckets.append(("+Inf", float(hist.count)))
+            phases.add_metric([phase], buckets, hist.total)
+        yield phases
+
+
+class Metrics:
+    """One registry per application (tests run many apps in one process)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.state = StateCollector()
+        self.registry.register(self.state)
+        self.webhook_deliveries = Counter(
+            "buildsvc_webhook_deliveries",
+            "Webhook deliveries answered, by provider and outcome.",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
+        self.forge_calls = Histogram(
+            "buildsvc_forge_call_duration_seconds",
+            "Code-source (forge) operations made by this process, by outcome.",
+            ["provider", "operation", "result"],
+            buckets=FORGE_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe_forge_call(
+        self, provider: str, operation: str, result: str, seconds: float
+    ) -> None:
+        self.forge_calls.labels(provider, operation, result).observe(seconds)
+
+    def render(self) -> bytes:
+        return bytes(generate_latest(self.registry))
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+def _seconds(dialect: str, start: Any, end: Any) -> ColumnElement[float]:
+    if dialect == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return cast(ColumnElement[float], extract("epoch", end - start))
+
+
+def _phase_columns(dialect: str) -> list[ColumnElement[Any]]:
+    columns: list[ColumnElement[Any]] = []
+    for _phase, start, ends in PHASES:
+        end = func.coalesce(*ends) if len(ends) > 1 else ends[0]
+        seconds = _seconds(dialect, start, end)
+        known = start.is_not(None) & end.is_not(None)
+        columns += [func.sum(case((known & (seconds <= b), 1), else_=0)) for b in PHASE_BUCKETS]
+        columns.append(func.sum(case((known, 1), else_=0)))
+        columns.append(func.sum(case((known, seconds), else_=0.0)))
+    return columns
+
+
+async def load_snapshot(engine: AsyncEngine) -> Snapshot:
+    """Build counts by status, and the phase histograms of finished builds (one query each)."""
+    snapshot = Snapshot()
+    dialect = engine.dialect.name
+    async with engine.connect() as connection:
+        rows = await connection.execute(select(Build.status, func.count()).group_by(Build.status))
+        snapshot.builds = {str(status): int(n) for status, n in rows.all()}
+        finished = [status.value for status in FINISHED]
+        statement = select(*_phase_columns(dialect)).where(Build.status.in_(finished))
+        values = list((await connection.execute(statement)).one())
+    width = len(PHASE_BUCKETS) + 2
+    for index, (phase, *_) in enumerate(PHASES):
+        chunk = values[index * width : (index + 1) * width]
+        snapshot.phases[phase] = PhaseHistogram(
+            buckets=[int(n or 0) for n in chunk[:-2]],
+            count=int(chunk[-2] or 0),
+            total=float(chunk[-1] or 0.0),
+        )
+    return snapshot
+
+
+def webhook_outcome(status: int, body: bytes | None) -> str:
+    """A low-cardinality outcome label for one webhook answer."""
+    if status in _REJECTED:
+        return _REJECTED[status]
+    if status >= 500:
+        return "error"
+    if status != 202 or not body:
+        return f"http_{status}"
+    try:
+        outcome = str(json.loads(body).get("outcome", ""))
+    except (ValueError, AttributeError):
+        return "other"
+    text = outcome.lower()
+    if text.endswith(" deleted"):
+        return "ref_deleted"
+    return next((label for prefix, label in _OUTCOME_PREFIXES if text.startswith(prefix)), "other")
+
+
+async def _observe_response(request: web.BaseRequest, response: web.StreamResponse) -> None:
+    if request.method != "POST" or not request.path.startswith("/webhooks/"):
+        return
+    if not isinstance(request, web.Request):
+        return
+    metrics = request.app.get(METRICS)
+    if metrics is None:
+        return
+    provider = request.path.split("/")[2]
+    provider = provider if provider in WEBHOOK_PROVIDERS else "other"
+    body = response.body if isinstance(response, web.Response) else None
+    raw = body if isinstance(body, bytes) else None
+    metrics.webhook_deliveries.labels(provider, webhook_outcome(response.status, raw)).inc()
+
+
+async def _queue_jobs(app: web.Application) -> int | None:
+    redis = await app[ARQ].get()
+    if redis is None:
+        return None
+    try:
+        return int(await redis.zcard(ARQ_QUEUE))
+    except Exception as exc:  # Redis trouble only hides this one gauge
+        log.warning("metrics: arq queue length unavailable: %r", exc)
+        return None
+
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/metrics")
+@describe(
+    "Prometheus metrics",
+    public=True,
+    errors=(503,),
+    alternatives={"text/plain": {"schema": {"type": "string"}}},
+)
+async def metrics_view(request: web.Request) -> web.Response:
+    """Prometheus text exposition format; see ``buildsvc.metrics`` for every series."""
+    metrics = request.app[METRICS]
+    try:
+        async with asyncio.timeout(SCRAPE_TIMEOUT_SECONDS):
+            snapshot = await load_snapshot(request.app[ENGINE])
+            snapshot.queue_jobs = await _queue_jobs(request.app)
+    except Exception as exc:  # answer 503 rather than stale numbers
+        log.warning("metrics: database unavailable: %r", exc)
+        raise Unavailable(detail="metrics need the database, which did not answer") from exc
+    metrics.state.snapshot = snapshot
+    return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _instrument(app: web.Application) -> AsyncIterator[None]:
+    """Wrap the providers ``_providers`` put in place with the timing proxy."""
+    metrics = app[METRICS]
+    app[PROVIDERS] = instrument_providers(app[PROVIDERS], metrics.observe_forge_call)
+    yield
+
+
+def setup_metrics(app: web.Application) -> None:
+    """Call from ``create_app`` after the provider context is listed."""
+    app[METRICS] = Metrics()
+    app.on_response_prepare.append(_observe_response)
+    app.cleanup_ctx.append(_instrument)
+
+
+def sample(metrics: Metrics, name: str, labels: Mapping[str, str] | None = None) -> float | None:
+    """One sample's value from the registry (for tests and debugging)."""
+    value = metrics.registry.get_sample_value(name, dict(labels or {}))
+    return None if value is None else float(value)

@@ -1,0 +1,185 @@
+"""The console in headless Chromium: sign in, bind GitLab (a wrong token first), create a
+repository from the drop-downs with a rule preview, push, watch the live log reach
+success, rebuild and cancel; at desktop and phone width, with a screenshot of each page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from buildsvc.errors import SOURCE_ERROR_RESPONSE_MESSAGE
+from tests.buildsvc.client_cli.stack import push_example
+from tests.buildsvc.console.conftest import ConsoleStack
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+Shot = Callable[[str], Path]
+
+
+def wait(browser: webdriver.Chrome, seconds: float = 15) -> WebDriverWait[webdriver.Chrome]:
+    return WebDriverWait(browser, seconds)
+
+
+def text_of(browser: webdriver.Chrome, css: str) -> str:
+    return str(browser.find_element(By.CSS_SELECTOR, css).text)
+
+
+def sign_in(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot) -> None:
+    browser.get(f"{stack.url}/console")
+    wait(browser).until(ec.url_contains("/console/login"))
+    browser.find_element(By.ID, "token").send_keys("bsv_not-a-token")
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    assert "unknown or revoked API token" in text_of(browser, "#login-error")
+    shot("01-sign-in")
+    browser.find_element(By.ID, "token").send_keys(stack.token + Keys.ENTER)
+    wait(browser).until(ec.url_contains("/console/repositories"))
+
+
+def bind_gitlab(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot) -> None:
+    browser.find_element(By.LINK_TEXT, "Code Sources").click()
+    cards = browser.find_elements(By.CSS_SELECTOR, ".provider-card h2")
+    assert [card.text for card in cards] == ["GitLab", "GitHub", "Bitbucket", "Bitbucket Server"]
+    shot("02-code-sources")
+
+    def open_dialog() -> None:  # by keyboard: focus the button, press Enter
+        browser.find_element(By.ID, "bind-button-gitlab").send_keys(Keys.ENTER)
+        wait(browser).until(ec.visibility_of_element_located((By.ID, "url-gitlab")))
+
+    open_dialog()
+    dialog = browser.find_element(By.ID, "bind-gitlab")
+    assert browser.switch_to.active_element == browser.find_element(By.ID, "url-gitlab")
+    assert "not the URL of a repository" in dialog.find_element(By.ID, "url-hint-gitlab").text
+    browser.find_element(By.ID, "url-gitlab").send_keys(stack.forge.url)
+    browser.find_element(By.ID, "username-gitlab").send_keys("alice")
+    browser.find_element(By.ID, "token-gitlab").send_keys("wrong-token")
+    browser.find_element(By.ID, "bind-submit-gitlab").click()
+
+    error = wait(browser).until(ec.visibility_of_element_located((By.ID, "bind-error")))
+    assert SOURCE_ERROR_RESPONSE_MESSAGE in error.text
+    assert "SOURCE_ERROR_RESPONSE" in error.text
+    assert "401" in error.text  # the detail names the cause
+    shot("03-bind-wrong-token")
+
+    token_field = browser.find_element(By.ID, "token-gitlab")
+    assert token_field.get_attribute("value") == ""  # a secret is never sent back
+    token_field.send_keys(stack.forge_token)
+    browser.find_element(By.ID, "bind-submit-gitlab").click()
+    wait(browser).until(ec.url_contains("bound=gitlab"))
+    card = browser.find_element(By.ID, "card-gitlab")
+    assert "Bound" in card.text
+    assert "alice" in card.text
+    shot("04-code-sources-bound")
+
+
+def create_repository(browser: webdriver.Chrome, shot: Shot) -> None:
+    browser.find_element(By.LINK_TEXT, "Repositories").click()
+    browser.find_element(By.ID, "create-repository").click()
+    namespace = Select(wait(browser).until(ec.element_to_be_clickable((By.ID, "source_namespace"))))
+    assert "acme" in [option.get_attribute("value") for option in namespace.options]
+    namespace.select_by_value("acme")
+    wait(browser).until(
+        lambda b: (
+            "acme/app"
+            in [
+                o.get_attribute("value")
+                for o in Select(b.find_element(By.ID, "source_repository")).options
+            ]
+        )
+    )
+    Select(browser.find_element(By.ID, "source_repository")).select_by_value("acme/app")
+    assert browser.find_element(By.ID, "image_name").get_attribute("value") == "app"
+    image_namespace = browser.find_element(By.ID, "image_namespace")
+    image_namespace.clear()
+    image_namespace.send_keys("team")
+    browser.find_element(By.ID, "rule-pattern-1").send_keys("main")
+    browser.find_element(By.ID, "rule-tag-1").send_keys("latest,{short_sha}")
+    browser.find_element(By.ID, "add-rule").click()
+    Select(browser.find_element(By.ID, "rule-type-2")).select_by_value("tag")
+    browser.find_element(By.ID, "rule-pattern-2").send_keys("/v(?P<version>[0-9.]+)/")
+    browser.find_element(By.ID, "rule-tag-2").send_keys("{version}")
+
+    preview = browser.find_element(By.ID, "preview-result")
+    wait(browser).until(lambda b: "127.0.0.1:5000/team/app:1.2.0" in preview.text)
+    assert "127.0.0.1:5000/team/app:latest" in preview.text
+    assert "develop" in preview.text
+    assert "no rule matches" in preview.text
+    shot("05-create-repository")
+    browser.find_element(By.ID, "create-submit").click()
+    wait(browser).until(ec.url_matches(r"/console/repositories/\d+$"))
+    assert "team/app" in text_of(browser, "h1")
+
+
+def watch_push_build(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot) -> str:
+    sha = push_example(stack.forge, stack.forge_token, "acme/app", stack.root / "work")
+    link = wait(browser, 30).until(
+        lambda b: b.refresh() or b.find_elements(By.CSS_SELECTOR, "#deliveries a")
+    )[0]
+    assert "queued 1 build" in text_of(browser, "#deliveries")
+    assert browser.find_element(By.ID, "auto-build").is_selected()
+    link.click()
+    wait(browser).until(ec.url_matches(r"/console/builds/\d+$"))
+    assert sha in text_of(browser, "#build")
+    wait(browser, 90).until(lambda b: text_of(b, "#build-status") == "succeeded")
+    wait(browser).until(lambda b: "built from the test" in text_of(b, "#log"))
+    wait(browser).until(lambda b: text_of(b, "#log-state") == "(complete)")
+    assert text_of(browser, "#build-digest").startswith("sha256:")
+    assert f"127.0.0.1:5000/team/app:{sha[:7]}" in text_of(browser, "#build-tags")
+    assert "s" in text_of(browser, "#phases tr[data-phase=building] .phase-duration")
+    assert browser.find_elements(By.ID, "cancel-build") == []
+    shot("07-build-succeeded")
+    return browser.current_url
+
+
+def rebuild_and_cancel(browser: webdriver.Chrome, shot: Shot) -> None:
+    first = browser.current_url
+    browser.find_element(By.ID, "rebuild").click()
+    wait(browser).until(lambda b: b.current_url != first)
+    assert text_of(browser, "#build-status") in {"queued", "fetching", "building", "pushing"}
+    browser.find_element(By.ID, "cancel-build").click()
+    wait(browser).until(lambda b: text_of(b, "#build-status") == "cancelled")
+    assert "BUILD_CANCELLED" in text_of(browser, "#build-failure")
+    shot("08-build-cancelled")
+
+
+def check_phone_width(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot) -> None:
+    browser.set_window_size(390, 844)
+    for path, name in (
+        ("/console/sources", "09-phone-code-sources"),
+        ("/console/builds", "10-phone-builds"),
+    ):
+        browser.get(stack.url + path)
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - window.innerWidth"
+        )
+        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at phone width"
+        shot(name)
+    browser.set_window_size(1280, 1100)
+
+
+def test_console_end_to_end(
+    browser: webdriver.Chrome, console_stack: ConsoleStack, screenshot: Shot
+) -> None:
+    sign_in(browser, console_stack, screenshot)
+    bind_gitlab(browser, console_stack, screenshot)
+    create_repository(browser, screenshot)
+    watch_push_build(browser, console_stack, screenshot)
+    browser.find_element(By.CSS_SELECTOR, "h1 small a").click()
+    wait(browser).until(ec.url_matches(r"/console/repositories/\d+$"))
+    shot_repository = screenshot("06-repository")
+    assert shot_repository.exists()
+    browser.back()
+    rebuild_and_cancel(browser, screenshot)
+    browser.get(console_stack.url + "/console/builds")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "tbody tr")) == 2
+    check_phone_width(browser, console_stack, screenshot)
+    browser.get(console_stack.url + "/api/docs")
+    wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "details.op"))
+    assert "/api/v1/repositories/{repository_id}/builds" in text_of(browser, "#apidocs")
+    screenshot("11-api-docs")

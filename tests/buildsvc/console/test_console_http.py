@@ -1,0 +1,178 @@
+"""The console over plain HTTP: sign-in, the session cookie, CSRF, error pages, expiry
+warnings and the console's JSON twins (pickers, rule preview)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from yarl import URL
+
+from buildsvc.console.session import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from tests.buildsvc.factories import AccountInfo
+from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+    Client,
+    GitLabEnv,
+    forge_fixture,
+    gitlab_fixture,
+    served_client,
+    served_settings,
+)
+
+REDIS_DB = 11
+
+
+async def sign_in(client: Client, token: str) -> str:
+    """Sign in through the form; the session's CSRF token."""
+    page = await client.get("/console/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
+    assert csrf is not None
+    response = await client.post(
+        "/console/login",
+        data={"csrf_token": csrf.group(1), "token": token, "next": "/console/sources"},
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+    assert response.headers["Location"] == "/console/sources"
+    sources = await client.get("/console/sources")
+    found = re.search(r'<meta name="csrf-token" content="([^"]+)"', await sources.text())
+    assert found is not None
+    return found.group(1)
+
+
+async def test_pages_need_a_session_and_json_twins_answer_401(client: Client) -> None:
+    page = await client.get("/console/builds?status=failed", allow_redirects=False)
+    assert page.status == 303
+    location = URL(page.headers["Location"])
+    assert location.path == "/console/login"
+    assert location.query["next"] == "/console/builds?status=failed"
+    api = await client.get("/console/api/sources/gitlab/namespaces")
+    assert api.status == 401
+    assert (await api.json())["error"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_session_cookie_is_httponly_strict_and_holds_no_plain_token(
+    client: Client, account: AccountInfo
+) -> None:
+    form = await (await client.get("/console/login")).text()
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert csrf is not None
+    login = await client.post(
+        "/console/login",
+        data={"csrf_token": csrf.group(1), "token": account.token},
+        allow_redirects=False,
+    )
+    [cookie] = [c for c in login.headers.getall("Set-Cookie") if c.startswith(SESSION_COOKIE)]
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+    assert {"httponly", "samesite", "path"} <= attributes
+    assert "SameSite=Strict" in cookie
+    assert "Path=/console" in cookie
+    assert account.token not in cookie
+    assert account.token[4:] not in cookie
+    page = await client.get("/console/sources")
+    assert page.status == 200
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+async def test_login_form_needs_its_csrf_cookie(client: Client, account: AccountInfo) -> None:
+    response = await client.post(
+        "/console/login", data={"csrf_token": "forged", "token": account.token}
+    )
+    assert response.status == 403
+    assert "The form expired" in await response.text()
+    assert LOGIN_CSRF_COOKIE  # the cookie the real form sets (see sign_in)
+
+
+async def test_forms_without_the_csrf_token_are_refused(
+    client: Client, account: AccountInfo
+) -> None:
+    await sign_in(client, account.token)
+    response = await client.post("/console/sources/gitlab/unbind", data={"csrf_token": "nope"})
+    assert response.status == 403
+    html = await response.text()
+    assert "CSRF_FAILED" in html
+    assert html.lstrip().startswith("<!doctype html>")  # an HTML error page, not JSON
+
+
+async def test_repository_url_and_expiry_warning_on_the_code_source_page(
+    client: Client, account: AccountInfo, gitlab: GitLabEnv
+) -> None:
+    csrf = await sign_in(client, account.token)
+    wrong_url = await client.post(
+        "/console/sources/gitlab/bind",
+        data={
+            "csrf_token": csrf,
+            "url": f"{gitlab.forge.url}/acme/app.git",
+            "username": "alice",
+            "token": gitlab.token,
+        },
+    )
+    assert wrong_url.status == 400
+    html = await wrong_url.text()
+    assert "root URL" in html
+    assert 'id="bind-error"' in html
+    assert gitlab.token not in html
+
+    soon = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=5)).isoformat()
+    expiring = gitlab.forge.admin.create_token("alice", ["api"], soon)
+    bound = await client.post(
+        "/console/sources/gitlab/bind",
+        data={"csrf_token": csrf, "url": gitlab.forge.url, "username": "alice", "token": expiring},
+    )
+    assert bound.status == 200
+    html = await bound.text()
+    assert "GitLab account bound." in html
+    assert "expiry-warning" in html
+    assert f"The token expires on {soon} (in 5 days)" in html
+    assert expiring not in html
+
+
+async def test_pickers_and_rule_preview(
+    client: Client, account: AccountInfo, gitlab: GitLabEnv
+) -> None:
+    csrf = await sign_in(client, account.token)
+    await client.post(
+        "/console/sources/gitlab/bind",
+        data={
+            "csrf_token": csrf,
+            "url": gitlab.forge.url,
+            "username": "alice",
+            "token": gitlab.token,
+        },
+    )
+    namespaces = await (await client.get("/console/api/sources/gitlab/namespaces")).json()
+    assert "acme" in [n["path"] for n in namespaces["items"]]
+    repos = await client.get("/console/api/sources/gitlab/repositories?namespace=acme")
+    assert [r["full_path"] for r in (await repos.json())["items"]] == ["acme/app"]
+
+    body = {
+        "rules": [
+            {"type": "branch", "pattern": "main", "tag": "latest,{short_sha}"},
+            {"type": "tag", "pattern": "/v(?P<version>[0-9.]+)/", "tag": "{version}"},
+            {"type": "branch", "pattern": "(unclosed", "tag": "x"},
+        ],
+        "refs": ["main", "v1.2.0", "feature/x", "refs/tags/main"],
+        "image": "team/app",
+    }
+    refused = await client.post("/console/api/rules/preview", json=body)
+    assert refused.status == 403  # no CSRF header
+    answer = await client.post(
+        "/console/api/rules/preview", json=body, headers={"X-CSRF-Token": csrf}
+    )
+    assert answer.status == 200
+    preview = await answer.json()
+    assert "not a valid regular expression" in preview["rules"][2]["error"]
+    by_ref = {item["ref"]: item for item in preview["refs"]}
+    assert by_ref["main"]["matches"] == [
+        {
+            "rule": 0,
+            "as": "branch",
+            "tags": ["127.0.0.1:5000/team/app:latest", "127.0.0.1:5000/team/app:0123456"],
+        }
+    ]
+    assert by_ref["v1.2.0"]["matches"][0]["tags"] == ["127.0.0.1:5000/team/app:1.2.0"]
+    assert by_ref["feature/x"]["matches"] == []
+    assert by_ref["refs/tags/main"]["matches"] == []  # a tag named main: no tag rule matches
