@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 from dataclasses import asdict
@@ -27,6 +28,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post(ADMIN_PREFIX + "/repositories", create_repository)
     r.add_get(ADMIN_PREFIX + "/deliveries", deliveries)
     r.add_delete(ADMIN_PREFIX + "/deliveries", clear_deliveries)
+    r.add_get(ADMIN_PREFIX + "/idle", idle)
     r.add_get(ADMIN_PREFIX + "/faults", list_faults)
     r.add_put(ADMIN_PREFIX + "/faults", add_fault)
     r.add_delete(ADMIN_PREFIX + "/faults", clear_faults)
@@ -144,6 +146,20 @@ async def clear_deliveries(request: web.Request) -> web.Response:
     request.app[CORE].state.deliveries.clear()
     request.app[CORE].state.changed()
     return web.json_response({"cleared": True})
+
+
+async def idle(request: web.Request) -> web.Response:
+    """``GET /idle?timeout=S``: answers once no delivery is in flight (504 after S).
+
+    S is capped below the admin client's 30 s socket timeout."""
+    timeout = min(float(request.query.get("timeout", "10")), 25.0)
+    try:
+        async with asyncio.timeout(timeout):
+            await request.app[CORE].settle()
+    except TimeoutError:
+        message = f"deliveries still in flight after {timeout:g} s"
+        return web.json_response({"error": message}, status=504)
+    return web.json_response({"idle": True})
 
 
 async def list_faults(request: web.Request) -> web.Response:

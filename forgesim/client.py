@@ -79,6 +79,26 @@ class AdminClient:
             body["name"] = name
         return str(self.request("POST", "/tokens", body)["token"])
 
+    def create_fine_grained_token(
+        self,
+        username: str,
+        permissions: dict[str, str],
+        expires_at: str | None = None,
+        *,
+        name: str = "",
+    ) -> str:
+        """GitHub only: a fine-grained token (``github_pat_...``) with repository
+        permissions such as ``{"contents": "write", "webhooks": "write"}`` (levels
+        ``read`` / ``write``; ``metadata: read`` is implied)."""
+        body: dict[str, Any] = {
+            "username": username,
+            "permissions": permissions,
+            "expires_at": expires_at,
+        }
+        if name:
+            body["name"] = name
+        return str(self.request("POST", "/github/fine-grained-tokens", body)["token"])
+
     def revoke_token(self, token: str) -> None:
         self.request("POST", "/tokens/revoke", {"token": token})
 
@@ -120,6 +140,13 @@ class AdminClient:
             if len(found) >= count or time.monotonic() > deadline:
                 return found
             time.sleep(0.02)
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Block until no webhook delivery is in flight (at most 25 s per call).
+
+        After ``git push`` returns, this is the moment every delivery of that push is
+        recorded: check for deliveries that must *not* happen without sleeping."""
+        self.request("GET", f"/idle?timeout={timeout:g}")
 
     def set_fault(
         self,

@@ -73,6 +73,24 @@ class Core:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def settle(self) -> None:
+        """Return once no push is being received and no announcement or delivery is in
+        flight (callers bound the wait with ``asyncio.timeout``).
+
+        A receive-pack holds its repository's push lock from before git sees a byte of
+        the answer until after the announcement is spawned (see ``githttp``), so once
+        ``git push`` has returned, settling means every delivery of that push was
+        recorded (or skipped).
+        """
+        while True:
+            pending = {task for task in self._tasks if not task.done()}
+            if pending:
+                await asyncio.wait(pending, timeout=0.05)
+            elif any(lock.locked() for lock in self._push_locks.values()):
+                await asyncio.sleep(0.01)
+            else:
+                return
+
     def push_lock(self, repo: Repository) -> asyncio.Lock:
         """Serialises pushes per repository so ref snapshots attribute changes exactly."""
         return self._push_locks.setdefault(repo.id, asyncio.Lock())

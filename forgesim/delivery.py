@@ -1,8 +1,8 @@
 """Sending webhooks: one POST per ``Outgoing``, timed out, recorded, failures counted.
 
-Like GitLab, a hook that fails ``spec.hook_disable_after`` times in a row is disabled
-for a minute, doubling per further failure up to a day; after ten times that many
-failures it is disabled for good. A success resets it.
+A hook that keeps failing is paused, then disabled, as the provider's ``HookBackoff``
+says (GitLab: paused after 4 failures in a row for a minute, doubling up to a day,
+disabled for good after 40; Bitbucket Server: its circuit breaker). A success resets it.
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import time
 import aiohttp
 
 from forgesim.models import Delivery, Hook, Repository, now_iso, parse_iso
-from forgesim.provider import Outgoing, ProviderSpec
+from forgesim.provider import HookBackoff, Outgoing, ProviderSpec
 from forgesim.state import State
 
-MAX_BACKOFF = dt.timedelta(hours=24)
 KEEP_DELIVERIES = 5000
 RESPONSE_KEEP = 2000  # characters of each response body kept in the record
 
@@ -29,20 +28,25 @@ def hook_disabled(hook: Hook, now: dt.datetime | None = None) -> bool:
     return parse_iso(hook.disabled_until) > (now or dt.datetime.now(dt.UTC))
 
 
-def record_result(hook: Hook, ok: bool, disable_after: int | None) -> None:
+def reset_failures(hook: Hook) -> None:
+    """What a success does, and what editing a hook does on GitLab and Bitbucket Server."""
+    hook.recent_failures = hook.backoff_count = 0
+    hook.disabled_until = None
+    hook.alert_status = "executable"
+
+
+def record_result(hook: Hook, ok: bool, backoff: HookBackoff | None) -> None:
     if ok:
-        hook.recent_failures = hook.backoff_count = 0
-        hook.disabled_until = None
-        hook.alert_status = "executable"
+        reset_failures(hook)
         return
     hook.recent_failures += 1
-    if disable_after is None or hook.recent_failures < disable_after:
+    if backoff is None or hook.recent_failures < backoff.after:
         return
-    if hook.recent_failures >= disable_after * 10:
+    if backoff.disable_after is not None and hook.recent_failures >= backoff.disable_after:
         hook.alert_status, hook.disabled_until = "disabled", None
         return
     hook.backoff_count += 1
-    pause = min(dt.timedelta(minutes=2 ** (hook.backoff_count - 1)), MAX_BACKOFF)
+    pause = min(backoff.first * 2 ** (hook.backoff_count - 1), backoff.longest)
     until = dt.datetime.now(dt.UTC) + pause
     hook.disabled_until = until.strftime("%Y-%m-%dT%H:%M:%S.") + f"{until.microsecond // 1000:03d}Z"
     hook.alert_status = "temporarily_disabled"
@@ -65,9 +69,12 @@ class WebhookSender:
         if self._session is not None:
             await self._session.close()
 
-    async def deliver(self, hook: Hook, repo: Repository, out: Outgoing) -> None:
-        """Send ``out`` to ``hook`` unless the hook is disabled; record the attempt."""
-        if hook_disabled(hook) or self._session is None:
+    async def deliver(
+        self, hook: Hook, repo: Repository, out: Outgoing, *, force: bool = False
+    ) -> None:
+        """Send ``out`` to ``hook`` unless the hook is disabled (``force``: send anyway, as
+        a forge's "test" button does); record the attempt."""
+        if (hook_disabled(hook) and not force) or self._session is None:
             return
         record = Delivery(
             id=self.state.next_id("delivery"),
@@ -98,7 +105,7 @@ class WebhookSender:
             record.error = f"{type(exc).__name__}: {exc}"
         record.duration_ms = round((time.monotonic() - started) * 1000, 1)
         ok = record.error is None and record.status is not None and 200 <= record.status < 300
-        record_result(hook, ok, self.spec.hook_disable_after)
+        record_result(hook, ok, self.spec.hook_backoff)
         self.state.deliveries.append(record)
         del self.state.deliveries[:-KEEP_DELIVERIES]
         self.state.changed()

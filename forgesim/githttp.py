@@ -2,7 +2,8 @@
 
 Routes: ``GET {prefix}/{full_path}.git/info/refs`` and ``POST .../git-upload-pack`` /
 ``.../git-receive-pack``. The provider's ``git_auth`` decides who may do what; after a
-successful receive-pack the core compares ref snapshots and announces the push.
+successful receive-pack the core compares ref snapshots and announces the push, before
+the client sees the end of the answer.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -50,11 +52,12 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return await run_backend(request, core, repo, user)
     async with core.push_lock(repo):
         before = await gitrepo.refs(git_dir)
-        response = await run_backend(request, core, repo, user)
-        after = await gitrepo.refs(git_dir)
-    if user is not None:
-        core.pushed(repo, user, before, after)
-    return response
+
+        async def announce() -> None:
+            if user is not None:
+                core.pushed(repo, user, before, await gitrepo.refs(git_dir))
+
+        return await run_backend(request, core, repo, user, finish=announce)
 
 
 def _cgi_env(
@@ -93,8 +96,15 @@ async def _feed(request: web.Request, stdin: asyncio.StreamWriter) -> None:
 
 
 async def run_backend(
-    request: web.Request, core: Core, repo: Repository, user: User | None
+    request: web.Request,
+    core: Core,
+    repo: Repository,
+    user: User | None,
+    finish: Callable[[], Awaitable[None]] | None = None,
 ) -> web.StreamResponse:
+    """Stream one CGI exchange. ``finish`` runs before the answer's last byte, as a real
+    forge's post-receive work does: when ``git push`` returns, the push was announced
+    (the hooks that get it are fixed, its deliveries are on their way)."""
     proc = await asyncio.create_subprocess_exec(
         "git",
         "http-backend",
@@ -115,6 +125,8 @@ async def run_backend(
         while chunk := await proc.stdout.read(CHUNK):
             await response.write(chunk)
         await feeder
+        if finish is not None:
+            await finish()
         await response.write_eof()
     except BaseException:
         # Client went away or the server stops: do not leave git running.

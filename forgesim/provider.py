@@ -8,6 +8,7 @@ routes, its auth rules and its webhook payloads. See ``forgesim/README.md``.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,6 +28,27 @@ class Outgoing:
     event: str
     headers: dict[str, str]
     body: bytes
+
+
+@dataclass(frozen=True)
+class HookBackoff:
+    """How a forge stops calling a hook that keeps failing.
+
+    After ``after`` consecutive failures the hook is skipped for ``first``, each further
+    failure doubling the pause up to ``longest``; at ``disable_after`` failures (if set)
+    it is disabled for good. A success resets it.
+    """
+
+    after: int
+    first: dt.timedelta
+    longest: dt.timedelta
+    disable_after: int | None = None
+
+
+# GitLab: 4 failures pause a hook for a minute, doubling up to a day; 40 disable it.
+GITLAB_BACKOFF = HookBackoff(4, dt.timedelta(minutes=1), dt.timedelta(hours=24), 40)
+# Bitbucket Server / Data Center's circuit breaker: 5 failures, 10 s doubling up to 10 h.
+BITBUCKET_SERVER_BACKOFF = HookBackoff(5, dt.timedelta(seconds=10), dt.timedelta(hours=10))
 
 
 # Adds the provider's REST routes (and, if it wants, middlewares) to the app.
@@ -51,5 +73,6 @@ class ProviderSpec:
     # Options ``running(..., **options)`` / ``--option k=v`` accept: name -> allowed values,
     # the first being the default.
     options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # Consecutive failed deliveries after which a hook is disabled (GitLab: 4); None never.
-    hook_disable_after: int | None = None
+    # How failing hooks are paused or disabled; None: they are called whatever happens
+    # (GitHub, Bitbucket Cloud).
+    hook_backoff: HookBackoff | None = None

@@ -18,7 +18,7 @@ from forgesim.client import AdminClient, Forge
 from forgesim.core import Core, ForgeConfig
 from forgesim.state import State
 
-SHUTDOWN_TIMEOUT = 0.5  # seconds granted to in-flight requests (e.g. injected delays)
+SHUTDOWN_TIMEOUT = 0.2  # seconds granted to in-flight requests (e.g. injected delays)
 
 
 async def start_site(config: ForgeConfig) -> tuple[web.AppRunner, Core, Path | None]:

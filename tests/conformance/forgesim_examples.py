@@ -122,6 +122,9 @@ def git(*args: str, cwd: Path | None = None) -> str:
     return result.stdout.strip()
 
 
+POLL = 0.02  # serve_forever's poll interval, i.e. how long shutdown() waits
+
+
 class _Sink(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -136,7 +139,7 @@ class _Sink(BaseHTTPRequestHandler):
 def receiving() -> Iterator[str]:
     """A webhook receiver answering 204 to every POST; yields its URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(POLL,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}/hook"

@@ -27,6 +27,8 @@ import pytest
 import forgesim
 from forgesim import Forge
 
+# serve_forever's default poll (0.5 s) is how long shutdown() waits: half a second per test.
+POLL = 0.02
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "Alice Example",
     "GIT_AUTHOR_EMAIL": "alice@example.com",
@@ -119,7 +121,7 @@ def receiver() -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.url = f"http://127.0.0.1:{server.server_port}/hook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(POLL,), daemon=True)
     thread.start()
     yield state
     server.shutdown()

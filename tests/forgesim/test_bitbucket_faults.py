@@ -44,12 +44,22 @@ def test_injected_500_with_html(world: BitbucketWorld) -> None:
         world.cloud().get("user")
     assert caught.value.response.status_code == 500
     assert caught.value.response.headers["Content-Type"].startswith("text/html")
+    assert caught.value.response.text == "<html><h1>Oops</h1></html>"
+    world.forge.admin.clear_faults()
+    assert world.cloud().get("user")["nickname"] == "alice"
+
+
+def test_reset_connection(world: BitbucketWorld) -> None:
+    world.forge.admin.set_fault(r"^/2.0/repositories/", reset=True, times=1)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        world.cloud().repositories.get("acme", "app")
+    assert world.cloud().repositories.get("acme", "app").slug == "app"
 
 
 def test_delay_beyond_client_timeout(world: BitbucketWorld) -> None:
     world.forge.admin.set_fault(r"^/2.0/user$", delay_ms=1500)
     with pytest.raises(requests.exceptions.Timeout):
-        world.cloud(timeout=1).get("user")
+        world.cloud(timeout=1).get("user")  # atlassian: whole seconds
 
 
 def test_self_signed_tls(tmp_path: Path) -> None:

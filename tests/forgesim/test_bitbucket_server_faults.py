@@ -46,12 +46,23 @@ def test_injected_500_with_html(world: ServerWorld) -> None:
     with pytest.raises(HTTPError) as caught:
         world.client().get_repo("PRJ", "app")
     assert caught.value.response.status_code == 500
+    assert caught.value.response.headers["Content-Type"].startswith("text/html")
+    assert caught.value.response.text == "<html><h1>Oops</h1></html>"
+    world.forge.admin.clear_faults()
+    assert world.client().get_repo("PRJ", "app")["slug"] == "app"
+
+
+def test_reset_connection(world: ServerWorld) -> None:
+    world.forge.admin.set_fault(r"/repos/app$", reset=True, times=1)
+    with pytest.raises(requests.exceptions.ConnectionError):
+        world.client().get_repo("PRJ", "app")
+    assert world.client().get_repo("PRJ", "app")["slug"] == "app"
 
 
 def test_delay_beyond_client_timeout(world: ServerWorld) -> None:
     world.forge.admin.set_fault(r"/projects$", delay_ms=1500)
     with pytest.raises(requests.exceptions.Timeout):
-        list(world.client(timeout=1).project_list())
+        list(world.client(timeout=1).project_list())  # whole seconds
 
 
 def test_self_signed_tls(tmp_path: Path) -> None:

@@ -113,6 +113,11 @@ def test_refs_changed_deliveries(
     assert body["changes"][0]["toHash"] == ZERO
     assert body["actor"]["name"] == "alice"
     assert body["date"].endswith("+0000")
+    git("push", "-q", "origin", ":refs/tags/v1", cwd=work)
+    untag = _records(world, 3)[2]
+    webhooks.verify("bitbucket-server", untag["headers"], untag["body"].encode(), SECRET)
+    (gone,) = webhooks.parse("bitbucket-server", untag["headers"], untag["body"].encode())
+    assert (gone.ref, gone.deleted, gone.after, gone.before) == ("refs/tags/v1", True, None, second)
 
 
 def test_unsubscribed_hook_gets_nothing(
@@ -124,4 +129,33 @@ def test_unsubscribed_hook_gets_nothing(
     git("clone", "-q", url, str(work))
     commit_file(git, work, "a.txt", "a", "a")
     git("push", "-q", "origin", "HEAD:main", cwd=work)
-    assert world.forge.admin.wait_for_deliveries(1, timeout=0.5) == []
+    world.forge.admin.wait_idle()
+    assert world.forge.admin.deliveries() == []
+
+
+def test_failing_webhook_trips_the_circuit_breaker(
+    world: ServerWorld, receiver: Receiver, git: Any, tmp_path: Path
+) -> None:
+    receiver.status = 500
+    bb = world.client()
+    hook = bb.create_webhook("PRJ", "app", "ci", ["repo:refs_changed"], receiver.url, True)
+    work = tmp_path / "work"
+    git(
+        "clone",
+        "-q",
+        world.forge.git_url_with_token("PRJ/app", world.tokens["alice"], "alice"),
+        str(work),
+    )
+    commit_file(git, work, "a.txt", "a", "a")
+    for index in range(6):  # one delivery per push: five failures open the breaker
+        git("push", "-q", "origin", f"HEAD:b{index}", cwd=work)
+    world.forge.admin.wait_idle()
+    assert [d["status"] for d in world.forge.admin.deliveries()] == [500] * 5
+    url = "rest/api/1.0/projects/PRJ/repos/app/webhooks/test"
+    tested = bb.post(url, params={"webhookId": hook["id"]})  # "Test connection" still goes out
+    assert tested["response"]["statusCode"] == 500
+    receiver.status = 200
+    bb.update_webhook("PRJ", "app", hook["id"], name="ci")  # saving it closes the breaker
+    git("push", "-q", "origin", "HEAD:b6", cwd=work)
+    world.forge.admin.wait_idle()
+    assert [d["status"] for d in world.forge.admin.deliveries()] == [500] * 6 + [200]

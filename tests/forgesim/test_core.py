@@ -99,10 +99,19 @@ def test_unknown_provider(tmp_path: Path) -> None:
         pass
 
 
-def test_cli_prints_the_url_and_serves(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("provider", "flags", "scheme"),
+    [
+        ("gitlab", ["--gitlab-mode", "no-introspection"], "http"),
+        ("github", ["--tls-self-signed"], "https"),
+    ],
+)
+def test_cli_prints_the_url_and_serves(
+    tmp_path: Path, provider: str, flags: list[str], scheme: str
+) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "forgesim", "--provider", "gitlab", "--port", "0",
-         "--data", str(tmp_path), "--gitlab-mode", "no-introspection"],
+        [sys.executable, "-m", "forgesim", "--provider", provider, "--host", "127.0.0.1",
+         "--port", "0", "--data", str(tmp_path), *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -110,10 +119,17 @@ def test_cli_prints_the_url_and_serves(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline().strip()
-        prefix = "forgesim gitlab listening on "
-        assert line.startswith(prefix + "http://127.0.0.1:")
+        prefix = f"forgesim {provider} listening on "
+        assert line.startswith(f"{prefix}{scheme}://127.0.0.1:")
         url = line.removeprefix(prefix)
-        assert requests.get(url + "/_forgesim/health", timeout=5).json()["url"] == url
+        # With TLS, the CA file written to DATA/ca.pem is what a client needs to trust it.
+        verify: str | bool = str(tmp_path / "ca.pem") if scheme == "https" else True
+        health = requests.get(url + "/_forgesim/health", timeout=5, verify=verify).json()
+        assert (health["provider"], health["url"]) == (provider, url)
+        if scheme == "https":
+            with pytest.raises(requests.exceptions.SSLError):
+                requests.get(url + "/_forgesim/health", timeout=5)
+            assert health["api_url"] == url + "/api/v3"
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0

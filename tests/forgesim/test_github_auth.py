@@ -10,6 +10,7 @@ import pytest
 import requests
 from github import BadCredentialsException, GithubException, UnknownObjectException
 
+from forgesim import AdminError
 from tests.forgesim.test_github_world import GitHubWorld, client, fine_grained, world_at
 
 HOOK = {"url": "http://127.0.0.1:9/hook", "content_type": "json"}
@@ -107,5 +108,18 @@ def test_fine_grained_token_without_permission_is_403(world: GitHubWorld) -> Non
 
 
 def test_fine_grained_admin_route_validates(world: GitHubWorld) -> None:
-    with pytest.raises(Exception, match="read or write"):
+    with pytest.raises(AdminError, match="read or write") as caught:
         fine_grained(world.forge, "alice", contents="admin")
+    assert caught.value.status == 400
+
+
+def test_fine_grained_tokens_expire_and_revoke(world: GitHubWorld) -> None:
+    admin = world.forge.admin
+    expired = admin.create_fine_grained_token("alice", {"contents": "read"}, "2020-01-01")
+    revoked = admin.create_fine_grained_token("alice", {"contents": "read"}, name="ci")
+    admin.revoke_token(revoked)
+    for token in (expired, revoked):
+        with pytest.raises(BadCredentialsException):
+            client(world.forge, token).get_user().login  # noqa: B018 - lazy load
+    later = admin.create_fine_grained_token("alice", {"contents": "read"}, "2999-01-31")
+    assert client(world.forge, later).get_repo("acme/app").private is True

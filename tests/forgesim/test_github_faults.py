@@ -43,6 +43,7 @@ def test_injected_500_with_html(world: GitHubWorld) -> None:
     with pytest.raises(GithubException) as caught:
         world.client().get_user().login  # noqa: B018 - lazy load
     assert caught.value.status == 500
+    assert "<h1>Oops</h1>" in str(caught.value.data)  # PyGithub keeps a non-JSON body as text
     world.forge.admin.clear_faults()
     assert world.client().get_user().login == "alice"
 

@@ -135,7 +135,7 @@ def test_push_create_and_delete_deliveries(
     )
 
 
-def test_tag_push_and_form_hooks(
+def test_tag_push_deletion_and_form_hooks(
     world: GitHubWorld, receiver: Receiver, git: Any, tmp_path: Path
 ) -> None:
     repo = world.client().get_repo("acme/app")
@@ -146,11 +146,20 @@ def test_tag_push_and_form_hooks(
     sha = commit_file(git, work, "a.txt", "a", "a")
     git("tag", "-a", "v1.0", "-m", "release", cwd=work)
     git("push", "-q", "origin", "HEAD:main", "v1.0", cwd=work)
-    ping, branch, tag = _records(world, 3)
+    _records(world, 3)
+    git("push", "-q", "origin", ":refs/tags/v1.0", cwd=work)
+    ping, branch, tag, untag = _records(world, 4)
     assert branch["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
     assert branch["body"].startswith("payload=")
     (event,) = _check(tag)
     assert (event.ref, event.created, event.head_commit.sha) == ("refs/tags/v1.0", True, sha)
+    (gone,) = _check(untag)
+    assert (gone.ref, gone.deleted, gone.after, gone.head_commit) == (
+        "refs/tags/v1.0",
+        True,
+        None,
+        None,
+    )
     assert (
         json.loads(parse_qs(ping["body"])["payload"][0])["hook"]["config"]["content_type"] == "form"
     )
@@ -166,4 +175,5 @@ def test_inactive_hook_gets_nothing(
     git("clone", "-q", world.forge.git_url_with_token("alice/notes", token), str(work))
     commit_file(git, work, "a.txt", "a", "a")
     git("push", "-q", "origin", "HEAD:main", cwd=work)
-    assert world.forge.admin.wait_for_deliveries(1, timeout=0.5) == []
+    world.forge.admin.wait_idle()
+    assert world.forge.admin.deliveries() == []

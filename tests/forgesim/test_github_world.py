@@ -44,8 +44,7 @@ def client(forge: Forge, token: str, **kwargs: Any) -> Github:
 
 
 def fine_grained(forge: Forge, username: str, **permissions: str) -> str:
-    body = {"username": username, "permissions": permissions}
-    return str(forge.admin.request("POST", "/github/fine-grained-tokens", body)["token"])
+    return forge.admin.create_fine_grained_token(username, permissions)
 
 
 def seed(forge: Forge) -> GitHubWorld:

@@ -11,7 +11,7 @@ import gitlab
 import pytest
 
 import forgesim
-from forgesim import Forge
+from forgesim import AdminError, Forge
 from tests.forgesim.conftest import Receiver, World, commit_file, seed
 
 ZERO = "0" * 40
@@ -158,7 +158,8 @@ def test_failing_hook_is_disabled(
     assert disabled.alert_status == "temporarily_disabled"
     assert disabled.disabled_until is not None
     git("push", "-q", "origin", "HEAD:main", cwd=work)
-    assert len(forge.admin.wait_for_deliveries(5, timeout=0.5)) == 4
+    forge.admin.wait_idle()
+    assert len(forge.admin.deliveries()) == 4
     disabled.save()  # editing a hook re-enables it, as in GitLab
     assert project.hooks.get(hook.id).alert_status == "executable"
 
@@ -205,6 +206,10 @@ def test_slow_receiver_times_out_and_push_does_not_wait(
         started = time.monotonic()
         git("push", "-q", "origin", "HEAD:main", cwd=work)
         assert time.monotonic() - started < 1.5
-        (record,) = forge.admin.wait_for_deliveries(1)
+        with pytest.raises(AdminError) as busy:  # the delivery is still waiting for an answer
+            forge.admin.wait_idle(timeout=0.05)
+        assert busy.value.status == 504
+        forge.admin.wait_idle()
+        (record,) = forge.admin.deliveries()
     assert record["status"] is None
     assert record["error"] == "timed out after 0.3 s"

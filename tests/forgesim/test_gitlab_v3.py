@@ -12,7 +12,7 @@ import requests
 
 import forgesim
 from forgesim import Forge
-from tests.forgesim.conftest import World, seed
+from tests.forgesim.conftest import World, commit_file, seed
 
 
 def v3(forge: Forge, path: str, token: str, method: str = "GET", **kw: Any) -> requests.Response:
@@ -74,6 +74,33 @@ def test_v3_hooks(forge: Forge, world: World, receiver: Any) -> None:
     assert (denied.status_code, denied.json()) == (403, {"message": "403 Forbidden"})
     deleted = v3(forge, f"/projects/acme%2Fapp/hooks/{hook['id']}", token, "DELETE")
     assert (deleted.status_code, deleted.json()["id"]) == (200, hook["id"])
+
+
+def test_v3_branches_tags_commits_statuses_and_refusals(
+    forge: Forge, world: World, git: Any, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    git("clone", "-q", forge.git_url_with_token("acme/app", world.tokens["alice"]), str(work))
+    sha = commit_file(git, work, "Dockerfile", "FROM scratch\n", "first")
+    git("tag", "v1", cwd=work)
+    git("push", "-q", "origin", "HEAD:main", "v1", cwd=work)
+    token, project = world.tokens["bob"], "/projects/acme%2Fapp"
+    branches = v3(forge, project + "/repository/branches", token).json()
+    assert [(b["name"], b["commit"]["id"]) for b in branches] == [("main", sha)]
+    assert v3(forge, project + "/repository/branches/main", token).json()["commit"]["id"] == sha
+    assert [t["name"] for t in v3(forge, project + "/repository/tags", token).json()] == ["v1"]
+    commit = v3(forge, f"{project}/repository/commits/{sha}", token).json()
+    assert (commit["id"], commit["message"].strip()) == (sha, "first")
+    posted = v3(forge, f"{project}/statuses/{sha}", token, "POST", json={"state": "running"})
+    assert (posted.status_code, posted.json()["status"]) == (201, "running")
+    statuses = v3(forge, f"{project}/repository/commits/{sha}/statuses", token).json()
+    assert [s["status"] for s in statuses] == ["running"]
+    forge.admin.revoke_token(token)
+    assert v3(forge, "/user", token).status_code == 401
+    expired = forge.admin.create_token("alice", ["api"], expires_at="2020-01-01")
+    assert v3(forge, "/user", expired).status_code == 401
+    hidden = v3(forge, project, world.tokens["dave"])
+    assert (hidden.status_code, hidden.json()) == (404, {"message": "404 Project Not Found"})
 
 
 def test_v3_only_mode(old_forge: tuple[Forge, World]) -> None:

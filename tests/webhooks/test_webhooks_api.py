@@ -1,13 +1,16 @@
-"""The public surface: names, the error tree, and the models' own invariants."""
+"""The public surface: names, the error tree, the models' own invariants, and header
+names matched case-insensitively by every provider."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pydantic
 import pytest
 
 import webhooks
+from tests.webhooks.support import encode, hub_signature, load
 from webhooks import (
     Commit,
     InvalidPayload,
@@ -144,3 +147,41 @@ def test_ping_event_fields() -> None:
         "zen": "z",
         "repository": None,
     }
+
+
+# provider -> (fixture, event headers, delivery-id header)
+CASES = {
+    "github": ("github/push_branch.json", {"X-GitHub-Event": "push"}, "X-GitHub-Delivery"),
+    "gitlab": ("gitlab/push.json", {"X-Gitlab-Event": "Push Hook"}, "X-Gitlab-Event-UUID"),
+    "bitbucket": ("bitbucket/push_several.json", {"X-Event-Key": "repo:push"}, "X-Request-UUID"),
+    "bitbucket-server": (
+        "bitbucket_server/refs_changed_several.json",
+        {"X-Event-Key": "repo:refs_changed"},
+        "X-Request-Id",
+    ),
+}
+SIGNATURE = {
+    "github": "X-Hub-Signature-256",
+    "bitbucket": "X-Hub-Signature",
+    "bitbucket-server": "X-Hub-Signature",
+}
+
+
+@pytest.mark.parametrize("provider", CASES)
+@pytest.mark.parametrize("case", [str.lower, str.upper, str.title])
+def test_header_names_are_case_insensitive_for_every_provider(
+    provider: str, case: Callable[[str], str]
+) -> None:
+    fixture, event_headers, delivery_header = CASES[provider]
+    body = encode(load(fixture))
+    secret = "case-secret"
+    headers = {**event_headers, delivery_header: "delivery-7"}
+    if provider == "gitlab":
+        headers["X-Gitlab-Token"] = secret
+    else:
+        headers[SIGNATURE[provider]] = hub_signature(secret, body)
+    cased = {case(name): value for name, value in headers.items()}
+    verify(provider, cased, body, secret)
+    events = parse(provider, cased, body)
+    assert {event.delivery_id for event in events} == {"delivery-7"}
+    assert parse(provider, headers, body) == events

@@ -68,6 +68,20 @@ def test_deleted_ref_has_no_head_commit() -> None:
     assert (old_tag.head_commit, old_tag.commits) == (None, ())
 
 
+def test_branch_deletion() -> None:
+    data = load("bitbucket/push_several.json")
+    main = data["push"]["changes"][0]
+    main.update(new=None, closed=True, commits=[])
+    (deleted,) = [event for event in deliver(data) if event.ref == "refs/heads/main"]
+    assert (deleted.ref_type, deleted.deleted, deleted.created) == ("branch", True, False)
+    assert (deleted.before, deleted.after, deleted.head_commit, deleted.commits) == (
+        X,
+        None,
+        None,
+        (),
+    )
+
+
 def test_mercurial_kinds_are_skipped_and_nothing_left_is_unsupported() -> None:
     data = load("bitbucket/push_several.json")
     for change in data["push"]["changes"]:

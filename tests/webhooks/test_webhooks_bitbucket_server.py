@@ -50,6 +50,16 @@ def test_one_event_per_ref_change() -> None:
         assert (event.head_commit, event.commits, event.paths_complete) == (None, (), False)
 
 
+def test_tag_deletion() -> None:
+    data = load("bitbucket_server/refs_changed_several.json")
+    tag = next(change for change in data["changes"] if change["ref"]["type"] == "TAG")
+    created_at = tag["toHash"]
+    tag.update(type="DELETE", fromHash=created_at, toHash="0" * 40)
+    (deleted,) = [e for e in deliver(data) if isinstance(e, PushEvent) and e.ref_type == "tag"]
+    assert (deleted.ref, deleted.deleted, deleted.created) == ("refs/tags/v2.0.0", True, False)
+    assert (deleted.before, deleted.after, deleted.head_commit) == (created_at, None, None)
+
+
 def test_newer_servers_send_commits_and_the_head() -> None:
     push = only_push(deliver(load("bitbucket_server/refs_changed_with_commits.json")))
     assert push.repository == "~JDOE/dotfiles"  # personal project

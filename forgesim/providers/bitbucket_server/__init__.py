@@ -11,7 +11,7 @@ from aiohttp import web
 from forgesim.core import Core
 from forgesim.gitauth import GitTexts, token_git_auth
 from forgesim.models import User
-from forgesim.provider import ProviderSpec
+from forgesim.provider import BITBUCKET_SERVER_BACKOFF, ProviderSpec
 from forgesim.providers.bitbucket_server import auth, views, views_hooks, views_repo, webhook
 
 API = "/rest/api/1.0"
@@ -79,4 +79,5 @@ PROVIDER = ProviderSpec(
     format_push=webhook.format_push,
     git_prefix="/scm",
     token_prefix="BBDC-",  # noqa: S106 - a prefix, not a secret
+    hook_backoff=BITBUCKET_SERVER_BACKOFF,
 )

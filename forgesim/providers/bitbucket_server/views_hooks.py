@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from forgesim.delivery import reset_failures
 from forgesim.models import MAINTAINER, Hook, Repository, now_iso
 from forgesim.providers.bitbucket_server import lookup, webhook
 from forgesim.providers.bitbucket_server.replies import bad_request, json_response, not_found, page
@@ -105,6 +106,7 @@ async def update_hook(request: web.Request) -> web.Response:
     repo = _guard(request)
     hook = _hook(request, repo)
     _apply(hook, await lookup.body(request), creating=False)
+    reset_failures(hook)  # saving a webhook closes its circuit breaker
     lookup.core_of(request).state.changed()
     return json_response(lookup.shapes(request).hook(hook))
 
@@ -134,7 +136,7 @@ async def test_hook(request: web.Request) -> web.Response:
         target = Hook(id=0, repo_id=repo.id, url=url, secret="", created_at=now_iso(), uuid="")
     outgoing = webhook.ping(target)
     before = len(core.state.deliveries)
-    await core.sender.deliver(target, repo, outgoing)
+    await core.sender.deliver(target, repo, outgoing, force=True)
     record = core.state.deliveries[-1] if len(core.state.deliveries) > before else None
     status = record.status if record else None
     result = {

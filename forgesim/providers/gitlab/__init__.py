@@ -9,7 +9,7 @@ from aiohttp.typedefs import Handler
 
 from forgesim.core import Core
 from forgesim.gitauth import GitTexts, token_git_auth
-from forgesim.provider import ProviderSpec
+from forgesim.provider import GITLAB_BACKOFF, ProviderSpec
 from forgesim.providers.gitlab import auth, modes, views, views_repo
 from forgesim.providers.gitlab.replies import Reply, error
 from forgesim.providers.gitlab.webhook import format_push
@@ -93,5 +93,5 @@ PROVIDER = ProviderSpec(
     format_push=format_push,
     token_prefix="glpat-",  # noqa: S106 - a prefix, not a secret
     options={modes.OPTION: tuple(modes.MODES)},
-    hook_disable_after=4,
+    hook_backoff=GITLAB_BACKOFF,
 )

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from forgesim import gitrepo
+from forgesim.delivery import reset_failures
 from forgesim.models import DEVELOPER, MAINTAINER, CommitStatus, Hook, Repository, now_iso
 from forgesim.providers.gitlab import lookup
 from forgesim.providers.gitlab.replies import Reply, bad_request, not_found, page_response
@@ -205,9 +206,7 @@ async def edit_hook(request: web.Request) -> web.Response:
     if "url" in p:
         hook.url = _url(p)
     _apply(hook, p)
-    # Saving a hook re-enables it, as editing it in GitLab does.
-    hook.recent_failures = hook.backoff_count = 0
-    hook.disabled_until, hook.alert_status = None, "executable"
+    reset_failures(hook)  # saving a hook re-enables it, as editing it in GitLab does
     lookup.core_of(request).state.changed()
     return web.json_response(lookup.shapes(request).hook(hook))
 
