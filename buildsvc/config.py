@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     build_memory_limit: str | None = None
     docker_url: str = "unix:///var/run/docker.sock"
     worker_poll_delay_seconds: float = Field(
-        default=0.05, description="How often a worker polls Redis for new jobs."
+        default=0.02, description="How often a worker polls Redis for new jobs."
     )
     worker_heartbeat_seconds: float = Field(
         default=2.0, description="How often a worker stamps heartbeat_at on its running builds."

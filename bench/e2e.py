@@ -1,0 +1,272 @@
+"""Push-to-image time through buildsvc against the same steps by hand, and a push burst.
+
+Run: ``python bench/e2e.py [--runs 7] [--check]`` (after ``make services``). Starts its own
+stack on loopback (forgesim GitLab, ``buildsvc serve``, one ``buildsvc worker``) in a
+temporary directory, then, each round in another order, N times each:
+
+- buildsvc: ``git push`` of a new commit of examples/hello → webhook → build → push to
+  the registry; timed from the start of ``git push`` to the build's ``end`` event on the
+  live log (the image is in the registry then);
+- by hand: ``git push`` of a new commit, ``git clone --depth 1``, ``docker build``,
+  ``docker push`` with the CLI, timed over the four commands (pushed to a project
+  buildsvc does not watch);
+- the same image by hand: as above, with the OCI labels buildsvc adds
+  (``org.opencontainers.image.source/revision/created``) as one LABEL line, the way
+  buildsvc adds them: the legacy builder spends a step (a container) on it.
+
+Each commit changes ``app/VERSION`` (uniquely per invocation: the engine's layer cache
+outlives a run), so every side rebuilds the same layers and uploads new ones. Reports
+the medians and the ratios (goal: buildsvc at most 1.10x by hand). Then 20 pushes to one
+branch, as fast as git allows: at most 2 builds may run, and the image must end on the
+last commit (its manifest digest read back from the registry). ``--check`` exits 1 when
+a goal is missed (the ratio against plain ``docker build``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the stack helper lives with the end-to-end tests
+
+from tests.e2e.stack import FINISHED, Project, Stack, git  # noqa: E402
+
+GOAL_RATIO = 1.10
+BURST = 20
+EXAMPLE = ROOT / "examples" / "hello"
+SIDES = ("service", "by hand", "same image by hand")
+SIDES_SHOWN = {
+    "by hand": "by hand (git push, clone --depth 1, docker build, docker push)",
+    "same image by hand": "same image by hand (the above + the OCI labels in one LABEL)",
+    "service": "through buildsvc (git push -> webhook -> worker -> registry)",
+}
+REDIS_DB = 14  # nobody else's: tests and other benches use 2-13
+
+
+def commit_version(project: Project, label: str, branch: str = "main") -> str:
+    """Commit examples/hello with a new app/VERSION on ``branch`` (not pushed)."""
+    subprocess.run(["cp", "-r", f"{EXAMPLE}/.", str(project.work)], check=True)
+    # Unique per invocation too: the engine's layer cache outlives a run.
+    (project.work / "app" / "VERSION").write_text(f"{label} {secrets.token_hex(4)}\n")
+    git(project.work, "checkout", "-q", "-B", branch)
+    git(project.work, "add", "-A")
+    git(project.work, "commit", "-q", "-m", f"version {label}")
+    return git(project.work, "rev-parse", "HEAD")
+
+
+def delivered_build(stack: Stack, seen: int, timeout: float = 30) -> int:
+    """The build id the next webhook delivery answered with.
+
+    Read from forgesim's delivery records, so waiting for it puts no load on the API.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        deliveries = stack.forge.admin.deliveries()
+        if len(deliveries) > seen and deliveries[-1].get("response_body"):
+            answer = json.loads(deliveries[-1]["response_body"])
+            if answer.get("build_ids"):
+                return int(answer["build_ids"][-1])
+            raise SystemExit(f"the push built nothing: {answer}")
+        if time.monotonic() > deadline:
+            raise SystemExit("no webhook delivery after the push")
+        time.sleep(0.005)
+
+
+def through_buildsvc(stack: Stack, project: Project, label: str) -> float:
+    commit_version(project, label)
+    seen = len(stack.forge.admin.deliveries())
+    started = time.perf_counter()
+    stack.git_push(project)
+    build_id = delivered_build(stack, seen)
+    end = next(data for event, data in stack.follow(build_id) if event == "end")
+    elapsed = time.perf_counter() - started
+    if end["status"] != "succeeded":
+        raise SystemExit(f"build {build_id} ended {end}")
+    return elapsed
+
+
+def run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:3])} failed: {result.stdout}{result.stderr}")
+
+
+def by_hand(
+    stack: Stack,
+    project: Project,
+    label: str,
+    scratch: Path,
+    docker_env: dict[str, str],
+    *,
+    oci_labels: bool = False,
+) -> float:
+    """The four commands; ``oci_labels``: the same image buildsvc makes (one LABEL line)."""
+    sha = commit_version(project, label)
+    image = f"{stack.services.registry}/bench/manual:latest"
+    clone = scratch / f"clone-{label}"
+    git_env = {**os.environ, **stack.git_auth_env()}
+    started = time.perf_counter()
+    stack.git_push(project)
+    run(["git", "clone", "-q", "--depth", "1", project.clone_url, str(clone)], git_env)
+    build = ["docker", "build", "-q", "-t", image]
+    if oci_labels:
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        line = (
+            f'LABEL "org.opencontainers.image.source"="{project.clone_url[:-4]}" '
+            f'"org.opencontainers.image.revision"="{sha}" '
+            f'"org.opencontainers.image.created"="{created}"'
+        )
+        text = (clone / "Dockerfile").read_text()
+        (clone / "Dockerfile.oci").write_text(f"{text}\n{line}\n")
+        build += ["-f", str(clone / "Dockerfile.oci")]
+    run([*build, str(clone)], docker_env)
+    run(["docker", "push", "-q", image], docker_env)
+    return time.perf_counter() - started
+
+
+def burst(stack: Stack, project: Project, repository_id: int) -> dict[str, object]:
+    """20 pushes of one commit each to branch ``burst``; what ran and what the image is."""
+    shas = [commit_version(project, f"burst {n}", "burst") for n in range(BURST)]
+    env = {**os.environ, **stack.git_auth_env()}
+    started = time.perf_counter()
+    for sha in shas:
+        run(
+            [
+                "git",
+                "-C",
+                str(project.work),
+                "push",
+                "-q",
+                "-f",
+                "origin",
+                f"{sha}:refs/heads/burst",
+            ],
+            env,
+        )
+    pushing = time.perf_counter() - started
+    deadline = time.monotonic() + 120
+    while True:
+        builds = sorted(stack.builds(repository_id), key=lambda b: int(b["id"]))
+        last = builds[-1] if builds else {}
+        if last.get("commit_sha") == shas[-1] and all(b["status"] in FINISHED for b in builds):
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"burst builds did not end: {[(b['id'], b['status']) for b in builds]}"
+            )
+        time.sleep(0.1)
+    ran = [b for b in builds if b["fetching_at"] is not None]
+    registry = stack.services
+    manifest = requests.get(
+        f"http://{registry.registry}/v2/e2e/burst/manifests/latest",
+        auth=(registry.registry_username, registry.registry_password),
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        timeout=10,
+    )
+    return {
+        "pushes": BURST,
+        "push_seconds": pushing,
+        "builds": len(builds),
+        "ran": len(ran),
+        "superseded": sum(b["status"] == "superseded" for b in builds),
+        "last_status": last["status"],
+        "image_on_last_commit": last["status"] == "succeeded"
+        and manifest.headers.get("Docker-Content-Digest") == last["digest"],
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--check", action="store_true", help="exit 1 when a goal is missed")
+    parser.add_argument("--keep", type=Path, help="work in this directory and keep it (logs)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a BUILDSVC_ setting"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="buildsvc-bench-") as tmp:
+        scratch = args.keep or Path(tmp)
+        overrides = dict(item.split("=", 1) for item in args.set)
+        stack = Stack(scratch / "stack", REDIS_DB, settings=overrides)
+        try:
+            stack.start()
+            stack.start_worker()
+            project = stack.new_project("hello")
+            # By-hand pushes go to a project buildsvc does not watch: no build competes.
+            unwatched = stack.new_project("hello-by-hand")
+            rule = [{"type": "branch", "pattern": "main", "tag": "latest"}]
+            stack.link(project, "hello", rule)
+            docker_env = {**os.environ, "DOCKER_CONFIG": str(scratch / "docker")}
+            login = subprocess.run(
+                [
+                    "docker",
+                    "login",
+                    "-u",
+                    stack.services.registry_username,
+                    "--password-stdin",
+                    stack.services.registry,
+                ],
+                input=stack.services.registry_password,
+                env=docker_env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if login.returncode != 0:
+                raise SystemExit(f"docker login failed: {login.stderr}")
+            # One unmeasured round each: caches, connections, imports.
+            through_buildsvc(stack, project, "warm-up-service")
+            by_hand(stack, unwatched, "warm-up-hand", scratch, docker_env, oci_labels=True)
+            times: dict[str, list[float]] = {side: [] for side in SIDES}
+            for n in range(args.runs):  # each round in another order
+                for side in SIDES[n % 3 :] + SIDES[: n % 3]:
+                    if side == "service":
+                        elapsed = through_buildsvc(stack, project, f"s{n}")
+                    else:
+                        labelled = side == "same image by hand"
+                        elapsed = by_hand(
+                            stack,
+                            unwatched,
+                            f"{side[0]}{n}",
+                            scratch,
+                            docker_env,
+                            oci_labels=labelled,
+                        )
+                    times[side].append(elapsed)
+            burst_project = stack.new_project("burst")
+            burst_rule = [{"type": "branch", "pattern": "burst", "tag": "latest"}]
+            burst_id = stack.link(burst_project, "burst", burst_rule)["id"]
+            coalesced = burst(stack, burst_project, burst_id)
+        finally:
+            stack.close()
+    median = {side: statistics.median(found) for side, found in times.items()}
+    ratio = median["service"] / median["by hand"]
+    same_image = median["service"] / median["same image by hand"]
+    print(f"push to image, median of {args.runs} runs each (seconds; every run listed):")
+    for side, label in SIDES_SHOWN.items():
+        print(f"  {label}: {median[side]:.2f}  {[round(t, 2) for t in times[side]]}")
+    print(f"  ratio buildsvc / by hand: {ratio:.2f}x (goal <= {GOAL_RATIO:.2f}x)")
+    print(f"  ratio buildsvc / same image by hand: {same_image:.2f}x")
+    c = coalesced
+    print(
+        f"burst: {c['pushes']} pushes to one branch in {c['push_seconds']:.2f} s -> "
+        f"{c['builds']} builds queued, {c['ran']} ran, {c['superseded']} superseded; last "
+        f"build {c['last_status']}, image on the last commit: {c['image_on_last_commit']}"
+    )
+    missed = ratio > GOAL_RATIO or int(str(c["ran"])) > 2 or not c["image_on_last_commit"]
+    return 1 if args.check and missed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

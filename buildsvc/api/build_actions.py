@@ -1,0 +1,190 @@
+"""Acting on builds: start one by hand, cancel one, read or follow its log.
+
+- ``POST /api/v1/repositories/{id}/builds {"rule_id"?, "ref"?}`` → 201
+  ``{"builds": [build, ...]}`` (see ``buildsvc.builds.manual`` for what is built);
+- ``POST /api/v1/builds/{id}/cancel`` → 200 the cancelled build (409 ``BUILD_FINISHED``
+  once it ended otherwise);
+- ``GET /api/v1/builds/{id}/logs?after=&limit=`` → ``{"items": [{"seq", "ts", "line"}],
+  "total", "status", "next_after"}``;
+- ``GET /api/v1/builds/{id}/logs?follow=true`` → server-sent events: one event per line
+  (``id`` = its seq, data = the line object), then ``event: end`` with
+  ``{"status", "error"}`` when the build ends. A reconnecting client sends
+  ``Last-Event-ID`` (or ``?after=``) and gets the lines after it, none twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from buildsvc.api.builds import BuildOut
+from buildsvc.api.jsonio import json_body, json_response, path_id, query_params
+from buildsvc.api.keys import ACCOUNT_ID, ARQ, COMMIT_STATUS, SESSIONMAKER
+from buildsvc.api.openapi import SSE_EVENT, describe
+from buildsvc.api.sources import source_access
+from buildsvc.builds import cancel, logs, manual, queries
+from buildsvc.errors import InvalidInput, NotFound
+
+routes = web.RouteTableDef()
+
+KEEPALIVE_SECONDS = 15.0
+MAX_SEQ = 2**31 - 1  # build_log_lines.seq is a 32-bit integer
+
+
+class StartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rule_id: int | None = Field(default=None, ge=1)
+    ref: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+class StartedOut(BaseModel):
+    builds: list[BuildOut]
+
+
+class LogQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    after: int = Field(default=0, ge=0, le=MAX_SEQ)
+    limit: int = Field(default=1000, ge=1, le=10000)
+    follow: bool = False
+
+
+class LogLineOut(BaseModel):
+    seq: int
+    ts: str
+    line: str
+
+
+class LogPageOut(BaseModel):
+    items: list[LogLineOut]
+    total: int
+    status: str
+    next_after: int
+
+
+@routes.post("/api/v1/repositories/{repository_id}/builds")
+@describe(
+    "Start a build by rule or ref",
+    body=StartIn,
+    response=StartedOut,
+    status=201,
+    errors=(409, 422, 502, 503),
+)
+async def start(request: web.Request) -> web.Response:
+    repository_id = path_id(request, "repository_id", "Image repository")
+    body = await json_body(request, StartIn)
+    builds = await manual.start_build(
+        source_access(request),
+        request.app[ARQ],
+        request[ACCOUNT_ID],
+        repository_id,
+        manual.ManualBuild(rule_id=body.rule_id, ref=body.ref),
+    )
+    request.app[COMMIT_STATUS].report([b.id for b in builds])  # "pending", in the background
+    return json_response(StartedOut(builds=[BuildOut.from_build(b) for b in builds]), status=201)
+
+
+@routes.post("/api/v1/builds/{build_id}/cancel")
+@describe("Cancel a queued or running build", response=BuildOut, errors=(409,))
+async def cancel_build(request: web.Request) -> web.Response:
+    build_id = path_id(request, "build_id", "Build")
+    build = await cancel.cancel_build(
+        request.app[SESSIONMAKER], request.app[ARQ], request[ACCOUNT_ID], build_id
+    )
+    return json_response(BuildOut.from_build(build))
+
+
+def _after(request: web.Request, query: LogQuery) -> int:
+    last_event = request.headers.get("Last-Event-ID", "").strip()
+    if not last_event:
+        return query.after
+    if not last_event.isdigit() or int(last_event) > MAX_SEQ:
+        raise InvalidInput(detail="Last-Event-ID: the seq of the last line received")
+    return int(last_event)
+
+
+@routes.get("/api/v1/builds/{build_id}/logs")
+@describe(
+    "The build log; with follow=true a server-sent event stream until the build ends",
+    query=LogQuery,
+    response=LogPageOut,
+    alternatives={"text/event-stream": {"schema": SSE_EVENT}},
+)
+async def build_log(request: web.Request) -> web.StreamResponse:
+    build_id = path_id(request, "build_id", "Build")
+    query = query_params(request, LogQuery)
+    sessionmaker = request.app[SESSIONMAKER]
+    build = await queries.get_build(sessionmaker, request[ACCOUNT_ID], build_id)
+    after = _after(request, query)
+    if query.follow:
+        return await _stream(request, build_id, after)
+    lines = await logs.read(sessionmaker, build_id, after=after, limit=query.limit)
+    page = LogPageOut(
+        items=[LogLineOut(**line.to_json()) for line in lines],
+        total=await logs.count(sessionmaker, build_id),
+        status=build.status,
+        next_after=lines[-1].seq if lines else after,
+    )
+    return json_response(page)
+
+
+def _event(data: object, *, event: str | None = None, event_id: int | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    head += f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+async def _error(request: web.Request, build_id: int) -> dict[str, str | None] | None:
+    """The ended build's error, for the ``end`` event (None if it has none or is gone)."""
+    try:
+        build = await queries.get_build(request.app[SESSIONMAKER], request[ACCOUNT_ID], build_id)
+    except NotFound:
+        return None
+    out = BuildOut.from_build(build)
+    return out.error.model_dump() if out.error else None
+
+
+async def _stream(request: web.Request, build_id: int, after: int) -> web.StreamResponse:
+    sessionmaker = request.app[SESSIONMAKER]
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",  # proxies must not hold lines back
+        }
+    )
+    await response.prepare(request)
+    redis = await request.app[ARQ].get()
+    follower = logs.follow(sessionmaker, redis, build_id, after=after)
+    with contextlib.suppress(ConnectionResetError):  # the client went away: nothing to do
+        async with contextlib.aclosing(follower):
+            await _send(request, response, build_id, follower)
+        await response.write_eof()
+    return response
+
+
+async def _send(
+    request: web.Request,
+    response: web.StreamResponse,
+    build_id: int,
+    follower: AsyncIterator[logs.LogLine | logs.LogEnd | logs.LogIdle],
+) -> None:
+    written = time.monotonic()
+    async for item in follower:
+        if isinstance(item, logs.LogLine):
+            await response.write(_event(item.to_json(), event_id=item.seq))
+        elif isinstance(item, logs.LogEnd):
+            end = {"status": item.status, "error": await _error(request, build_id)}
+            await response.write(_event(end, event="end"))
+            return
+        elif time.monotonic() - written < KEEPALIVE_SECONDS:
+            continue
+        else:
+            await response.write(b": keep-alive\n\n")
+        written = time.monotonic()

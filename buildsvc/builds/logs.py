@@ -1,0 +1,247 @@
+"""Build logs: stored lines (sequence number, time, text) and their live channel.
+
+The worker stores each batch of (already masked) lines, then publishes it on the build's
+Redis channel; when the build ends, whoever ended it publishes the final status there.
+Any API process can follow a build with ``follow``: it subscribes first, then reads the
+stored lines after the client's last sequence number, then takes live batches. Sequence
+numbers make that gapless and free of duplicates: live lines already sent are skipped,
+and a gap (a batch published before the subscription took effect, or a lost message)
+sends the follower back to the store, which always holds every published line because
+lines are committed before they are published. The build's status is also checked on
+every quiet second, so a follower ends even when Redis is down or the end message is
+lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from buildsvc.builds.states import FINISHED, BuildStatus
+from buildsvc.store.models import Build, BuildLogLine
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "buildsvc:logs:"
+READ_BATCH = 1000
+POLL_SECONDS = 1.0  # a quiet follower re-checks the store and the status this often
+RESYNC_SECONDS = 5.0  # and at least this often while lines keep coming
+REDIS_ERRORS = (RedisError, OSError, TimeoutError)
+
+
+def channel(build_id: int) -> str:
+    return f"{CHANNEL_PREFIX}{build_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    seq: int
+    ts: dt.datetime
+    line: str
+
+    def to_json(self) -> dict[str, Any]:
+        ts = self.ts.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        return {"seq": self.seq, "ts": ts, "line": self.line}
+
+
+@dataclass(frozen=True, slots=True)
+class LogEnd:
+    """The build is over: its final status (``unknown`` if the build is gone)."""
+
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogIdle:
+    """Nothing new for a poll interval (lets a streaming handler send a keep-alive)."""
+
+
+IDLE = LogIdle()
+
+
+async def store(session: AsyncSession, build_id: int, lines: Sequence[LogLine]) -> None:
+    """Insert a batch in the caller's transaction (one executemany)."""
+    if lines:
+        rows = [{"build_id": build_id, "seq": x.seq, "ts": x.ts, "line": x.line} for x in lines]
+        await session.execute(insert(BuildLogLine), rows)
+
+
+async def next_seq(session: AsyncSession, build_id: int) -> int:
+    """The sequence number the next line of the build gets (1 for an empty log)."""
+    statement = select(func.max(BuildLogLine.seq)).where(BuildLogLine.build_id == build_id)
+    return int(await session.scalar(statement) or 0) + 1
+
+
+async def read(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    build_id: int,
+    *,
+    after: int = 0,
+    limit: int = READ_BATCH,
+) -> list[LogLine]:
+    """Stored lines with a sequence number above ``after``, in order."""
+    statement = (
+        select(BuildLogLine.seq, BuildLogLine.ts, BuildLogLine.line)
+        .where(BuildLogLine.build_id == build_id, BuildLogLine.seq > after)
+        .order_by(BuildLogLine.seq)
+        .limit(limit)
+    )
+    async with sessionmaker() as session:
+        rows = (await session.execute(statement)).all()
+    return [LogLine(seq, ts, line) for seq, ts, line in rows]
+
+
+async def count(sessionmaker: async_sessionmaker[AsyncSession], build_id: int) -> int:
+    async with sessionmaker() as session:
+        statement = select(func.count()).where(BuildLogLine.build_id == build_id)
+        return int(await session.scalar(statement) or 0)
+
+
+def encode_lines(lines: Sequence[LogLine]) -> str:
+    return json.dumps({"lines": [[x.seq, x.ts.isoformat(), x.line] for x in lines]})
+
+
+def encode_end(status: str) -> str:
+    return json.dumps({"end": status})
+
+
+def decode(data: bytes | str) -> list[LogLine] | LogEnd | None:
+    """A channel message as lines or an end; None for anything unreadable."""
+    try:
+        message = json.loads(data)
+        if "end" in message:
+            return LogEnd(str(message["end"]))
+        return [
+            LogLine(int(seq), dt.datetime.fromisoformat(ts), str(line))
+            for seq, ts, line in message["lines"]
+        ]
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+async def publish(redis: Redis | None, build_id: int, data: str) -> None:
+    """Best effort: followers fall back to the store when a message is lost."""
+    if redis is None:
+        return
+    try:
+        await redis.publish(channel(build_id), data)
+    except REDIS_ERRORS as exc:
+        log.warning("could not publish to %s: %s", channel(build_id), exc)
+
+
+async def publish_end(redis: Redis | None, build_id: int, status: BuildStatus | str) -> None:
+    await publish(redis, build_id, encode_end(BuildStatus(status).value))
+
+
+async def _status(sessionmaker: async_sessionmaker[AsyncSession], build_id: int) -> str | None:
+    async with sessionmaker() as session:
+        return await session.scalar(select(Build.status).where(Build.id == build_id))
+
+
+async def _subscribe(redis: Redis | None, build_id: int) -> PubSub | None:
+    if redis is None:
+        return None
+    pubsub = redis.pubsub()
+    try:
+        await pubsub.subscribe(channel(build_id))
+    except REDIS_ERRORS as exc:
+        log.warning("live log unavailable, following from the store: %s", exc)
+        await _close(pubsub)
+        return None
+    return pubsub
+
+
+async def _close(pubsub: PubSub) -> None:
+    with contextlib.suppress(*REDIS_ERRORS):
+        await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+
+
+async def _next_message(pubsub: PubSub | None, wait: float) -> list[LogLine] | LogEnd | None:
+    """The next live message within ``wait`` seconds, or None."""
+    deadline = time.monotonic() + wait
+    while (left := deadline - time.monotonic()) > 0:
+        if pubsub is None:
+            await asyncio.sleep(left)
+            return None
+        try:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=left)
+        except REDIS_ERRORS:
+            await asyncio.sleep(left)
+            return None
+        if message is not None and message.get("type") == "message":
+            return decode(message["data"])
+    return None
+
+
+async def follow(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    redis: Redis | None,
+    build_id: int,
+    *,
+    after: int = 0,
+    poll: float = POLL_SECONDS,
+) -> AsyncGenerator[LogLine | LogEnd | LogIdle, None]:
+    """Every line after ``after``, stored then live, ending with ``LogEnd``.
+
+    ``IDLE`` comes after each quiet ``poll`` interval.
+    """
+    pubsub = await _subscribe(redis, build_id)
+    last = after
+    try:
+        sync_due = 0.0  # monotonic time of the next forced read of the store
+        while True:
+            if time.monotonic() >= sync_due:
+                async for line in _stored(sessionmaker, build_id, last):
+                    yield line
+                    last = line.seq
+                status = await _status(sessionmaker, build_id)
+                if status is None or status in FINISHED:
+                    # Lines stored between the read above and the status read.
+                    async for line in _stored(sessionmaker, build_id, last):
+                        yield line
+                    yield LogEnd(status or "unknown")
+                    return
+                sync_due = time.monotonic() + RESYNC_SECONDS
+            message = await _next_message(pubsub, poll)
+            if message is None:
+                yield IDLE
+            if message is None or isinstance(message, LogEnd):
+                sync_due = 0.0
+                continue
+            for line in message:
+                if line.seq <= last:
+                    continue
+                if line.seq != last + 1:  # missed a batch: the store has it
+                    sync_due = 0.0
+                    break
+                yield line
+                last = line.seq
+    finally:
+        if pubsub is not None:
+            await _close(pubsub)
+
+
+async def _stored(
+    sessionmaker: async_sessionmaker[AsyncSession], build_id: int, after: int
+) -> AsyncIterator[LogLine]:
+    """Every stored line after ``after``, read in batches."""
+    while True:
+        batch = await read(sessionmaker, build_id, after=after, limit=READ_BATCH)
+        for line in batch:
+            yield line
+        if len(batch) < READ_BATCH:
+            return
+        after = batch[-1].seq

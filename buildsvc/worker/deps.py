@@ -1,0 +1,91 @@
+"""What one worker process holds for all its builds, made once at startup.
+
+The docker client is shared (one connection pool to the engine, no per-build
+handshake), and so are the database engine, the Redis pool (arq's own) and the forge
+providers. ``running`` maps each build this process is working on to its handle, so a
+cancel message can reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from buildsvc.bindings.access import SourceAccess
+from buildsvc.config import Settings
+from buildsvc.crypto import Cipher
+from buildsvc.sources.registry import build_providers
+from buildsvc.store.engine import create_engine, create_sessionmaker, ping
+
+# Slack between our own per-build deadline and the transport/arq deadlines above it, so
+# ours always fires first and ends the build in timed_out.
+DEADLINE_SLACK_SECONDS = 120
+
+
+def new_worker_id() -> str:
+    """Unique per process, readable in the builds table: host:pid:random."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass
+class WorkerDeps:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    access: SourceAccess
+    docker: docker.APIClient
+    redis: ArqRedis | None
+    worker_id: str
+    workdir: Path
+    running: dict[int, Callable[[], None]] = field(default_factory=dict)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a best-effort background task, kept referenced until it ends."""
+        task = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+
+async def open_deps(settings: Settings, redis: ArqRedis | None) -> WorkerDeps:
+    engine = create_engine(settings)
+    await ping(engine)  # the first build should not pay for opening the connection
+    sessionmaker = create_sessionmaker(engine)
+    access = SourceAccess(
+        sessionmaker, Cipher.from_settings(settings), build_providers(settings), settings
+    )
+    api = await asyncio.to_thread(
+        docker.APIClient,
+        base_url=settings.docker_url,
+        version="auto",
+        timeout=settings.build_timeout_seconds + DEADLINE_SLACK_SECONDS,
+    )
+    workdir = settings.data_dir / "work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    return WorkerDeps(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        access=access,
+        docker=api,
+        redis=redis,
+        worker_id=new_worker_id(),
+        workdir=workdir,
+    )
+
+
+async def close_deps(deps: WorkerDeps) -> None:
+    if deps.background:
+        await asyncio.wait(deps.background, timeout=10)
+    await asyncio.to_thread(deps.docker.close)
+    await deps.engine.dispose()

@@ -1,0 +1,117 @@
+"""The phases of one claimed build: fetching → building → pushing; returns the digest.
+
+Each phase change is a guarded ``transition`` that also requires the build to still be
+this worker's (``Job.owned``): a build cancelled or requeued meanwhile raises
+``NotOwner`` and the pipeline stops. Step failures raise the ``BuildError`` subclasses
+of ``buildsvc.worker.errors``; the caller records them. The checkout lives in a
+directory of its own under the worker's work directory and is removed on every path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+
+from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
+from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.store.models import utcnow
+from buildsvc.worker.claim import Job
+from buildsvc.worker.deps import WorkerDeps
+from buildsvc.worker.docker_build import BuildRequest, build_image, oci_labels, resolve_context
+from buildsvc.worker.docker_push import push_image
+from buildsvc.worker.errors import SourceAuthFailed
+from buildsvc.worker.fetch import fetch_source
+from buildsvc.worker.logs import BuildLog
+from buildsvc.worker.outcomes import NotOwner, SourceNotBound
+
+
+@dataclass(frozen=True, slots=True)
+class GitCredentials:
+    username: str
+    token: str
+
+
+def git_credentials(deps: WorkerDeps, job: Job) -> GitCredentials:
+    """The bound account's git credentials, decrypted only in memory."""
+    if job.binding is None:
+        raise SourceNotBound(detail=f"bind a {job.provider} account again to build this repository")
+    if job.binding.status == BROKEN:  # the forge refused the token: fail now, not at clone
+        raise broken_error(job.binding)
+    binding, credentials = deps.access.restore(job.binding)
+    username, token = deps.access.provider(job.provider).git_credentials(binding, credentials)
+    return GitCredentials(username, token)
+
+
+def source_url(clone_url: str) -> str:
+    """The repository's web address for the OCI source label (the clone URL minus .git)."""
+    return clone_url.removesuffix(".git")
+
+
+async def enter(deps: WorkerDeps, job: Job, status: BuildStatus) -> None:
+    async with deps.sessionmaker.begin() as session:
+        moved = await transition(
+            session, job.build_id, status, where=job.owned(), heartbeat_at=utcnow()
+        )
+    if not moved:
+        raise NotOwner()
+
+
+async def run_pipeline(
+    deps: WorkerDeps, job: Job, log: BuildLog, credentials: GitCredentials
+) -> str:
+    settings = deps.settings
+    workdir = deps.workdir / f"build-{job.build_id}-{job.attempt}-{secrets.token_hex(3)}"
+    try:
+        started = time.monotonic()
+        fetch = fetch_source(
+            job.clone_url,
+            job.commit_sha,
+            workdir / "src",
+            username=credentials.username,
+            token=credentials.token,
+            timeout=settings.build_timeout_seconds,
+            on_line=log.write,
+        )
+        try:
+            await fetch
+        except SourceAuthFailed as exc:  # the forge refused the token: the binding is broken
+            if job.binding is not None:
+                await note_clone_refusal(deps.sessionmaker, job.binding, exc.detail)
+            raise
+        log.write(f"Fetched {job.commit_sha[:12]} in {time.monotonic() - started:.1f} s")
+
+        await enter(deps, job, BuildStatus.BUILDING)
+        started = time.monotonic()
+        request = BuildRequest(
+            context=resolve_context(workdir / "src", job.context),
+            tags=tuple(job.tags),
+            dockerfile=job.dockerfile,
+            buildargs=job.build_args,
+            labels=oci_labels(source_url(job.clone_url), job.commit_sha),
+            nocache=job.no_cache,
+            network_mode=settings.build_network_mode,
+            memory_limit=settings.build_memory_limit,
+            labels_in_one_step=True,  # one build step for the labels, not one per label
+        )
+        image_id = await build_image(deps.docker, request, on_line=log.write)
+        log.write(f"Built {image_id} in {time.monotonic() - started:.1f} s")
+
+        await enter(deps, job, BuildStatus.PUSHING)
+        started = time.monotonic()
+        password = settings.registry_password
+        digest = await push_image(
+            deps.docker,
+            job.tags,
+            username=settings.registry_username,
+            password=password.get_secret_value() if password else None,
+            on_line=log.write,
+            attempts=settings.registry_push_attempts,
+        )
+        log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
+        return digest
+    finally:
+        # Off the build's critical path: the status must not wait for a directory tree.
+        deps.spawn(asyncio.to_thread(shutil.rmtree, workdir, True))

@@ -1,0 +1,148 @@
+"""Finding builds whose worker died, and queued builds whose job vanished.
+
+Every worker runs ``reap_forever``: once at startup, then every few seconds. A build
+in fetching, building or pushing whose heartbeat is older than
+``settings.worker_lost_after_seconds`` lost its worker (SIGKILL, a crashed machine):
+
+- requeued (``queued``, attempt + 1, the old job dropped, a new one enqueued) while it
+  has been requeued fewer than ``settings.worker_lost_retries`` times;
+- after that, ``failed`` with ``WORKER_LOST``.
+
+Each move is a guarded ``transition`` that also requires the heartbeat to still be stale
+and the attempt unchanged, so two reapers (or a worker that was only slow) cannot both
+act on it. A line in the build's log says what happened.
+
+A queued build whose job is not in Redis is enqueued again, so no build waits forever:
+one marked as enqueued whose job vanished (Redis restarted: the queue is not persisted),
+and one left in the outbox (Redis was down when it was queued) for ``OUTBOX_SECONDS``
+(the API's sweeper normally takes those sooner; workers do it too, so the outbox never
+depends on one process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import Any
+
+from arq.constants import default_queue_name, job_key_prefix
+from sqlalchemy import ColumnElement, and_, func, or_, select
+
+from buildsvc.builds import jobs, logs
+from buildsvc.builds.logs import LogLine
+from buildsvc.builds.states import RUNNING, BuildStatus, transition
+from buildsvc.store.models import Build, utcnow
+from buildsvc.worker.deps import WorkerDeps
+from buildsvc.worker.outcomes import WorkerLost
+
+log = logging.getLogger(__name__)
+
+OUTBOX_SECONDS = 5.0
+
+
+def interval(deps: WorkerDeps) -> float:
+    return max(1.0, min(deps.settings.worker_lost_after_seconds / 3, 10.0))
+
+
+async def reap_forever(deps: WorkerDeps) -> None:
+    while True:
+        try:
+            await reap_once(deps)
+        except Exception:  # a database or Redis hiccup must not end the reaper
+            log.exception("reaping lost builds failed; retrying")
+        await asyncio.sleep(interval(deps))
+
+
+async def reap_once(deps: WorkerDeps) -> list[int]:
+    """Requeue or fail the builds whose worker is lost; their ids."""
+    cutoff = utcnow() - dt.timedelta(seconds=deps.settings.worker_lost_after_seconds)
+    last_sign = func.coalesce(Build.heartbeat_at, Build.fetching_at, Build.queued_at)
+    running = Build.status.in_([s.value for s in RUNNING])
+    async with deps.sessionmaker() as session:
+        found = (
+            await session.execute(
+                select(Build.id, Build.attempt, Build.worker_id).where(running, last_sign < cutoff)
+            )
+        ).all()
+    reaped = []
+    for build_id, attempt, worker_id in found:
+        stale = [Build.attempt == attempt, or_(Build.heartbeat_at.is_(None), last_sign < cutoff)]
+        if await _reap(deps, build_id, attempt, worker_id, stale):
+            reaped.append(build_id)
+    await _revive_orphans(deps, cutoff)
+    return reaped
+
+
+async def _reap(
+    deps: WorkerDeps,
+    build_id: int,
+    attempt: int,
+    worker_id: str | None,
+    stale: list[ColumnElement[bool]],
+) -> bool:
+    settings = deps.settings
+    silent = f"no heartbeat from worker {worker_id} for {settings.worker_lost_after_seconds:g} s"
+    retry = attempt < settings.worker_lost_retries
+    if retry:
+        status = BuildStatus.QUEUED
+        note = f"The worker was lost ({silent}); the build is queued again."
+        fields: dict[str, Any] = {
+            "attempt": attempt + 1,
+            "worker_id": None,
+            "fetching_at": None,
+            "building_at": None,
+            "pushing_at": None,
+        }
+    else:
+        status = BuildStatus.FAILED
+        error = WorkerLost(detail=f"{silent}; requeued {attempt} time(s) already")
+        note = f"Build failed: {error.code}: {error.message} ({error.detail})"
+        fields = {
+            "error_code": error.code,
+            "error_message": error.message,
+            "error_detail": error.detail,
+        }
+    async with deps.sessionmaker.begin() as session:
+        if not await transition(
+            session, build_id, status, where=stale, heartbeat_at=None, **fields
+        ):
+            return False
+        line = LogLine(await logs.next_seq(session, build_id), utcnow(), note)
+        await logs.store(session, build_id, [line])
+    log.warning("build %s: %s", build_id, note)
+    await logs.publish(deps.redis, build_id, logs.encode_lines([line]))
+    if retry:
+        await jobs.requeue(
+            deps.redis, deps.sessionmaker, build_id, old_attempt=attempt, attempt=attempt + 1
+        )
+    else:
+        await logs.publish_end(deps.redis, build_id, status)
+    return True
+
+
+async def _revive_orphans(deps: WorkerDeps, cutoff: dt.datetime) -> None:
+    if deps.redis is None:
+        return
+    outbox = utcnow() - dt.timedelta(seconds=OUTBOX_SECONDS)
+    statement = select(Build.id, Build.attempt, Build.enqueued).where(
+        Build.status == BuildStatus.QUEUED.value,
+        or_(
+            and_(Build.enqueued.is_(True), Build.queued_at < cutoff),
+            and_(Build.enqueued.is_(False), Build.queued_at < outbox),
+        ),
+    )
+    async with deps.sessionmaker() as session:
+        waiting = (await session.execute(statement)).all()
+    for build_id, attempt, enqueued in waiting:
+        job = jobs.job_id(build_id, attempt)
+        try:
+            known = await deps.redis.exists(job_key_prefix + job)
+            queued = await deps.redis.zscore(default_queue_name, job)
+        except logs.REDIS_ERRORS:
+            return
+        if not enqueued or not known or queued is None:
+            log.warning("build %s: its job is not in Redis; enqueueing it", build_id)
+            await jobs.requeue(
+                deps.redis, deps.sessionmaker, build_id, old_attempt=attempt, attempt=attempt
+            )

@@ -1,0 +1,147 @@
+"""``run_build`` end to end in process: forgesim → git fetch → docker build → registry."""
+
+from __future__ import annotations
+
+import base64
+
+import aiohttp
+import pytest
+from arq import Retry
+
+from buildsvc.builds.states import BuildStatus
+from buildsvc.store.models import utcnow
+from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
+
+pytestmark = pytest.mark.e2e
+MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json, "
+    "application/vnd.oci.image.manifest.v1+json"
+)
+
+
+async def registry_digest(env: RunEnv, reference: str) -> str:
+    name, tag = reference.split("/", 1)[1].rsplit(":", 1)
+    credential = f"{env.services.registry_username}:{env.services.registry_password}"
+    headers = {
+        "Accept": MANIFEST_TYPES,
+        "Authorization": "Basic " + base64.b64encode(credential.encode()).decode(),
+    }
+    url = f"http://{env.services.registry}/v2/{name}/manifests/{tag}"
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+        assert response.status == 200, await response.text()
+        return response.headers["Docker-Content-Digest"]
+
+
+async def test_builds_pushes_and_records_everything(env: RunEnv) -> None:
+    sha = env.push(HELLO)
+    tags = [f"{env.image}:latest", f"{env.image}:{sha[:7]}"]
+    build_id = await env.add_build(sha, tags=tags, build_args={"GREETING": "Hi"})
+
+    assert await env.run(build_id) == "succeeded"
+
+    build = await env.build(build_id)
+    assert build.status == BuildStatus.SUCCEEDED
+    assert str(build.digest).startswith("sha256:")
+    assert build.worker_id == env.deps.worker_id
+    assert build.heartbeat_at is None  # a finished build has no heartbeat to watch
+    assert build.queued_at <= build.fetching_at <= build.building_at  # type: ignore[operator]
+    assert build.building_at <= build.pushing_at <= build.finished_at  # type: ignore[operator]
+    for tag in tags:
+        assert await registry_digest(env, tag) == build.digest
+    log = await env.log(build_id)
+    assert [seq for seq, _ in log] == list(range(1, len(log) + 1))
+    text = "\n".join(line for _, line in log)
+    assert f"at {sha}" in text
+    assert "Step 1/" in text
+    assert "org.opencontainers.image.revision" in text
+    assert f"Build succeeded: {tags[0]}@{build.digest}" in text
+    assert env.token not in text
+
+
+async def test_labels_take_one_step_and_stay_out_of_the_context(env: RunEnv) -> None:
+    dockerfile = "FROM buildsvc/busybox:latest\nCOPY . /ctx/\nRUN ls -a /ctx\n"
+    sha = env.push({"Dockerfile": dockerfile, "hello.txt": "hi"})
+    build_id = await env.add_build(sha)
+
+    assert await env.run(build_id) == "succeeded"
+
+    text = "\n".join(line for _, line in await env.log(build_id))
+    assert "hello.txt" in text
+    assert ".buildsvc.Dockerfile" not in text
+    assert "Step 4/4 : LABEL " in text
+    labels = env.deps.docker.inspect_image(f"{env.image}:latest")["Config"]["Labels"]
+    assert labels["org.opencontainers.image.revision"] == sha
+    assert labels["org.opencontainers.image.source"] == env.forge.git_url("acme/app")[:-4]
+    assert labels["org.opencontainers.image.created"].endswith("Z")
+
+
+async def test_a_finished_build_is_left_alone(env: RunEnv) -> None:
+    sha = env.push(HELLO)
+    build_id = await env.add_build(sha, status="succeeded", digest="sha256:" + "a" * 64)
+
+    assert await env.run(build_id) == "skipped: the build is already succeeded"
+    assert (await env.build(build_id)).digest == "sha256:" + "a" * 64
+    assert await env.log(build_id) == []
+
+
+async def test_a_build_claimed_by_a_live_worker_is_left_alone(env: RunEnv) -> None:
+    build_id = await env.add_build(
+        "0" * 40, status="building", worker_id="elsewhere:1:abc", heartbeat_at=utcnow()
+    )
+
+    result = await env.run(build_id)
+
+    assert result == "skipped: the build is building on worker elsewhere:1:abc"
+    build = await env.build(build_id)
+    assert (build.status, build.worker_id) == ("building", "elsewhere:1:abc")
+
+
+async def test_an_older_queued_build_of_the_ref_is_superseded(env: RunEnv) -> None:
+    older = await env.add_build("1" * 40)
+    newer = await env.add_build("2" * 40)
+
+    assert await env.run(older) == "skipped: a newer build of the same ref is queued"
+
+    assert (await env.build(older)).status == BuildStatus.SUPERSEDED
+    assert (await env.build(newer)).status == BuildStatus.QUEUED
+
+
+async def test_a_build_waits_while_its_ref_builds_elsewhere(env: RunEnv) -> None:
+    await env.add_build("1" * 40, status="building", worker_id="w", heartbeat_at=utcnow())
+    waiting = await env.add_build("2" * 40)
+    other_ref = await env.add_build("3" * 40, ref="refs/heads/dev", status="succeeded")
+
+    with pytest.raises(Retry):
+        await env.run(waiting)
+
+    assert (await env.build(waiting)).status == BuildStatus.QUEUED
+    assert (await env.build(other_ref)).status == BuildStatus.SUCCEEDED
+
+
+async def test_a_burst_of_pushes_waits_for_a_quiet_moment(env: RunEnv) -> None:
+    await env.add_build("1" * 40, status="superseded", finished_at=utcnow())
+    waiting = await env.add_build("2" * 40)
+
+    with pytest.raises(Retry) as deferred:
+        await env.run(waiting)
+
+    assert 0 < (deferred.value.defer_score or 0) <= 1000
+    assert (await env.build(waiting)).status == BuildStatus.QUEUED
+
+
+async def test_an_unbound_source_fails_the_build(env: RunEnv) -> None:
+    from sqlalchemy import delete
+
+    from buildsvc.store.models import SourceBinding
+
+    async with env.sessionmaker.begin() as session:
+        await session.execute(delete(SourceBinding))
+    build_id = await env.add_build("4" * 40)
+
+    assert await env.run(build_id) == "failed"
+
+    build = await env.build(build_id)
+    assert build.error_code == "SOURCE_NOT_BOUND"
+    assert "Build failed: SOURCE_NOT_BOUND" in "\n".join(
+        line for _, line in await env.log(build_id)
+    )
