@@ -42,21 +42,40 @@ from types import ModuleType
 
 from aiohttp import web
 
+from buildsvc import metrics
 from buildsvc.accounts.middleware import auth_middleware
-from buildsvc.api import build_actions, builds, health, repositories, sources, webhooks
+from buildsvc.api import (
+    build_actions,
+    builds,
+    health,
+    openapi,
+    repositories,
+    repository_hook,
+    rule_preview,
+    source_check,
+    sources,
+    webhooks,
+)
 from buildsvc.api.keys import (
     ACCOUNT_ID,
     ARQ,
     CIPHER,
+    COMMIT_STATUS,
     ENGINE,
     PROVIDERS,
     SESSIONMAKER,
     SETTINGS,
 )
 from buildsvc.api.middleware import echo_request_id, error_middleware, request_id_middleware
+from buildsvc.bindings.access import SourceAccess
+from buildsvc.builds.forge_status import QueuedStatus
+from buildsvc.builds.queue import outbox_ctx
 from buildsvc.config import Settings
+from buildsvc.console import setup_console
+from buildsvc.console import views as console_views
 from buildsvc.crypto import Cipher
 from buildsvc.queue import LazyArqPool
+from buildsvc.sources.base import SourceProvider
 from buildsvc.sources.registry import build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
@@ -66,8 +85,14 @@ ROUTE_MODULES: list[ModuleType] = [
     builds,
     build_actions,
     sources,
+    source_check,
     repositories,
+    repository_hook,
+    rule_preview,
     webhooks,
+    openapi,
+    metrics,
+    console_views,
 ]
 
 
@@ -83,7 +108,11 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app.on_response_prepare.append(echo_request_id)
-    app.cleanup_ctx.extend([_database, _cipher, _queue, _providers])
+    app.cleanup_ctx.extend(
+        [_database, _cipher, _queue, outbox_ctx(ARQ, SESSIONMAKER), _providers, _commit_status]
+    )
+    metrics.setup_metrics(app)  # after _providers: it times the providers' forge calls
+    setup_console(app)
     for module in ROUTE_MODULES:
         app.router.add_routes(module.routes)
     return app
@@ -115,3 +144,12 @@ async def _queue(app: web.Application) -> AsyncIterator[None]:
 async def _providers(app: web.Application) -> AsyncIterator[None]:
     app[PROVIDERS] = build_providers(app[SETTINGS])
     yield
+
+
+async def _commit_status(app: web.Application) -> AsyncIterator[None]:
+    providers: dict[str, SourceProvider] = app[PROVIDERS]
+    access = SourceAccess(app[SESSIONMAKER], app[CIPHER], providers, app[SETTINGS])
+    reporter = QueuedStatus(access)
+    app[COMMIT_STATUS] = reporter
+    yield
+    await reporter.close()

@@ -115,9 +115,15 @@ class SourceError(ServiceError):
 
     The status is 502 (the forge, not the client, failed) unless the caller knows
     better: binding answers 422 because the binding information is what must change.
+
+    ``refusal`` is set at the adapter boundary when the forge refused the token itself:
+    ``"credentials"`` (wrong, expired or revoked) or ``"scope"`` (it lacks a scope or
+    permission); None for every other failure, a missing permission on one repository
+    included. Token health (``buildsvc.bindings.health``) marks bindings broken by it.
     """
 
     status = 502
+    refusal: str | None = None
 
 
 class SourceUnreachable(SourceError):

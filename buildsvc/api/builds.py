@@ -109,7 +109,7 @@ def _durations(build: Build) -> PhaseDurations:
 class BuildListQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    repository_id: int | None = Field(default=None, ge=1)
+    repository_id: int | None = Field(default=None, ge=1, le=2**63 - 1)  # a 64-bit id
     status: BuildStatus | None = None
 
 

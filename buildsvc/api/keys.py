@@ -11,6 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from buildsvc.builds.forge_status import QueuedStatus
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.queue import LazyArqPool
@@ -25,6 +26,8 @@ CIPHER = web.AppKey("cipher", Cipher)
 ARQ = web.AppKey("arq", LazyArqPool)
 # Provider name ("gitlab", ...) -> provider; filled by buildsvc.sources.registry.
 PROVIDERS = web.AppKey("providers", dict[str, SourceProvider])
+# ``.report(build_ids)``: "pending" commit statuses for queued builds, in the background.
+COMMIT_STATUS = web.AppKey("commit_status", QueuedStatus)
 
 # Request state
 ACCOUNT_ID = web.RequestKey("account_id", int)  # set by the auth middleware on /api/v1/*

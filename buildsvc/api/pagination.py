@@ -27,6 +27,7 @@ from buildsvc.errors import InvalidInput
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+MAX_PAGE = 1_000_000  # far past any list; keeps OFFSET inside a 64-bit integer
 
 T = TypeVar("T")
 
@@ -64,7 +65,7 @@ def _positive_int(request: web.Request, name: str, default: int, maximum: int | 
 
 def page_request(request: web.Request) -> PageRequest:
     return PageRequest(
-        page=_positive_int(request, "page", 1, None),
+        page=_positive_int(request, "page", 1, MAX_PAGE),
         per_page=_positive_int(request, "per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE),
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from buildsvc.api.builds import BuildOut
-from buildsvc.api.keys import ARQ, SESSIONMAKER
+from buildsvc.api.keys import ARQ, COMMIT_STATUS, SESSIONMAKER
 from buildsvc.api.openapi import hidden
 from buildsvc.api.sources import source_access
 from buildsvc.builds import cancel, logs, manual, queries
@@ -140,4 +140,5 @@ async def rebuild(request: web.Request) -> web.Response:
         return await _build_page(
             request, session, build_id, error=error_context(exc), status=status
         )
+    request.app[COMMIT_STATUS].report([b.id for b in started])  # "pending" on the forge
     raise web.HTTPSeeOther(location=f"/console/builds/{started[0].id}")

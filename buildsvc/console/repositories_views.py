@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from buildsvc.api.builds import BuildOut
-from buildsvc.api.keys import ARQ, SESSIONMAKER
+from buildsvc.api.keys import ARQ, COMMIT_STATUS, SESSIONMAKER
 from buildsvc.api.openapi import hidden
 from buildsvc.api.repositories import DeliveryOut, RepositoryOut
 from buildsvc.api.sources import NamespaceOut, source_access
@@ -207,6 +207,7 @@ async def start_build(request: web.Request) -> web.Response:
         return await _repository(
             request, session, repository_id, error=error_context(exc), status=status
         )
+    request.app[COMMIT_STATUS].report([b.id for b in started])  # "pending" on the forge
     raise web.HTTPSeeOther(location=f"/console/builds/{started[0].id}")
 
 

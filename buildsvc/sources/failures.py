@@ -316,6 +316,40 @@ def _atlassian_detail(exc: Exception, ctx: Context) -> str:
     return f"{ctx.forge} answered {kind}: {text}" if text else f"{ctx.forge} answered {kind}"
 
 
+_FINE_GRAINED_DENIED = "not accessible by personal access token"
+
+
+def refusal(exc: BaseException) -> str | None:
+    """Whether the forge refused the token itself: "credentials", "scope", or None.
+
+    401 is the credentials (wrong, expired, revoked), except Bitbucket Server's
+    ``AuthorisationException``, its 401 for a missing permission on one resource. 403 is
+    the token's scope only when the forge says so (GitLab ``insufficient_scope``,
+    Bitbucket Cloud's required/granted scopes, GitHub's fine-grained "not accessible by
+    personal access token"); other 403s are a missing right on one resource, or a limit.
+    """
+    if isinstance(exc, gitlab.exceptions.GitlabError):
+        code = exc.response_code
+        scope = "insufficient_scope" in f"{exc.response_body!r}{exc.error_message}"
+    elif isinstance(exc, GithubException):
+        code = _github_status(exc)
+        data = exc.data if isinstance(exc.data, dict) else {}
+        scope = _FINE_GRAINED_DENIED in str(exc.message or data.get("message") or "").lower()
+    elif isinstance(exc, requests.exceptions.HTTPError) and isinstance(
+        exc.response, requests.Response
+    ):
+        code = exc.response.status_code
+        _, exception, detail = _atlassian_body(exc.response)
+        if code == 401 and exception.endswith("AuthorisationException"):
+            return None
+        scope = _scopes(detail) is not None
+    else:
+        return None
+    if code == 401:
+        return "credentials"
+    return "scope" if code == 403 and scope else None
+
+
 def translate(exc: BaseException, ctx: Context) -> ServiceError | None:
     """The service error for a client/network exception, or None if it is not one."""
     unreachable: str | None = None
@@ -369,7 +403,9 @@ def translate(exc: BaseException, ctx: Context) -> ServiceError | None:
         return None
     if unreachable is not None:
         return SourceUnreachable(detail=scrub(unreachable, ctx.secrets), status=ctx.status)
-    return SourceErrorResponse(detail=scrub(response or "", ctx.secrets), status=ctx.status)
+    mapped = SourceErrorResponse(detail=scrub(response or "", ctx.secrets), status=ctx.status)
+    mapped.refusal = refusal(exc)
+    return mapped
 
 
 @contextmanager

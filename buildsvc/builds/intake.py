@@ -1,0 +1,162 @@
+"""Webhook intake: one forge delivery becomes queued builds, or a recorded reason why not.
+
+``receive`` runs the whole path: find the hook (404), read the body (the caller's reader
+enforces the size limit: 413), verify it with the repository's secret (401, nothing
+recorded), parse it (400 when malformed; other events are recorded as ignored), then in
+one transaction (``builds.writer``) record the delivery and insert one queued ``Build``
+per matching rule, marking older still-queued builds of the same ref ``superseded``.
+After the commit the builds are enqueued (``builds.queue``); if Redis is down they stay
+in the outbox and the delivery is still accepted.
+
+A delivery id seen before for the repository answers what it answered then and creates
+nothing: a unique constraint decides races between two copies arriving together.
+
+A hook's key, repository id and secret never change, so they are cached per process
+(bounded); everything that can change (rules, auto build, whether the repository still
+exists) is read inside the transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import webhooks
+from buildsvc.builds import intake_db, queue
+from buildsvc.builds.intake_db import Parsed, Received
+from buildsvc.builds.writer import run_write
+from buildsvc.config import Settings
+from buildsvc.crypto import Cipher
+from buildsvc.errors import InvalidInput, NotFound, Unauthenticated
+from buildsvc.queue import LazyArqPool
+from buildsvc.store.models import ImageRepository, utcnow
+
+PING = "ping received"
+HOOK_CACHE_SIZE = 10_000
+# Where forges put a delivery id, for deliveries the parser does not turn into events.
+_DELIVERY_HEADERS = (
+    "Idempotency-Key",
+    "X-Gitlab-Event-UUID",
+    "X-GitHub-Delivery",
+    "X-Request-UUID",
+    "X-Request-Id",
+    "webhook-id",
+)
+_EVENT_HEADERS = ("X-Gitlab-Event", "X-GitHub-Event", "X-Event-Key")
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeDeps:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    cipher: Cipher
+    pool: LazyArqPool
+    settings: Settings
+
+
+@dataclass(frozen=True, slots=True)
+class _Hook:
+    repository_id: int
+    secret: str = ""
+
+
+_hooks: weakref.WeakKeyDictionary[
+    async_sessionmaker[AsyncSession], OrderedDict[tuple[str, str], _Hook]
+] = weakref.WeakKeyDictionary()
+
+
+async def _hook(deps: IntakeDeps, provider: str, key: str) -> _Hook:
+    cache = _hooks.get(deps.sessionmaker)
+    if cache is None:
+        cache = _hooks[deps.sessionmaker] = OrderedDict()
+    found = cache.get((provider, key))
+    if found is not None:
+        cache.move_to_end((provider, key))
+        return found
+    async with deps.sessionmaker() as session:
+        statement = select(ImageRepository.id, ImageRepository.hook_secret_encrypted).where(
+            ImageRepository.hook_key == key, ImageRepository.provider == provider
+        )
+        row = (await session.execute(statement)).first()
+    if row is None:
+        raise NotFound("No such webhook.", code="HOOK_NOT_FOUND")
+    found = _Hook(row[0], deps.cipher.decrypt(row[1]))
+    cache[(provider, key)] = found
+    if len(cache) > HOOK_CACHE_SIZE:
+        cache.popitem(last=False)
+    return found
+
+
+async def receive(
+    deps: IntakeDeps,
+    provider: str,
+    hook_key: str,
+    headers: Mapping[str, str],
+    read_body: Callable[[], Awaitable[bytes]],
+) -> Received:
+    hook = await _hook(deps, provider, hook_key)
+    body = await read_body()
+    try:
+        webhooks.verify(provider, headers, body, hook.secret)
+    except webhooks.WebhookError as exc:
+        raise Unauthenticated(
+            "The webhook secret is missing or wrong.", code=exc.code, detail=exc.message
+        ) from exc
+    parsed = _parse(provider, headers, body)
+    record = functools.partial(
+        intake_db.record, deps.settings.registry, hook.repository_id, parsed, utcnow()
+    )
+    try:
+        try:
+            result = await run_write(deps.sessionmaker, record)
+        except IntegrityError:
+            seen = functools.partial(intake_db.seen, hook.repository_id, parsed.delivery_id)
+            earlier = await run_write(deps.sessionmaker, seen)
+            if earlier is not None:  # a delivery seen before: answer as it was answered
+                return earlier
+            # Not a duplicate: a rule (or the repository) was replaced meanwhile. Again,
+            # with what is stored now.
+            result = await run_write(deps.sessionmaker, record)
+    except NotFound:
+        _hooks.get(deps.sessionmaker, OrderedDict()).pop((provider, hook_key), None)
+        raise
+    if result.build_ids:
+        await queue.enqueue(deps.pool, deps.sessionmaker, result.build_ids)
+    return result
+
+
+def _header(headers: Mapping[str, str], names: Sequence[str]) -> str | None:
+    lowered = {key.lower(): value for key, value in headers.items()}
+    return next((lowered[n.lower()] for n in names if lowered.get(n.lower())), None)
+
+
+def _fallback_id(headers: Mapping[str, str], body: bytes) -> str:
+    """A delivery id when the parser found none: a known header, else the body's hash."""
+    found = _header(headers, _DELIVERY_HEADERS)
+    return (found or "sha256:" + hashlib.sha256(body).hexdigest()[:40])[:128]
+
+
+def _parse(provider: str, headers: Mapping[str, str], body: bytes) -> Parsed:
+    try:
+        events = webhooks.parse(provider, headers, body)
+    except webhooks.UnsupportedEvent as exc:
+        name = exc.event or _header(headers, _EVENT_HEADERS) or "unknown"
+        what = f"{name} event" if exc.reason == "event" else "not a branch or tag push"
+        return Parsed(_fallback_id(headers, body), name[:32], outcome=f"ignored: {what}")
+    except webhooks.WebhookError as exc:
+        raise InvalidInput(
+            "The webhook payload is malformed.", code=exc.code, detail=exc.message
+        ) from exc
+    delivery_id = events[0].delivery_id[:128] if events[0].delivery_id else None
+    delivery_id = delivery_id or _fallback_id(headers, body)
+    pushes = [e for e in events if isinstance(e, webhooks.PushEvent)]
+    if not pushes:
+        return Parsed(delivery_id, "ping", outcome=PING)
+    return Parsed(delivery_id, "push", pushes[0].ref, pushes[0].after, pushes)

@@ -1,0 +1,38 @@
+"""Errors of image repositories, their build rules and their source links.
+
+ServiceError (buildsvc.errors)
+├── InvalidInput
+│   └── InvalidRule                 400 INVALID_RULE (detail names the rule and field)
+├── Conflict
+│   ├── RepositoryExists            409 REPOSITORY_EXISTS
+│   └── SourceNotBound              409 SOURCE_NOT_BOUND
+└── LimitExceeded
+    └── RepositoryLimitExceeded     409 LIMIT_EXCEEDED
+"""
+
+from __future__ import annotations
+
+from buildsvc.errors import Conflict, InvalidInput, LimitExceeded
+
+
+class InvalidRule(InvalidInput):
+    code = "INVALID_RULE"
+    default_message = "A build rule is not valid."
+
+
+class RepositoryExists(Conflict):
+    code = "REPOSITORY_EXISTS"
+    default_message = "An image repository with this namespace and name already exists."
+
+
+class SourceNotBound(Conflict):
+    code = "SOURCE_NOT_BOUND"
+    default_message = "Bind an account of this code source first."
+
+
+class RepositoryLimitExceeded(LimitExceeded):
+    """The per-account cap on repositories linked to one provider."""
+
+    @classmethod
+    def gitlab(cls, limit: int) -> RepositoryLimitExceeded:
+        return cls(f"Each account can have a maximum of {limit} GitLab source code repositories.")

@@ -1,0 +1,78 @@
+"""Reading image repositories and their deliveries, always scoped to one account.
+
+Another account's repository is "not found", never "forbidden": ids do not leak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from buildsvc.errors import NotFound
+from buildsvc.store.models import Delivery, ImageRepository
+
+
+def not_found(repository_id: int) -> NotFound:
+    return NotFound(f"Image repository {repository_id} not found.", code="REPOSITORY_NOT_FOUND")
+
+
+async def load(session: AsyncSession, account_id: int, repository_id: int) -> ImageRepository:
+    statement = select(ImageRepository).where(
+        ImageRepository.id == repository_id, ImageRepository.account_id == account_id
+    )
+    repository = (await session.execute(statement)).scalar_one_or_none()
+    if repository is None:
+        raise not_found(repository_id)
+    return repository
+
+
+async def get_repository(
+    sessionmaker: async_sessionmaker[AsyncSession], account_id: int, repository_id: int
+) -> ImageRepository:
+    async with sessionmaker() as session:
+        return await load(session, account_id, repository_id)
+
+
+async def list_repositories(
+    sessionmaker: async_sessionmaker[AsyncSession], account_id: int, *, offset: int, limit: int
+) -> tuple[Sequence[ImageRepository], int]:
+    async with sessionmaker() as session:
+        total = await session.scalar(
+            select(func.count(ImageRepository.id)).where(ImageRepository.account_id == account_id)
+        )
+        statement = (
+            select(ImageRepository)
+            .where(ImageRepository.account_id == account_id)
+            .order_by(ImageRepository.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        items = (await session.execute(statement)).scalars().all()
+    return items, int(total or 0)
+
+
+async def list_deliveries(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    account_id: int,
+    repository_id: int,
+    *,
+    offset: int,
+    limit: int,
+) -> tuple[Sequence[Delivery], int]:
+    """Newest first: what a user checks when a push did not build."""
+    async with sessionmaker() as session:
+        await load(session, account_id, repository_id)
+        total = await session.scalar(
+            select(func.count(Delivery.id)).where(Delivery.repository_id == repository_id)
+        )
+        statement = (
+            select(Delivery)
+            .where(Delivery.repository_id == repository_id)
+            .order_by(Delivery.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        items = (await session.execute(statement)).scalars().all()
+    return items, int(total or 0)
