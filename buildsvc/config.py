@@ -17,15 +17,18 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BUILDSVC_", env_file=".env", extra="ignore")
 
     # HTTP server
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = Field(default="127.0.0.1", description="Address the API server listens on.")
+    port: int = Field(default=8080, description="Port the API server listens on.")
     public_url: str = Field(
         default="http://127.0.0.1:8080",
         description="Base URL forges call back (webhooks) and commit statuses link to.",
     )
 
     # State
-    data_dir: Path = Path("var")
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Local state: the SQLite database and the generated secret key file.",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy async URL; default sqlite+aiosqlite under data_dir.",
@@ -35,7 +38,10 @@ class Settings(BaseSettings):
         description="Comma-separated Fernet keys, newest first (rotation); default: a key "
         "file generated under data_dir.",
     )
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Redis for the build queue (arq), live logs and cancel signals.",
+    )
 
     # Code sources
     allowed_source_networks: list[str] = Field(
@@ -43,25 +49,52 @@ class Settings(BaseSettings):
         description="CIDRs a source URL may resolve into although private/loopback "
         '(JSON list, e.g. ["127.0.0.0/8"]).',
     )
-    source_timeout_seconds: float = 10.0
-    gitlab_repository_limit: int = 100
-    token_expiry_warning_days: int = 14
+    source_timeout_seconds: float = Field(
+        default=10.0, description="Timeout of each call to a forge."
+    )
+    gitlab_repository_limit: int = Field(
+        default=100, description="Image repositories linked to GitLab per account."
+    )
+    token_expiry_warning_days: int = Field(
+        default=14,
+        description="Bindings whose token expires within this many days carry a warning.",
+    )
 
     # Webhooks
-    webhook_max_body_bytes: int = 25 * 1024 * 1024
+    webhook_max_body_bytes: int = Field(
+        default=25 * 1024 * 1024, description="Larger webhook deliveries are refused with 413."
+    )
 
     # Registry
-    registry: str = "127.0.0.1:5000"
-    registry_username: str | None = None
-    registry_password: SecretStr | None = None
-    registry_push_attempts: int = 4
+    registry: str = Field(
+        default="127.0.0.1:5000", description="Registry host[:port] that images are pushed to."
+    )
+    registry_username: str | None = Field(
+        default=None, description="Registry login (none: push anonymously)."
+    )
+    registry_password: SecretStr | None = Field(
+        default=None, description="Registry password; masked in every log line."
+    )
+    registry_push_attempts: int = Field(
+        default=4, description="Tries per tag when the registry fails transiently (5xx, network)."
+    )
 
     # Worker
-    worker_concurrency: int = 2
-    build_timeout_seconds: int = 3600
-    build_network_mode: str = "default"
-    build_memory_limit: str | None = None
-    docker_url: str = "unix:///var/run/docker.sock"
+    worker_concurrency: int = Field(
+        default=2, description="Builds one worker process runs at once."
+    )
+    build_timeout_seconds: int = Field(
+        default=3600, description="A build running longer ends in timed_out and is stopped."
+    )
+    build_network_mode: str = Field(
+        default="default", description="Network mode of build containers (default, none, host)."
+    )
+    build_memory_limit: str | None = Field(
+        default=None, description='Memory limit of build containers, e.g. "2g".'
+    )
+    docker_url: str = Field(
+        default="unix:///var/run/docker.sock", description="The Docker engine next to this worker."
+    )
     worker_poll_delay_seconds: float = Field(
         default=0.02, description="How often a worker polls Redis for new jobs."
     )
@@ -75,7 +108,7 @@ class Settings(BaseSettings):
     worker_lost_retries: int = Field(
         default=1, description="Times a build that lost its worker is requeued before WORKER_LOST."
     )
-    log_level: str = "INFO"
+    log_level: str = Field(default="INFO", description="Level of the JSON log lines on stderr.")
 
     @property
     def resolved_database_url(self) -> str:
