@@ -20,9 +20,10 @@ from buildsvc.sources.base import (
 )
 from buildsvc.sources.bitbucket import BitbucketProvider
 from buildsvc.sources.bitbucket_server import BitbucketServerProvider
+from buildsvc.sources.common import REF_NOT_FOUND
 from buildsvc.sources.failures import SOURCE_URL_NOT_ALLOWED
 from buildsvc.sources.github import GitHubProvider
-from buildsvc.sources.gitlab import REF_NOT_FOUND, GitLabProvider
+from buildsvc.sources.gitlab import GitLabProvider
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.registry import build_providers
 from buildsvc.sources.transport import INVALID_CA_CERT

@@ -8,15 +8,13 @@ boundary (``failures.run_blocking``).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+from collections.abc import Callable
 from urllib.parse import quote
 
 import requests
 
 from buildsvc.config import Settings
-from buildsvc.errors import InvalidInput, NotFound
+from buildsvc.errors import InvalidInput
 from buildsvc.sources import bitbucket_models as models
 from buildsvc.sources.base import (
     Binding,
@@ -29,13 +27,18 @@ from buildsvc.sources.base import (
 )
 from buildsvc.sources.bitbucket_bind import BEARER, TOKEN_USERNAME, check_binding, root_and_api
 from buildsvc.sources.bitbucket_rest import Calls, Connection, open_calls, status_of
-from buildsvc.sources.failures import check_address, run_blocking
-from buildsvc.sources.gitlab import BIND_DEADLINE, CALL_DEADLINE, LIST_DEADLINE, REF_NOT_FOUND
+from buildsvc.sources.common import (
+    HEXISH,
+    LIST_DEADLINE,
+    BlockingCalls,
+    check_credentials,
+    found_ref,
+    run_bind,
+)
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.transport import ca_file
 from buildsvc.sources.urls import parse_root_url
 
-T = TypeVar("T")
 STATUS_KEY = "buildsvc"
 STATES = {
     "pending": "INPROGRESS",
@@ -46,28 +49,11 @@ STATES = {
 }
 # git's user name with an e-mail-bound API token (a fixed name, not a secret)
 API_TOKEN_GIT_USERNAME = "x-bitbucket-api-token-auth"  # noqa: S105
-_HEXISH = re.compile(r"[0-9a-fA-F]{7,40}")
 
 
 class BitbucketClient:
     def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    async def _run(
-        self,
-        fn: Callable[[Calls], T],
-        *,
-        details: Mapping[int, str] | None = None,
-        factor: int = CALL_DEADLINE,
-    ) -> T:
-        conn = self._conn
-
-        def work() -> T:
-            with open_calls(conn) as calls:
-                return fn(calls)
-
-        ctx = conn.context(details=details or {})
-        return await run_blocking(work, ctx, deadline=conn.timeout * factor + 1)
+        self._run = BlockingCalls(conn, lambda: open_calls(conn))
 
     async def list_namespaces(self) -> list[Namespace]:
         def work(calls: Calls) -> list[Namespace]:
@@ -112,40 +98,17 @@ class BitbucketClient:
 
     async def get_hook(self, full_path: str, hook_id: str) -> Hook | None:
         path = f"{models.repo_path(full_path)}/hooks/{quote(hook_id, safe='')}"
-
-        def work(calls: Calls) -> Hook | None:
-            try:
-                return models.hook(calls.get(path))
-            except requests.HTTPError as exc:
-                if status_of(exc) == 404:
-                    return None
-                raise
-
-        return await self._run(work)
+        return await self._run(lambda calls: calls.find(path, models.hook))
 
     async def delete_hook(self, full_path: str, hook_id: str) -> None:
         path = f"{models.repo_path(full_path)}/hooks/{quote(hook_id, safe='')}"
-
-        def work(calls: Calls) -> None:
-            try:
-                calls.delete(path)
-            except requests.HTTPError as exc:
-                if status_of(exc) != 404:
-                    raise
-
         denied = f"the user may not manage webhooks on {full_path} (needs admin rights on it)"
-        await self._run(work, details={403: denied})
+        await self._run(lambda calls: calls.delete_if_present(path), details={403: denied})
 
     async def resolve_ref(self, full_path: str, ref: str) -> str:
         base = models.repo_path(full_path)
         sha = await self._run(lambda calls: _resolve(calls, base, ref))
-        if sha is None:
-            raise NotFound(
-                "The branch, tag or commit does not exist.",
-                code=REF_NOT_FOUND,
-                detail=f"no branch, tag or commit {ref} in {full_path}",
-            )
-        return sha
+        return found_ref(sha, ref, full_path)
 
     async def set_commit_status(
         self, full_path: str, sha: str, state: CommitState, *, target_url: str, description: str
@@ -175,7 +138,7 @@ def _resolve(calls: Calls, base: str, ref: str) -> str | None:
         attempts = [at("refs/tags", ref.removeprefix("refs/tags/"))]
     else:
         attempts = [at("refs/branches", ref), at("refs/tags", ref), at("commit", ref)]
-        if _HEXISH.fullmatch(ref):
+        if HEXISH.fullmatch(ref):
             attempts.insert(0, attempts.pop())
     for attempt in attempts:
         try:
@@ -209,17 +172,20 @@ class BitbucketProvider:
         )
 
     async def bind(self, credentials: Credentials) -> Binding:
-        if credentials.provider != self.name:
-            raise InvalidInput(detail=f"provider {credentials.provider} is not bitbucket")
-        if not credentials.username.strip() or not credentials.token.strip():
-            raise InvalidInput(detail="username and token (app password or access token) needed")
-        root_url, api_url = root_and_api(parse_root_url(credentials.url))
+        check_credentials(
+            credentials, self.name, "username and token (app password or access token) needed"
+        )
+        root_url, api_url = root_and_api(parse_root_url(credentials.url, self.name))
         conn = self._connection(root_url, api_url, credentials, bearer=False)
         ctx = conn.context(status=422)
-        api = parse_root_url(api_url.removesuffix("/2.0"))
-        await check_address(api.host, api.port, self._policy, ctx, deadline=self._timeout)
-        return await run_blocking(
-            lambda: check_binding(conn), ctx, deadline=self._timeout * BIND_DEADLINE + 1
+        api = parse_root_url(api_url.removesuffix("/2.0"), self.name)
+        return await run_bind(
+            lambda: check_binding(conn),
+            ctx,
+            host=api.host,
+            port=api.port,
+            policy=self._policy,
+            request_timeout=self._timeout,
         )
 
     def client(self, binding: Binding, credentials: Credentials) -> BitbucketClient:

@@ -28,7 +28,7 @@ import requests
 from buildsvc.errors import SourceErrorResponse
 from buildsvc.sources.base import Binding
 from buildsvc.sources.bitbucket_rest import Connection, open_calls
-from buildsvc.sources.gitlab_models import as_dict, field_str
+from buildsvc.sources.common import as_dict, field_str
 from buildsvc.sources.urls import RootUrl, invalid_url
 
 BITBUCKET_ORG = "https://bitbucket.org"
@@ -57,7 +57,7 @@ SCOPE_UNVERIFIED = (
 
 def root_and_api(root: RootUrl) -> tuple[str, str]:
     if root.path:
-        raise invalid_url(f"this is a workspace or repository page ({root.path})")
+        raise invalid_url(f"this is a workspace or repository page ({root.path})", "bitbucket")
     if root.host in _HOSTS:
         return BITBUCKET_ORG, BITBUCKET_API
     return root.url, f"{root.url}/2.0"

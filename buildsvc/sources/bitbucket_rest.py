@@ -15,10 +15,10 @@ Cloud's ``next`` page links are re-rooted under it too (like python-gitlab's
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -33,6 +33,7 @@ from buildsvc.sources.transport import GuardedSession
 # secret) and each answer's text: dropped.
 logging.getLogger("atlassian.rest_client").addFilter(lambda record: record.levelno > logging.DEBUG)
 
+T = TypeVar("T")
 PAGE_SIZE = 100
 MAX_PAGES = 10_000  # a loop guard against a server that always has a next page
 Flavour = Literal["cloud", "server"]
@@ -105,6 +106,24 @@ class Calls:
 
     def delete(self, path: str) -> None:
         self.request("DELETE", path)
+
+    def find(self, path: str, parse: Callable[[object], T]) -> T | None:
+        """``parse(get(path))``, or None when the object does not exist (404)."""
+        try:
+            answer = self.get(path)
+        except requests.HTTPError as exc:
+            if status_of(exc) == 404:
+                return None
+            raise
+        return parse(answer)
+
+    def delete_if_present(self, path: str) -> None:
+        """``delete``; an object already gone (404) is not an error."""
+        try:
+            self.delete(path)
+        except requests.HTTPError as exc:
+            if status_of(exc) != 404:
+                raise
 
     def get_all(self, path: str, params: dict[str, Any] | None = None) -> Iterator[object]:
         """Every item of a paged list: Cloud follows ``next``, Server ``nextPageStart``."""

@@ -9,15 +9,13 @@ thread under a deadline, mapped at the boundary.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+from collections.abc import Callable
 from urllib.parse import quote
 
 import requests
 
 from buildsvc.config import Settings
-from buildsvc.errors import InvalidInput, NotFound
+from buildsvc.errors import InvalidInput
 from buildsvc.sources import bitbucket_server_models as models
 from buildsvc.sources.base import (
     Binding,
@@ -30,13 +28,18 @@ from buildsvc.sources.base import (
 )
 from buildsvc.sources.bitbucket_rest import Calls, Connection, open_calls, status_of
 from buildsvc.sources.bitbucket_server_bind import check_binding
-from buildsvc.sources.failures import check_address, run_blocking
-from buildsvc.sources.gitlab import BIND_DEADLINE, CALL_DEADLINE, LIST_DEADLINE, REF_NOT_FOUND
+from buildsvc.sources.common import (
+    HEXISH,
+    LIST_DEADLINE,
+    BlockingCalls,
+    check_credentials,
+    found_ref,
+    run_bind,
+)
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.transport import ca_file
 from buildsvc.sources.urls import parse_root_url
 
-T = TypeVar("T")
 STATUS_KEY = "buildsvc"
 # CANCELLED exists only on recent Data Center releases; FAILED is understood by all.
 STATES = {
@@ -46,28 +49,11 @@ STATES = {
     "failed": "FAILED",
     "canceled": "FAILED",
 }
-_HEXISH = re.compile(r"[0-9a-fA-F]{7,40}")
 
 
 class BitbucketServerClient:
     def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    async def _run(
-        self,
-        fn: Callable[[Calls], T],
-        *,
-        details: Mapping[int, str] | None = None,
-        factor: int = CALL_DEADLINE,
-    ) -> T:
-        conn = self._conn
-
-        def work() -> T:
-            with open_calls(conn) as calls:
-                return fn(calls)
-
-        ctx = conn.context(details=details or {})
-        return await run_blocking(work, ctx, deadline=conn.timeout * factor + 1)
+        self._run = BlockingCalls(conn, lambda: open_calls(conn))
 
     async def list_namespaces(self) -> list[Namespace]:
         return await self._run(
@@ -118,41 +104,21 @@ class BitbucketServerClient:
         if not hook_id.isdigit():
             return None
         path = f"{models.repo_path(full_path)}/webhooks/{hook_id}"
-
-        def work(calls: Calls) -> Hook | None:
-            try:
-                return models.hook(calls.get(path))
-            except requests.HTTPError as exc:
-                if status_of(exc) == 404:
-                    return None
-                raise
-
-        return await self._run(work, details=self._hook_details(full_path))
+        return await self._run(
+            lambda calls: calls.find(path, models.hook), details=self._hook_details(full_path)
+        )
 
     async def delete_hook(self, full_path: str, hook_id: str) -> None:
         if not hook_id.isdigit():
             return
         path = f"{models.repo_path(full_path)}/webhooks/{hook_id}"
-
-        def work(calls: Calls) -> None:
-            try:
-                calls.delete(path)
-            except requests.HTTPError as exc:
-                if status_of(exc) != 404:
-                    raise
-
-        await self._run(work, details={403: self._hook_details(full_path)[403]})
+        denied = self._hook_details(full_path)[403]
+        await self._run(lambda calls: calls.delete_if_present(path), details={403: denied})
 
     async def resolve_ref(self, full_path: str, ref: str) -> str:
         base = models.repo_path(full_path)
         sha = await self._run(lambda calls: _resolve(calls, base, ref))
-        if sha is None:
-            raise NotFound(
-                "The branch, tag or commit does not exist.",
-                code=REF_NOT_FOUND,
-                detail=f"no branch, tag or commit {ref} in {full_path}",
-            )
-        return sha
+        return found_ref(sha, ref, full_path)
 
     async def set_commit_status(
         self, full_path: str, sha: str, state: CommitState, *, target_url: str, description: str
@@ -212,7 +178,7 @@ def _resolve(calls: Calls, base: str, ref: str) -> str | None:
         lambda: _find_ref(calls, base, f"refs/tags/{ref}"),
         lambda: _commit(calls, base, ref),
     ]
-    if _HEXISH.fullmatch(ref):
+    if HEXISH.fullmatch(ref):
         attempts.insert(0, attempts.pop())
     return next((sha for attempt in attempts if (sha := attempt()) is not None), None)
 
@@ -238,17 +204,18 @@ class BitbucketServerProvider:
         )
 
     async def bind(self, credentials: Credentials) -> Binding:
-        if credentials.provider != self.name:
-            raise InvalidInput(detail=f"provider {credentials.provider} is not bitbucket-server")
-        if not credentials.username.strip() or not credentials.token.strip():
-            raise InvalidInput(detail="username and token are required")
-        root = parse_root_url(credentials.url)
+        check_credentials(credentials, self.name)
+        root = parse_root_url(credentials.url, self.name)
         conn = self._connection(root.url, credentials)
         user = credentials.username.strip()
         ctx = conn.context(status=422, details={404: f"user {user} does not exist on the server"})
-        await check_address(root.host, root.port, self._policy, ctx, deadline=self._timeout)
-        return await run_blocking(
-            lambda: check_binding(root, conn), ctx, deadline=self._timeout * BIND_DEADLINE + 1
+        return await run_bind(
+            lambda: check_binding(root, conn),
+            ctx,
+            host=root.host,
+            port=root.port,
+            policy=self._policy,
+            request_timeout=self._timeout,
         )
 
     def client(self, binding: Binding, credentials: Credentials) -> BitbucketServerClient:

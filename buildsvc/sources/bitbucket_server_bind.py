@@ -19,8 +19,8 @@ import requests
 from buildsvc.errors import SourceErrorResponse
 from buildsvc.sources.base import Binding
 from buildsvc.sources.bitbucket_rest import Calls, Connection, open_calls
+from buildsvc.sources.common import as_dict, field_str
 from buildsvc.sources.failures import UnexpectedAnswer
-from buildsvc.sources.gitlab_models import as_dict, field_str
 from buildsvc.sources.urls import RootUrl, invalid_url
 
 PERMISSIONS_UNVERIFIED = (
@@ -40,17 +40,17 @@ def probe_instance(calls: Calls, root: RootUrl) -> None:
         answer = calls.get("/application-properties")
     except UnexpectedAnswer:
         if root.needs_probe:
-            raise invalid_url(nothing) from None
+            raise invalid_url(nothing, "bitbucket-server") from None
         raise
     except requests.HTTPError as exc:
         if exc.response is None or exc.response.status_code != 404:
             raise
         if root.needs_probe:
-            raise invalid_url(nothing) from None
+            raise invalid_url(nothing, "bitbucket-server") from None
         raise _refuse(f"{nothing}; is this the instance root URL?") from None
     if not isinstance(answer, dict) or "version" not in answer:
         if root.needs_probe:
-            raise invalid_url(nothing)
+            raise invalid_url(nothing, "bitbucket-server")
         raise _refuse(f"{nothing}; is this the instance root URL?")
 
 

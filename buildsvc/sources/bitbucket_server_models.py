@@ -13,8 +13,8 @@ from urllib.parse import quote
 from buildsvc.errors import InvalidInput
 from buildsvc.sources.base import Hook, Namespace, SourceRepository
 from buildsvc.sources.bitbucket_models import without_userinfo
+from buildsvc.sources.common import as_dict, field_str
 from buildsvc.sources.failures import UnexpectedAnswer
-from buildsvc.sources.gitlab_models import as_dict, field_str
 
 SHA_RE = re.compile(r"[0-9a-f]{40}")
 _KEY = re.compile(r"~?[A-Za-z0-9_.-]+")  # project keys (~USER for personal projects)

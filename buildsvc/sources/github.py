@@ -10,8 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+from collections.abc import Callable
 from urllib.parse import quote, urlsplit
 
 from github import Github
@@ -19,7 +18,7 @@ from github.GithubException import GithubException, UnknownObjectException
 from github.GithubObject import NotSet
 
 from buildsvc.config import Settings
-from buildsvc.errors import InvalidInput, NotFound
+from buildsvc.errors import InvalidInput
 from buildsvc.sources import github_models as models
 from buildsvc.sources.base import (
     Binding,
@@ -30,15 +29,20 @@ from buildsvc.sources.base import (
     ProviderName,
     SourceRepository,
 )
-from buildsvc.sources.failures import check_address, run_blocking
+from buildsvc.sources.common import (
+    HEXISH,
+    LIST_DEADLINE,
+    BlockingCalls,
+    check_credentials,
+    found_ref,
+    run_bind,
+)
 from buildsvc.sources.github_bind import check_binding
 from buildsvc.sources.github_session import Connection, open_github, root_and_api
-from buildsvc.sources.gitlab import BIND_DEADLINE, CALL_DEADLINE, LIST_DEADLINE, REF_NOT_FOUND
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.transport import ca_file
 from buildsvc.sources.urls import parse_root_url
 
-T = TypeVar("T")
 STATUS_CONTEXT = "buildsvc"
 # GitHub has no "running" or "canceled": running is still pending, canceled an error.
 STATES: dict[str, str] = {
@@ -48,32 +52,15 @@ STATES: dict[str, str] = {
     "failed": "failure",
     "canceled": "error",
 }
-_HEXISH = re.compile(r"[0-9a-fA-F]{7,40}")
 _LOGIN = re.compile(r"[A-Za-z0-9_.-]+")
 NO_REF = (404, 409, 422)  # unknown branch, empty repository, "No commit found for SHA"
 
 
 class GitHubClient:
     def __init__(self, conn: Connection, *, username: str, fine_grained: bool) -> None:
-        self._conn = conn
+        self._run = BlockingCalls(conn, lambda: open_github(conn))
         self._username = username
         self._fine_grained = fine_grained
-
-    async def _run(
-        self,
-        fn: Callable[[Github], T],
-        *,
-        details: Mapping[int, str] | None = None,
-        factor: int = CALL_DEADLINE,
-    ) -> T:
-        conn = self._conn
-
-        def work() -> T:
-            with open_github(conn) as gh:
-                return fn(gh)
-
-        ctx = conn.context(details=details or {})
-        return await run_blocking(work, ctx, deadline=conn.timeout * factor + 1)
 
     async def list_namespaces(self) -> list[Namespace]:
         def work(gh: Github) -> list[Namespace]:
@@ -154,13 +141,7 @@ class GitHubClient:
     async def resolve_ref(self, full_path: str, ref: str) -> str:
         path = models.repo_path(full_path)
         sha = await self._run(lambda gh: _resolve(gh, path, ref))
-        if sha is None:
-            raise NotFound(
-                "The branch, tag or commit does not exist.",
-                code=REF_NOT_FOUND,
-                detail=f"no branch, tag or commit {ref} in {full_path}",
-            )
-        return sha
+        return found_ref(sha, ref, full_path)
 
     async def set_commit_status(
         self, full_path: str, sha: str, state: CommitState, *, target_url: str, description: str
@@ -199,7 +180,7 @@ def _resolve(gh: Github, path: str, ref: str) -> str | None:
         attempts = [lambda: _commit(gh, path, "tags/" + ref.removeprefix("refs/tags/"))]
     else:
         attempts = [lambda: repo.get_branch(ref).commit.sha, lambda: _commit(gh, path, ref)]
-        if _HEXISH.fullmatch(ref):
+        if HEXISH.fullmatch(ref):
             attempts.reverse()
     for attempt in attempts:
         try:
@@ -229,22 +210,21 @@ class GitHubProvider:
         )
 
     async def bind(self, credentials: Credentials) -> Binding:
-        if credentials.provider != self.name:
-            raise InvalidInput(detail=f"provider {credentials.provider} is not github")
-        if not credentials.username.strip() or not credentials.token.strip():
-            raise InvalidInput(detail="username and token are required")
-        root_url, api_url = root_and_api(parse_root_url(credentials.url))
+        check_credentials(credentials, self.name)
+        root_url, api_url = root_and_api(parse_root_url(credentials.url, self.name))
         conn = self._connection(root_url, api_url, credentials)
         not_github = f"no GitHub API answers at {api_url}; is {root_url} a GitHub instance?"
         ctx = conn.context(status=422, details={404: not_github})
         api = urlsplit(api_url)
         port = api.port or (443 if api.scheme == "https" else 80)
-        await check_address(api.hostname or "", port, self._policy, ctx, deadline=self._timeout)
         today = dt.datetime.now(dt.UTC).date()
-        return await run_blocking(
+        return await run_bind(
             lambda: check_binding(conn, credentials.username, self._warning_days, today),
             ctx,
-            deadline=self._timeout * BIND_DEADLINE + 1,
+            host=api.hostname or "",
+            port=port,
+            policy=self._policy,
+            request_timeout=self._timeout,
         )
 
     def client(self, binding: Binding, credentials: Credentials) -> GitHubClient:

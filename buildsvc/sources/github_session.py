@@ -59,11 +59,11 @@ def root_and_api(root: RootUrl) -> tuple[str, str]:
     """(instance root, API base): github.com -> api.github.com, Enterprise -> /api/v3."""
     if root.host in _GITHUB_COM_HOSTS:
         if root.path:
-            raise invalid_url(f"this is a page on github.com ({root.path}); enter {GITHUB_COM}")
+            raise invalid_url(f"this is a page on github.com ({root.path})", "github")
         return GITHUB_COM, GITHUB_COM_API
     if root.path:
         # GitHub Enterprise Server is always served at the root of its host name.
-        raise invalid_url(f"this looks like a page of the instance ({root.path})")
+        raise invalid_url(f"this looks like a page of the instance ({root.path})", "github")
     return root.url, f"{root.url}/api/v3"
 
 

@@ -9,14 +9,11 @@ calls in a thread under a deadline and maps failures at the boundary
 from __future__ import annotations
 
 import datetime as dt
-import re
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+from collections.abc import Callable
 
 from gitlab.exceptions import GitlabError
 
 from buildsvc.config import Settings
-from buildsvc.errors import InvalidInput, NotFound, SourceUnreachable
 from buildsvc.sources import gitlab_models as models
 from buildsvc.sources.base import (
     Binding,
@@ -27,21 +24,24 @@ from buildsvc.sources.base import (
     ProviderName,
     SourceRepository,
 )
-from buildsvc.sources.failures import run_blocking
+from buildsvc.sources.common import (
+    HEXISH,
+    LIST_DEADLINE,
+    BlockingCalls,
+    as_dict,
+    check_credentials,
+    field_str,
+    found_ref,
+    run_bind,
+)
 from buildsvc.sources.gitlab_bind import check_binding
 from buildsvc.sources.gitlab_rest import GitLabRest
 from buildsvc.sources.gitlab_session import Connection, open_rest
-from buildsvc.sources.network import AddressPolicy, resolve_checked
+from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.transport import ca_file
 from buildsvc.sources.urls import parse_root_url
 
-T = TypeVar("T")
-REF_NOT_FOUND = "REF_NOT_FOUND"
 STATUS_NAME = "buildsvc"
-_HEXISH = re.compile(r"[0-9a-fA-F]{7,40}")
-# Deadlines, in multiples of the per-request timeout: a call is a connect plus a read;
-# a bind makes up to five calls; a listing follows pages (30 of them at full timeout).
-CALL_DEADLINE, BIND_DEADLINE, LIST_DEADLINE = 2, 6, 30
 
 
 def _missing(exc: GitlabError) -> bool:
@@ -50,28 +50,12 @@ def _missing(exc: GitlabError) -> bool:
 
 class GitLabClient:
     def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    async def _run(
-        self,
-        fn: Callable[[GitLabRest], T],
-        *,
-        details: Mapping[int, str] | None = None,
-        factor: int = CALL_DEADLINE,
-    ) -> T:
-        conn = self._conn
-
-        def work() -> T:
-            with open_rest(conn) as rest:
-                return fn(rest)
-
-        ctx = conn.context(details=details or {})
-        return await run_blocking(work, ctx, deadline=conn.timeout * factor + 1)
+        self._run = BlockingCalls(conn, lambda: open_rest(conn))
 
     async def list_namespaces(self) -> list[Namespace]:
         def work(rest: GitLabRest) -> list[Namespace]:
-            user = models.as_dict(rest.user(), "/user")
-            username = models.field_str(user, "username", "/user")
+            user = as_dict(rest.user(), "/user")
+            username = field_str(user, "username", "/user")
             mine = Namespace(path=username, name=str(user.get("name") or username), kind="user")
             return [mine, *(models.group_namespace(group) for group in rest.groups())]
 
@@ -82,8 +66,8 @@ class GitLabClient:
             try:
                 return [models.repository(p) for p in rest.group_projects(namespace)]
             except GitlabError as exc:  # not a group: the token user's own namespace?
-                user = models.as_dict(rest.user(), "/user")
-                own = models.field_str(user, "username", "/user")
+                user = as_dict(rest.user(), "/user")
+                own = field_str(user, "username", "/user")
                 if not _missing(exc) or own.casefold() != namespace.casefold():
                     raise
             return [models.repository(p) for p in rest.user_projects(own)]
@@ -130,14 +114,9 @@ class GitLabClient:
         await self._run(work, details={403: denied})
 
     async def resolve_ref(self, full_path: str, ref: str) -> str:
-        sha = await self._run(lambda rest: _resolve(rest, full_path, ref))
-        if sha is None:
-            raise NotFound(
-                "The branch, tag or commit does not exist.",
-                code=REF_NOT_FOUND,
-                detail=f"no branch, tag or commit {ref} in {full_path}",
-            )
-        return sha
+        return found_ref(
+            await self._run(lambda rest: _resolve(rest, full_path, ref)), ref, full_path
+        )
 
     async def set_commit_status(
         self, full_path: str, sha: str, state: CommitState, *, target_url: str, description: str
@@ -169,7 +148,7 @@ def _resolve(rest: GitLabRest, full_path: str, ref: str) -> str | None:
             lambda: _commit_of(rest.tag(full_path, ref)),
             lambda: rest.commit(full_path, ref),
         ]
-        if _HEXISH.fullmatch(ref):
+        if HEXISH.fullmatch(ref):
             attempts.insert(0, attempts.pop())
     for attempt in attempts:
         try:
@@ -181,7 +160,7 @@ def _resolve(rest: GitLabRest, full_path: str, ref: str) -> str | None:
 
 
 def _commit_of(answer: object) -> object:
-    return models.as_dict(answer, "a branch or tag").get("commit")
+    return as_dict(answer, "a branch or tag").get("commit")
 
 
 class GitLabProvider:
@@ -203,31 +182,17 @@ class GitLabProvider:
         )
 
     async def bind(self, credentials: Credentials) -> Binding:
-        if credentials.provider != self.name:
-            raise InvalidInput(detail=f"provider {credentials.provider} is not gitlab")
-        if not credentials.username.strip() or not credentials.token.strip():
-            raise InvalidInput(detail="username and token are required")
-        root = parse_root_url(credentials.url)
+        check_credentials(credentials, self.name)
+        root = parse_root_url(credentials.url, self.name)
         conn = self._connection(root.url, credentials, "v4")
-        ctx = conn.context(status=422)
-        # Checked up front for a clear error before any request; the transport checks
-        # again on every connection (DNS rebinding).
-        try:
-            await run_blocking(
-                lambda: resolve_checked(root.host, root.port, self._policy),
-                ctx,
-                deadline=self._timeout,
-            )
-        except SourceUnreachable as exc:
-            if not isinstance(exc.__cause__, TimeoutError):
-                raise
-            detail = f"timeout: the DNS lookup of {root.host} took over {self._timeout:g} s"
-            raise SourceUnreachable(detail=detail, status=422) from exc.__cause__
         today = dt.datetime.now(dt.UTC).date()
-        return await run_blocking(
+        return await run_bind(
             lambda: check_binding(root, conn, credentials.username, self._warning_days, today),
-            ctx,
-            deadline=self._timeout * BIND_DEADLINE + 1,
+            conn.context(status=422),
+            host=root.host,
+            port=root.port,
+            policy=self._policy,
+            request_timeout=self._timeout,
         )
 
     def client(self, binding: Binding, credentials: Credentials) -> GitLabClient:

@@ -19,8 +19,9 @@ from gitlab.exceptions import GitlabAuthenticationError, GitlabError, GitlabHttp
 
 from buildsvc.errors import SourceErrorResponse
 from buildsvc.sources.base import Binding
+from buildsvc.sources.common import as_dict, field_str
 from buildsvc.sources.failures import UnexpectedAnswer
-from buildsvc.sources.gitlab_models import as_dict, field_str, parse_date
+from buildsvc.sources.gitlab_models import parse_date
 from buildsvc.sources.gitlab_rest import GitLabRest
 from buildsvc.sources.gitlab_session import Connection, rest_over
 from buildsvc.sources.gitlab_v3 import error_message
@@ -59,20 +60,20 @@ def probe_user(session: GuardedSession, root: RootUrl, conn: Connection) -> tupl
             response = session.get(url, headers={"PRIVATE-TOKEN": conn.token}, timeout=conn.timeout)
         except UnexpectedAnswer:
             if root.needs_probe:
-                raise invalid_url(f"no GitLab API answers under {root.url}") from None
+                raise invalid_url(f"no GitLab API answers under {root.url}", "gitlab") from None
             raise
         if response.history and not response.url.startswith(url):
             moved = response.url.split(f"/api/{version}/", 1)[0]
-            raise invalid_url(f"{root.url} redirects to {moved}; use that URL")
+            raise invalid_url(f"{root.url} redirects to {moved}; use that URL", "gitlab")
         if response.status_code == 404:  # no such API here; v3 next, then give up
             continue
         if root.needs_probe and not _looks_like_gitlab(response):
-            raise invalid_url(f"no GitLab API answers under {root.url}")
+            raise invalid_url(f"no GitLab API answers under {root.url}", "gitlab")
         if not response.ok:
             _raise_http(response)
         return version, response.json()
     if root.needs_probe:
-        raise invalid_url(f"no GitLab API answers under {root.url}")
+        raise invalid_url(f"no GitLab API answers under {root.url}", "gitlab")
     raise GitlabHttpError(
         "neither /api/v4/user nor /api/v3/user exists; is this a GitLab instance root URL?", 404
     )

@@ -8,25 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
 
 from buildsvc.sources.base import Hook, Namespace, SourceRepository
+from buildsvc.sources.common import as_dict, field_str
 from buildsvc.sources.failures import UnexpectedAnswer
 
 SHA_RE = re.compile(r"[0-9a-f]{40}")
-
-
-def as_dict(data: object, what: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise UnexpectedAnswer(f"answered {what} with JSON of an unexpected shape")
-    return data
-
-
-def field_str(data: dict[str, Any], key: str, what: str) -> str:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
-        raise UnexpectedAnswer(f"answered {what} without a usable {key!r}")
-    return str(value)
 
 
 def commit_sha(data: object, what: str) -> str:

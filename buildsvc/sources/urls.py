@@ -13,9 +13,18 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from buildsvc.errors import InvalidInput
+from buildsvc.sources.base import ProviderName
 
 INVALID_SOURCE_URL = "INVALID_SOURCE_URL"
-ROOT_URL_HINT = "enter the instance root URL, e.g. https://gitlab.example.com"
+# What to type instead, in each forge's own terms (closes every refusal's detail).
+ROOT_URL_HINTS: dict[ProviderName, str] = {
+    "gitlab": "enter the instance root URL, e.g. https://gitlab.example.com",
+    "github": "enter https://github.com, or the root URL of your GitHub Enterprise "
+    "instance, e.g. https://github.example.com",
+    "bitbucket": "enter https://bitbucket.org",
+    "bitbucket-server": "enter the root URL of your Bitbucket Server instance, "
+    "e.g. https://bitbucket.example.com",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,35 +43,35 @@ class RootUrl:
         return bool(self.path)
 
 
-def invalid_url(reason: str) -> InvalidInput:
+def invalid_url(reason: str, provider: ProviderName) -> InvalidInput:
     return InvalidInput(
         "The source URL is not an instance root URL.",
         code=INVALID_SOURCE_URL,
-        detail=f"{reason}; {ROOT_URL_HINT}",
+        detail=f"{reason}; {ROOT_URL_HINTS[provider]}",
     )
 
 
-def parse_root_url(raw: str) -> RootUrl:
+def parse_root_url(raw: str, provider: ProviderName) -> RootUrl:
     """Normalise ``raw`` or raise ``InvalidInput`` (code ``INVALID_SOURCE_URL``)."""
     text = raw.strip()
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        raise invalid_url("the URL cannot be parsed") from None
+        raise invalid_url("the URL cannot be parsed", provider) from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise invalid_url("the URL must start with http:// or https://")
+        raise invalid_url("the URL must start with http:// or https://", provider)
     if parts.username is not None or parts.password is not None:
         # Never echo the URL here: the part before "@" may be a password.
-        raise invalid_url("the URL must not contain a user name or password")
+        raise invalid_url("the URL must not contain a user name or password", provider)
     host = (parts.hostname or "").lower()
     if not host:
-        raise invalid_url("the URL has no host name")
+        raise invalid_url("the URL has no host name", provider)
     if parts.query or parts.fragment or text.endswith(("?", "#")):
-        raise invalid_url("the URL must not contain a query (?...) or fragment (#...)")
+        raise invalid_url("the URL must not contain a query (?...) or fragment (#...)", provider)
     segments = [segment for segment in parts.path.split("/") if segment]
-    _refuse_repository_paths(segments)
+    _refuse_repository_paths(segments, provider)
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc = f"{netloc}:{port}"
@@ -76,12 +85,13 @@ def parse_root_url(raw: str) -> RootUrl:
     )
 
 
-def _refuse_repository_paths(segments: list[str]) -> None:
+def _refuse_repository_paths(segments: list[str], provider: ProviderName) -> None:
     if any(segment.lower().endswith(".git") for segment in segments):
-        raise invalid_url("this is a repository's clone URL (it ends with .git)")
+        raise invalid_url("this is a repository's clone URL (it ends with .git)", provider)
     if "-" in segments:
-        raise invalid_url("this is the URL of a page inside a project (it contains /-/)")
+        raise invalid_url("this is the URL of a page inside a project (it contains /-/)", provider)
     if len(segments) >= 2 and segments[0] == "api":
-        raise invalid_url("this is the API URL, not the instance root")
+        raise invalid_url("this is the API URL, not the instance root", provider)
     if len(segments) >= 2:
-        raise invalid_url(f"this looks like the URL of a project or group ({'/'.join(segments)})")
+        path = "/".join(segments)
+        raise invalid_url(f"this looks like the URL of a project or group ({path})", provider)

@@ -11,6 +11,7 @@ builds another one (TLS, ``gitlab_mode=...``). The provider's settings allow loo
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import socket
 import subprocess
@@ -43,6 +44,15 @@ from buildsvc.sources import (
 )
 
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
+SELF_SIGNED = (
+    "TLS certificate verification failed: self-signed certificate; "
+    "provide the instance's CA certificate (ca_cert) to trust it"
+)
+
+
+def day(offset: int) -> str:
+    """An ISO date ``offset`` days from today (UTC), for token expiry dates."""
+    return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=offset)).isoformat()
 
 
 def source_settings(**changes: object) -> Settings:
@@ -55,18 +65,19 @@ def source_settings(**changes: object) -> Settings:
     return Settings.model_validate(base)
 
 
-@dataclass
-class World:
+class Binds:
+    """``credentials()`` and ``bind()`` as alice, for both kinds of world below."""
+
     forge: forgesim.Forge
     token: str
-    provider: GitLabProvider
-    ca_cert: str | None = None
+    provider: SourceProvider
+    ca_cert: str | None
 
     def credentials(
         self, *, url: str | None = None, username: str = "alice", token: str | None = None
     ) -> Credentials:
         return Credentials(
-            provider="gitlab",
+            provider=self.provider.name,
             url=url or self.forge.url,
             username=username,
             token=token if token is not None else self.token,
@@ -76,6 +87,14 @@ class World:
     async def bind(self, **kwargs: str) -> tuple[Binding, Credentials]:
         credentials = self.credentials(**kwargs)
         return await self.provider.bind(credentials), credentials
+
+
+@dataclass
+class World(Binds):
+    forge: forgesim.Forge
+    token: str
+    provider: GitLabProvider
+    ca_cert: str | None = None
 
 
 @pytest.fixture
@@ -128,7 +147,7 @@ PROVIDERS: dict[str, Callable[[Settings], SourceProvider]] = {
 
 
 @dataclass
-class ForgeWorld:
+class ForgeWorld(Binds):
     name: ProviderName
     forge: forgesim.Forge
     token: str
@@ -136,27 +155,19 @@ class ForgeWorld:
     repo: str  # full path of the repository made by the setup
     ca_cert: str | None = None
 
-    def credentials(
-        self, *, url: str | None = None, username: str = "alice", token: str | None = None
-    ) -> Credentials:
-        return Credentials(
-            provider=self.name,
-            url=url or self.forge.url,
-            username=username,
-            token=token if token is not None else self.token,
-            ca_cert=self.ca_cert,
-        )
-
-    async def bind(self, **kwargs: str) -> tuple[Binding, Credentials]:
-        credentials = self.credentials(**kwargs)
-        return await self.provider.bind(credentials), credentials
-
     async def client(self, **kwargs: str) -> SourceClient:
         binding, credentials = await self.bind(**kwargs)
         return self.provider.client(binding, credentials)
 
     def token_with(self, scopes: list[str], expires_at: str | None = None) -> str:
         return self.forge.admin.create_token("alice", scopes, expires_at=expires_at)
+
+    async def push(self, tmp_path: Path) -> dict[str, str]:
+        """Push ``push_history`` to the repository with the credentials the worker uses."""
+        binding, credentials = await self.bind()
+        user, password = self.provider.git_credentials(binding, credentials)
+        remote = self.forge.git_url_with_token(self.repo, password, username=user)
+        return await asyncio.to_thread(push_history, remote, tmp_path / "work")
 
 
 @pytest.fixture
@@ -209,7 +220,19 @@ def push_history(remote: str, work: Path) -> dict[str, str]:
     return {"main": first, "feature": feature}
 
 
-async def bind_unreachable(world: ForgeWorld, **kwargs: str) -> str:
+async def push_through_a_hook(
+    world: ForgeWorld, client: SourceClient, tmp_path: Path
+) -> dict[str, str]:
+    """``world.push`` while a hook listens; returns once the forge processed the push
+    (Bitbucket sends one delivery for the whole push), the hook deleted again."""
+    hook = await client.create_hook(world.repo, "http://127.0.0.1:9/hook", "s")
+    shas = await world.push(tmp_path)
+    await wait_deliveries(world.forge, 1)
+    await client.delete_hook(world.repo, hook.id)
+    return shas
+
+
+async def bind_unreachable(world: Binds, **kwargs: str) -> str:
     """Bind, expect SOURCE_UNREACHABLE with the exact message; the detail."""
     with pytest.raises(SourceUnreachable) as info:
         await world.bind(**kwargs)
@@ -221,7 +244,7 @@ async def bind_unreachable(world: ForgeWorld, **kwargs: str) -> str:
     return error.detail or ""
 
 
-async def bind_refused(world: ForgeWorld, **kwargs: str) -> str:
+async def bind_refused(world: Binds, **kwargs: str) -> str:
     """Bind, expect SOURCE_ERROR_RESPONSE with the exact message; the detail."""
     with pytest.raises(SourceErrorResponse) as info:
         await world.bind(**kwargs)
@@ -231,6 +254,7 @@ async def bind_refused(world: ForgeWorld, **kwargs: str) -> str:
     assert error.status == 422
     for secret in (world.token, kwargs.get("token", world.token)):
         assert secret not in str(error)
+        assert secret not in (error.detail or "")
     return error.detail or ""
 
 

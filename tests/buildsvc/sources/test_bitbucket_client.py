@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,13 +10,11 @@ import pytest
 import requests
 
 from buildsvc.errors import InvalidInput, NotFound
-from buildsvc.sources import BitbucketProvider, CommitState, SourceClient
+from buildsvc.sources import CommitState
 from buildsvc.sources.bitbucket_bind import SCOPE_UNVERIFIED
 from tests.buildsvc.sources.conftest import (
     ForgeWorld,
-    push_history,
-    source_settings,
-    wait_deliveries,
+    push_through_a_hook,
 )
 
 
@@ -78,39 +74,9 @@ async def test_pickers_follow_pagination_to_the_end(world: ForgeWorld) -> None:
         await client.get_repository("acme/../app")
 
 
-async def test_hook_create_get_delete(world: ForgeWorld, tmp_path: Path) -> None:
-    client = await world.client()
-    hook = await client.create_hook("acme/app", "http://127.0.0.1:9/hook", "s3cret-value")
-    assert (hook.url, hook.enabled) == ("http://127.0.0.1:9/hook", True)
-    assert await client.get_hook("acme/app", hook.id) == hook
-    await _push(world, tmp_path)
-    (delivery,) = await wait_deliveries(world.forge, 1)
-    assert delivery["event"] == "repo:push"
-    digest = hmac.new(b"s3cret-value", delivery["body"].encode(), hashlib.sha256).hexdigest()
-    assert delivery["headers"]["X-Hub-Signature"] == f"sha256={digest}"
-    await client.delete_hook("acme/app", hook.id)
-    assert await client.get_hook("acme/app", hook.id) is None
-    await client.delete_hook("acme/app", hook.id)  # already gone: not an error
-
-
-async def _push(world: ForgeWorld, tmp_path: Path) -> dict[str, str]:
-    binding, credentials = await world.bind()
-    user, password = world.provider.git_credentials(binding, credentials)
-    remote = world.forge.git_url_with_token("acme/app", password, username=user)
-    return await asyncio.to_thread(push_history, remote, tmp_path / "work")
-
-
-async def _pushed(world: ForgeWorld, client: SourceClient, tmp_path: Path) -> dict[str, str]:
-    hook = await client.create_hook("acme/app", "http://127.0.0.1:9/hook", "s")
-    shas = await _push(world, tmp_path)
-    await wait_deliveries(world.forge, 1)  # one repo:push for the whole push
-    await client.delete_hook("acme/app", hook.id)
-    return shas
-
-
 async def test_resolve_ref_after_a_real_push(world: ForgeWorld, tmp_path: Path) -> None:
     client = await world.client()
-    shas = await _pushed(world, client, tmp_path)
+    shas = await push_through_a_hook(world, client, tmp_path)
     main, feature = shas["main"], shas["feature"]
     assert await client.resolve_ref("acme/app", "main") == main
     assert await client.resolve_ref("acme/app", "refs/heads/feature/x") == feature
@@ -125,7 +91,7 @@ async def test_resolve_ref_after_a_real_push(world: ForgeWorld, tmp_path: Path) 
 
 async def test_commit_status_is_seen_on_the_forge(world: ForgeWorld, tmp_path: Path) -> None:
     client = await world.client()
-    sha = (await _pushed(world, client, tmp_path))["main"]
+    sha = (await push_through_a_hook(world, client, tmp_path))["main"]
     url = f"{world.forge.url}/2.0/repositories/acme/app/commit/{sha}/statuses/build/buildsvc"
     expected: dict[CommitState, str] = {
         "pending": "INPROGRESS",
@@ -147,24 +113,3 @@ async def test_commit_status_is_seen_on_the_forge(world: ForgeWorld, tmp_path: P
             "buildsvc",
             "http://ci.example/b/1",
         )
-
-
-async def test_every_call_goes_through_the_address_policy(world: ForgeWorld) -> None:
-    binding, credentials = await world.bind()
-    client = BitbucketProvider(source_settings(allowed_source_networks=[])).client(
-        binding, credentials
-    )
-    calls = [
-        client.list_namespaces(),
-        client.list_repositories("acme"),
-        client.get_repository("acme/app"),
-        client.create_hook("acme/app", "http://127.0.0.1:9/h", "s"),
-        client.get_hook("acme/app", "{x}"),
-        client.delete_hook("acme/app", "{x}"),
-        client.resolve_ref("acme/app", "main"),
-        client.set_commit_status("acme/app", "a" * 40, "success", target_url="", description=""),
-    ]
-    for call in calls:
-        with pytest.raises(InvalidInput) as info:
-            await call
-        assert info.value.code == "SOURCE_URL_NOT_ALLOWED"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 import pytest
@@ -13,14 +12,10 @@ from tests.buildsvc.sources.conftest import (
     ForgeWorld,
     bind_refused,
     bind_unreachable,
-    closed_port,
+    day,
     source_settings,
 )
 
-SELF_SIGNED = (
-    "TLS certificate verification failed: self-signed certificate; "
-    "provide the instance's CA certificate (ca_cert) to trust it"
-)
 USER = r"/rest/api/1\.0/users/alice$"
 PROPERTIES = r"/rest/api/1\.0/application-properties$"
 NOT_ACCEPTED = (
@@ -38,42 +33,12 @@ def world(make_forge: Callable[..., ForgeWorld]) -> ForgeWorld:
     return make_forge("bitbucket-server")
 
 
-def _day(offset: int) -> str:
-    return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=offset)).isoformat()
-
-
-async def test_connection_refused(world: ForgeWorld) -> None:
-    port = closed_port()
-    detail = await bind_unreachable(world, url=f"http://127.0.0.1:{port}")
-    assert detail.startswith(f"connection refused by 127.0.0.1:{port}")
-
-
-async def test_dns_failure(world: ForgeWorld) -> None:
-    detail = await bind_unreachable(world, url="https://bitbucket.no-such-host.invalid")
-    assert detail.startswith("DNS lookup failed for bitbucket.no-such-host.invalid")
-
-
-async def test_timeout(make_forge: Callable[..., ForgeWorld]) -> None:
-    world = make_forge("bitbucket-server", settings=source_settings(source_timeout_seconds=0.3))
-    world.forge.admin.set_fault(USER, delay_ms=1500)
-    assert await bind_unreachable(world) == "timeout: Bitbucket Server did not answer within 0.3 s"
-
-
-async def test_tls_not_trusted_then_trusted(make_forge: Callable[..., ForgeWorld]) -> None:
-    world = make_forge("bitbucket-server", tls_self_signed=True)
-    assert await bind_unreachable(world) == SELF_SIGNED
-    assert world.forge.ca_file is not None
-    world.ca_cert = world.forge.ca_file.read_text()
-    client = await world.client()
-    assert (await client.get_repository("ACME/app")).full_path == "ACME/app"
-
-
 async def test_401_unknown_token(world: ForgeWorld) -> None:
     assert await bind_refused(world, token="wrong-token-" + "q" * 12) == NOT_ACCEPTED
 
 
 async def test_expired_token(world: ForgeWorld) -> None:
-    token = world.token_with(["REPO_ADMIN"], expires_at=_day(-1))
+    token = world.token_with(["REPO_ADMIN"], expires_at=day(-1))
     assert await bind_refused(world, token=token) == NOT_ACCEPTED
 
 

@@ -14,52 +14,16 @@ from tests.buildsvc.sources.conftest import (
     ForgeWorld,
     bind_refused,
     bind_unreachable,
-    closed_port,
+    day,
     source_settings,
 )
 
-SELF_SIGNED = (
-    "TLS certificate verification failed: self-signed certificate; "
-    "provide the instance's CA certificate (ca_cert) to trust it"
-)
 USER = r"/api/v3/user$"
 
 
 @pytest.fixture
 def world(make_forge: Callable[..., ForgeWorld]) -> ForgeWorld:
     return make_forge("github")
-
-
-def _day(offset: int) -> str:
-    return (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=offset)).isoformat()
-
-
-async def test_connection_refused(world: ForgeWorld) -> None:
-    port = closed_port()
-    detail = await bind_unreachable(world, url=f"http://127.0.0.1:{port}")
-    assert detail.startswith(f"connection refused by 127.0.0.1:{port}")
-
-
-async def test_dns_failure(world: ForgeWorld) -> None:
-    detail = await bind_unreachable(world, url="https://github.no-such-host.invalid")
-    assert detail == (
-        "DNS lookup failed for github.no-such-host.invalid: the host name does not resolve"
-    )
-
-
-async def test_timeout(make_forge: Callable[..., ForgeWorld]) -> None:
-    world = make_forge("github", settings=source_settings(source_timeout_seconds=0.3))
-    world.forge.admin.set_fault(USER, delay_ms=1500)
-    assert await bind_unreachable(world) == "timeout: GitHub did not answer within 0.3 s"
-
-
-async def test_tls_not_trusted_then_trusted(make_forge: Callable[..., ForgeWorld]) -> None:
-    world = make_forge("github", tls_self_signed=True)
-    assert await bind_unreachable(world) == SELF_SIGNED
-    assert world.forge.ca_file is not None
-    world.ca_cert = world.forge.ca_file.read_text()
-    client = await world.client()
-    assert (await client.get_repository("acme/app")).full_path == "acme/app"
 
 
 async def test_401_bad_credentials(world: ForgeWorld) -> None:
@@ -71,7 +35,7 @@ async def test_401_bad_credentials(world: ForgeWorld) -> None:
 
 
 async def test_expired_token(world: ForgeWorld) -> None:
-    token = world.token_with(["repo", "admin:repo_hook"], expires_at=_day(-1))
+    token = world.token_with(["repo", "admin:repo_hook"], expires_at=day(-1))
     detail = await bind_refused(world, token=token)
     assert detail.startswith("GitHub answered 401 Unauthorized: the token was not accepted")
 

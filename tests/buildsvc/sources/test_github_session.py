@@ -19,7 +19,7 @@ from buildsvc.sources.github_session import (
     root_and_api,
 )
 from buildsvc.sources.network import AddressPolicy
-from buildsvc.sources.urls import parse_root_url
+from buildsvc.sources.urls import ROOT_URL_HINTS, parse_root_url
 from tests.buildsvc.sources.conftest import LOOPBACK, ForgeWorld
 
 TOKEN = "tok-" + "g7" * 12
@@ -41,14 +41,15 @@ def _conn(api_url: str) -> Connection:
     ],
 )
 def test_root_and_api(typed: str, root: str, api: str) -> None:
-    assert root_and_api(parse_root_url(typed)) == (root, api)
+    assert root_and_api(parse_root_url(typed, "github")) == (root, api)
 
 
 @pytest.mark.parametrize("typed", ["https://github.com/acme", "https://ghe.example.com/acme"])
 def test_pages_are_not_roots(typed: str) -> None:
     with pytest.raises(InvalidInput) as info:
-        root_and_api(parse_root_url(typed))
+        root_and_api(parse_root_url(typed, "github"))
     assert info.value.code == "INVALID_SOURCE_URL"
+    assert (info.value.detail or "").endswith(ROOT_URL_HINTS["github"])
 
 
 def test_tuned_for_a_service() -> None:

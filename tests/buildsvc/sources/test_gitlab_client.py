@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,35 +14,7 @@ import pytest
 from buildsvc.errors import NotFound, SourceErrorResponse
 from buildsvc.sources import Binding, Credentials
 from buildsvc.sources.gitlab import GitLabClient
-from tests.buildsvc.sources.conftest import World
-
-
-def git(*args: str, cwd: Path) -> str:
-    result = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
-
-
-def push_history(world: World, work: Path) -> dict[str, str]:
-    """Commits on main and feature/x and an annotated tag v1, pushed to acme/app."""
-    work.mkdir()
-    git("init", "-q", "-b", "main", cwd=work)
-    (work / "Dockerfile").write_text("FROM scratch\n")
-    git("add", "Dockerfile", cwd=work)
-    git("commit", "-q", "-m", "first", cwd=work)
-    first = git("rev-parse", "HEAD", cwd=work)
-    git("tag", "-a", "v1", "-m", "release 1", cwd=work)
-    git("checkout", "-q", "-b", "feature/x", cwd=work)
-    git("commit", "-q", "--allow-empty", "-m", "feature", cwd=work)
-    feature = git("rev-parse", "HEAD", cwd=work)
-    remote = world.forge.git_url_with_token("acme/app", world.token)
-    git("push", "-q", remote, "main", "feature/x", "v1", cwd=work)
-    return {"main": first, "feature": feature}
+from tests.buildsvc.sources.conftest import World, push_history
 
 
 async def wait_for_deliveries(world: World, hook_id: str, count: int) -> list[dict[str, Any]]:
@@ -66,7 +37,8 @@ async def push_and_settle(
     own_hook = hook_id is None
     if hook_id is None:
         hook_id = (await client.create_hook("acme/app", "http://127.0.0.1:9/s", "s")).id
-    shas = await asyncio.to_thread(push_history, world, work)
+    remote = world.forge.git_url_with_token("acme/app", world.token)
+    shas = await asyncio.to_thread(push_history, remote, work)
     await wait_for_deliveries(world, hook_id, 3)
     if own_hook:
         await client.delete_hook("acme/app", hook_id)

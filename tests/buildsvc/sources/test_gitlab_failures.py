@@ -2,61 +2,33 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 
 import pytest
 
 from buildsvc.errors import (
-    SOURCE_ERROR_RESPONSE_MESSAGE,
-    SOURCE_UNREACHABLE_MESSAGE,
     InvalidInput,
     SourceErrorResponse,
-    SourceUnreachable,
 )
 from buildsvc.sources import GitLabProvider
-from tests.buildsvc.sources.conftest import World, source_settings
-
-SELF_SIGNED = (
-    "TLS certificate verification failed: self-signed certificate; "
-    "provide the instance's CA certificate (ca_cert) to trust it"
+from tests.buildsvc.sources.conftest import (
+    SELF_SIGNED,
+    World,
+    bind_refused,
+    bind_unreachable,
+    closed_port,
+    source_settings,
 )
-
-
-async def _unreachable(world: World, **kwargs: str) -> str:
-    with pytest.raises(SourceUnreachable) as info:
-        await world.bind(**kwargs)
-    error = info.value
-    assert error.code == "SOURCE_UNREACHABLE"
-    assert error.message == SOURCE_UNREACHABLE_MESSAGE
-    assert world.token not in str(error)
-    return error.detail or ""
-
-
-async def _error_response(world: World, **kwargs: str) -> str:
-    with pytest.raises(SourceErrorResponse) as info:
-        await world.bind(**kwargs)
-    error = info.value
-    assert error.code == "SOURCE_ERROR_RESPONSE"
-    assert error.message == SOURCE_ERROR_RESPONSE_MESSAGE
-    assert world.token not in str(error)
-    return error.detail or ""
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_connection_refused(gitlab_world: World) -> None:
-    port = _closed_port()
-    detail = await _unreachable(gitlab_world, url=f"http://127.0.0.1:{port}")
+    port = closed_port()
+    detail = await bind_unreachable(gitlab_world, url=f"http://127.0.0.1:{port}")
     assert detail.startswith(f"connection refused by 127.0.0.1:{port}")
 
 
 async def test_dns_failure(gitlab_world: World) -> None:
-    detail = await _unreachable(gitlab_world, url="https://gitlab.no-such-host.invalid")
+    detail = await bind_unreachable(gitlab_world, url="https://gitlab.no-such-host.invalid")
     assert (
         detail
         == "DNS lookup failed for gitlab.no-such-host.invalid: the host name does not resolve"
@@ -66,14 +38,14 @@ async def test_dns_failure(gitlab_world: World) -> None:
 async def test_timeout(make_world: Callable[..., World]) -> None:
     world = make_world(settings=source_settings(source_timeout_seconds=0.3))
     world.forge.admin.set_fault(r"/api/v4/user$", delay_ms=1500)
-    detail = await _unreachable(world)
+    detail = await bind_unreachable(world)
     assert detail == "timeout: GitLab did not answer within 0.3 s"
 
 
 async def test_tls_not_trusted_then_trusted_with_ca_cert(make_world: Callable[..., World]) -> None:
     world = make_world(tls_self_signed=True)
     assert world.forge.url.startswith("https://")
-    assert await _unreachable(world) == SELF_SIGNED
+    assert await bind_unreachable(world) == SELF_SIGNED
 
     assert world.forge.ca_file is not None
     world.ca_cert = world.forge.ca_file.read_text()
@@ -84,7 +56,7 @@ async def test_tls_not_trusted_then_trusted_with_ca_cert(make_world: Callable[..
 
 
 async def test_401(gitlab_world: World) -> None:
-    detail = await _error_response(gitlab_world, token="wrong-token-" + "q" * 10)
+    detail = await bind_refused(gitlab_world, token="wrong-token-" + "q" * 10)
     assert detail.startswith("GitLab answered 401 Unauthorized")
 
 
@@ -92,14 +64,14 @@ async def test_403(gitlab_world: World) -> None:
     gitlab_world.forge.admin.set_fault(
         r"/api/v4/user$", status=403, body='{"message":"403 Forbidden"}'
     )
-    assert await _error_response(gitlab_world) == "GitLab answered 403 Forbidden"
+    assert await bind_refused(gitlab_world) == "GitLab answered 403 Forbidden"
 
 
 async def test_404_when_no_gitlab_api_answers(gitlab_world: World) -> None:
     gitlab_world.forge.admin.set_fault(
         r"/api/v[34]/user$", status=404, body='{"error":"404 Not Found"}'
     )
-    detail = await _error_response(gitlab_world)
+    detail = await bind_refused(gitlab_world)
     assert detail == (
         "GitLab answered 404 Not Found: neither /api/v4/user nor /api/v3/user exists; "
         "is this a GitLab instance root URL?"
@@ -117,14 +89,14 @@ async def test_404_of_a_project(gitlab_world: World) -> None:
 
 async def test_5xx(gitlab_world: World) -> None:
     gitlab_world.forge.admin.set_fault(r"/api/v4/user$", status=503, body='{"message":"down"}')
-    assert await _error_response(gitlab_world) == "GitLab answered 503 Service Unavailable: down"
+    assert await bind_refused(gitlab_world) == "GitLab answered 503 Service Unavailable: down"
 
 
 async def test_5xx_html_page(gitlab_world: World) -> None:
     gitlab_world.forge.admin.set_fault(
         r"/api/v4/user$", status=502, body="<html><body>Bad gateway</body></html>"
     )
-    detail = await _error_response(gitlab_world)
+    detail = await bind_refused(gitlab_world)
     assert detail == "GitLab answered 502 Bad Gateway: (an HTML page)"
 
 
@@ -132,16 +104,14 @@ async def test_html_instead_of_json(gitlab_world: World) -> None:
     gitlab_world.forge.admin.set_fault(
         r"/api/v4/user$", status=200, body="<html><body>Sign in</body></html>"
     )
-    assert await _error_response(gitlab_world) == "GitLab answered with HTML instead of JSON"
+    assert await bind_refused(gitlab_world) == "GitLab answered with HTML instead of JSON"
 
 
 async def test_unparsable_json(gitlab_world: World) -> None:
     gitlab_world.forge.admin.set_fault(
         r"/api/v4/user$", status=200, body='{"username": ', content_type="application/json"
     )
-    assert (
-        await _error_response(gitlab_world) == "GitLab answered with a body that is not valid JSON"
-    )
+    assert await bind_refused(gitlab_world) == "GitLab answered with a body that is not valid JSON"
 
 
 async def test_unparsable_json_through_python_gitlab(gitlab_world: World) -> None:
@@ -157,7 +127,7 @@ async def test_unparsable_json_through_python_gitlab(gitlab_world: World) -> Non
 
 async def test_connection_reset(gitlab_world: World) -> None:
     gitlab_world.forge.admin.set_fault(r"/api/v4/user$", reset=True)
-    detail = await _unreachable(gitlab_world)
+    detail = await bind_unreachable(gitlab_world)
     assert "connection" in detail
 
 
