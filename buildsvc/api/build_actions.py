@@ -97,6 +97,7 @@ async def cancel_build(request: web.Request) -> web.Response:
     build = await cancel.cancel_build(
         request.app[SESSIONMAKER], request.app[ARQ], request[ACCOUNT_ID], build_id
     )
+    request.app[COMMIT_STATUS].report([build.id], "canceled")  # if no worker had it yet
     return json_response(BuildOut.from_build(build))
 
 
@@ -104,7 +105,10 @@ def _after(request: web.Request, query: LogQuery) -> int:
     last_event = request.headers.get("Last-Event-ID", "").strip()
     if not last_event:
         return query.after
-    if not last_event.isdigit() or int(last_event) > MAX_SEQ:
+    # ASCII digits of at most 10 characters first: int() refuses "²" and very long strings
+    # with a ValueError, which would otherwise surface as a 500.
+    digits = last_event.isascii() and last_event.isdigit() and len(last_event) <= 10
+    if not digits or int(last_event) > MAX_SEQ:
         raise InvalidInput(detail="Last-Event-ID: the seq of the last line received")
     return int(last_event)
 
