@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 
 install: system-deps $(VENV)/.installed ## install everything: Debian packages and the Python environment
 
-services: install ## start dockerd, the registry, Redis and the base image (idempotent)
+services: install ## start dockerd, the registry, Redis, the base image and forgesim (idempotent)
 	bash scripts/services.sh start
 
 services-stop: ## stop what `make services` started

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: a git push to a GitLab (forgesim) becomes an image in the registry, then runs.
 #
-# Starts forgesim (GitLab, 127.0.0.1:8929), the buildsvc API (127.0.0.1:8080) and a worker
+# Starts its own forgesim (GitLab, 127.0.0.1:8939), the buildsvc API (127.0.0.1:8080) and a worker
 # on a fresh var/demo; creates an account, a forge user/token/group/project, binds GitLab,
 # links examples/hello with a rule, pushes it with git, follows the build log live, prints
 # the image reference, digest and time per phase, pulls the image back from the registry
@@ -13,7 +13,7 @@ cd "$ROOT"
 PY="${PY:-$ROOT/.venv/bin/python}"
 [ -x "$PY" ] || PY="$(command -v python3)"
 DEMO="$ROOT/var/demo"
-FORGE_PORT=8929
+FORGE_PORT=8939 # its own forge: make services keeps a development one on 8929
 API_PORT=8080
 FORGE="http://127.0.0.1:$FORGE_PORT"
 API="http://127.0.0.1:$API_PORT"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start, stop or show the local services of the buildsvc stack: dockerd, the registry
 # (Distribution, htpasswd auth on 127.0.0.1:5000), redis-server (127.0.0.1:6379) and the
-# base image buildsvc/busybox:latest. Idempotent: `start` leaves running services alone.
+# base image buildsvc/busybox:latest, and forgesim (a local GitLab on 127.0.0.1:8929 for
+# development). Idempotent: `start` leaves running services alone.
 # State lives under var/ of the repository: var/run (pidfiles), var/log, var/registry, var/redis.
 #
 # usage: scripts/services.sh start|stop|status   (status exits 3 when something is down)
@@ -20,10 +21,12 @@ REGISTRY_PORT=5000
 REGISTRY_USER=buildsvc
 REDIS_PORT=6379
 BASE_IMAGE=buildsvc/busybox:latest
+FORGESIM_PORT=8929
 
 DOCKERD_TIMEOUT="${DOCKERD_TIMEOUT:-60}"
 REGISTRY_TIMEOUT="${REGISTRY_TIMEOUT:-20}"
 REDIS_TIMEOUT="${REDIS_TIMEOUT:-10}"
+FORGESIM_TIMEOUT="${FORGESIM_TIMEOUT:-20}"
 
 BASE_ROOTFS=""
 trap '[ -z "$BASE_ROOTFS" ] || rm -rf "$BASE_ROOTFS"' EXIT
@@ -237,6 +240,29 @@ start_redis() {
     say "redis: started (pid $(cat "$RUN/redis.pid" 2>/dev/null), 127.0.0.1:$REDIS_PORT)"
 }
 
+# --- forgesim -------------------------------------------------------------------------
+
+forgesim_ready() { [ "$(http_status 127.0.0.1 "$FORGESIM_PORT" /_forgesim/health 2>/dev/null)" = 200 ]; }
+
+start_forgesim() {
+    if forgesim_ready; then
+        say "forgesim: running (GitLab at http://127.0.0.1:$FORGESIM_PORT)"
+        return 0
+    fi
+    [ -x "$ROOT/.venv/bin/python" ] || fail "forgesim: $ROOT/.venv is missing; run make install"
+    mkdir -p "$VAR/forgesim"
+    # A local GitLab for development (state kept in var/forgesim across restarts).
+    nohup "$ROOT/.venv/bin/python" -m forgesim --provider gitlab --host 127.0.0.1 \
+        --port "$FORGESIM_PORT" --data "$VAR/forgesim" </dev/null >>"$LOG/forgesim.log" 2>&1 9>&- &
+    echo $! >"$RUN/forgesim.pid"
+    if ! wait_until "$FORGESIM_TIMEOUT" forgesim_ready; then
+        echo "services: error: forgesim did not answer on 127.0.0.1:$FORGESIM_PORT within ${FORGESIM_TIMEOUT}s" >&2
+        tail -n 20 "$LOG/forgesim.log" | sed 's/^/    /' >&2
+        exit 1
+    fi
+    say "forgesim: started (pid $(cat "$RUN/forgesim.pid"), GitLab at http://127.0.0.1:$FORGESIM_PORT)"
+}
+
 # --- base image ------------------------------------------------------------------------
 
 ensure_base_image() {
@@ -290,9 +316,11 @@ cmd_start() {
     start_registry
     start_redis
     ensure_base_image
+    start_forgesim
 }
 
 cmd_stop() {
+    stop_pidfile forgesim "$RUN/forgesim.pid"
     stop_pidfile registry "$RUN/registry.pid"
     stop_pidfile redis "$RUN/redis.pid"
     stop_pidfile dockerd "$RUN/dockerd.pid"
@@ -302,6 +330,7 @@ cmd_status() {
     status_line "dockerd ($DOCKER_SOCK)" docker_ready
     status_line "registry ($REGISTRY_HOST:$REGISTRY_PORT)" registry_ready
     status_line "redis (127.0.0.1:$REDIS_PORT)" redis_ready
+    status_line "forgesim (http://127.0.0.1:$FORGESIM_PORT)" forgesim_ready
     if docker_ready && docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
         say "base image $BASE_IMAGE: present"
     else
