@@ -1,4 +1,5 @@
-"""Commit statuses, the API's half: ``pending`` for builds as they are queued.
+"""Commit statuses, the API's half: ``pending`` for builds as they are queued, and
+``canceled`` for builds cancelled before a worker took them.
 
 The worker reports ``running`` and the end (``buildsvc.worker.commit_status``); every
 status links to the build's console page (``build_page_url``). Reporting never stands in
@@ -7,25 +8,28 @@ for the forge), the posts run in the background with a deadline, and a refusal o
 leaves a ``status_note`` on the build. A refused token also marks the binding broken
 (the client is a ``bindings.watch.WatchedClient``).
 
-Posts are coalesced: builds reported while a batch is in flight go in the next batch, a
-build no longer queued by then is left to the worker (its ``running`` must not be
-overwritten by a late ``pending``), and one post per commit and repository covers the
-builds of several rules. So a burst of pushes costs the forge one call per commit.
+Posts are coalesced: builds reported within ``BATCH_DELAY_SECONDS`` (and while a batch
+is in flight) go in one batch, a build no longer queued by then is left to the worker
+(its ``running`` must not be overwritten by a late ``pending``), and one post per commit
+and repository covers the builds of several rules. So a burst of pushes costs the forge
+a few calls a second, and the webhook path one set insertion per delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.bindings.watch import BROKEN
-from buildsvc.builds.states import BuildStatus
+from buildsvc.builds.states import UNFINISHED, BuildStatus
 from buildsvc.errors import ServiceError
 from buildsvc.sources.base import CommitState
 from buildsvc.store.models import Build, ImageRepository, SourceBinding
@@ -33,6 +37,10 @@ from buildsvc.store.models import Build, ImageRepository, SourceBinding
 log = logging.getLogger(__name__)
 
 CONCURRENCY = 4
+# Batches start at most this often: a burst of deliveries (or a benchmark) costs the
+# forge, the database and this process a few calls a second, not one per delivery.
+BATCH_DELAY_SECONDS = 0.25
+REPEAT_SECONDS = 2.0  # a commit set pending is not set pending again this soon
 CLOSE_TIMEOUT_SECONDS = 5.0
 
 
@@ -66,19 +74,33 @@ class _Target:
     sha: str
     source_repository: str
     binding: SourceBinding
+    state: CommitState
+
+
+DESCRIPTIONS: dict[CommitState, str] = {
+    "pending": "Build queued",
+    "canceled": "Build cancelled before it started",
+}
 
 
 class QueuedStatus:
-    """Posts ``pending`` for queued builds in the background; one per API process."""
+    """Posts the statuses the worker cannot, in the background; one per API process.
+
+    ``report(ids)``: ``pending`` for builds still queued. ``report(ids, "canceled")``:
+    for builds cancelled while queued (never started: no worker reports them), unless
+    another build of the same commit is still on its way (its status must stay).
+    """
 
     def __init__(self, access: SourceAccess, *, concurrency: int = CONCURRENCY) -> None:
         self._access = access
         self._limit = asyncio.Semaphore(concurrency)
-        self._pending: set[int] = set()
+        self._pending: dict[int, CommitState] = {}
         self._drainer: asyncio.Task[None] | None = None
+        # (repository id, commit) -> when this process last set it pending.
+        self._recent: dict[tuple[int, str], float] = {}
 
-    def report(self, build_ids: Iterable[int]) -> None:
-        self._pending.update(build_ids)
+    def report(self, build_ids: Iterable[int], state: CommitState = "pending") -> None:
+        self._pending.update(dict.fromkeys(build_ids, state))
         if self._pending and self._drainer is None:
             self._drainer = asyncio.get_running_loop().create_task(self._drain())
 
@@ -95,7 +117,8 @@ class QueuedStatus:
     async def _drain(self) -> None:
         try:
             while self._pending:
-                batch, self._pending = self._pending, set()
+                await asyncio.sleep(BATCH_DELAY_SECONDS)  # gather a burst into one batch
+                batch, self._pending = self._pending, {}
                 try:
                     targets = await self._load(batch)
                 except Exception:  # the database hiccuped: these builds go without
@@ -105,32 +128,80 @@ class QueuedStatus:
         finally:
             self._drainer = None
 
-    async def _load(self, build_ids: set[int]) -> list[_Target]:
-        statement = (
-            select(Build.id, Build.commit_sha, ImageRepository.source_repository, SourceBinding)
-            .join(ImageRepository, ImageRepository.id == Build.repository_id)
-            .join(
-                SourceBinding,
-                and_(
-                    SourceBinding.account_id == Build.account_id,
-                    SourceBinding.provider == ImageRepository.provider,
-                ),
-            )
+    async def _load(self, batch: dict[int, CommitState]) -> list[_Target]:
+        other = aliased(Build)
+        on_its_way = (
+            select(other.id)
             .where(
-                Build.id.in_(sorted(build_ids)),
-                Build.status == BuildStatus.QUEUED.value,
-                SourceBinding.status != BROKEN,  # its builds fail at once anyway
+                other.repository_id == Build.repository_id,
+                other.commit_sha == Build.commit_sha,
+                other.status.in_([s.value for s in UNFINISHED]),
             )
+            .exists()
+        )
+        wanted = or_(
+            Build.status == BuildStatus.QUEUED.value,
+            and_(
+                Build.status == BuildStatus.CANCELLED.value,
+                Build.fetching_at.is_(None),
+                ~on_its_way,
+            ),
+        )
+        builds = (
+            select(Build.id, Build.status, Build.repository_id, Build.commit_sha)
+            .where(Build.id.in_(sorted(batch)), wanted)
             .order_by(Build.id.desc())
         )
         async with self._access.sessionmaker() as session:
-            rows = (await session.execute(statement)).all()
-        newest: dict[tuple[str, str], _Target] = {}
-        for build_id, sha, source_repository, binding in rows:
-            newest.setdefault(
-                (source_repository, sha), _Target(build_id, sha, source_repository, binding)
+            newest: dict[tuple[int, str], tuple[int, CommitState]] = {}
+            for build_id, status, repository_id, sha in (await session.execute(builds)).all():
+                state = batch[build_id]
+                if (state == "pending") == (status == BuildStatus.QUEUED.value):
+                    newest.setdefault((repository_id, sha), (build_id, state))
+                # else it moved on since it was reported: not this status any more
+            newest = self._not_repeated(newest)
+            if not newest:
+                return []
+            sources = (
+                select(ImageRepository.id, ImageRepository.source_repository, SourceBinding)
+                .join(
+                    SourceBinding,
+                    and_(
+                        SourceBinding.account_id == ImageRepository.account_id,
+                        SourceBinding.provider == ImageRepository.provider,
+                    ),
+                )
+                .where(
+                    ImageRepository.id.in_({repository_id for repository_id, _ in newest}),
+                    SourceBinding.status != BROKEN,  # its builds fail at once anyway
+                )
             )
-        return list(newest.values())
+            found: dict[int, tuple[str, SourceBinding]] = {
+                repository_id: (source_repository, binding)
+                for repository_id, source_repository, binding in await session.execute(sources)
+            }
+        targets = []
+        for (repository_id, sha), (build_id, state) in newest.items():
+            if repository_id in found:
+                source_repository, binding = found[repository_id]
+                targets.append(_Target(build_id, sha, source_repository, binding, state))
+        return targets
+
+    def _not_repeated(
+        self, newest: dict[tuple[int, str], tuple[int, CommitState]]
+    ) -> dict[tuple[int, str], tuple[int, CommitState]]:
+        """Without commits set pending moments ago (the same commit pushed again and
+        again): the forge shows pending already, the worker reports from running on."""
+        now = time.monotonic()
+        self._recent = {k: t for k, t in self._recent.items() if now - t < REPEAT_SECONDS}
+        kept = {}
+        for key, (build_id, state) in newest.items():
+            if state == "pending":
+                if key in self._recent:
+                    continue
+                self._recent[key] = now
+            kept[key] = (build_id, state)
+        return kept
 
     async def _post(self, target: _Target) -> None:
         settings = self._access.settings
@@ -141,12 +212,12 @@ class QueuedStatus:
                     await client.set_commit_status(
                         target.source_repository,
                         target.sha,
-                        "pending",
+                        target.state,
                         target_url=build_page_url(settings.public_url, target.build_id),
-                        description="Build queued",
+                        description=DESCRIPTIONS[target.state],
                     )
             except (ServiceError, TimeoutError) as exc:
-                await self._note(target.build_id, not_set_note("pending", exc))
+                await self._note(target.build_id, not_set_note(target.state, exc))
             except Exception:  # best effort by contract: a bug here must not touch a build
                 log.exception("commit status of build %s failed", target.build_id)
 

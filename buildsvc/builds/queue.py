@@ -10,7 +10,8 @@ twice (intake and sweeper, or two sweeping processes) runs once.
 Enqueueing does what ``ArqRedis.enqueue_job`` does (same keys, payload, expiry and
 "a job or result with this id exists: do nothing" rule) in one Lua script, so one round
 trip instead of arq's three (WATCH, EXISTS, MULTI/EXEC) on the webhook path; jobs of
-concurrent deliveries share one pipeline.
+concurrent deliveries share one pipeline. The same pipeline publishes on ``WAKE_CHANNEL``,
+so an idle worker starts the job at once instead of at its next poll tick.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ JOB_FUNCTION = "run_build"
 ENQUEUE_TIMEOUT_SECONDS = 2.0  # bounds a webhook answer while Redis hangs
 SWEEP_INTERVAL_SECONDS = 1.0
 SWEEP_BATCH = 200
+# Workers listen here for "jobs are due"; polling stays the fallback (no listener, no Redis).
+WAKE_CHANNEL = "buildsvc:jobs:wake"
 
 # KEYS: job, result, queue; ARGV: expiry ms, payload, score, job id.
 _ENQUEUE_LUA = """
@@ -107,7 +110,9 @@ class _Sender:
                 keys = [job_key_prefix + job, result_key_prefix + job, redis.default_queue_name]
                 args = (redis.expires_extra_ms, payload, now, job)  # the payload is bytes
                 pipe.execute_command("EVAL", _ENQUEUE_LUA, 3, *keys, *args)
-            return list(await pipe.execute(raise_on_error=False))
+            pipe.publish(WAKE_CHANNEL, b"1")  # same round trip; its answer is not one of ours
+            answers = await pipe.execute(raise_on_error=False)
+            return list(answers[: len(jobs)])
 
 
 _senders: weakref.WeakKeyDictionary[ArqRedis, _Sender] = weakref.WeakKeyDictionary()

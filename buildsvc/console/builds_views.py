@@ -116,6 +116,7 @@ async def cancel_build(request: web.Request) -> web.Response:
         return await _build_page(
             request, session, build_id, error=error_context(exc), status=exc.status
         )
+    request.app[COMMIT_STATUS].report([build_id], "canceled")  # if no worker had it yet
     raise web.HTTPSeeOther(location=f"/console/builds/{build_id}")
 
 

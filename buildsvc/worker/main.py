@@ -7,7 +7,9 @@ arq gets (also for an in-process ``arq.Worker`` in tests):
 - ``job_timeout``: above ``settings.build_timeout_seconds``, so the build's own deadline
   (``timed_out``, docker stopped) always fires first;
 - ``poll_delay``: ``settings.worker_poll_delay_seconds`` (20 ms): a push should not wait
-  half a second for a worker to notice its job;
+  half a second for a worker to notice its job; a worker made by ``create_worker`` also
+  listens on ``WAKE_CHANNEL`` (published with every enqueue) and starts due jobs at once,
+  so the poll is only the fallback;
 - ``keep_result``: a minute (results are in the database; Redis keeps only the queue);
 - ``allow_abort_jobs``: arq's abort works on our jobs too;
 - ``max_tries``: high, because a build waiting behind its ref's running build is
@@ -23,10 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from arq import func
-from arq.connections import RedisSettings
+from arq.connections import ArqRedis, RedisSettings
+from arq.utils import timestamp_ms
 from arq.worker import Worker
 
-from buildsvc.builds.queue import JOB_FUNCTION
+from buildsvc.builds.logs import REDIS_ERRORS
+from buildsvc.builds.queue import JOB_FUNCTION, WAKE_CHANNEL
 from buildsvc.config import Settings
 from buildsvc.worker.deps import DEADLINE_SLACK_SECONDS, close_deps, open_deps
 from buildsvc.worker.reaper import reap_forever
@@ -37,6 +41,8 @@ log = logging.getLogger(__name__)
 
 SETTINGS = "buildsvc_settings"  # arq ctx key
 TASKS = "buildsvc_tasks"
+WORKER = "buildsvc_worker"  # the arq Worker itself, when made by create_worker
+RECONNECT_SECONDS = 1.0
 KEEP_RESULT_SECONDS = 60
 MAX_TRIES = 1_000_000
 # Each running build streams docker output in a thread; forge calls run in threads too.
@@ -70,6 +76,9 @@ async def startup(ctx: dict[str, Any]) -> None:
         asyncio.create_task(reap_forever(deps), name="reaper"),
         asyncio.create_task(listen_for_cancels(deps), name="cancel-listener"),
     ]
+    if WORKER in ctx:
+        waker = wake_on_enqueue(ctx[WORKER], ctx["redis"])
+        ctx[TASKS].append(asyncio.create_task(waker, name="wake-listener"))
     log.info(
         "worker %s ready: %d concurrent builds, timeout %d s",
         deps.worker_id,
@@ -87,9 +96,38 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await close_deps(ctx[DEPS])
 
 
+async def wake_on_enqueue(worker: Worker, redis: ArqRedis) -> None:
+    """Start due jobs as soon as an enqueue is announced (runs until cancelled).
+
+    Saves the wait for the next poll tick (half of ``poll_delay`` on average) on every
+    build. ``start_jobs`` is arq's own claim: it takes a job only if no worker (nor this
+    one's poll loop, running alongside) has it in progress, and within ``max_jobs``.
+    """
+    while True:
+        pubsub = redis.pubsub()
+        try:
+            await pubsub.subscribe(WAKE_CHANNEL)
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is None or worker.job_counter >= worker.max_jobs:
+                    continue  # busy: the poll loop takes the job when a slot frees up
+                due = await redis.zrangebyscore(
+                    worker.queue_name, min=float("-inf"), max=timestamp_ms(), start=0, num=10
+                )
+                await worker.start_jobs(due)
+        except REDIS_ERRORS as exc:
+            log.warning("wake-up channel unavailable (polling covers it): %s", exc)
+            await asyncio.sleep(RECONNECT_SECONDS)
+        finally:
+            with contextlib.suppress(*REDIS_ERRORS):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+
 def create_worker(settings: Settings, **overrides: Any) -> Worker:
     """An arq worker for ``settings``; construct it inside the loop it will run on."""
-    return Worker(**{**worker_options(settings), **overrides})
+    worker = Worker(**{**worker_options(settings), **overrides})
+    worker.ctx[WORKER] = worker  # for its wake-up listener (started with the worker)
+    return worker
 
 
 def run_worker(settings: Settings) -> None:

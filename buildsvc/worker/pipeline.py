@@ -13,7 +13,9 @@ import asyncio
 import secrets
 import shutil
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
 from buildsvc.builds.states import BuildStatus, transition
@@ -26,6 +28,8 @@ from buildsvc.worker.errors import SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
 from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.outcomes import NotOwner, SourceNotBound
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,26 @@ async def enter(deps: WorkerDeps, job: Job, status: BuildStatus) -> None:
         raise NotOwner()
 
 
+async def entering(deps: WorkerDeps, job: Job, status: BuildStatus, work: Awaitable[T]) -> T:
+    """Run ``work`` (the phase) while its status change is recorded; the work's result.
+
+    The guarded write takes a SQLite transaction (~10 ms, more under load); waiting for
+    it before starting the phase put that on every build's critical path twice. The
+    ownership check keeps its meaning: a build that is no longer ours stops at once
+    (the phase is cancelled and awaited) and ``NotOwner`` is raised.
+    """
+    phase = asyncio.ensure_future(work)
+    try:
+        await enter(deps, job, status)
+    except BaseException:
+        phase.cancel()
+        await asyncio.wait({phase})
+        if not phase.cancelled():
+            phase.exception()  # retrieved: the ownership (or cancel) error is the one raised
+        raise
+    return await phase
+
+
 async def run_pipeline(
     deps: WorkerDeps, job: Job, log: BuildLog, credentials: GitCredentials
 ) -> str:
@@ -83,7 +107,6 @@ async def run_pipeline(
             raise
         log.write(f"Fetched {job.commit_sha[:12]} in {time.monotonic() - started:.1f} s")
 
-        await enter(deps, job, BuildStatus.BUILDING)
         started = time.monotonic()
         request = BuildRequest(
             context=resolve_context(workdir / "src", job.context),
@@ -96,13 +119,13 @@ async def run_pipeline(
             memory_limit=settings.build_memory_limit,
             labels_in_one_step=True,  # one build step for the labels, not one per label
         )
-        image_id = await build_image(deps.docker, request, on_line=log.write)
+        building = build_image(deps.docker, request, on_line=log.write)
+        image_id = await entering(deps, job, BuildStatus.BUILDING, building)
         log.write(f"Built {image_id} in {time.monotonic() - started:.1f} s")
 
-        await enter(deps, job, BuildStatus.PUSHING)
         started = time.monotonic()
         password = settings.registry_password
-        digest = await push_image(
+        pushing = push_image(
             deps.docker,
             job.tags,
             username=settings.registry_username,
@@ -110,6 +133,7 @@ async def run_pipeline(
             on_line=log.write,
             attempts=settings.registry_push_attempts,
         )
+        digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
         log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
         return digest
     finally:
