@@ -79,7 +79,8 @@ http_status() { # host port path -> prints the HTTP status code; no curl needed
 }
 
 port_holder() { # port -> pid of the process listening on it (empty if none or unknown)
-    ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2
+    # Nothing listening is an empty answer, not a failure (pipefail and set -e are on).
+    ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true
 }
 
 # --- dockerd ---------------------------------------------------------------------------
@@ -125,7 +126,7 @@ start_dockerd() {
         fail "dockerd: cannot start: the Docker engine needs root (running as $(id -un)); start it as root or give this user access to a running $DOCKER_SOCK"
     fi
     local first_line
-    first_line=$(($(wc -l <"$LOG/dockerd.log" 2>/dev/null || echo 0) + 1))
+    first_line=$(($({ wc -l <"$LOG/dockerd.log"; } 2>/dev/null || echo 0) + 1))
     # bridge/iptables off: no netfilter needed; builds use host or none networking.
     setsid dockerd --iptables=false --ip6tables=false --bridge=none \
         </dev/null >>"$LOG/dockerd.log" 2>&1 9>&- &
