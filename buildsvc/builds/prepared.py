@@ -51,7 +51,8 @@ class _Plan:
     # Per positional parameter: its name, the value bound in the statement itself (or
     # _MISSING: the caller supplies it) and the column type's bind processor.
     binds: Sequence[tuple[str, Any, Processor]]
-    results: Sequence[Processor] | None  # None: the statement returns no rows
+    # (column index, result processor) for the columns that have one; None: no rows.
+    results: Sequence[tuple[int, Callable[[Any], Any]]] | None
 
 
 class Prepared:
@@ -82,9 +83,10 @@ class Prepared:
         columns = compiled.returning or getattr(self.statement, "selected_columns", None)
         results = None
         if columns is not None:
-            results = [
+            processors = [
                 c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
             ]
+            results = [(i, p) for i, p in enumerate(processors) if p is not None]
         return _Plan(compiled.string, binds, results)
 
     def run(self, raw: RawConnection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -111,7 +113,14 @@ class Prepared:
             cursor.close()
         if plan.results is None:
             return []
-        processors = plan.results
-        return [
-            tuple(p(v) if p else v for v, p in zip(row, processors, strict=True)) for row in rows
-        ]
+        # Only the columns that have a processor are touched (most have none on SQLite).
+        converted = plan.results
+        if not converted:
+            return [tuple(row) for row in rows]
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, p in converted:
+                values[i] = p(values[i])
+            out.append(tuple(values))
+        return out

@@ -62,6 +62,13 @@ def _create_engine(url: str) -> Engine:
     return engine
 
 
+def _driver(connection: PoolProxiedConnection) -> Any:
+    """The pooled connection's sqlite3 connection (always there while it is checked out)."""
+    driver = connection.driver_connection
+    assert driver is not None
+    return driver
+
+
 def _locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in str(exc) or "busy" in str(exc)
 
@@ -100,8 +107,10 @@ class _SqliteWriter:
             if self._connection is None:
                 self._connection = self.engine.raw_connection()
             try:
-                self._connection.cursor().execute("BEGIN IMMEDIATE")
-                return RawConnection(self.engine.dialect, self._connection)
+                # The sqlite3 connection itself: the pool's proxy costs a Python wrapper per cursor.
+                driver = _driver(self._connection)
+                driver.execute("BEGIN IMMEDIATE")
+                return RawConnection(self.engine.dialect, driver)
             except sqlite3.OperationalError as exc:
                 if not _locked(exc) or time.monotonic() > deadline:
                     self._discard()
@@ -112,7 +121,8 @@ class _SqliteWriter:
     def _end(self, commit: bool) -> None:
         assert self._connection is not None
         try:
-            self._connection.cursor().execute("COMMIT" if commit else "ROLLBACK")
+            # Straight on sqlite3, as BEGIN: no pool proxy cursor per transaction.
+            _driver(self._connection).execute("COMMIT" if commit else "ROLLBACK")
         except sqlite3.Error:
             self._discard()  # a connection in an unknown state is not reused
             raise
