@@ -10,9 +10,11 @@ temporary directory, then, each round in another order, N times each:
 - by hand: ``git push`` of a new commit, ``git clone --depth 1``, ``docker build``,
   ``docker push`` with the CLI, timed over the four commands (pushed to a project
   buildsvc does not watch);
-- the same image by hand: as above, with the OCI labels buildsvc adds
-  (``org.opencontainers.image.source/revision/created``) as one LABEL line, the way
-  buildsvc adds them: the legacy builder spends a step (a container) on it.
+- the same image by hand: as above, with the OCI labels buildsvc's images carry
+  (``org.opencontainers.image.source/revision/created``) as one LABEL line, which is
+  how one adds them by hand: the legacy builder spends a step (a container) on it.
+  buildsvc writes them into the pushed image's config in the registry instead
+  (``buildsvc.worker.registry_labels``).
 
 Each commit changes ``app/VERSION`` (uniquely per invocation: the engine's layer cache
 outlives a run), so every side rebuilds the same layers and uploads new ones. Reports

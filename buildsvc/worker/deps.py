@@ -26,6 +26,7 @@ from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.sources.registry import build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker, ping
+from buildsvc.worker.registry_labels import registry_is_insecure
 
 # Slack between our own per-build deadline and the transport/arq deadlines above it, so
 # ours always fires first and ends the build in timed_out.
@@ -49,12 +50,20 @@ class WorkerDeps:
     workdir: Path
     running: dict[int, Callable[[], None]] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    _insecure_registries: dict[str, bool] = field(default_factory=dict)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a best-effort background task, kept referenced until it ends."""
         task = asyncio.create_task(work)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+
+    async def registry_insecure(self, registry: str) -> bool:
+        """Whether this worker's engine pushes to ``registry`` over plain HTTP (cached)."""
+        if registry not in self._insecure_registries:
+            info = await asyncio.to_thread(self.docker.info)
+            self._insecure_registries[registry] = registry_is_insecure(info, registry)
+        return self._insecure_registries[registry]
 
 
 async def open_deps(settings: Settings, redis: ArqRedis | None) -> WorkerDeps:
@@ -72,7 +81,7 @@ async def open_deps(settings: Settings, redis: ArqRedis | None) -> WorkerDeps:
     )
     workdir = settings.data_dir / "work"
     workdir.mkdir(parents=True, exist_ok=True)
-    return WorkerDeps(
+    deps = WorkerDeps(
         settings=settings,
         engine=engine,
         sessionmaker=sessionmaker,
@@ -82,6 +91,8 @@ async def open_deps(settings: Settings, redis: ArqRedis | None) -> WorkerDeps:
         worker_id=new_worker_id(),
         workdir=workdir,
     )
+    await deps.registry_insecure(settings.registry)  # asked once, not on the first build
+    return deps
 
 
 async def close_deps(deps: WorkerDeps) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import socket
 import threading
 from collections import deque
@@ -183,21 +182,6 @@ class BuildRequest:
     nocache: bool = False
     network_mode: str | None = None
     memory_limit: int | str | None = None  # bytes or docker notation ("512m")
-    # Labels as one LABEL line appended to an in-memory copy of the Dockerfile: the legacy
-    # builder turns the ``labels`` parameter into one step (one container) per label.
-    labels_in_one_step: bool = False
-
-
-INLINE_DOCKERFILE = ".buildsvc.Dockerfile"
-
-
-def _inline_labels(request: BuildRequest, dockerfile: str) -> tuple[str, str] | None:
-    """(name, content) of the Dockerfile with the labels appended, if asked for."""
-    if not (request.labels_in_one_step and request.labels):
-        return None
-    pairs = " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in request.labels.items())
-    original = (request.context / dockerfile).read_text()
-    return INLINE_DOCKERFILE, f"{original}\nLABEL {pairs}\n"
 
 
 def oci_labels(source: str, revision: str, created: datetime | None = None) -> dict[str, str]:
@@ -265,15 +249,11 @@ class _Lines:
         self._emit(line)
 
 
-def _context_tar(
-    context: Path, dockerfile: str, inline: tuple[str, str] | None = None
-) -> IO[bytes]:
+def _context_tar(context: Path, dockerfile: str) -> IO[bytes]:
     """The build context as a tar file, minus what ``.dockerignore`` excludes.
 
     Same rules as ``docker build`` (docker-py's own parser); tarring here rather than
-    in ``APIClient.build`` lets us close the temporary file on every path. An ``inline``
-    Dockerfile is added to the archive (docker-py lists it in the archive's
-    ``.dockerignore``, so the engine reads it but COPY never sees it).
+    in ``APIClient.build`` lets us close the temporary file on every path.
     """
     ignore = context / ".dockerignore"
     patterns: list[str] = []
@@ -281,7 +261,7 @@ def _context_tar(
         lines = (line.strip() for line in ignore.read_text().splitlines())
         patterns = [line for line in lines if line and not line.startswith("#")]
     archive: IO[bytes] = docker.utils.tar(
-        str(context), exclude=patterns, dockerfile=inline or (dockerfile, None)
+        str(context), exclude=patterns, dockerfile=(dockerfile, None)
     )
     return archive
 
@@ -295,7 +275,8 @@ def _build_kwargs(request: BuildRequest, dockerfile: str) -> dict[str, Any]:
         "dockerfile": dockerfile,
         "tag": request.tags[0] if request.tags else None,
         "buildargs": dict(request.buildargs),
-        "labels": {} if request.labels_in_one_step else dict(request.labels),
+        # The legacy builder adds one step per label: the worker labels in the registry.
+        "labels": dict(request.labels),
         "nocache": request.nocache,
         "network_mode": request.network_mode,
         "container_limits": limits,
@@ -342,15 +323,13 @@ def build_image_sync(
     handle = cancel or StreamCancel()
     dockerfile = check_dockerfile(request.context, request.dockerfile)
     lines = _Lines(on_line)
-    inline = _inline_labels(request, dockerfile)
-    archive = _context_tar(request.context, dockerfile, inline)
+    archive = _context_tar(request.context, dockerfile)
     try:
         size = archive.seek(0, 2)
         archive.seek(0)
         on_line(f"Sending build context ({size / 1024:.1f} kB)")
         with handle.track(api):
-            name = inline[0] if inline else dockerfile
-            stream = api.build(fileobj=archive, **_build_kwargs(request, name))
+            stream = api.build(fileobj=archive, **_build_kwargs(request, dockerfile))
             try:
                 image_id = _consume(stream, lines, handle)
             finally:

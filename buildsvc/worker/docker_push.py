@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import docker
 from docker.utils import parse_repository_tag
@@ -32,7 +32,9 @@ from buildsvc.worker.errors import (
     RegistryUnavailable,
 )
 
-__all__ = ["classify_push_error", "push_image", "push_tag_sync"]
+__all__ = ["classify_push_error", "push_image", "push_tag_sync", "retry_transient"]
+
+T = TypeVar("T")
 
 _UNAUTHORIZED = ("unauthorized", "authentication required", "no basic auth credentials")
 _DENIED = ("denied:", "requested access to the resource is denied")
@@ -131,6 +133,33 @@ def _push_one(
     return push_tag_sync(api, tag, auth_config=auth_config, on_line=emit, cancel=cancel)
 
 
+async def retry_transient(
+    work: Callable[[], Awaitable[T]],
+    *,
+    what: str,
+    attempts: int,
+    base_delay: float,
+    on_line: LineCallback | None,
+) -> T:
+    """``work()``, tried again after ``base_delay``, twice that, ... while the registry is
+    unavailable (5xx, network), up to ``attempts`` tries; other failures raise at once."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return await work()
+        except RegistryUnavailable as exc:
+            if attempt == attempts:
+                raise RegistryUnavailable(
+                    detail=f"{exc.detail} (gave up after {attempts} attempts)"
+                ) from exc
+            delay = base_delay * 2 ** (attempt - 1)
+            if on_line is not None:
+                notice = on_line(f"{what} failed ({exc.detail}); retry in {delay:g} s")
+                if notice is not None:
+                    await notice
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
 async def push_image(
     api: docker.APIClient,
     tags: Sequence[str],
@@ -152,23 +181,15 @@ async def push_image(
     auth = {"username": username, "password": password or ""} if username else None
     digests: list[str] = []
     for tag in tags:
-        for attempt in range(1, attempts + 1):
-            try:
-                work = functools.partial(_push_one, api, tag, auth)
-                digest = await run_streaming(work, on_line=on_line, cancel=cancel)
-            except RegistryUnavailable as exc:
-                if attempt == attempts:
-                    raise RegistryUnavailable(
-                        detail=f"{exc.detail} (gave up after {attempts} attempts)"
-                    ) from exc
-                delay = base_delay * 2 ** (attempt - 1)
-                if on_line is not None:
-                    notice = on_line(f"Push of {tag} failed ({exc.detail}); retry in {delay:g} s")
-                    if notice is not None:
-                        await notice
-                await asyncio.sleep(delay)
-            else:
-                digests.append(digest)
-                break
+        work = functools.partial(_push_one, api, tag, auth)
+        digests.append(
+            await retry_transient(
+                functools.partial(run_streaming, work, on_line=on_line, cancel=cancel),
+                what=f"Push of {tag}",
+                attempts=attempts,
+                base_delay=base_delay,
+                on_line=on_line,
+            )
+        )
     # Every tag names the same image, so the registry computed one digest for all.
     return digests[0]

@@ -28,6 +28,7 @@ from buildsvc.worker.errors import SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
 from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.outcomes import NotOwner, SourceNotBound
+from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
 
 T = TypeVar("T")
 
@@ -83,6 +84,44 @@ async def entering(deps: WorkerDeps, job: Job, status: BuildStatus, work: Awaita
     return await phase
 
 
+async def push_labelled(
+    deps: WorkerDeps,
+    job: Job,
+    log: BuildLog,
+    labels: dict[str, str],
+    *,
+    username: str | None,
+    password: str | None,
+) -> str:
+    """Push every tag, then put the OCI labels into the pushed image's config.
+
+    The labels go in at the registry (``registry_labels``), not as a build step: the
+    legacy builder would spend a committed container on them. The labelled manifest's
+    digest is the build's.
+    """
+    attempts = deps.settings.registry_push_attempts
+    digest = await push_image(
+        deps.docker,
+        job.tags,
+        username=username,
+        password=password,
+        on_line=log.write,
+        attempts=attempts,
+    )
+    ref = ImageRef.from_tags(job.tags)
+    labelled = await label_image(
+        job.tags,
+        digest,
+        labels,
+        login=RegistryLogin(username, password or "") if username else None,
+        insecure=await deps.registry_insecure(ref.registry),
+        attempts=attempts,
+        on_line=log.write,
+    )
+    log.write("Labels: " + ", ".join(f"{key}={value}" for key, value in labels.items()))
+    return labelled
+
+
 async def run_pipeline(
     deps: WorkerDeps, job: Job, log: BuildLog, credentials: GitCredentials
 ) -> str:
@@ -108,16 +147,15 @@ async def run_pipeline(
         log.write(f"Fetched {job.commit_sha[:12]} in {time.monotonic() - started:.1f} s")
 
         started = time.monotonic()
+        labels = oci_labels(source_url(job.clone_url), job.commit_sha)  # created: now
         request = BuildRequest(
             context=resolve_context(workdir / "src", job.context),
             tags=tuple(job.tags),
             dockerfile=job.dockerfile,
             buildargs=job.build_args,
-            labels=oci_labels(source_url(job.clone_url), job.commit_sha),
             nocache=job.no_cache,
             network_mode=settings.build_network_mode,
             memory_limit=settings.build_memory_limit,
-            labels_in_one_step=True,  # one build step for the labels, not one per label
         )
         building = build_image(deps.docker, request, on_line=log.write)
         image_id = await entering(deps, job, BuildStatus.BUILDING, building)
@@ -125,13 +163,9 @@ async def run_pipeline(
 
         started = time.monotonic()
         password = settings.registry_password
-        pushing = push_image(
-            deps.docker,
-            job.tags,
-            username=settings.registry_username,
-            password=password.get_secret_value() if password else None,
-            on_line=log.write,
-            attempts=settings.registry_push_attempts,
+        secret = password.get_secret_value() if password else None
+        pushing = push_labelled(
+            deps, job, log, labels, username=settings.registry_username, password=secret
         )
         digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
         log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from tests.buildsvc.forge_env import ForgeEnv, make_forge_env
 from tests.e2e.stack import ROOT, Stack
+from tests.registry_http import registry_image
 
 pytestmark = pytest.mark.e2e
 HELLO = ROOT / "examples" / "hello"
@@ -30,10 +30,6 @@ SUCCESS = {
     "bitbucket": "SUCCESSFUL",
     "bitbucket-server": "SUCCESSFUL",
 }
-MANIFEST_TYPES = (
-    "application/vnd.docker.distribution.manifest.v2+json, "
-    "application/vnd.oci.image.manifest.v1+json"
-)
 Pusher = Callable[[], str]
 
 
@@ -66,20 +62,6 @@ def forge_for(
     env = forges[provider]
     stack.call("POST", "/api/v1/sources", env.bind_body(), expect=201)
     return env, lambda: env.push(work, hello_files(), message=f"hello from {provider}")
-
-
-def manifest_digest(stack: Stack, reference: str) -> str:
-    """The manifest digest as the registry's HTTP API answers it."""
-    host, path = reference.split("/", 1)
-    name, tag = path.rsplit(":", 1)
-    response = requests.get(
-        f"http://{host}/v2/{name}/manifests/{tag}",
-        auth=(stack.services.registry_username, stack.services.registry_password),
-        headers={"Accept": MANIFEST_TYPES},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.headers["Docker-Content-Digest"]
 
 
 def final_statuses(env: ForgeEnv, sha: str, provider: str) -> list[tuple[str, str | None]]:
@@ -120,7 +102,7 @@ def test_bind_pick_link_push_build_and_report(
     assert (build["commit_sha"], build["trigger"]) == (sha, "push")
     assert build["tags"] == [f"{repository['image']}:latest", f"{repository['image']}:{sha[:7]}"]
     for tag in build["tags"]:
-        assert manifest_digest(stack, tag) == build["digest"]
+        assert registry_image(stack.services, tag).digest == build["digest"]
 
     statuses = final_statuses(env, sha, provider)
     page = f"{stack.api_url}/console/builds/{build['id']}"

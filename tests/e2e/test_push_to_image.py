@@ -13,31 +13,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.e2e.stack import ROOT, Stack
+from tests.registry_http import registry_image
 
 pytestmark = pytest.mark.e2e
 HELLO = ROOT / "examples" / "hello"
-MANIFEST_TYPES = (
-    "application/vnd.docker.distribution.manifest.v2+json, "
-    "application/vnd.oci.image.manifest.v1+json"
-)
-
-
-def registry_digest(stack: Stack, reference: str) -> str:
-    """The manifest digest as the registry's HTTP API answers it (basic auth)."""
-    host, path = reference.split("/", 1)
-    name, tag = path.rsplit(":", 1)
-    services = stack.services
-    response = requests.get(
-        f"http://{host}/v2/{name}/manifests/{tag}",
-        auth=(services.registry_username, services.registry_password),
-        headers={"Accept": MANIFEST_TYPES},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.headers["Docker-Content-Digest"]
 
 
 def docker(*args: str, config: Path, stdin: str | None = None) -> str:
@@ -70,7 +51,9 @@ def test_git_push_becomes_an_image_that_runs(stack: Stack, tmp_path: Path) -> No
     assert (build["commit_sha"], build["trigger"]) == (sha, "push")
     assert build["tags"] == [f"{repository['image']}:latest", f"{repository['image']}:{sha[:7]}"]
     for tag in build["tags"]:
-        assert registry_digest(stack, tag) == build["digest"]
+        image = registry_image(stack.services, tag)
+        assert image.digest == build["digest"]
+        assert image.labels["org.opencontainers.image.revision"] == sha
     assert all(build["durations"][phase] is not None for phase in ("fetching", "pushing"))
 
     # Pull it back from the registry (not the worker's local copy) and run it.

@@ -9,7 +9,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.buildsvc.worker.helpers import git
+from tests.buildsvc.worker.helpers import git, untag_all
 from tests.conftest_services import Services, ensure_services
 
 
@@ -30,8 +30,7 @@ def image_name(docker_api: docker.APIClient) -> Iterator[str]:
     """A unique local repository name; every image tagged with it is removed afterwards."""
     name = f"buildsvc-test/{uuid.uuid4().hex[:12]}"
     yield name
-    for image in docker_api.images(name=name):
-        docker_api.remove_image(image["Id"], force=True)
+    untag_all(docker_api, name)
 
 
 @pytest.fixture
@@ -39,10 +38,7 @@ def registry_repo(services: Services, docker_api: docker.APIClient) -> Iterator[
     """A unique repository in the local registry (local tags removed afterwards)."""
     name = f"{services.registry}/buildsvc-test/{uuid.uuid4().hex[:12]}"
     yield name
-    for image in docker_api.images(name=name):
-        for tag in image.get("RepoTags") or []:
-            if tag.startswith(name):
-                docker_api.remove_image(tag, force=True)
+    untag_all(docker_api, name)
 
 
 @pytest.fixture

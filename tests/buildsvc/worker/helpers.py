@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import docker
 from aiohttp import web
 
 
@@ -103,3 +104,15 @@ class GitHttpServer:
             elif name:
                 headers[name] = value.strip()
         return web.Response(status=status, body=payload, headers=headers)
+
+
+def untag_all(api: docker.APIClient, name: str) -> None:
+    """Remove every local tag of repository ``name``.
+
+    By tag, not by image id: identical builds share images (and parents) across tests,
+    and an image with tagged children cannot be removed by id.
+    """
+    for image in api.images(name=name):
+        for tag in image.get("RepoTags") or []:
+            if tag.rpartition(":")[0] == name:
+                api.remove_image(tag, force=True)

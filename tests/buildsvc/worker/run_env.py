@@ -36,6 +36,7 @@ from buildsvc.store.models import Build, BuildLogLine, SourceBinding
 from buildsvc.worker.deps import WorkerDeps, close_deps, open_deps
 from buildsvc.worker.run import DEPS, run_build
 from tests.buildsvc.factories import add_account, add_repository
+from tests.buildsvc.worker.helpers import untag_all
 from tests.conftest_services import Services, ensure_services
 
 HELLO = Path(__file__).resolve().parents[3] / "examples" / "hello"
@@ -196,8 +197,7 @@ async def make_env(
 def remove_images(image: str) -> None:
     api = docker.APIClient(base_url=ensure_services().docker_url)
     try:
-        for found in api.images(name=image):
-            api.remove_image(found["Id"], force=True)
+        untag_all(api, image)
     finally:
         api.close()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import time
 from collections.abc import Awaitable, Callable
@@ -21,33 +20,16 @@ from buildsvc.worker.errors import (
     RegistryUnavailable,
 )
 from tests.conftest_services import BASE_IMAGE, Services
+from tests.registry_http import registry_image
 
 pytestmark = pytest.mark.e2e
 ServerFactory = Callable[..., Awaitable[TestServer]]
-MANIFEST_TYPES = (
-    "application/vnd.docker.distribution.manifest.v2+json, "
-    "application/vnd.oci.image.manifest.v1+json"
-)
 
 
 def tag_base(api: docker.APIClient, repository: str, *tags: str) -> list[str]:
     for tag in tags:
         api.tag(BASE_IMAGE, repository, tag)
     return [f"{repository}:{tag}" for tag in tags]
-
-
-async def registry_digest(services: Services, repository: str, tag: str) -> str:
-    """The manifest digest as the registry's HTTP API reports it."""
-    name = repository.split("/", 1)[1]
-    credential = f"{services.registry_username}:{services.registry_password}".encode()
-    headers = {
-        "Accept": MANIFEST_TYPES,
-        "Authorization": "Basic " + base64.b64encode(credential).decode(),
-    }
-    url = f"http://{services.registry}/v2/{name}/manifests/{tag}"
-    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
-        assert response.status == 200, await response.text()
-        return response.headers["Docker-Content-Digest"]
 
 
 async def test_pushes_every_tag_and_returns_registry_digest(
@@ -65,8 +47,8 @@ async def test_pushes_every_tag_and_returns_registry_digest(
     )
 
     assert digest.startswith("sha256:")
-    assert await registry_digest(services, registry_repo, "1.0") == digest
-    assert await registry_digest(services, registry_repo, "latest") == digest
+    assert registry_image(services, f"{registry_repo}:1.0").digest == digest
+    assert registry_image(services, f"{registry_repo}:latest").digest == digest
     assert any("digest: " + digest in line for line in lines)
     assert not any(services.registry_password in line for line in lines)
 
@@ -171,9 +153,7 @@ async def test_transient_5xx_is_retried_until_it_succeeds(
         )
     finally:
         docker_api.remove_image(tags[0])
-    assert digest == await registry_digest(
-        services, f"{services.registry}/buildsvc-test/flaky", "1"
-    )
+    assert digest == registry_image(services, f"{services.registry}/buildsvc-test/flaky:1").digest
     assert len([line for line in lines if "retry in" in line]) == 1
 
 

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-
-import aiohttp
 import pytest
 from arq import Retry
 
 from buildsvc.builds.states import BuildStatus
 from buildsvc.store.models import utcnow
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
+from tests.registry_http import registry_image
 
 pytestmark = pytest.mark.e2e
-MANIFEST_TYPES = (
-    "application/vnd.docker.distribution.manifest.v2+json, "
-    "application/vnd.oci.image.manifest.v1+json"
-)
-
-
-async def registry_digest(env: RunEnv, reference: str) -> str:
-    name, tag = reference.split("/", 1)[1].rsplit(":", 1)
-    credential = f"{env.services.registry_username}:{env.services.registry_password}"
-    headers = {
-        "Accept": MANIFEST_TYPES,
-        "Authorization": "Basic " + base64.b64encode(credential.encode()).decode(),
-    }
-    url = f"http://{env.services.registry}/v2/{name}/manifests/{tag}"
-    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
-        assert response.status == 200, await response.text()
-        return response.headers["Docker-Content-Digest"]
 
 
 async def test_builds_pushes_and_records_everything(env: RunEnv) -> None:
@@ -47,7 +28,7 @@ async def test_builds_pushes_and_records_everything(env: RunEnv) -> None:
     assert build.queued_at <= build.fetching_at <= build.building_at  # type: ignore[operator]
     assert build.building_at <= build.pushing_at <= build.finished_at  # type: ignore[operator]
     for tag in tags:
-        assert await registry_digest(env, tag) == build.digest
+        assert registry_image(env.services, tag).digest == build.digest
     log = await env.log(build_id)
     assert [seq for seq, _ in log] == list(range(1, len(log) + 1))
     text = "\n".join(line for _, line in log)
@@ -58,21 +39,27 @@ async def test_builds_pushes_and_records_everything(env: RunEnv) -> None:
     assert env.token not in text
 
 
-async def test_labels_take_one_step_and_stay_out_of_the_context(env: RunEnv) -> None:
-    dockerfile = "FROM buildsvc/busybox:latest\nCOPY . /ctx/\nRUN ls -a /ctx\n"
+async def test_labels_are_written_in_the_registry_not_built_as_a_step(env: RunEnv) -> None:
+    dockerfile = "FROM buildsvc/busybox:latest\nCOPY . /ctx/\nLABEL team=core\nRUN ls -a /ctx\n"
     sha = env.push({"Dockerfile": dockerfile, "hello.txt": "hi"})
     build_id = await env.add_build(sha)
 
     assert await env.run(build_id) == "succeeded"
 
+    build = await env.build(build_id)
     text = "\n".join(line for _, line in await env.log(build_id))
-    assert "hello.txt" in text
-    assert ".buildsvc.Dockerfile" not in text
-    assert "Step 4/4 : LABEL " in text
-    labels = env.deps.docker.inspect_image(f"{env.image}:latest")["Config"]["Labels"]
-    assert labels["org.opencontainers.image.revision"] == sha
-    assert labels["org.opencontainers.image.source"] == env.forge.git_url("acme/app")[:-4]
-    assert labels["org.opencontainers.image.created"].endswith("Z")
+    assert "hello.txt" in text  # the context is the checkout, nothing added
+    assert "Step 4/4 : RUN ls -a /ctx" in text  # the Dockerfile's steps only
+    image = registry_image(env.services, f"{env.image}:latest")
+    assert image.digest == build.digest
+    assert image.labels["team"] == "core"  # the Dockerfile's own labels stay
+    assert image.labels["org.opencontainers.image.revision"] == sha
+    assert image.labels["org.opencontainers.image.source"] == env.forge.git_url("acme/app")[:-4]
+    assert image.labels["org.opencontainers.image.created"].endswith("Z")
+    # Same layers and history as the engine's image: only the config changed.
+    local = env.deps.docker.inspect_image(f"{env.image}:latest")
+    assert image.config["rootfs"] == {"type": "layers", "diff_ids": local["RootFS"]["Layers"]}
+    assert "org.opencontainers.image.revision" not in (local["Config"]["Labels"] or {})
 
 
 async def test_a_finished_build_is_left_alone(env: RunEnv) -> None:

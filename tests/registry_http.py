@@ -1,0 +1,49 @@
+"""Reading images back from the test registry's HTTP API (Distribution 2.8, htpasswd)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from tests.conftest_services import Services
+
+MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json, "
+    "application/vnd.oci.image.manifest.v1+json"
+)
+
+
+@dataclass(frozen=True)
+class RegistryImage:
+    digest: str  # of the manifest, as the registry reports it
+    manifest: dict[str, Any]
+    config: dict[str, Any]
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.config.get("config", {}).get("Labels") or {})
+
+    @property
+    def layers(self) -> list[str]:
+        return [layer["digest"] for layer in self.manifest["layers"]]
+
+
+def registry_image(services: Services, reference: str) -> RegistryImage:
+    """The manifest and config of ``registry/name:tag`` (or ``@digest``), read over HTTP."""
+    path = reference.split("/", 1)[1]
+    name, sep, version = path.partition("@")
+    if not sep:
+        name, _, version = path.rpartition(":")
+    auth = (services.registry_username, services.registry_password)
+    base = f"http://{services.registry}/v2/{name}"
+    answer = requests.get(
+        f"{base}/manifests/{version}", auth=auth, headers={"Accept": MANIFEST_TYPES}, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    manifest = json.loads(answer.content)
+    blob = requests.get(f"{base}/blobs/{manifest['config']['digest']}", auth=auth, timeout=10)
+    assert blob.status_code == 200, blob.text
+    return RegistryImage(answer.headers["Docker-Content-Digest"], manifest, blob.json())
