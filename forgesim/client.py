@@ -178,6 +178,12 @@ class AdminClient:
     def clear_faults(self) -> None:
         self.request("DELETE", "/faults")
 
+    def faults(self) -> list[dict[str, Any]]:
+        """The faults set, each with the ``times`` it has left (a fault without a status
+        or delay only counts the requests it matches)."""
+        found: list[dict[str, Any]] = self.request("GET", "/faults")
+        return found
+
 
 @dataclass(frozen=True)
 class Forge:

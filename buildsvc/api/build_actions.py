@@ -85,8 +85,8 @@ async def start(request: web.Request) -> web.Response:
         request[ACCOUNT_ID],
         repository_id,
         manual.ManualBuild(rule_id=body.rule_id, ref=body.ref),
+        request.app[COMMIT_STATUS],  # "pending" (and "superseded"), in the background
     )
-    request.app[COMMIT_STATUS].report([b.id for b in builds])  # "pending", in the background
     return json_response(StartedOut(builds=[BuildOut.from_build(b) for b in builds]), status=201)
 
 

@@ -8,11 +8,21 @@ for a body over ``settings.webhook_max_body_bytes``, 400 for a malformed payload
 
 from __future__ import annotations
 
+import json
+import weakref
+
 from aiohttp import web
 from pydantic import BaseModel
 
-from buildsvc.api.jsonio import json_response
-from buildsvc.api.keys import ARQ, CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
+from buildsvc.api.keys import (
+    ARQ,
+    CIPHER,
+    COMMIT_STATUS,
+    PROVIDERS,
+    SESSIONMAKER,
+    SETTINGS,
+    WEBHOOK_OUTCOME,
+)
 from buildsvc.api.openapi import describe
 from buildsvc.builds import intake
 from buildsvc.errors import PayloadTooLarge
@@ -20,6 +30,11 @@ from buildsvc.errors import PayloadTooLarge
 routes = web.RouteTableDef()
 
 CHUNK_BYTES = 64 * 1024
+# What jsonio.dumps writes for these plain values, without building an encoder per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_app_deps: weakref.WeakKeyDictionary[web.Application, intake.IntakeDeps] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class Accepted(BaseModel):
@@ -30,17 +45,21 @@ class Accepted(BaseModel):
 
 async def read_limited(request: web.Request, limit: int) -> bytes:
     """The body, refusing (without reading on) once it is known to exceed ``limit``."""
-    too_large = PayloadTooLarge(detail=f"webhook bodies are limited to {limit} bytes")
-    if request.content_length is not None:
-        if request.content_length > limit:
-            raise too_large
+    length = request.content_length
+    if length is not None:
+        if length > limit:
+            raise _too_large(limit)
         return await request.read()  # within the limit, and aiohttp stops at its length
     body = bytearray()
     async for chunk in request.content.iter_chunked(CHUNK_BYTES):
         body += chunk
         if len(body) > limit:
-            raise too_large
+            raise _too_large(limit)
     return bytes(body)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(detail=f"webhook bodies are limited to {limit} bytes")
 
 
 @routes.post("/webhooks/{provider}/{hook_key}")
@@ -54,8 +73,8 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
 )
 async def receive(request: web.Request) -> web.Response:
     app = request.app
-    settings = app[SETTINGS]
-    deps = intake.IntakeDeps(app[SESSIONMAKER], app[CIPHER], app[ARQ], settings)
+    deps = _deps(app)
+    settings = deps.settings
     result = await intake.receive(
         deps,
         request.match_info["provider"],
@@ -64,6 +83,18 @@ async def receive(request: web.Request) -> web.Response:
         lambda: read_limited(request, settings.webhook_max_body_bytes),
     )
     app[COMMIT_STATUS].report(result.build_ids)  # "pending" on the forge, in the background
-    # Rendered as a dict of the Accepted fields: this answer is on the hot path.
+    app[COMMIT_STATUS].report(result.superseded, "superseded")  # their commits' final status
+    request[WEBHOOK_OUTCOME] = result.outcome  # counted by buildsvc.metrics
+    # Rendered as a dict of the Accepted fields, by one encoder: this answer is on the hot path.
     body = {"delivery": result.delivery, "outcome": result.outcome, "build_ids": result.build_ids}
-    return json_response(body, status=202)
+    return web.Response(text=_ENCODER.encode(body), status=202, content_type="application/json")
+
+
+def _deps(app: web.Application) -> intake.IntakeDeps:
+    """The application's intake dependencies, gathered once (they live as long as it)."""
+    deps = _app_deps.get(app)
+    if deps is None:
+        deps = _app_deps[app] = intake.IntakeDeps(
+            app[SESSIONMAKER], app[CIPHER], app[ARQ], app[SETTINGS], app[PROVIDERS]
+        )
+    return deps

@@ -7,8 +7,8 @@ with the reason before the error goes on to the caller. What counts:
 
 - ``credentials`` (401: wrong, expired or revoked token): on every call;
 - ``scope`` (a 403 the forge says is about the token's scopes): on the reads every use
-  needs (pickers, repository and hook lookups, ref resolution); not on hook writes or
-  commit statuses, which a token may be unable to do while its builds still work.
+  needs (pickers, repository, hook and commit lookups, ref resolution); not on hook
+  writes or commit statuses, which a token may be unable to do while its builds work.
 
 The worker marks it too when git refuses the token on clone (``clone_refused``).
 
@@ -156,10 +156,21 @@ class WatchedClient:
         call = self._inner.resolve_ref(full_path, ref)
         return await self._watch(f"resolving {ref} in {full_path}", call)
 
+    async def commit_message(self, full_path: str, sha: str) -> str:
+        call = self._inner.commit_message(full_path, sha)
+        return await self._watch(f"reading commit {sha[:12]} of {full_path}", call)
+
     async def set_commit_status(
-        self, full_path: str, sha: str, state: CommitState, *, target_url: str, description: str
+        self,
+        full_path: str,
+        sha: str,
+        state: CommitState,
+        *,
+        context: str,
+        target_url: str,
+        description: str,
     ) -> None:
         call = self._inner.set_commit_status(
-            full_path, sha, state, target_url=target_url, description=description
+            full_path, sha, state, context=context, target_url=target_url, description=description
         )
         await self._watch(f"setting a commit status on {full_path}", call, scope=False)

@@ -2,11 +2,15 @@
 
 ``receive`` runs the whole path: find the hook (404), read the body (the caller's reader
 enforces the size limit: 413), verify it with the repository's secret (401, nothing
-recorded), parse it (400 when malformed; other events are recorded as ignored), then in
-one transaction (``builds.writer``) record the delivery and insert one queued ``Build``
-per matching rule, marking older still-queued builds of the same ref ``superseded``.
+recorded), parse it (400 when malformed; other events are recorded as ignored; a
+Bitbucket Server push that would build has its commit message read from the forge
+first: ``commit_lookup``), then in one transaction (``builds.writer``) record the
+delivery and insert one queued ``Build`` per matching rule, marking older still-queued
+builds of the same ref ``superseded``.
 After the commit the builds are enqueued (``builds.queue``); if Redis is down they stay
-in the outbox and the delivery is still accepted.
+in the outbox and the delivery is still accepted. While Redis is reachable they are
+committed as enqueued and only unmarked if their job does not make it
+(``queue.enqueue_recorded``): one write less per delivery.
 
 A delivery id seen before for the repository answers what it answered then and creates
 nothing: a unique constraint decides races between two copies arriving together.
@@ -23,20 +27,21 @@ import hashlib
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import webhooks
-from buildsvc.builds import intake_db, queue
+from buildsvc.builds import commit_lookup, intake_db, queue
 from buildsvc.builds.intake_db import Parsed, Received
 from buildsvc.builds.writer import run_write
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.errors import InvalidInput, NotFound, Unauthenticated
 from buildsvc.queue import LazyArqPool
+from buildsvc.sources.base import SourceProvider
 from buildsvc.store.models import ImageRepository, utcnow
 
 PING = "ping received"
@@ -59,6 +64,7 @@ class IntakeDeps:
     cipher: Cipher
     pool: LazyArqPool
     settings: Settings
+    providers: dict[str, SourceProvider] = field(default_factory=dict)  # commit_lookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +116,17 @@ async def receive(
             "The webhook secret is missing or wrong.", code=exc.code, detail=exc.message
         ) from exc
     parsed = _parse(provider, headers, body)
+    if provider in commit_lookup.MESSAGELESS:  # its payloads may lack the commit message
+        parsed = await commit_lookup.complete(deps, hook.repository_id, parsed)
+    # Redis reachable: the builds are committed as enqueued, their jobs sent right after.
+    enqueued = deps.pool.connected
     record = functools.partial(
-        intake_db.record, deps.settings.registry, hook.repository_id, parsed, utcnow()
+        intake_db.record,
+        deps.settings.registry,
+        hook.repository_id,
+        parsed,
+        utcnow(),
+        enqueued=enqueued,
     )
     try:
         try:
@@ -127,7 +142,9 @@ async def receive(
     except NotFound:
         _hooks.get(deps.sessionmaker, OrderedDict()).pop((provider, hook_key), None)
         raise
-    if result.build_ids:
+    if result.build_ids and enqueued:
+        await queue.enqueue_recorded(deps.pool, deps.sessionmaker, result.build_ids)
+    elif result.build_ids:
         await queue.enqueue(deps.pool, deps.sessionmaker, result.build_ids)
     return result
 

@@ -8,8 +8,8 @@ because they run for every push.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
@@ -17,7 +17,15 @@ from sqlalchemy import bindparam, insert, select, update
 import webhooks
 from buildsvc.builds.prepared import Prepared, RawConnection
 from buildsvc.builds.states import BuildStatus
-from buildsvc.builds.triggers import Decision, Planned, StoredRule, commit_sha, decide
+from buildsvc.builds.status_context import rule_contexts
+from buildsvc.builds.triggers import (
+    Decision,
+    Planned,
+    StoredRule,
+    commit_sha,
+    decide,
+    unchecked,
+)
 from buildsvc.errors import NotFound
 from buildsvc.store.models import Build, BuildRule, Delivery, ImageRepository
 
@@ -29,6 +37,7 @@ class Received:
     delivery: str
     outcome: str
     build_ids: list[int]
+    superseded: tuple[int, ...] = ()  # older queued builds this delivery made pointless
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +50,8 @@ class Parsed:
     sha: str | None = None
     pushes: Sequence[webhooks.PushEvent] = ()
     outcome: str = ""
+    # ref -> why its head commit message could not be read (``builds.commit_lookup``)
+    unchecked: Mapping[str, str] = field(default_factory=dict)
 
 
 _REPOSITORY_COLUMNS = 6  # then the rule's, NULL when the repository has no rule
@@ -85,6 +96,7 @@ _BUILD_COLUMNS = (
     "ref_name",
     "commit_sha",
     "commit_message",
+    "status_context",
     "dockerfile",
     "context",
     "build_args",
@@ -120,6 +132,7 @@ _SUPERSEDE = Prepared(
         Build.id < bindparam("b_newest"),
     )
     .values(status=BuildStatus.SUPERSEDED.value, finished_at=bindparam("b_now"))
+    .returning(Build.id)  # their commits' statuses are finalised (builds.forge_status)
 )
 
 
@@ -134,32 +147,54 @@ def seen(repository_id: int, delivery_id: str, connection: RawConnection) -> Rec
 
 
 def record(
-    registry: str, repository_id: int, parsed: Parsed, now: dt.datetime, connection: RawConnection
+    registry: str,
+    repository_id: int,
+    parsed: Parsed,
+    now: dt.datetime,
+    connection: RawConnection,
+    *,
+    enqueued: bool = False,
 ) -> Received:
     """The delivery, its builds and the supersede. A delivery id stored before makes the
-    delivery's insert fail (unique constraint): the caller then answers with ``seen``."""
-    rows = _REPOSITORY_RULES.run(connection, {"repository_id": repository_id})
-    if not rows:  # deleted since the hook was cached
-        raise NotFound("No such webhook.", code="HOOK_NOT_FOUND")
-    account_id, namespace, name, provider, auto_build, hook_id = rows[0][:_REPOSITORY_COLUMNS]
+    delivery's insert fail (unique constraint): the caller then answers with ``seen``.
+
+    ``enqueued``: the builds' jobs are sent right after the commit (``queue.enqueue_recorded``
+    puts the ones that do not make it back in the outbox), so their rows say so at once.
+    """
+    repository, rules = _repository_rules(connection, repository_id)
+    account_id, namespace, name, provider, auto_build, hook_id = repository
     outcome, build_ids = parsed.outcome, []
+    superseded: list[int] = []
     if parsed.pushes:
-        rules = [_rule(row[_REPOSITORY_COLUMNS:]) for row in rows if row[_REPOSITORY_COLUMNS]]
         decided = [
-            (e, _decide(hook_id is not None, auto_build, rules, e, now)) for e in parsed.pushes
+            (e, _decide(hook_id is not None, auto_build, rules, e, now, parsed.unchecked))
+            for e in parsed.pushes
         ]
         outcome = decided[0][1].outcome
         if len(decided) > 1:
             outcome = "; ".join(f"{e.ref}: {d.outcome}" for e, d in decided)
         image = f"{registry}/{namespace}/{name}"
+        building = any(d.builds for _, d in decided)
+        contexts = rule_contexts(namespace, name, rules) if building else {}
         for event, decision in decided:
             ids = [
-                _insert_build(connection, repository_id, account_id, image, event, planned, now)
+                _insert_build(
+                    connection,
+                    repository_id,
+                    account_id,
+                    image,
+                    event,
+                    planned,
+                    now,
+                    contexts,
+                    enqueued,
+                )
                 for planned in decision.builds
             ]
             if ids:
                 supersede = {"b_repository_id": repository_id, "b_ref": event.ref}
-                _SUPERSEDE.run(connection, {**supersede, "b_newest": min(ids), "b_now": now})
+                params = {**supersede, "b_newest": min(ids), "b_now": now}
+                superseded.extend(row[0] for row in _SUPERSEDE.run(connection, params))
             build_ids.extend(ids)
     delivery = {
         "repository_id": repository_id,
@@ -173,7 +208,24 @@ def record(
         "received_at": now,
     }
     _INSERT_DELIVERY.run(connection, delivery)
-    return Received(parsed.delivery_id, outcome, build_ids)
+    return Received(parsed.delivery_id, outcome, build_ids, tuple(superseded))
+
+
+def _repository_rules(
+    connection: RawConnection, repository_id: int
+) -> tuple[tuple[Any, ...], list[StoredRule]]:
+    """The repository's columns and its rules, read once per transaction: deliveries
+    recorded together (one group of ``builds.writer``) share them, as nothing in
+    intake's transaction changes them."""
+    key = ("intake_db.repository_rules", repository_id)
+    found: tuple[tuple[Any, ...], list[StoredRule]] | None = connection.memo.get(key)
+    if found is None:
+        rows = _REPOSITORY_RULES.run(connection, {"repository_id": repository_id})
+        if not rows:  # deleted since the hook was cached
+            raise NotFound("No such webhook.", code="HOOK_NOT_FOUND")
+        rules = [_rule(row[_REPOSITORY_COLUMNS:]) for row in rows if row[_REPOSITORY_COLUMNS]]
+        found = connection.memo[key] = (rows[0][:_REPOSITORY_COLUMNS], rules)
+    return found
 
 
 def _rule(values: tuple[Any, ...]) -> StoredRule:
@@ -186,10 +238,12 @@ def _decide(
     rules: Sequence[StoredRule],
     event: webhooks.PushEvent,
     now: dt.datetime,
+    unread: Mapping[str, str],
 ) -> Decision:
     if not hooked:  # unbound: the hook is no longer ours
         return Decision(UNBOUND)
-    return decide(event, auto_build=bool(auto_build), rules=rules, now=now)
+    decision = decide(event, auto_build=bool(auto_build), rules=rules, now=now)
+    return unchecked(decision, unread.get(event.ref))
 
 
 def _insert_build(
@@ -200,6 +254,8 @@ def _insert_build(
     event: webhooks.PushEvent,
     planned: Planned,
     now: dt.datetime,
+    contexts: Mapping[int, str],
+    enqueued: bool,
 ) -> int:
     rule = planned.rule
     row = {
@@ -212,6 +268,7 @@ def _insert_build(
         "ref_name": event.ref_name,
         "commit_sha": commit_sha(event),
         "commit_message": event.head_commit.message if event.head_commit else None,
+        "status_context": contexts[rule.id],
         "dockerfile": rule.dockerfile,
         "context": rule.context,
         "build_args": dict(rule.build_args),
@@ -219,7 +276,7 @@ def _insert_build(
         "no_cache": bool(rule.no_cache),
         "tags": [f"{image}:{tag}" for tag in planned.tags],
         "status": BuildStatus.QUEUED.value,
-        "enqueued": False,
+        "enqueued": enqueued,
         "cancel_requested": False,
         "attempt": 0,
         "queued_at": now,

@@ -12,7 +12,9 @@ A short ref (``main``, ``v1.2``) is taken as a branch, then as a tag, as the cho
 allow; ``refs/heads/…`` and ``refs/tags/…`` are taken as given. The ref is resolved to a
 commit through the forge (``REF_NOT_FOUND`` when it does not exist there), so the build
 fetches exactly what the ref named at request time. Then, as for a push, one queued
-build per rule, older queued builds of the ref superseded, jobs enqueued.
+build per rule, older queued builds of the ref superseded, jobs enqueued, and the
+forge told (in the background: ``pending`` for the new builds, a final status for the
+superseded ones).
 
 ServiceError
 ├── InvalidInput
@@ -33,7 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.builds import queue
+from buildsvc.builds.forge_status import QueuedStatus
 from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds.status_context import rule_contexts
 from buildsvc.errors import InvalidInput, NotFound
 from buildsvc.queue import LazyArqPool
 from buildsvc.repositories import queries as repositories
@@ -113,6 +117,7 @@ async def start_build(
     account_id: int,
     repository_id: int,
     request: ManualBuild,
+    statuses: QueuedStatus,
 ) -> list[Build]:
     """Queue the builds ``request`` asks for; returns them (already enqueued if Redis is up)."""
     async with access.sessionmaker() as session:
@@ -138,8 +143,12 @@ async def start_build(
             if exc.code != REF_NOT_FOUND or index == len(usable) - 1:
                 raise
             continue
-        builds = await _insert(access, repository, full_ref, sha, matched, request.trigger)
+        builds, superseded = await _insert(
+            access, repository, full_ref, sha, matched, request.trigger
+        )
         await queue.enqueue(pool, access.sessionmaker, [b.id for b in builds])
+        statuses.report([b.id for b in builds])
+        statuses.report(superseded, "superseded")
         return builds
     raise AssertionError("unreachable: the last candidate raises")
 
@@ -159,23 +168,28 @@ async def _insert(
     sha: str,
     matched: list[tuple[BuildRule, Rule]],
     trigger: str,
-) -> list[Build]:
+) -> tuple[list[Build], list[int]]:
+    """The queued builds, and the older ones they superseded."""
     kind, name = parse_ref(full_ref) or ("branch", full_ref)
     commit = _Commit(full_ref, kind, name, sha)
     now = utcnow()
     image = f"{access.settings.registry}/{repository.namespace}/{repository.name}"
+    contexts = rule_contexts(repository.namespace, repository.name, repository.rules)
     builds = [
         _build(repository, row, commit, trigger, [f"{image}:{tag}" for tag in found.tags])
         for row, rule in matched
         for found in match_rules([rule], kind, name, sha, now)  # none if every tag is empty
     ]
+    for build in builds:  # its rule's status name, as for a push
+        build.status_context = contexts.get(build.rule_id or 0)
     if not builds:
         raise RefNotMatched(detail=f"the rules' tags render empty for {full_ref}")
     async with access.sessionmaker.begin() as session:
         session.add_all(builds)
         await session.flush()
-        await _supersede(session, repository.id, full_ref, min(b.id for b in builds), now)
-    return builds
+        newest = min(b.id for b in builds)
+        superseded = await _supersede(session, repository.id, full_ref, newest, now)
+    return builds, superseded
 
 
 def _build(
@@ -204,8 +218,8 @@ def _build(
 
 async def _supersede(
     session: AsyncSession, repository_id: int, ref: str, newest: int, now: dt.datetime
-) -> None:
-    """As for a push: older builds of the ref still waiting are pointless now."""
+) -> list[int]:
+    """As for a push: older builds of the ref still waiting are pointless now (their ids)."""
     waiting = await session.scalars(
         select(Build.id).where(
             Build.repository_id == repository_id,
@@ -214,5 +228,8 @@ async def _supersede(
             Build.id < newest,
         )
     )
-    for build_id in waiting.all():
-        await transition(session, build_id, BuildStatus.SUPERSEDED, now=now)
+    return [
+        build_id
+        for build_id in waiting.all()
+        if await transition(session, build_id, BuildStatus.SUPERSEDED, now=now)
+    ]

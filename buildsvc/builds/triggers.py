@@ -6,7 +6,8 @@ see why a push did or did not build. Checked in this order:
 1. ``branch deleted`` / ``tag deleted``: nothing to build;
 2. ``auto build off``: the repository builds only on request;
 3. ``skipped: [skip ci]``: a skip marker (``[skip build]``, ``[build skip]``,
-   ``[ci skip]``, ``[skip ci]``, any case) in the head commit message;
+   ``[ci skip]``, ``[skip ci]``, any case) in the head commit message (read from the
+   forge when the payload has none: ``builds.commit_lookup``);
 4. ``no rule matched refs/heads/dev``;
 5. ``skipped: no changed path matches rule 7's include_paths`` (each matched rule's reason,
    ``repositories.path_filters``; a push whose paths are unknown always builds);
@@ -22,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from buildsvc.builds.status_context import NamedRule
 from buildsvc.repositories.errors import InvalidRule
 from buildsvc.repositories.path_filters import filtered_reason
 from buildsvc.repositories.rules import Rule, RuleMatch, compile_rule, match_rules
@@ -31,21 +33,9 @@ SKIP_MARKERS = ("[skip build]", "[build skip]", "[ci skip]", "[skip ci]")
 AUTO_BUILD_OFF = "auto build off"
 
 
-class RuleRow(Protocol):
+class RuleRow(NamedRule, Protocol):
     """A stored build rule: a ``BuildRule`` row, or ``StoredRule`` read without the ORM."""
 
-    @property
-    def id(self) -> int: ...
-    @property
-    def type(self) -> str: ...
-    @property
-    def pattern(self) -> str: ...
-    @property
-    def tag(self) -> str: ...
-    @property
-    def dockerfile(self) -> str: ...
-    @property
-    def context(self) -> str: ...
     @property
     def build_args(self) -> Mapping[str, Any]: ...
     @property
@@ -89,6 +79,15 @@ class Decision:
 
 def queued_outcome(count: int) -> str:
     return f"queued {count} build{'' if count == 1 else 's'}"
+
+
+def unchecked(decision: Decision, reason: str | None) -> Decision:
+    """A decision to build whose head commit message could not be read (so skip markers
+    were not checked): its outcome says why (``builds.commit_lookup``)."""
+    if reason is None or not decision.builds:
+        return decision
+    outcome = f"{decision.outcome} (commit message not checked: {reason})"
+    return dataclasses.replace(decision, outcome=outcome)
 
 
 def skip_marker(message: str | None) -> str | None:

@@ -135,11 +135,11 @@ async def rebuild(request: web.Request) -> web.Response:
             session.account_id,
             build.repository_id,
             manual.ManualBuild(rule_id=build.rule_id, ref=build.ref, trigger="console"),
+            request.app[COMMIT_STATUS],  # "pending" on the forge
         )
     except ServiceError as exc:
         status = exc.status if 400 <= exc.status < 500 else 422
         return await _build_page(
             request, session, build_id, error=error_context(exc), status=status
         )
-    request.app[COMMIT_STATUS].report([b.id for b in started])  # "pending" on the forge
     raise web.HTTPSeeOther(location=f"/console/builds/{started[0].id}")

@@ -201,13 +201,13 @@ async def start_build(request: web.Request) -> web.Response:
             session.account_id,
             repository_id,
             manual.ManualBuild(ref=ref, trigger="console"),
+            request.app[COMMIT_STATUS],  # "pending" on the forge
         )
     except ServiceError as exc:
         status = exc.status if 400 <= exc.status < 500 else 422
         return await _repository(
             request, session, repository_id, error=error_context(exc), status=status
         )
-    request.app[COMMIT_STATUS].report([b.id for b in started])  # "pending" on the forge
     raise web.HTTPSeeOther(location=f"/console/builds/{started[0].id}")
 
 

@@ -99,9 +99,23 @@ class SourceClient(Protocol):
         """The 40-hex commit sha of a branch or tag name or full ref."""
         ...
 
+    async def commit_message(self, full_path: str, sha: str) -> str:
+        """The full message of one commit (for push payloads that carry none)."""
+        ...
+
     async def set_commit_status(
-        self, full_path: str, sha: str, state: CommitState, *, target_url: str, description: str
-    ) -> None: ...
+        self,
+        full_path: str,
+        sha: str,
+        state: CommitState,
+        *,
+        context: str,
+        target_url: str,
+        description: str,
+    ) -> None:
+        """Set the commit's status named ``context`` (a status of another name stays);
+        adapters fit the name into the forge's limits (``common.bounded``)."""
+        ...
 
 
 class SourceProvider(Protocol):

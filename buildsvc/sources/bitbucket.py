@@ -1,9 +1,9 @@
 """The Bitbucket Cloud code source: ``BitbucketProvider`` and ``BitbucketClient``.
 
-Workspaces are the namespaces; hooks deliver ``repo:push`` signed with a secret; the
-build status key is ``buildsvc``. Every call opens atlassian-python-api over our
-transport (``bitbucket_rest.open_calls``) in a thread under a deadline, mapped at the
-boundary (``failures.run_blocking``).
+Workspaces are the namespaces; hooks deliver ``repo:push`` signed with a secret; build
+statuses carry the caller's name as ``name`` and, cut to 40 characters, as ``key``.
+Every call opens atlassian-python-api over our transport (``bitbucket_rest.open_calls``)
+in a thread under a deadline, mapped at the boundary (``failures.run_blocking``).
 """
 
 from __future__ import annotations
@@ -31,15 +31,18 @@ from buildsvc.sources.common import (
     HEXISH,
     LIST_DEADLINE,
     BlockingCalls,
+    bounded,
     check_credentials,
     found_ref,
+    message_of,
     run_bind,
 )
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.transport import ca_file
 from buildsvc.sources.urls import parse_root_url
 
-STATUS_KEY = "buildsvc"
+# Bitbucket Cloud refuses build status keys over 40 characters; names may be 255.
+KEY_LIMIT, NAME_LIMIT = 40, 255
 STATES = {
     "pending": "INPROGRESS",
     "running": "INPROGRESS",
@@ -110,16 +113,30 @@ class BitbucketClient:
         sha = await self._run(lambda calls: _resolve(calls, base, ref))
         return found_ref(sha, ref, full_path)
 
+    async def commit_message(self, full_path: str, sha: str) -> str:
+        path = f"{models.repo_path(full_path)}/commit/{quote(sha, safe='')}"
+        gone = f"no commit {sha} in {full_path}"
+        return await self._run(
+            lambda calls: message_of(calls.get(path), "a commit"), details={404: gone}
+        )
+
     async def set_commit_status(
-        self, full_path: str, sha: str, state: CommitState, *, target_url: str, description: str
+        self,
+        full_path: str,
+        sha: str,
+        state: CommitState,
+        *,
+        context: str,
+        target_url: str,
+        description: str,
     ) -> None:
         if not models.SHA_RE.fullmatch(sha):
             raise InvalidInput(detail=f"{sha!r} is not a commit sha")
         path = f"{models.repo_path(full_path)}/commit/{sha}/statuses/build"
         data = {
-            "key": STATUS_KEY,
+            "key": bounded(context, KEY_LIMIT),
             "state": STATES[state],
-            "name": STATUS_KEY,
+            "name": bounded(context, NAME_LIMIT),
             "url": target_url,
             "description": description[:255],
         }

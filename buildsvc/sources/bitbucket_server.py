@@ -2,9 +2,9 @@
 
 Projects are the namespaces; hooks deliver ``repo:refs_changed`` signed with
 ``configuration.secret``; build statuses go to the repository's ``/builds`` (7.4+)
-under the key ``buildsvc``. The HTTP access token is sent as a Bearer token. Every call
-opens atlassian-python-api over our transport (``bitbucket_rest.open_calls``) in a
-thread under a deadline, mapped at the boundary.
+keyed like Bitbucket Cloud's (at most 40 characters). The HTTP access token is sent as
+a Bearer token. Every call opens atlassian-python-api over our transport
+(``bitbucket_rest.open_calls``) in a thread under a deadline, mapped at the boundary.
 """
 
 from __future__ import annotations
@@ -32,15 +32,18 @@ from buildsvc.sources.common import (
     HEXISH,
     LIST_DEADLINE,
     BlockingCalls,
+    bounded,
     check_credentials,
     found_ref,
+    message_of,
     run_bind,
 )
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.transport import ca_file
 from buildsvc.sources.urls import parse_root_url
 
-STATUS_KEY = "buildsvc"
+# Keys as short as Cloud's (its limit), so one name fits both; names may be 255.
+KEY_LIMIT, NAME_LIMIT = 40, 255
 # CANCELLED exists only on recent Data Center releases; FAILED is understood by all.
 STATES = {
     "pending": "INPROGRESS",
@@ -120,16 +123,30 @@ class BitbucketServerClient:
         sha = await self._run(lambda calls: _resolve(calls, base, ref))
         return found_ref(sha, ref, full_path)
 
+    async def commit_message(self, full_path: str, sha: str) -> str:
+        path = f"{models.repo_path(full_path)}/commits/{quote(sha, safe='')}"
+        gone = f"no commit {sha} in {full_path}"
+        return await self._run(
+            lambda calls: message_of(calls.get(path), "a commit"), details={400: gone, 404: gone}
+        )
+
     async def set_commit_status(
-        self, full_path: str, sha: str, state: CommitState, *, target_url: str, description: str
+        self,
+        full_path: str,
+        sha: str,
+        state: CommitState,
+        *,
+        context: str,
+        target_url: str,
+        description: str,
     ) -> None:
         if not models.SHA_RE.fullmatch(sha):
             raise InvalidInput(detail=f"{sha!r} is not a commit sha")
         path = f"{models.repo_path(full_path)}/commits/{sha}/builds"
         data = {
-            "key": STATUS_KEY,
+            "key": bounded(context, KEY_LIMIT),
             "state": STATES[state],
-            "name": STATUS_KEY,
+            "name": bounded(context, NAME_LIMIT),
             "url": target_url,
             "description": description[:255],
         }

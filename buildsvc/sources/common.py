@@ -8,6 +8,7 @@ one binding check in a thread under its deadline at the failure boundary
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -39,6 +40,23 @@ def field_str(data: dict[str, Any], key: str, what: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
         raise UnexpectedAnswer(f"answered {what} without a usable {key!r}")
     return str(value)
+
+
+def message_of(data: object, what: str) -> str:
+    """A commit's ``message`` (GitLab, Bitbucket; GitHub nests it under ``commit``)."""
+    message = as_dict(data, what).get("message")
+    if not isinstance(message, str):
+        raise UnexpectedAnswer(f"answered {what} without a message")
+    return message
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, a hash of the whole keeping cut names apart
+    (and stable: the same text always gives the same name)."""
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{text[: limit - len(digest) - 1]}~{digest}"
 
 
 def found_ref(sha: str | None, ref: str, full_path: str) -> str:

@@ -33,8 +33,11 @@ from buildsvc.sources.common import (
     HEXISH,
     LIST_DEADLINE,
     BlockingCalls,
+    as_dict,
+    bounded,
     check_credentials,
     found_ref,
+    message_of,
     run_bind,
 )
 from buildsvc.sources.github_bind import check_binding
@@ -43,7 +46,7 @@ from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.transport import ca_file
 from buildsvc.sources.urls import parse_root_url
 
-STATUS_CONTEXT = "buildsvc"
+STATUS_CONTEXT_LIMIT = 255
 # GitHub has no "running" or "canceled": running is still pending, canceled an error.
 STATES: dict[str, str] = {
     "pending": "pending",
@@ -143,8 +146,28 @@ class GitHubClient:
         sha = await self._run(lambda gh: _resolve(gh, path, ref))
         return found_ref(sha, ref, full_path)
 
+    async def commit_message(self, full_path: str, sha: str) -> str:
+        path = models.repo_path(full_path)
+
+        def work(gh: Github) -> str:
+            # One GET (PyGithub's Commit would need a second to complete itself).
+            _headers, data = gh.requester.requestJsonAndCheck(
+                "GET", f"/repos/{path}/commits/{quote(sha, safe='')}"
+            )
+            return message_of(as_dict(data, "a commit").get("commit"), "a commit")
+
+        gone = f"no commit {sha} in {full_path}, or the token cannot see it"
+        return await self._run(work, details={404: gone, 422: gone})
+
     async def set_commit_status(
-        self, full_path: str, sha: str, state: CommitState, *, target_url: str, description: str
+        self,
+        full_path: str,
+        sha: str,
+        state: CommitState,
+        *,
+        context: str,
+        target_url: str,
+        description: str,
     ) -> None:
         path = models.repo_path(full_path)
         commit = models.commit_sha(sha, "a status request")
@@ -154,7 +177,7 @@ class GitHubClient:
                 state=STATES[state],
                 target_url=target_url or NotSet,  # GitHub refuses an empty URL
                 description=description[:140],  # GitHub's limit
-                context=STATUS_CONTEXT,
+                context=bounded(context, STATUS_CONTEXT_LIMIT),
             )
 
         await self._run(work)

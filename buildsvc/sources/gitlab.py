@@ -29,9 +29,11 @@ from buildsvc.sources.common import (
     LIST_DEADLINE,
     BlockingCalls,
     as_dict,
+    bounded,
     check_credentials,
     field_str,
     found_ref,
+    message_of,
     run_bind,
 )
 from buildsvc.sources.gitlab_bind import check_binding
@@ -41,7 +43,7 @@ from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.transport import ca_file
 from buildsvc.sources.urls import parse_root_url
 
-STATUS_NAME = "buildsvc"
+STATUS_NAME_LIMIT = 255  # GitLab's limit on a commit status name
 
 
 def _missing(exc: GitlabError) -> bool:
@@ -118,14 +120,27 @@ class GitLabClient:
             await self._run(lambda rest: _resolve(rest, full_path, ref)), ref, full_path
         )
 
+    async def commit_message(self, full_path: str, sha: str) -> str:
+        gone = f"no commit {sha} in {full_path}, or the token cannot see it"
+        return await self._run(
+            lambda rest: message_of(rest.commit(full_path, sha), "a commit"), details={404: gone}
+        )
+
     async def set_commit_status(
-        self, full_path: str, sha: str, state: CommitState, *, target_url: str, description: str
+        self,
+        full_path: str,
+        sha: str,
+        state: CommitState,
+        *,
+        context: str,
+        target_url: str,
+        description: str,
     ) -> None:
         data = {
             "state": state,
             "target_url": target_url,
             "description": description[:255],
-            "name": STATUS_NAME,
+            "name": bounded(context, STATUS_NAME_LIMIT),
         }
         await self._run(lambda rest: rest.create_status(full_path, sha, data))
 

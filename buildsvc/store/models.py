@@ -236,6 +236,8 @@ class Build(Base):
     error_detail: Mapped[str | None] = mapped_column(Text)
     digest: Mapped[str | None] = mapped_column(String(128))
     status_note: Mapped[str | None] = mapped_column(Text)  # e.g. forge refused commit status
+    # The commit status name its statuses go under (builds.status_context); NULL: "buildsvc".
+    status_context: Mapped[str | None] = mapped_column(String(255))
     # Outbox: False until the arq job is in Redis; a sweeper enqueues the rest.
     enqueued: Mapped[bool] = mapped_column(Boolean, default=False)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)

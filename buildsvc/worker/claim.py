@@ -7,7 +7,8 @@ decides, in one transaction:
 
 - finished, or claimed by a worker (live, or dead and left to the reaper): ``Skip``;
 - a newer queued build of the same repository, ref and rule exists: this one is
-  ``superseded`` (``Skip``); older queued ones are superseded by this one;
+  ``superseded`` (``Skip``); older queued ones are superseded by this one (either way,
+  once committed, their commits get a final status: ``forge_status.post_now``);
 - a build of the same repository, ref and rule is running: ``Wait`` (the job is retried
   later, and kicked as soon as that build ends), so a burst of pushes runs at most one
   build at a time per ref and the last push's build runs last;
@@ -28,8 +29,9 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import binding_row
-from buildsvc.builds import logs
+from buildsvc.builds import forge_status, logs
 from buildsvc.builds.states import FINISHED, RUNNING, BuildStatus, transition
+from buildsvc.builds.status_context import LEGACY
 from buildsvc.store.models import Build, ImageRepository, SourceBinding, utcnow
 from buildsvc.worker.deps import WorkerDeps
 
@@ -71,6 +73,7 @@ class Job:
     clone_url: str
     first_seq: int
     binding: SourceBinding | None = field(repr=False)
+    status_context: str = LEGACY  # the name its commit statuses go under
 
     def owned(self) -> list[ColumnElement[bool]]:
         """Conditions under which the build is still this worker's (for ``transition``)."""
@@ -111,6 +114,14 @@ async def _burst_left(session: AsyncSession, lane: list[ColumnElement[bool]]) ->
 
 
 async def claim(deps: WorkerDeps, build_id: int) -> Job | Skip | Wait:
+    superseded: list[int] = []
+    claimed = await _claim(deps, build_id, superseded)
+    if superseded:  # committed: the forge may show them pending
+        deps.spawn(forge_status.post_now(deps.access, superseded, "superseded"))
+    return claimed
+
+
+async def _claim(deps: WorkerDeps, build_id: int, superseded: list[int]) -> Job | Skip | Wait:
     async with deps.sessionmaker.begin() as session:
         build = await session.get(Build, build_id)
         if build is None:
@@ -122,15 +133,17 @@ async def claim(deps: WorkerDeps, build_id: int) -> Job | Skip | Wait:
         lane = same_lane(build.repository_id, build.ref, build.rule_id)
         queued = Build.status == BuildStatus.QUEUED.value
         if await _first(session, *lane, queued, Build.id > build_id) is not None:
-            await transition(
+            if await transition(
                 session, build_id, BuildStatus.SUPERSEDED, only_from=[BuildStatus.QUEUED]
-            )
+            ):
+                superseded.append(build_id)
             return Skip("a newer build of the same ref is queued")
         older = await session.scalars(select(Build.id).where(*lane, queued, Build.id < build_id))
         for older_id in older.all():
-            await transition(
+            if await transition(
                 session, older_id, BuildStatus.SUPERSEDED, only_from=[BuildStatus.QUEUED]
-            )
+            ):
+                superseded.append(older_id)
         running = Build.status.in_([s.value for s in RUNNING])
         behind = await _first(session, *lane, running, Build.id != build_id)
         if behind is not None:
@@ -183,4 +196,5 @@ def _job(
         clone_url=repository.clone_url,
         first_seq=first_seq,
         binding=binding,
+        status_context=build.status_context or LEGACY,
     )

@@ -77,6 +77,7 @@ async def _report(deps: WorkerDeps, job: Job, state: CommitState, description: s
                 job.source_repository,
                 job.commit_sha,
                 state,
+                context=job.status_context,
                 target_url=target,
                 description=description,
             )

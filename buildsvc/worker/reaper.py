@@ -6,7 +6,8 @@ in fetching, building or pushing whose heartbeat is older than
 
 - requeued (``queued``, attempt + 1, the old job dropped, a new one enqueued) while it
   has been requeued fewer than ``settings.worker_lost_retries`` times;
-- after that, ``failed`` with ``WORKER_LOST``.
+- after that, ``failed`` with ``WORKER_LOST`` (and its commit status ``failed``: the
+  lost worker had set it ``running``).
 
 Each move is a guarded ``transition`` that also requires the heartbeat to still be stale
 and the attempt unchanged, so two reapers (or a worker that was only slow) cannot both
@@ -29,7 +30,7 @@ from typing import Any
 from arq.constants import default_queue_name, job_key_prefix
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
-from buildsvc.builds import jobs, logs
+from buildsvc.builds import forge_status, jobs, logs
 from buildsvc.builds.logs import LogLine
 from buildsvc.builds.states import RUNNING, BuildStatus, transition
 from buildsvc.store.models import Build, utcnow
@@ -118,6 +119,8 @@ async def _reap(
         )
     else:
         await logs.publish_end(deps.redis, build_id, status)
+        # Its worker reported "running" on the forge; nobody else will end that.
+        deps.spawn(forge_status.post_now(deps.access, [build_id], "lost"))
     return True
 
 

@@ -8,7 +8,8 @@ repository ``app``. Use it inside ``with``; pair it with the served ``settings``
 
 Helpers drive it as a user does: ``bind`` and ``link`` through the REST API,
 ``env.push(work, ...)`` commits and pushes with real git (several refs at once too),
-``env.statuses(sha)`` reads the commit statuses through the forge's own REST API.
+``env.statuses(sha)`` reads the commit statuses through the forge's own REST API
+(``env.named_statuses(sha)``: the current one per status name).
 """
 
 from __future__ import annotations
@@ -123,6 +124,27 @@ class ForgeEnv:
             return [(s["state"], s["url"]) for s in found["values"]]
         found = self._get(f"/rest/build-status/1.0/commits/{sha}")
         return [(s["state"], s["url"]) for s in found["values"]]
+
+    def named_statuses(self, sha: str) -> dict[str, tuple[str, str, str | None]]:
+        """The commit's status per name (GitLab ``name``, GitHub ``context``, Bitbucket
+        ``name``) as the forge shows it now: (state, description, target url)."""
+        path = urllib.parse.quote(self.repository, safe="")
+        if self.provider == "gitlab":
+            found = self._get(f"/api/v4/projects/{path}/repository/commits/{sha}/statuses")
+            rows = [(s["name"], s["status"], s["description"], s["target_url"]) for s in found]
+        elif self.provider == "github":  # every status ever set, newest first
+            found = self._get(f"/api/v3/repos/{self.repository}/commits/{sha}/statuses")
+            rows = [(s["context"], s["state"], s["description"], s["target_url"]) for s in found]
+        else:
+            prefix = "/2.0/repositories/{}/commit/{}/statuses"
+            if self.provider == "bitbucket-server":
+                prefix = "/rest/build-status/1.0/commits/{1}"
+            found = self._get(prefix.format(self.repository, sha))["values"]
+            rows = [(s["name"], s["state"], s["description"], s["url"]) for s in found]
+        named: dict[str, tuple[str, str, str | None]] = {}
+        for name, state, description, url in rows:
+            named.setdefault(name, (state, description or "", url))
+        return named
 
     def delete_hook(self, hook_id: str) -> None:
         """Remove a hook behind the service's back, through the forge's REST API."""

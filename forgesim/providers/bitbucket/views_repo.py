@@ -14,6 +14,7 @@ from forgesim.providers.bitbucket import lookup
 from forgesim.providers.bitbucket.replies import Reply, bad_request, denied, error, page_response
 
 STATES = ("INPROGRESS", "SUCCESSFUL", "FAILED", "STOPPED")
+KEY_LIMIT = 40  # build status keys
 SAFE_REF = re.compile(r"^[^-\s~^:?*\[\\][^\s~^:?*\[\\]*$")
 
 
@@ -124,6 +125,9 @@ async def post_build_status(request: web.Request, key: str | None = None) -> web
     state_name = str(raw.get("state") or (existing.state if existing else ""))
     if not key:
         raise bad_request("key: This field is required.", {"key": ["This field is required."]})
+    if len(key) > KEY_LIMIT:  # as Bitbucket Cloud answers it
+        why = f"Ensure this value has at most {KEY_LIMIT} characters (it has {len(key)})."
+        raise bad_request(f"key: {why}", {"key": [why]})
     if state_name not in STATES:
         raise bad_request(f"state: {state_name!r} is not a valid choice.", {"state": ["invalid"]})
     core = lookup.core_of(request)

@@ -1,6 +1,7 @@
 """``/webhooks/{provider}/{hook_key}`` for all four forges: real pushes to forgesim, the
 deliveries it really sends, and what we record for each (pings, multi-ref pushes,
-redeliveries, skip markers, path filters)."""
+redeliveries, skip markers (read from the forge when Bitbucket Server's payload has no
+commit message), path filters)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.buildsvc.forge_env import (
     PROVIDERS,
     ForgeEnv,
     bind,
+    call,
     deliveries,
     link,
     make_forge_env,
@@ -155,11 +157,11 @@ async def test_a_redelivery_answers_as_before_and_builds_nothing(
     assert await build_count(client) == 1
 
 
-@pytest.mark.parametrize("provider", ["gitlab", "github", "bitbucket"])
+@pytest.mark.parametrize("provider", PROVIDERS)
 async def test_skip_markers_in_the_head_commit_skip_the_build(
     client: Client, auth_headers: dict[str, str], tmp_path: Path, provider: str
 ) -> None:
-    # Bitbucket Server's refs_changed payload carries no commit message: see the report.
+    # Bitbucket Server's refs_changed payload has no commit message: read from the forge.
     with make_forge_env(provider, tmp_path / "forge") as env:
         repo = await linked(client, auth_headers, env, rules=MAIN_ONLY)
         messages = ["Fix typo [skip build]", "Docs\n\n[Build Skip]", "[CI SKIP] x", "x [skip ci]"]
@@ -204,3 +206,74 @@ async def test_bitbucket_sends_no_paths_so_filtered_rules_build(
         await push(env, tmp_path / "work", {"README.md": "hello"})
         [delivery] = await deliveries(client, auth_headers, repo["id"], 1)
         assert delivery["outcome"] == "queued 1 build"
+
+
+# Bitbucket Server: the head commit message, read from the forge -----------------------
+COMMIT_READ = "/commits?/[0-9a-f]{40}$"  # every forge's single-commit endpoint, nothing else
+FAULTS = {
+    "an error": {"status": 500, "body": '{"errors": [{"message": "boom"}]}'},
+    "no answer": {"delay_ms": 6000},
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_bitbucket_server_builds_when_the_message_cannot_be_read(
+    client: Client, auth_headers: dict[str, str], tmp_path: Path, fault: str
+) -> None:
+    with make_forge_env("bitbucket-server", tmp_path / "forge") as env:
+        repo = await linked(client, auth_headers, env, rules=MAIN_ONLY)
+        env.forge.admin.set_fault(path_regex=COMMIT_READ, **FAULTS[fault])
+        await push(env, tmp_path / "work", message="Docs [skip ci]")  # a push is never lost
+
+        [delivery] = await deliveries(client, auth_headers, repo["id"], 1)
+        why = {
+            "an error": "Bitbucket Server answered 500",
+            "no answer": "no answer within 2 s)",
+        }[fault]
+        assert delivery["outcome"].startswith("queued 1 build (commit message not checked: ")
+        assert why in delivery["outcome"], delivery["outcome"]
+        assert await build_count(client) == 1
+        [sent] = [d for d in env.forge.admin.deliveries() if d["event"] == "repo:refs_changed"]
+        assert sent["status"] == 202
+        assert sent["duration_ms"] < 4000  # the lookup's deadline bounds the answer
+
+
+async def test_bitbucket_server_asks_the_forge_only_for_pushes_that_would_build(
+    client: Client, auth_headers: dict[str, str], tmp_path: Path
+) -> None:
+    with make_forge_env("bitbucket-server", tmp_path / "forge") as env:
+        repo = await linked(client, auth_headers, env, rules=MAIN_ONLY)
+        admin = env.forge.admin
+        admin.set_fault(path_regex=COMMIT_READ, method="GET", times=1)  # counts reads only
+        work = tmp_path / "work"
+        await push(env, work, branches=["dev"])
+        url = f"/api/v1/repositories/{repo['id']}"
+        status, _ = await call(client, auth_headers, "PATCH", url, {"auto_build": False})
+        assert status == 200
+        await push(env, work, message="Docs [skip ci]")
+        assert [f["times"] for f in admin.faults()] == [1]  # neither push read a commit
+
+        status, _ = await call(client, auth_headers, "PATCH", url, {"auto_build": True})
+        assert status == 200
+        await push(env, work, message="Docs [skip ci]")
+        assert [f["times"] for f in admin.faults()] == [0]
+        found = await deliveries(client, auth_headers, repo["id"], 3)
+        assert [d["outcome"] for d in reversed(found)] == [
+            "no rule matched refs/heads/dev",
+            "auto build off",
+            "skipped: [skip ci]",
+        ]
+        assert await build_count(client) == 0
+
+
+@pytest.mark.parametrize("provider", ["gitlab", "github", "bitbucket"])
+async def test_forges_that_send_the_message_are_not_asked_for_it(
+    client: Client, auth_headers: dict[str, str], tmp_path: Path, provider: str
+) -> None:
+    with make_forge_env(provider, tmp_path / "forge") as env:
+        repo = await linked(client, auth_headers, env, rules=MAIN_ONLY)
+        env.forge.admin.set_fault(path_regex=COMMIT_READ, method="GET", times=1)
+        await push(env, tmp_path / "work")
+        [delivery] = [d for d in await deliveries(client, auth_headers, repo["id"], 1) if d["ref"]]
+        assert delivery["outcome"] == "queued 1 build"
+        assert [f["times"] for f in env.forge.admin.faults()] == [1]

@@ -83,7 +83,12 @@ async def test_build_status_is_seen_on_the_forge(world: ForgeWorld, tmp_path: Pa
     }
     for state, shown in expected.items():
         await client.set_commit_status(
-            "ACME/app", sha, state, target_url="http://ci.example/b/1", description=state
+            "ACME/app",
+            sha,
+            state,
+            context="buildsvc",
+            target_url="http://ci.example/b/1",
+            description=state,
         )
         answer = await asyncio.to_thread(
             requests.get, url, headers={"Authorization": f"Bearer {world.token}"}, timeout=5

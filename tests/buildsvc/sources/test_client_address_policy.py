@@ -37,7 +37,10 @@ async def test_every_call_goes_through_the_address_policy(
         client.get_hook(repo, hook_id),
         client.delete_hook(repo, hook_id),
         client.resolve_ref(repo, "main"),
-        client.set_commit_status(repo, "a" * 40, "success", target_url="", description=""),
+        client.commit_message(repo, "a" * 40),
+        client.set_commit_status(
+            repo, "a" * 40, "success", context="c", target_url="", description=""
+        ),
     ]
     for call in calls:
         with pytest.raises(InvalidInput) as info:

@@ -125,7 +125,12 @@ async def test_commit_status_is_seen_on_the_forge(world: ForgeWorld, tmp_path: P
     sha = (await _pushed(world, client, tmp_path))["main"]
     for state in ("pending", "running", "success", "failed", "canceled"):
         await client.set_commit_status(
-            "acme/app", sha, state, target_url="http://ci.example/b/1", description=state * 40
+            "acme/app",
+            sha,
+            state,
+            context="buildsvc",
+            target_url="http://ci.example/b/1",
+            description=state * 40,
         )
     response = await asyncio.to_thread(
         requests.get,

@@ -158,7 +158,12 @@ async def test_commit_status(gitlab_world: World, tmp_path: Path) -> None:
     sha = shas["main"]
     for state in ("pending", "running", "success"):
         await client.set_commit_status(
-            "acme/app", sha, state, target_url="http://127.0.0.1:8080/builds/1", description=state
+            "acme/app",
+            sha,
+            state,
+            context="buildsvc",
+            target_url="http://127.0.0.1:8080/builds/1",
+            description=state,
         )
 
     def statuses() -> list[dict[str, object]]:
@@ -199,5 +204,10 @@ async def test_api_v3_client(make_world: Callable[..., World], tmp_path: Path) -
     assert await client.resolve_ref("acme/app", "refs/tags/v1") == shas["main"]
     assert await client.resolve_ref("acme/app", "feature/x") == shas["feature"]
     await client.set_commit_status(
-        "acme/app", shas["main"], "failed", target_url="http://127.0.0.1/b/2", description="no"
+        "acme/app",
+        shas["main"],
+        "failed",
+        context="buildsvc",
+        target_url="http://127.0.0.1/b/2",
+        description="no",
     )

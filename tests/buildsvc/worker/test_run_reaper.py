@@ -12,6 +12,7 @@ from buildsvc.builds.states import BuildStatus
 from buildsvc.store.models import utcnow
 from buildsvc.worker.reaper import reap_once
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
+from tests.buildsvc.worker.test_claim_statuses import NAME, forge_view, page, settled
 
 pytestmark = pytest.mark.e2e
 
@@ -61,6 +62,24 @@ async def test_a_build_lost_again_fails_with_worker_lost(env: RunEnv) -> None:
     assert "dead:2:y" in str(build.error_detail)
     assert build.finished_at is not None
     assert "WORKER_LOST" in (await env.log(build_id))[-1][1]
+
+
+async def test_a_build_failed_as_worker_lost_ends_its_commit_status(env: RunEnv) -> None:
+    sha = env.push(HELLO)
+    build_id = await env.add_build(
+        sha,
+        status="building",
+        worker_id="dead:3:z",
+        attempt=env.settings.worker_lost_retries,
+        heartbeat_at=ago(60),
+        status_context=NAME,
+    )
+    assert await reap_once(env.deps) == [build_id]
+
+    await settled(env)
+    assert forge_view(env).named_statuses(sha) == {
+        NAME: ("failed", "Build failed: its worker was lost", page(env, build_id))
+    }
 
 
 async def test_a_fresh_heartbeat_is_not_reaped(env: RunEnv) -> None:
