@@ -15,7 +15,9 @@ answers 202. Both get the same closed-loop load (throughput, p50/p99) and a pace
 of `--rate` deliveries per second (p99). Goals: buildsvc throughput at least 0.3x the
 baseline's, and p99 under 50 ms at 200 deliveries/s. Loopback only; exits 1 if a goal
 is missed. It also prints each server's CPU time per delivery (from /proc): on a busy
-machine throughput swings with what else runs, CPU per delivery much less.
+machine throughput swings with what else runs, CPU per delivery much less. And how busy
+the load generator (this process) was: near a full core, it and not the server set that
+side's throughput (the bare side, on two cores, usually).
 """
 
 from __future__ import annotations
@@ -151,10 +153,16 @@ async def closed_loop(
             for _ in remaining:
                 latencies.append(await send(session, url, template))
 
-        started, cpu = time.perf_counter(), cpu_seconds(pid)
+        started, cpu, own = time.perf_counter(), cpu_seconds(pid), time.process_time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu
-    return {"rate": total / elapsed, "cpu_ms": cpu / total * 1000, **percentiles(latencies)}
+        client = (time.process_time() - own) / elapsed  # this process: the load generator
+    return {
+        "rate": total / elapsed,
+        "cpu_ms": cpu / total * 1000,
+        "client_busy": client,
+        **percentiles(latencies),
+    }
 
 
 async def paced(url: str, template: Template, rate: float, seconds: float) -> dict[str, float]:
@@ -276,6 +284,11 @@ async def compare(
     print(
         f"  server CPU per delivery: bare {base['cpu_ms']:.3f} ms, buildsvc {ours['cpu_ms']:.3f} ms"
         f" (CPU ratio {base['cpu_ms'] / ours['cpu_ms']:.2f}x, less sensitive to a busy machine)"
+    )
+    # Near 100%, the load generator (one Python process) limits that side, not the server.
+    print(
+        f"  load generator busy: {base['client_busy']:.0%} of a core against bare,"
+        f" {ours['client_busy']:.0%} against buildsvc"
     )
     goals = [
         (f"throughput ratio {ratio:.2f}x (goal >= 0.30x)", ratio >= 0.3),

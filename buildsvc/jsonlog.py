@@ -62,6 +62,11 @@ def configure_logging(level: str = "INFO") -> None:
 class AccessLogger(AbstractAccessLogger):
     """aiohttp access log as structured fields instead of an Apache-style line."""
 
+    @property
+    def enabled(self) -> bool:
+        # aiohttp asks once per connection: below INFO it skips building the fields.
+        return self.logger.isEnabledFor(logging.INFO)
+
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         self.logger.info(
             "%s %s %s",

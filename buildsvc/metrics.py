@@ -14,6 +14,8 @@ series                                     where it comes from
 ``{phase}`` (histogram)                    bucketed by one SQL query at scrape time
 ``buildsvc_webhook_deliveries_total``      the answers of ``POST /webhooks/...``,
 ``{provider, outcome}``                    seen by an ``on_response_prepare`` hook
+                                           (the handler leaves the outcome on the
+                                           request: ``WEBHOOK_OUTCOME``)
 ``buildsvc_forge_call_duration_seconds``   a timing proxy around each code-source
 ``{provider, operation, result}``          provider and the clients it opens
 =========================================  ========================================
@@ -27,7 +29,6 @@ phases reach the histogram through the database, their forge latency is not expo
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import ColumnElement, case, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from buildsvc.api.keys import ARQ, ENGINE, PROVIDERS
+from buildsvc.api.keys import ARQ, ENGINE, PROVIDERS, WEBHOOK_OUTCOME
 from buildsvc.api.openapi import describe
 from buildsvc.builds.states import FINISHED, BuildStatus
 from buildsvc.errors import Unavailable
@@ -151,6 +152,7 @@ class Metrics:
             ["provider", "outcome"],
             registry=self.registry,
         )
+        self._delivery_counters: dict[tuple[str, str], Counter] = {}
         self.forge_calls = Histogram(
             "buildsvc_forge_call_duration_seconds",
             "Code-source (forge) operations made by this process, by outcome.",
@@ -158,6 +160,14 @@ class Metrics:
             buckets=FORGE_BUCKETS,
             registry=self.registry,
         )
+
+    def count_delivery(self, provider: str, outcome: str) -> None:
+        # The labelled child, kept: ``labels()`` validates and locks on every call.
+        child = self._delivery_counters.get((provider, outcome))
+        if child is None:
+            child = self.webhook_deliveries.labels(provider, outcome)
+            self._delivery_counters[(provider, outcome)] = child
+        child.inc()
 
     def observe_forge_call(
         self, provider: str, operation: str, result: str, seconds: float
@@ -210,18 +220,15 @@ async def load_snapshot(engine: AsyncEngine) -> Snapshot:
     return snapshot
 
 
-def webhook_outcome(status: int, body: bytes | None) -> str:
-    """A low-cardinality outcome label for one webhook answer."""
+def webhook_outcome(status: int, outcome: str | None) -> str:
+    """A low-cardinality outcome label for one webhook answer; ``outcome`` is the text
+    intake recorded (the answer's ``outcome``), None when there is none."""
     if status in _REJECTED:
         return _REJECTED[status]
     if status >= 500:
         return "error"
-    if status != 202 or not body:
+    if status != 202 or outcome is None:
         return f"http_{status}"
-    try:
-        outcome = str(json.loads(body).get("outcome", ""))
-    except (ValueError, AttributeError):
-        return "other"
     text = outcome.lower()
     if text.endswith(" deleted"):
         return "ref_deleted"
@@ -238,9 +245,8 @@ async def _observe_response(request: web.BaseRequest, response: web.StreamRespon
         return
     provider = request.path.split("/")[2]
     provider = provider if provider in WEBHOOK_PROVIDERS else "other"
-    body = response.body if isinstance(response, web.Response) else None
-    raw = body if isinstance(body, bytes) else None
-    metrics.webhook_deliveries.labels(provider, webhook_outcome(response.status, raw)).inc()
+    label = webhook_outcome(response.status, request.get(WEBHOOK_OUTCOME))
+    metrics.count_delivery(provider, label)
 
 
 async def _queue_jobs(app: web.Application) -> int | None:

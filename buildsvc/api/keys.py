@@ -32,3 +32,5 @@ COMMIT_STATUS = web.AppKey("commit_status", QueuedStatus)
 # Request state
 ACCOUNT_ID = web.RequestKey("account_id", int)  # set by the auth middleware on /api/v1/*
 REQUEST_ID = web.RequestKey("request_id", str)  # set by the request-id middleware
+# The outcome text of an accepted webhook delivery, for metrics (no need to parse the body).
+WEBHOOK_OUTCOME = web.RequestKey("webhook_outcome", str)

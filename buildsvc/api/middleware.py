@@ -1,6 +1,12 @@
 """The two middlewares every request passes (request id, then error rendering) and the
 response hook that echoes the request id.
 
+Forge deliveries (``/webhooks/...``, the busiest path) take a short cut: the request-id
+middleware renders their errors itself and calls the route's handler directly, skipping
+the middlewares after it, which have nothing to do there (bearer auth is for ``/api/v1``,
+console error pages for ``/console``). A middleware that must see deliveries belongs
+before this one, or in ``_deliver``.
+
 Errors are rendered in one place, as ``{"error": {"code", "message", "detail"}}``:
 
 - ``ServiceError`` (``buildsvc.errors``): its status, code, message and detail;
@@ -15,8 +21,8 @@ Errors are rendered in one place, as ``{"error": {"code", "message", "detail"}}`
 from __future__ import annotations
 
 import logging
+import random
 import re
-import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -31,7 +37,8 @@ log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-JSON_ERROR_PREFIXES = ("/api/", "/webhooks/")
+WEBHOOKS_PREFIX = "/webhooks/"
+JSON_ERROR_PREFIXES = ("/api/", WEBHOOKS_PREFIX)
 
 _HTTP_CODES = {
     400: ("BAD_REQUEST", "The request is not valid."),
@@ -53,17 +60,33 @@ def error_body(code: str, message: str, detail: str | None = None) -> dict[str, 
     return {"error": {"code": code, "message": message, "detail": detail}}
 
 
+def new_request_id() -> str:
+    """32 random hex digits, like a UUID's: unique enough to find a request in the logs.
+    Not a secret, so the (fast) Mersenne Twister rather than ``os.urandom``."""
+    return f"{random.getrandbits(128):032x}"
+
+
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Take a sane ``X-Request-Id`` from the client (or make one) and log with it."""
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    incoming = request.headers.get(REQUEST_ID_HEADER)
+    if incoming is not None and _VALID_REQUEST_ID.fullmatch(incoming):
+        request_id = incoming
+    else:
+        request_id = new_request_id()
     request[REQUEST_ID] = request_id
     token = request_id_var.set(request_id)
     try:
+        if request.path.startswith(WEBHOOKS_PREFIX):
+            return await _deliver(request)
         return await handler(request)
     finally:
         request_id_var.reset(token)
+
+
+async def _deliver(request: web.Request) -> web.StreamResponse:
+    """A forge delivery: its route's handler (or aiohttp's 404/405), errors rendered."""
+    return await error_middleware(request, request.match_info.handler)
 
 
 async def echo_request_id(request: web.BaseRequest, response: web.StreamResponse) -> None:

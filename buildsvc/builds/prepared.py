@@ -16,43 +16,51 @@ back to ``Connection.execute``.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection
+from sqlalchemy import JSON, Connection, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
-
-Processor = Callable[[Any], Any] | None
+from sqlalchemy.types import TypeEngine
 
 
 @dataclass(frozen=True, slots=True)
 class RawConnection:
-    """A DBAPI connection and its dialect: what ``Prepared.run`` executes on."""
+    """A DBAPI connection and its dialect: what ``Prepared.run`` executes on, for the
+    length of one transaction.
+
+    ``memo`` lets the works of one transaction (``builds.writer`` runs several in one)
+    read something once: a work stores what it read under a key of its own, and a work
+    that changes such data drops the key.
+    """
 
     dialect: Dialect
     dbapi: Any  # the driver's connection (sqlite3, SQLAlchemy's asyncpg adapter ...)
     connection: Connection | None = None  # for dialects Prepared cannot run raw
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, connection: Connection) -> RawConnection:
         return cls(connection.dialect, connection.connection.dbapi_connection, connection)
 
 
-_MISSING = object()
-
-
 @dataclass(frozen=True, slots=True)
 class _Plan:
     sql: str
-    # Per positional parameter: its name, the value bound in the statement itself (or
-    # _MISSING: the caller supplies it) and the column type's bind processor.
-    binds: Sequence[tuple[str, Any, Processor]]
+    # Values bound in the statement itself, by name (a caller's param overrides them).
+    fixed: Mapping[str, Any]
+    # The positional parameters' values out of ``{**fixed, **params}``, in order.
+    values: Callable[[Mapping[str, Any]], Sequence[Any]]
+    # (position, the column type's bind processor) for the parameters that have one.
+    binds: Sequence[tuple[int, Callable[[Any], Any]]]
     # (column index, result processor) for the columns that have one; None: no rows.
     results: Sequence[tuple[int, Callable[[Any], Any]]] | None
+    error: type[Exception]  # the driver's base error class
 
 
 class Prepared:
@@ -60,11 +68,16 @@ class Prepared:
         self.statement = statement
         self._column_keys = list(column_keys) if column_keys is not None else None
         self._plans: dict[str, _Plan | None] = {}
+        self._last: tuple[Dialect, _Plan | None] | None = None  # one dialect per process, mostly
 
     def _plan(self, dialect: Dialect) -> _Plan | None:
+        last = self._last
+        if last is not None and last[0] is dialect:
+            return last[1]
         key = f"{dialect.name}+{dialect.driver}"
         if key not in self._plans:
             self._plans[key] = self._compile(dialect)
+        self._last = (dialect, self._plans[key])
         return self._plans[key]
 
     def _compile(self, dialect: Dialect) -> _Plan | None:
@@ -72,22 +85,26 @@ class Prepared:
         compiled = clause.compile(dialect=dialect, column_keys=self._column_keys)
         if not isinstance(compiled, SQLCompiler) or not compiled.positional:
             return None
+        names = list(compiled.positiontup or [])
+        fixed: dict[str, Any] = {}
         binds = []
-        for name in compiled.positiontup or []:
+        for position, name in enumerate(names):
             bind = compiled.binds[name]
-            fixed = bind.value if bind.value is not None or not bind.required else _MISSING
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            binds.append(
-                (name, _MISSING if name in (self._column_keys or ()) else fixed, processor)
-            )
+            if name not in (self._column_keys or ()) and (
+                bind.value is not None or not bind.required
+            ):
+                fixed[name] = bind.value
+            processor = _bind_processor(dialect, bind.type)
+            if processor is not None:
+                binds.append((position, processor))
         columns = compiled.returning or getattr(self.statement, "selected_columns", None)
         results = None
         if columns is not None:
-            processors = [
-                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns
-            ]
+            processors = [_result_processor(dialect, c.type) for c in columns]
             results = [(i, p) for i, p in enumerate(processors) if p is not None]
-        return _Plan(compiled.string, binds, results)
+        return _Plan(
+            compiled.string, fixed, _getter(names), binds, results, dialect.loaded_dbapi.Error
+        )
 
     def run(self, raw: RawConnection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Execute in the connection's transaction; the rows (empty unless it returns some)."""
@@ -97,18 +114,18 @@ class Prepared:
                 raise RuntimeError(f"{raw.dialect.name} needs a SQLAlchemy connection")
             result = raw.connection.execute(self.statement, dict(params))
             return [tuple(row) for row in result] if result.returns_rows else []
-        args = []
-        for name, fixed, processor in plan.binds:
-            value = params[name] if fixed is _MISSING else params.get(name, fixed)
-            args.append(processor(value) if processor else value)
-        error = raw.dialect.loaded_dbapi.Error
+        # KeyError for a parameter the caller should have passed and did not.
+        args = list(plan.values({**plan.fixed, **params} if plan.fixed else params))
+        for position, processor in plan.binds:
+            args[position] = processor(args[position])
         cursor = raw.dbapi.cursor()
         try:
             cursor.execute(plan.sql, args)
             rows = [] if plan.results is None else cursor.fetchall()
-        except error as exc:
+        except plan.error as exc:
             # The same exception SQLAlchemy raises (IntegrityError for a unique violation).
-            raise DBAPIError.instance(plan.sql, args, exc, error, dialect=raw.dialect) from exc
+            error = DBAPIError.instance(plan.sql, args, exc, plan.error, dialect=raw.dialect)
+            raise error from exc
         finally:
             cursor.close()
         if plan.results is None:
@@ -124,3 +141,84 @@ class Prepared:
                 values[i] = p(values[i])
             out.append(tuple(values))
         return out
+
+
+def _getter(names: Sequence[str]) -> Callable[[Mapping[str, Any]], Sequence[Any]]:
+    """The values of ``names`` out of a mapping, in order (``operator.itemgetter``: in C)."""
+    if not names:
+        return lambda _params: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda params: (params[name],)
+    return operator.itemgetter(*names)
+
+
+# Datetime bind processors, shared by every statement of a dialect: a transaction binds
+# the same ``now`` in several statements, converted once.
+_shared_processors: dict[tuple[str, str], Callable[[Any], Any]] = {}
+# What json.dumps writes for, and json.loads makes of, the commonest JSON column values.
+_EMPTY_JSON: dict[type, str] = {dict: "{}", list: "[]"}
+_EMPTY_JSON_VALUES: dict[str, Callable[[], Any]] = {"{}": dict, "[]": list}
+
+
+def _bind_processor(dialect: Dialect, type_: TypeEngine[Any]) -> Callable[[Any], Any] | None:
+    processor = type_.dialect_impl(dialect).bind_processor(dialect)
+    if processor is None:
+        return None
+    if isinstance(type_, JSON) and _plain_json(dialect):
+        return _json_bind(processor)
+    if not isinstance(getattr(type_, "impl_instance", type_), DateTime):
+        return processor
+    key = (f"{dialect.name}+{dialect.driver}", repr(type_))
+    if key not in _shared_processors:
+        _shared_processors[key] = _last_value(processor)
+    return _shared_processors[key]
+
+
+def _result_processor(dialect: Dialect, type_: TypeEngine[Any]) -> Callable[[Any], Any] | None:
+    processor = type_.dialect_impl(dialect).result_processor(dialect, None)
+    if processor is not None and isinstance(type_, JSON) and _plain_json(dialect):
+        return _json_result(processor)
+    return processor
+
+
+def _plain_json(dialect: Dialect) -> bool:
+    """The dialect (de)serialises JSON with the json module's defaults."""
+    serializer = getattr(dialect, "_json_serializer", None)
+    return serializer is None and getattr(dialect, "_json_deserializer", None) is None
+
+
+def _json_bind(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def process(value: Any) -> Any:
+        if not value and (text := _EMPTY_JSON.get(type(value))) is not None:
+            return text
+        return processor(value)
+
+    return process
+
+
+def _json_result(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def process(value: Any) -> Any:
+        empty = _EMPTY_JSON_VALUES.get(value) if type(value) is str else None
+        return empty() if empty is not None else processor(value)  # a new one each time
+
+    return process
+
+
+def _last_value(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``processor`` remembering its last conversion (values compared by identity)."""
+    last: tuple[Any, Any] = (_NOTHING, None)  # one tuple: swapped whole, never torn
+
+    def process(value: Any) -> Any:
+        nonlocal last
+        seen = last
+        if seen[0] is value:
+            return seen[1]
+        converted = processor(value)
+        last = (value, converted)
+        return converted
+
+    return process
+
+
+_NOTHING = object()

@@ -1,17 +1,24 @@
 """Putting queued builds on the arq queue, with an outbox so none is ever lost.
 
 A build row is committed first (``enqueued`` false), then its job is enqueued and the
-row marked. If Redis is down, or the process dies in between, the row stays unmarked
-and the outbox sweeper, run by every API process about once a second, enqueues it once
-Redis answers. A build's job id is ``build:{id}`` (``build:{id}:retry{N}`` for attempt N
-after a lost worker): a second job with the same id is refused, so a build enqueued
-twice (intake and sweeper, or two sweeping processes) runs once.
+row marked (``enqueue``). If Redis is down, or the process dies in between, the row
+stays unmarked and the outbox sweeper, run by every API process about once a second,
+enqueues it once Redis answers. A build's job id is ``build:{id}`` (``build:{id}:retry{N}``
+for attempt N after a lost worker): a second job with the same id is refused, so a build
+enqueued twice (intake and sweeper, or two sweeping processes) runs once.
+
+Webhook intake saves the marking write (``enqueue_recorded``): while Redis is reachable
+it commits its builds as ``enqueued`` already, and unmarks the ones whose job then does
+not make it, which puts them in the outbox. Should the process die between the commit
+and Redis, the workers' reaper (``worker.reaper``) enqueues such a build: queued, marked,
+and no job in Redis.
 
 Enqueueing does what ``ArqRedis.enqueue_job`` does (same keys, payload, expiry and
 "a job or result with this id exists: do nothing" rule) in one Lua script, so one round
 trip instead of arq's three (WATCH, EXISTS, MULTI/EXEC) on the webhook path; jobs of
-concurrent deliveries share one pipeline. The same pipeline publishes on ``WAKE_CHANNEL``,
-so an idle worker starts the job at once instead of at its next poll tick.
+concurrent deliveries share one call of the script (``EVALSHA``, the script's text only
+when Redis does not know it yet). The same call publishes on ``WAKE_CHANNEL``, so an
+idle worker starts the job at once instead of at its next poll tick.
 """
 
 from __future__ import annotations
@@ -19,18 +26,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiohttp import web
 from arq.connections import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
-from redis.exceptions import RedisError
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import NoScriptError, RedisError
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,14 +57,22 @@ SWEEP_BATCH = 200
 # Workers listen here for "jobs are due"; polling stays the fallback (no listener, no Redis).
 WAKE_CHANNEL = "buildsvc:jobs:wake"
 
-# KEYS: job, result, queue; ARGV: expiry ms, payload, score, job id.
+# One call enqueues every job of a round trip and wakes the workers.
+# KEYS: the queue, then each job's job key and result key.
+# ARGV: expiry ms, the wake channel, then each job's payload, score and id.
 _ENQUEUE_LUA = """
-if redis.call('exists', KEYS[1], KEYS[2]) == 0 then
-    redis.call('psetex', KEYS[1], ARGV[1], ARGV[2])
-    redis.call('zadd', KEYS[3], ARGV[3], ARGV[4])
+for i = 2, #KEYS, 2 do
+    local n = 3 * i / 2
+    if redis.call('exists', KEYS[i], KEYS[i + 1]) == 0 then
+        redis.call('psetex', KEYS[i], ARGV[1], ARGV[n])
+        redis.call('zadd', KEYS[1], ARGV[n + 1], ARGV[n + 2])
+    end
 end
+redis.call('publish', ARGV[2], '1')
 return 1
 """
+# Redis names scripts by their SHA-1: an identifier here, not a security measure.
+_ENQUEUE_SHA = hashlib.sha1(_ENQUEUE_LUA.encode(), usedforsecurity=False).hexdigest()
 
 
 def job_id(build_id: int, attempt: int = 0) -> str:
@@ -65,65 +81,103 @@ def job_id(build_id: int, attempt: int = 0) -> str:
 
 
 class _Sender:
-    """Jobs enqueued while a pipeline is in flight go together in the next one."""
+    """Jobs enqueued while a round trip is in flight go together in the next one.
+
+    The round trips run one at a time on a connection of the pool kept for this sender,
+    so each is a plain write and read: each job's deadline bounds them (one timer per
+    round trip), not redis-py's ``socket_timeout``, which costs a task per command.
+    """
 
     def __init__(self, redis: ArqRedis) -> None:
         self.redis = redis
-        self.pending: list[tuple[int, int, asyncio.Future[None]]] = []
+        self.pending: list[tuple[int, int, float, asyncio.Future[None]]] = []
         self.drainer: asyncio.Task[None] | None = None
+        self.connection: AbstractConnection | None = None
 
-    async def send(self, build_id: int, attempt: int) -> None:
-        future = asyncio.get_running_loop().create_future()
-        self.pending.append((build_id, attempt, future))
+    def send(self, jobs: Sequence[tuple[int, int]], deadline: float) -> list[asyncio.Future[None]]:
+        """Futures, one per ``(build_id, attempt)``: done once the job is in Redis, or
+        failed (at the latest at ``deadline``, loop time)."""
+        loop = asyncio.get_running_loop()
+        futures = [loop.create_future() for _ in jobs]
+        self.pending += [(b, a, deadline, f) for (b, a), f in zip(jobs, futures, strict=True)]
         if self.drainer is None:
-            self.drainer = asyncio.get_running_loop().create_task(self._drain())
-        await future
+            self.drainer = loop.create_task(self._drain())
+        return futures
 
     async def _drain(self) -> None:
         try:
             while self.pending:
-                await asyncio.sleep(0)  # let enqueues that are ready join this pipeline
+                await asyncio.sleep(0)  # let enqueues that are ready join this round trip
                 group, self.pending = self.pending, []
+                failure: BaseException | None = None
                 try:
-                    answers = await self._pipeline([(b, a) for b, a, _ in group])
-                except BaseException as exc:  # not one of them made it
-                    answers = [exc] * len(group)
-                for (_, _, future), answer in zip(group, answers, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(answer, BaseException):
-                        future.set_exception(answer)
-                    else:
-                        future.set_result(None)
+                    async with asyncio.timeout_at(min(job[2] for job in group)):
+                        await self._call([(job[0], job[1]) for job in group])
+                except Exception as exc:  # not one of them made it
+                    failure = exc
+                except BaseException:
+                    failure = RedisError("enqueueing stopped")
+                    raise
+                finally:
+                    _settle(group, failure)
         finally:
             self.drainer = None
+            _settle(self.pending, RedisError("enqueueing stopped"))  # left if cancelled
+            self.pending = []
 
-    async def _pipeline(self, jobs: list[tuple[int, int]]) -> list[Any]:
+    async def _call(self, jobs: list[tuple[int, int]]) -> None:
         redis = self.redis
         now = timestamp_ms()
-        async with redis.pipeline(transaction=False) as pipe:
-            for build_id, attempt in jobs:
-                job = job_id(build_id, attempt)
-                payload = serialize_job(
-                    JOB_FUNCTION, (build_id,), {}, None, now, serializer=redis.job_serializer
-                )
-                keys = [job_key_prefix + job, result_key_prefix + job, redis.default_queue_name]
-                args = (redis.expires_extra_ms, payload, now, job)  # the payload is bytes
-                pipe.execute_command("EVAL", _ENQUEUE_LUA, 3, *keys, *args)
-            pipe.publish(WAKE_CHANNEL, b"1")  # same round trip; its answer is not one of ours
-            answers = await pipe.execute(raise_on_error=False)
-            return list(answers[: len(jobs)])
+        keys: list[str] = [redis.default_queue_name]
+        args: list[bytes | int | str] = [redis.expires_extra_ms, WAKE_CHANNEL]
+        for build_id, attempt in jobs:
+            job = job_id(build_id, attempt)
+            payload = serialize_job(
+                JOB_FUNCTION, (build_id,), {}, None, now, serializer=redis.job_serializer
+            )
+            keys += (job_key_prefix + job, result_key_prefix + job)
+            args += (payload, now, job)
+        if self.connection is None:
+            connection = await redis.connection_pool.get_connection()
+            connection.socket_timeout = None  # see the class docstring; never back in the pool
+            self.connection = connection
+        # redis-py drops the connection on a network error or a cancel (the deadline)
+        # mid-call, and connects again on the next call.
+        await self.connection.send_command("EVALSHA", _ENQUEUE_SHA, len(keys), *keys, *args)
+        try:
+            await self.connection.read_response()
+        except NoScriptError:  # Redis restarted since the script was loaded: send it
+            await self.connection.send_command("EVAL", _ENQUEUE_LUA, len(keys), *keys, *args)
+            await self.connection.read_response()
+
+
+def _settle(
+    group: list[tuple[int, int, float, asyncio.Future[None]]], failure: BaseException | None
+) -> None:
+    for *_, future in group:
+        if future.done():
+            continue
+        if failure is None:
+            future.set_result(None)
+        else:
+            future.set_exception(failure)
 
 
 _senders: weakref.WeakKeyDictionary[ArqRedis, _Sender] = weakref.WeakKeyDictionary()
 
 
-async def enqueue_job(redis: ArqRedis, build_id: int, attempt: int = 0) -> None:
-    """``run_build(build_id)`` on the queue as ``job_id(build_id, attempt)``, unless there."""
+def _sender(redis: ArqRedis) -> _Sender:
     sender = _senders.get(redis)
     if sender is None:
         sender = _senders[redis] = _Sender(redis)
-    await sender.send(build_id, attempt)
+    return sender
+
+
+async def enqueue_job(redis: ArqRedis, build_id: int, attempt: int = 0) -> None:
+    """``run_build(build_id)`` on the queue as ``job_id(build_id, attempt)``, unless there."""
+    deadline = asyncio.get_running_loop().time() + ENQUEUE_TIMEOUT_SECONDS
+    [future] = _sender(redis).send([(build_id, attempt)], deadline)
+    await future
 
 
 async def enqueue(
@@ -136,21 +190,49 @@ async def enqueue(
 
     ``attempts`` pairs with ``build_ids`` (default: first attempts).
     """
+    done = await _send(pool, build_ids, attempts)
+    if done:
+        await _mark_enqueued(sessionmaker, done)
+    return done
+
+
+async def enqueue_recorded(
+    pool: LazyArqPool, sessionmaker: async_sessionmaker[AsyncSession], build_ids: Sequence[int]
+) -> list[int]:
+    """Enqueue first attempts of builds committed as ``enqueued``; the ones whose job did
+    not make it are unmarked, so the sweeper takes them. Which made it."""
+    done = await _send(pool, build_ids, ())
+    if len(done) < len(build_ids):
+        made_it = set(done)
+        left = [build_id for build_id in build_ids if build_id not in made_it]
+        try:
+            await run_write(sessionmaker, functools.partial(_set_enqueued, left, False))
+        except Exception:  # still marked: the workers' reaper enqueues them
+            log.exception("could not put %d build(s) back in the outbox", len(left))
+    return done
+
+
+async def _send(pool: LazyArqPool, build_ids: Sequence[int], attempts: Sequence[int]) -> list[int]:
+    """The jobs on the queue: the builds whose job is there now (or was already)."""
     if not build_ids:
         return []
     redis = await pool.get()
     if redis is None:
         return []
+    deadline = asyncio.get_running_loop().time() + ENQUEUE_TIMEOUT_SECONDS
+    jobs = list(zip(build_ids, attempts or [0] * len(build_ids), strict=True))
     done: list[int] = []
-    try:
-        async with asyncio.timeout(ENQUEUE_TIMEOUT_SECONDS):
-            for build_id, attempt in zip(build_ids, attempts or [0] * len(build_ids), strict=True):
-                await enqueue_job(redis, build_id, attempt)
-                done.append(build_id)
-    except (RedisError, OSError, TimeoutError) as exc:
-        log.warning("enqueue failed, %d build(s) left to the outbox: %s", len(build_ids), exc)
-    if done:
-        await _mark_enqueued(sessionmaker, done)
+    failure: Exception | None = None
+    for (build_id, _), future in zip(jobs, _sender(redis).send(jobs, deadline), strict=True):
+        try:
+            await future
+        except (RedisError, OSError, TimeoutError) as exc:
+            failure = exc
+        else:
+            done.append(build_id)
+    if failure is not None:
+        left = len(build_ids) - len(done)
+        log.warning("enqueue failed, %d build(s) left to the outbox: %s", left, failure)
     return done
 
 
@@ -164,7 +246,9 @@ class _Marks:
 _marks: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], _Marks] = (
     weakref.WeakKeyDictionary()
 )
-_MARK = Prepared(update(Build).where(Build.id == bindparam("b_id")).values(enqueued=True))
+_MARK = Prepared(
+    update(Build).where(Build.id == bindparam("b_id")).values(enqueued=bindparam("b_enqueued"))
+)
 
 
 async def _mark_enqueued(
@@ -190,7 +274,7 @@ async def _write_marks(sessionmaker: async_sessionmaker[AsyncSession], marks: _M
             build_ids, waiters = marks.build_ids, marks.waiters
             marks.build_ids, marks.waiters = [], []
             try:
-                await run_write(sessionmaker, functools.partial(_mark, build_ids))
+                await run_write(sessionmaker, functools.partial(_set_enqueued, build_ids, True))
             except Exception:
                 log.exception("could not mark %d build(s) enqueued", len(build_ids))
             for waiter in waiters:
@@ -200,9 +284,9 @@ async def _write_marks(sessionmaker: async_sessionmaker[AsyncSession], marks: _M
         marks.writer = None
 
 
-def _mark(build_ids: list[int], connection: RawConnection) -> None:
+def _set_enqueued(build_ids: list[int], enqueued: bool, connection: RawConnection) -> None:
     for build_id in build_ids:
-        _MARK.run(connection, {"b_id": build_id})
+        _MARK.run(connection, {"b_id": build_id, "b_enqueued": enqueued})
 
 
 async def sweep_once(

@@ -70,3 +70,14 @@ async def test_access_log_lines_are_json_with_the_echoed_request_id(
     assert by_path["/api/v1/builds"]["request_id"] == request_id
     assert by_path["/api/v1/builds"]["status"] == 401
     assert "duration_ms" in by_path["/healthz"]
+
+
+def test_access_logger_is_off_below_info() -> None:
+    """aiohttp builds no access log fields for a logger that would drop them."""
+    logger = logging.getLogger("test.access")
+    access = AccessLogger(logger, "")
+    logger.setLevel(logging.WARNING)
+    assert not access.enabled
+    logger.setLevel(logging.INFO)
+    assert access.enabled
+    logger.setLevel(logging.NOTSET)

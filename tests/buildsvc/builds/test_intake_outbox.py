@@ -2,7 +2,8 @@
 
 The service points at a port where no Redis listens yet; after the push, a real
 ``redis-server`` is started on that port and the application's own outbox sweeper must
-enqueue the waiting builds.
+enqueue the waiting builds. Also the other way round: Redis goes away after the service
+connected, so builds committed as enqueued must be put back in the outbox.
 """
 
 from __future__ import annotations
@@ -88,6 +89,13 @@ def down_settings(settings: Settings, late_redis: LateRedis) -> Settings:
     return settings.model_copy(update={"redis_url": late_redis.url, "public_url": public_url})
 
 
+@pytest.fixture
+async def redis_up(late_redis: LateRedis) -> LateRedis:
+    """Started before the application (list it first), so that the application connects."""
+    await late_redis.start()
+    return late_redis
+
+
 async def queued(client: Client) -> list[Build]:
     async with client.app[SESSIONMAKER]() as session:
         return list((await session.execute(select(Build).order_by(Build.id))).scalars())
@@ -146,3 +154,28 @@ async def test_sweeping_twice_enqueues_once(
         assert await connection.zrange("arq:queue", 0, -1) == [job_id(build.id).encode()]
     finally:
         await connection.aclose()
+
+
+async def test_builds_whose_job_does_not_make_it_go_back_to_the_outbox(
+    redis_up: LateRedis,
+    client: Client,
+    auth_headers: dict[str, str],
+    gitlab: GitLabEnv,
+    tmp_path: Path,
+) -> None:
+    await bind(client, auth_headers, gitlab)
+    await link(client, auth_headers, gitlab, name="web")
+    await redis_up.stop()  # after the application connected: it records builds as enqueued
+    await git_push(gitlab, tmp_path / "work")
+
+    [sent] = await asyncio.to_thread(gitlab.forge.admin.wait_for_deliveries, 1)
+    assert sent["status"] == 202
+    [build] = await queued(client)
+    assert not build.enqueued  # its job did not reach Redis: unmarked, in the outbox
+
+    await redis_up.start()  # an empty Redis again: it does not know the enqueue script either
+    deadline = time.monotonic() + 15
+    while not all(build.enqueued for build in await queued(client)):
+        assert time.monotonic() < deadline, "the outbox did not drain"
+        await asyncio.sleep(0.1)
+    assert await redis_up.jobs() == {job_id(build.id)}
