@@ -1,6 +1,6 @@
 """Webhook intake: `buildsvc serve` next to a bare aiohttp handler, in the same run.
 
-    python bench/intake.py [--deliveries 3000] [--concurrency 32] [--rate 200] [--seconds 10]
+    python bench/intake.py [--rounds 5] [--deliveries 1000] [--concurrency 32] [--rate 200]
 
 Sets up forgesim GitLab (user, group, project), a real `buildsvc serve` process (SQLite
 under a temporary directory, Redis db 12 of 127.0.0.1:6379), an account, the GitLab
@@ -10,14 +10,20 @@ delivery is the template: the bench re-sends it with distinct delivery ids, so e
 request verifies the secret, parses, records a delivery, inserts a queued build (the
 previous one is superseded) and enqueues an arq job in Redis.
 
+Throughput is the median of ``--rounds`` closed-loop rounds per side, the sides taking
+turns (bare, buildsvc, buildsvc, bare, ...), so a burst of other work on the machine
+lands on both sides rather than on whichever ran during it; latency percentiles pool
+every round.
+
 The baseline is a bare aiohttp handler in its own process that reads the body and
-answers 202. Both get the same closed-loop load (throughput, p50/p99) and a paced load
-of `--rate` deliveries per second (p99). Goals: buildsvc throughput at least 0.3x the
-baseline's, and p99 under 50 ms at 200 deliveries/s. Loopback only; exits 1 if a goal
-is missed. It also prints each server's CPU time per delivery (from /proc): on a busy
-machine throughput swings with what else runs, CPU per delivery much less. And how busy
-the load generator (this process) was: near a full core, it and not the server set that
-side's throughput (the bare side, on two cores, usually).
+answers 202. Both get the same closed-loop load (throughput: median of the rounds;
+p50/p99) and a paced load of `--rate` deliveries per second (p99). Goals: buildsvc
+throughput at least 0.3x the baseline's, and p99 under 50 ms at 200 deliveries/s.
+Loopback only; exits 1 if a goal is missed. It also prints each server's CPU time per
+delivery (from /proc): on a busy machine throughput swings with what else runs, CPU per
+delivery much less. And how busy the load generator (this process) was: near a full
+core, it and not the server set that side's throughput (the bare side, on two cores,
+usually).
 """
 
 from __future__ import annotations
@@ -141,7 +147,7 @@ def cpu_seconds(pid: int) -> float:
 
 async def closed_loop(
     url: str, template: Template, total: int, concurrency: int, pid: int
-) -> dict[str, float]:
+) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=concurrency)
     latencies: list[float] = []
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -157,12 +163,33 @@ async def closed_loop(
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu
         client = (time.process_time() - own) / elapsed  # this process: the load generator
-    return {
-        "rate": total / elapsed,
-        "cpu_ms": cpu / total * 1000,
-        "client_busy": client,
-        **percentiles(latencies),
-    }
+    return {"rate": total / elapsed, "cpu": cpu, "client_busy": client, "latencies": latencies}
+
+
+async def rounds(
+    sides: dict[str, tuple[str, int]], template: Template, args: argparse.Namespace
+) -> dict[str, dict[str, Any]]:
+    """``args.rounds`` closed-loop rounds per side, alternating which side goes first, so
+    a change in what else the machine runs hits both sides alike; medians per side."""
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+    names = list(sides)
+    for number in range(args.rounds):
+        for name in names if number % 2 == 0 else names[::-1]:
+            url, pid = sides[name]
+            found[name].append(
+                await closed_loop(url, template, args.deliveries, args.concurrency, pid)
+            )
+    summary = {}
+    for name, runs in found.items():
+        latencies = [value for run in runs for value in run["latencies"]]
+        summary[name] = {
+            "rate": statistics.median(run["rate"] for run in runs),
+            "rates": [run["rate"] for run in runs],
+            "cpu_ms": sum(run["cpu"] for run in runs) / len(latencies) * 1000,
+            "client_busy": statistics.median(run["client_busy"] for run in runs),
+            **percentiles(latencies),
+        }
+    return summary
 
 
 async def paced(url: str, template: Template, rate: float, seconds: float) -> dict[str, float]:
@@ -265,10 +292,13 @@ async def prepare(
 async def compare(
     args: argparse.Namespace, template: Template, bare_url: str, pids: tuple[int, int]
 ) -> int:
-    n, c = args.deliveries, args.concurrency
-    print(f"closed loop: {n} deliveries, concurrency {c}")
-    base = await closed_loop(bare_url, template, n, c, pids[1])
-    ours = await closed_loop(template.url, template, n, c, pids[0])
+    n, c, r = args.deliveries, args.concurrency, args.rounds
+    print(f"closed loop: {r} rounds of {n} deliveries per side, alternating, concurrency {c}")
+    sides = {"bare": (bare_url, pids[1]), "buildsvc": (template.url, pids[0])}
+    measured = await rounds(sides, template, args)
+    base, ours = measured["bare"], measured["buildsvc"]
+    for name, figures in measured.items():
+        print(f"  {name} per round: {', '.join(f'{rate:.0f}/s' for rate in figures['rates'])}")
     print(f"paced: {args.rate:.0f} deliveries/s for {args.seconds:.0f} s")
     base_paced = await paced(bare_url, template, args.rate, args.seconds)
     ours_paced = await paced(template.url, template, args.rate, args.seconds)
@@ -304,7 +334,8 @@ async def compare(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--deliveries", type=int, default=3000)
+    parser.add_argument("--deliveries", type=int, default=1000, help="per round and side")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
