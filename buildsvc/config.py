@@ -96,7 +96,8 @@ class Settings(BaseSettings):
         default="unix:///var/run/docker.sock", description="The Docker engine next to this worker."
     )
     worker_poll_delay_seconds: float = Field(
-        default=0.02, description="How often a worker polls Redis for new jobs."
+        default=0.5,
+        description="How often a worker polls Redis for due jobs (enqueues also wake it at once).",
     )
     worker_heartbeat_seconds: float = Field(
         default=2.0, description="How often a worker stamps heartbeat_at on its running builds."

@@ -58,8 +58,11 @@ async def drop(redis: ArqRedis, job: str) -> None:
 
 
 async def kick(redis: ArqRedis, job: str) -> bool:
-    """Make a queued (deferred) job due now; False if it is not in the queue."""
+    """Make a queued (deferred) job due now and wake the workers; False if it is not in
+    the queue."""
     changed = await redis.zadd(default_queue_name, {job: timestamp_ms()}, xx=True, ch=True)
+    if changed:  # an idle worker starts it now, not at its next poll
+        await redis.publish(queue.WAKE_CHANNEL, b"1")
     return bool(changed)
 
 

@@ -6,10 +6,11 @@ arq gets (also for an in-process ``arq.Worker`` in tests):
 - ``max_jobs``: ``settings.worker_concurrency`` builds at once;
 - ``job_timeout``: above ``settings.build_timeout_seconds``, so the build's own deadline
   (``timed_out``, docker stopped) always fires first;
-- ``poll_delay``: ``settings.worker_poll_delay_seconds`` (20 ms): a push should not wait
-  half a second for a worker to notice its job; a worker made by ``create_worker`` also
-  listens on ``WAKE_CHANNEL`` (published with every enqueue) and starts due jobs at once,
-  so the poll is only the fallback;
+- ``poll_delay``: ``settings.worker_poll_delay_seconds`` (0.5 s): only the fallback. A
+  worker made by ``create_worker`` listens on ``WAKE_CHANNEL`` (published with every
+  enqueue and every kick of a waiting build) and starts due jobs at once. A fast poll
+  would cost an idle worker a fifth of a core in Redis round trips, taken from the
+  Docker engine next to it;
 - ``keep_result``: a minute (results are in the database; Redis keeps only the queue);
 - ``allow_abort_jobs``: arq's abort works on our jobs too;
 - ``max_tries``: high, because a build waiting behind its ref's running build is
