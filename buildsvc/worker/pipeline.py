@@ -90,6 +90,7 @@ async def push_labelled(
     log: BuildLog,
     labels: dict[str, str],
     *,
+    image_id: str,
     username: str | None,
     password: str | None,
 ) -> str:
@@ -115,6 +116,7 @@ async def push_labelled(
         labels,
         login=RegistryLogin(username, password or "") if username else None,
         insecure=await deps.registry_insecure(ref.registry),
+        config_digest=image_id,  # the engine's image id is the pushed config's digest
         attempts=attempts,
         on_line=log.write,
     )
@@ -165,7 +167,13 @@ async def run_pipeline(
         password = settings.registry_password
         secret = password.get_secret_value() if password else None
         pushing = push_labelled(
-            deps, job, log, labels, username=settings.registry_username, password=secret
+            deps,
+            job,
+            log,
+            labels,
+            image_id=image_id,
+            username=settings.registry_username,
+            password=secret,
         )
         digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
         log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")

@@ -24,7 +24,7 @@ from buildsvc.worker.registry_labels import (
     registry_is_insecure,
 )
 from tests.buildsvc.worker.test_docker_push import FlakyRegistry, tag_base
-from tests.conftest_services import Services
+from tests.conftest_services import BASE_IMAGE, Services
 from tests.registry_http import registry_image
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
@@ -101,8 +101,16 @@ async def test_labels_every_tag_over_the_same_layers(
     before = registry_image(services, f"{registry_repo}@{digest}")
     tags = [f"{registry_repo}:1", f"{registry_repo}:latest"]
 
+    image_id = docker_api.inspect_image(BASE_IMAGE)["Id"]  # the pushed config's digest
+
     labelled = await asyncio.to_thread(
-        label_pushed_image, tags, digest, LABELS, login=login(services), insecure=True
+        label_pushed_image,
+        tags,
+        digest,
+        LABELS,
+        login=login(services),
+        insecure=True,
+        config_digest=image_id,  # read side by side with the manifest
     )
 
     assert labelled != digest
@@ -114,9 +122,15 @@ async def test_labels_every_tag_over_the_same_layers(
         config = {**after.config, "config": {**after.config["config"], "Labels": None}}
         original = {**before.config, "config": {**before.config["config"], "Labels": None}}
         assert config == original  # nothing but the labels changed
-    # Again (a retried push): the same bytes, the same digest.
+    # Again (a retried push; a wrong id is only a hint): the same bytes, the same digest.
     again = await asyncio.to_thread(
-        label_pushed_image, tags, digest, LABELS, login=login(services), insecure=True
+        label_pushed_image,
+        tags,
+        digest,
+        LABELS,
+        login=login(services),
+        insecure=True,
+        config_digest="sha256:" + "0" * 64,
     )
     assert again == labelled
 
