@@ -10,6 +10,10 @@ sends the follower back to the store, which always holds every published line be
 lines are committed before they are published. The build's status is also checked on
 every quiet second, so a follower ends even when Redis is down or the end message is
 lost.
+
+The worker's end message also names the build's last stored line (``last``): a follower
+that already sent it ends at once. Any other end (no ``last``, or lines missing) sends
+the follower to the store: lines, then the status, then lines stored meanwhile.
 """
 
 from __future__ import annotations
@@ -59,9 +63,13 @@ class LogLine:
 
 @dataclass(frozen=True, slots=True)
 class LogEnd:
-    """The build is over: its final status (``unknown`` if the build is gone)."""
+    """The build is over: its final status (``unknown`` if the build is gone).
+
+    ``last``, in a channel message only: the sequence number of the build's last line.
+    """
 
     status: str
+    last: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +122,8 @@ def encode_lines(lines: Sequence[LogLine]) -> str:
     return json.dumps({"lines": [[x.seq, x.ts.isoformat(), x.line] for x in lines]})
 
 
-def encode_end(status: str) -> str:
-    return json.dumps({"end": status})
+def encode_end(status: str, last: int | None = None) -> str:
+    return json.dumps({"end": status} if last is None else {"end": status, "last": last})
 
 
 def decode(data: bytes | str) -> list[LogLine] | LogEnd | None:
@@ -123,7 +131,9 @@ def decode(data: bytes | str) -> list[LogLine] | LogEnd | None:
     try:
         message = json.loads(data)
         if "end" in message:
-            return LogEnd(str(message["end"]))
+            status, last = str(message["end"]), message.get("last")
+            # Anything but a plain number (bool is an int too) is as good as no ``last``.
+            return LogEnd(status, last if type(last) is int else None)
         return [
             LogLine(int(seq), dt.datetime.fromisoformat(ts), str(line))
             for seq, ts, line in message["lines"]
@@ -142,8 +152,11 @@ async def publish(redis: Redis | None, build_id: int, data: str) -> None:
         log.warning("could not publish to %s: %s", channel(build_id), exc)
 
 
-async def publish_end(redis: Redis | None, build_id: int, status: BuildStatus | str) -> None:
-    await publish(redis, build_id, encode_end(BuildStatus(status).value))
+async def publish_end(
+    redis: Redis | None, build_id: int, status: BuildStatus | str, *, last: int | None = None
+) -> None:
+    """``last``: the build's last stored line, when the caller knows no line follows it."""
+    await publish(redis, build_id, encode_end(BuildStatus(status).value, last))
 
 
 async def _status(sessionmaker: async_sessionmaker[AsyncSession], build_id: int) -> str | None:
@@ -216,6 +229,9 @@ async def follow(
                     return
                 sync_due = time.monotonic() + RESYNC_SECONDS
             message = await _next_message(pubsub, poll)
+            if isinstance(message, LogEnd) and _has_every_line(message, last):
+                yield LogEnd(message.status)
+                return
             if message is None:
                 yield IDLE
             if message is None or isinstance(message, LogEnd):
@@ -232,6 +248,11 @@ async def follow(
     finally:
         if pubsub is not None:
             await _close(pubsub)
+
+
+def _has_every_line(end: LogEnd, last: int) -> bool:
+    """Whether a follower that sent up to ``last`` can end on ``end`` without the store."""
+    return end.last is not None and end.last <= last and end.status in FINISHED
 
 
 async def _stored(

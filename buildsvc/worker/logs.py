@@ -12,6 +12,10 @@ A worker that lost its build (another worker took it over after a missed heartbe
 must not write into the new attempt's log: ``detach`` drops what is pending and makes
 every later ``write`` a no-op. Should a batch still collide with the new owner's
 numbers, it is renumbered after the stored ones and stored again.
+
+The build's ending goes through ``flush_with``: the last lines and the final status are
+stored in one transaction, so a follower reading the store never sees the status without
+them, and the worker knows the last line's number to announce with the end.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
+from typing import TypeVar
 
 from redis.asyncio import Redis
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -38,6 +43,8 @@ FLUSH_LINES = 500
 MAX_LINE_CHARS = 8192
 MAX_LINES = 100_000  # per attempt; a runaway build must not fill the database
 TRUNCATED = "[log truncated: more than {limit} lines]"
+
+T = TypeVar("T")
 
 
 def build_masker(
@@ -114,6 +121,36 @@ class BuildLog:
                 self._pending = batch + self._pending
                 return
             await logs.publish(self._redis, self.build_id, logs.encode_lines(batch))
+
+    async def flush_with(
+        self, step: Callable[[AsyncSession], Awaitable[T]]
+    ) -> tuple[T, int | None]:
+        """Store the pending lines and run ``step`` in the same transaction, then publish them.
+
+        Returns what ``step`` returned and the sequence number of the last line stored
+        with it (None if there was none, or the two had to be stored apart).
+        """
+        async with self._lock:
+            batch, self._pending = self._pending, []
+            try:
+                async with self._sessionmaker.begin() as session:
+                    await logs.store(session, self.build_id, batch)
+                    result = await step(session)
+            except SQLAlchemyError as exc:
+                self._pending = batch + self._pending
+                # A collision to renumber, or a hiccup: the lines are not lost either way.
+                log.info("build %s: storing the log apart from its step: %s", self.build_id, exc)
+            except BaseException:
+                self._pending = batch + self._pending  # rolled back: still to be stored
+                raise
+            else:
+                if batch:
+                    await logs.publish(self._redis, self.build_id, logs.encode_lines(batch))
+                return result, batch[-1].seq if batch else None
+        # Both apart, as before there was a shared transaction: lines first, then the step.
+        await self.flush()
+        async with self._sessionmaker.begin() as session:
+            return await step(session), None
 
     async def _store(self, batch: list[LogLine]) -> list[LogLine]:
         try:

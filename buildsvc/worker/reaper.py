@@ -118,7 +118,7 @@ async def _reap(
             deps.redis, deps.sessionmaker, build_id, old_attempt=attempt, attempt=attempt + 1
         )
     else:
-        await logs.publish_end(deps.redis, build_id, status)
+        await logs.publish_end(deps.redis, build_id, status, last=line.seq)  # stored with it
         # Its worker reported "running" on the forge; nobody else will end that.
         deps.spawn(forge_status.post_now(deps.access, [build_id], "lost"))
     return True

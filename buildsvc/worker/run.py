@@ -27,6 +27,7 @@ from typing import Any
 
 from arq import Retry
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.builds import jobs, logs
 from buildsvc.builds.states import BuildStatus, transition
@@ -102,10 +103,8 @@ async def execute(deps: WorkerDeps, job: Job) -> BuildStatus | None:
             await build_log.flush()
             await _after(deps, job, ending)
             return ending
-        # The last line is stored before the status changes: followers end on the status.
         build_log.write(_summary(*ending, job))
-        await build_log.flush()
-        status = await _end(deps, job, ending)
+        status = await _end(deps, job, build_log, ending)
         if status is None and verdict(job, await row(deps, job.build_id)) is StopReason.CANCELLED:
             build_log.write("The build was cancelled meanwhile; this result is not recorded.")
         elif status is None:
@@ -175,15 +174,26 @@ def _summary(status: BuildStatus, fields: dict[str, Any], job: Job) -> str:
     return f"Build {status.value}: {fields['error_code']}: {fields['error_message']}"
 
 
-async def _end(deps: WorkerDeps, job: Job, ending: Ending) -> BuildStatus | None:
+async def _end(
+    deps: WorkerDeps, job: Job, build_log: BuildLog, ending: Ending
+) -> BuildStatus | None:
+    """Record the ending with the last lines (the summary) in one transaction.
+
+    Followers end on the status, so it must not be seen before the lines; the lines are
+    stored even if the status does not move (cancelled meanwhile, or not ours anymore).
+    """
     status, fields = ending
-    async with deps.sessionmaker.begin() as session:
-        moved = await transition(
+
+    async def record(session: AsyncSession) -> bool:
+        return await transition(
             session, job.build_id, status, where=job.owned(), heartbeat_at=None, **fields
         )
+
+    moved, last = await build_log.flush_with(record)
     if not moved:
         return None
-    await logs.publish_end(deps.redis, job.build_id, status)
+    # With ``last``, a follower holding that line ends without reading the store.
+    await logs.publish_end(deps.redis, job.build_id, status, last=last)
     await _after(deps, job, status)
     return status
 
