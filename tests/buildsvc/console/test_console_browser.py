@@ -7,24 +7,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import docker
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from buildsvc.errors import SOURCE_ERROR_RESPONSE_MESSAGE
-from tests.buildsvc.client_cli.stack import push_example
+from tests.buildsvc.client_cli.stack import EXAMPLE_DOCKERFILE, push_example
 from tests.buildsvc.console.conftest import ConsoleStack
+from tests.conftest_services import ensure_services
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 Shot = Callable[[str], Path]
+# The example, with a RUN step slow enough (uncached) for Cancel to catch it.
+DOCKERFILE = EXAMPLE_DOCKERFILE.replace('"built from the test"', '"built from the test" && sleep 3')
 
 
 def wait(browser: webdriver.Chrome, seconds: float = 15) -> WebDriverWait[webdriver.Chrome]:
-    return WebDriverWait(browser, seconds)
+    # A page replaced mid-check (a form posted, a redirect) is looked at again.
+    return WebDriverWait(
+        browser,
+        seconds,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    )
 
 
 def text_of(browser: webdriver.Chrome, css: str) -> str:
@@ -36,7 +46,8 @@ def sign_in(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot) -> None:
     wait(browser).until(ec.url_contains("/console/login"))
     browser.find_element(By.ID, "token").send_keys("bsv_not-a-token")
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    assert "unknown or revoked API token" in text_of(browser, "#login-error")
+    error = wait(browser).until(ec.presence_of_element_located((By.ID, "login-error")))
+    assert "unknown or revoked API token" in error.text
     shot("01-sign-in")
     browser.find_element(By.ID, "token").send_keys(stack.token + Keys.ENTER)
     wait(browser).until(ec.url_contains("/console/repositories"))
@@ -117,7 +128,9 @@ def create_repository(browser: webdriver.Chrome, shot: Shot) -> None:
 
 
 def watch_push_build(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot) -> str:
-    sha = push_example(stack.forge, stack.forge_token, "acme/app", stack.root / "work")
+    sha = push_example(
+        stack.forge, stack.forge_token, "acme/app", stack.root / "work", dockerfile=DOCKERFILE
+    )
     link = wait(browser, 30).until(
         lambda b: b.refresh() or b.find_elements(By.CSS_SELECTOR, "#deliveries a")
     )[0]
@@ -137,7 +150,21 @@ def watch_push_build(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot)
     return browser.current_url
 
 
+def drop_build_cache(image: str) -> None:
+    """Untag the built images, which deletes them and their untagged parents: the
+    engine's build cache. A rebuild of the same commit is otherwise done in a blink,
+    before anyone could press Cancel."""
+    api = docker.APIClient(base_url=ensure_services().docker_url)
+    try:
+        for found in api.images(name=image):
+            for tag in found.get("RepoTags") or []:
+                api.remove_image(tag, force=True)
+    finally:
+        api.close()
+
+
 def rebuild_and_cancel(browser: webdriver.Chrome, shot: Shot) -> None:
+    drop_build_cache("127.0.0.1:5000/team/app")
     first = browser.current_url
     browser.find_element(By.ID, "rebuild").click()
     wait(browser).until(lambda b: b.current_url != first)
