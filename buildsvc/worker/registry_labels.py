@@ -46,6 +46,7 @@ from buildsvc.worker.errors import (
 __all__ = [
     "ImageRef",
     "RegistryLogin",
+    "api_host",
     "label_image",
     "label_pushed_image",
     "registry_is_insecure",
@@ -90,6 +91,15 @@ class ImageRef:
         return cls(registry, repository, tuple(bare))
 
 
+# Docker Hub's name in image references is not where its registry API answers.
+_API_HOSTS = {"docker.io": "registry-1.docker.io", "index.docker.io": "registry-1.docker.io"}
+
+
+def api_host(registry: str) -> str:
+    """Where ``registry`` (as image references name it) serves the registry HTTP API."""
+    return _API_HOSTS.get(registry, registry)
+
+
 def registry_is_insecure(daemon_info: Mapping[str, Any], registry: str) -> bool:
     """Whether the Docker engine talks plain HTTP to ``registry`` (its insecure list).
 
@@ -130,7 +140,7 @@ class _Registry:
     def __init__(
         self, ref: ImageRef, login: RegistryLogin | None, *, insecure: bool, timeout: float
     ) -> None:
-        self._base = f"{'http' if insecure else 'https'}://{ref.registry}"
+        self._base = f"{'http' if insecure else 'https'}://{api_host(ref.registry)}"
         self._path = f"/v2/{ref.repository}/"
         self._repository = ref.repository
         self._login = login

@@ -19,6 +19,7 @@ from buildsvc.worker.errors import RegistryError, RegistryUnauthorized, Registry
 from buildsvc.worker.registry_labels import (
     ImageRef,
     RegistryLogin,
+    api_host,
     label_image,
     label_pushed_image,
     registry_is_insecure,
@@ -48,6 +49,13 @@ def test_image_ref_splits_registry_repository_and_tags() -> None:
 def test_image_ref_refuses_what_it_cannot_label(tags: list[str]) -> None:
     with pytest.raises(RegistryError):
         ImageRef.from_tags(tags)
+
+
+def test_docker_hub_references_reach_its_api_host() -> None:
+    assert api_host("docker.io") == "registry-1.docker.io"
+    assert api_host("index.docker.io") == "registry-1.docker.io"
+    assert api_host("127.0.0.1:5000") == "127.0.0.1:5000"
+    assert api_host("ghcr.io") == "ghcr.io"
 
 
 def test_insecure_registries_follow_the_engine() -> None:
