@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     worker_lost_retries: int = Field(
         default=1, description="Times a build that lost its worker is requeued before WORKER_LOST."
     )
+    worker_image_retention_hours: float = Field(
+        default=24.0,
+        description="Built images leave the worker's engine after this long (0: never).",
+    )
     log_level: str = Field(default="INFO", description="Level of the JSON log lines on stderr.")
 
     @property

@@ -34,6 +34,7 @@ from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.builds.queue import JOB_FUNCTION, WAKE_CHANNEL
 from buildsvc.config import Settings
 from buildsvc.worker.deps import DEADLINE_SLACK_SECONDS, close_deps, open_deps
+from buildsvc.worker.image_gc import collect_forever
 from buildsvc.worker.reaper import reap_forever
 from buildsvc.worker.run import DEPS, run_build
 from buildsvc.worker.watch import listen_for_cancels
@@ -75,6 +76,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx[DEPS] = deps
     ctx[TASKS] = [
         asyncio.create_task(reap_forever(deps), name="reaper"),
+        asyncio.create_task(collect_forever(deps), name="image-gc"),
         asyncio.create_task(listen_for_cancels(deps), name="cancel-listener"),
     ]
     if WORKER in ctx:

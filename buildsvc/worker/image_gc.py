@@ -1,0 +1,58 @@
+"""Removing old images a worker built from its Docker engine (the registry keeps them).
+
+Every build leaves its image (and, with the legacy builder, an image per step: the
+build cache) on the worker's engine; a busy worker would fill its disk. Once an hour
+``collect_forever`` untags the images pushed to the registry that were created more than
+``settings.worker_image_retention_hours`` ago. Removing an image's last tag deletes it,
+and with it the build steps no other image is built on; recent builds keep their cache.
+Images tagged under other names (base images) are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+import docker
+
+from buildsvc.worker.deps import WorkerDeps
+
+log = logging.getLogger(__name__)
+
+INTERVAL_SECONDS = 3600.0
+
+
+def remove_old_images(api: docker.APIClient, prefix: str, older_than: dt.datetime) -> list[str]:
+    """Untag the images under ``prefix`` (``registry/``) created before ``older_than``."""
+    removed = []
+    for image in api.images():
+        created = dt.datetime.fromtimestamp(int(image.get("Created") or 0), dt.UTC)
+        if created >= older_than:
+            continue
+        for tag in image.get("RepoTags") or []:
+            if not tag.startswith(prefix):
+                continue
+            try:
+                api.remove_image(tag)  # without force: an image a container uses stays
+            except docker.errors.APIError as exc:
+                log.info("kept %s: %s", tag, exc.explanation or exc)
+                continue
+            removed.append(tag)
+    return removed
+
+
+async def collect_forever(deps: WorkerDeps) -> None:
+    hours = deps.settings.worker_image_retention_hours
+    if hours <= 0:
+        return  # kept forever, by choice
+    prefix = f"{deps.settings.registry}/"
+    while True:
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+        try:
+            removed = await asyncio.to_thread(remove_old_images, deps.docker, prefix, cutoff)
+            if removed:
+                log.info("removed %d old image tags from the engine", len(removed))
+        except Exception:  # the engine hiccuped: try again next time
+            log.exception("removing old images failed")
+        await asyncio.sleep(INTERVAL_SECONDS)

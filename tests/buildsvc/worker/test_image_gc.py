@@ -1,0 +1,77 @@
+"""Old built images leave the worker's engine; recent ones and other names stay."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import secrets
+
+import docker
+import pytest
+
+from buildsvc.worker.image_gc import remove_old_images
+from tests.conftest_services import BASE_IMAGE, Services
+
+pytestmark = pytest.mark.e2e
+
+
+def tags_of(api: docker.APIClient, name: str) -> list[str]:
+    return [tag for image in api.images(name=name) for tag in image.get("RepoTags") or []]
+
+
+def test_images_under_the_prefix_older_than_the_cutoff_are_untagged(
+    docker_api: docker.APIClient, services: Services
+) -> None:
+    pushed = f"{services.registry}/buildsvc-test/gc-{secrets.token_hex(4)}"
+    elsewhere = f"buildsvc-test/gc-keep-{secrets.token_hex(4)}"
+    docker_api.tag(BASE_IMAGE, pushed, "1")
+    docker_api.tag(BASE_IMAGE, pushed, "2")
+    docker_api.tag(BASE_IMAGE, elsewhere, "1")
+    try:
+        created = docker_api.inspect_image(BASE_IMAGE)["Created"]
+        assert created  # the base image is older than now: old enough below
+
+        # A cutoff before the image was made: too young, kept.
+        epoch = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
+        assert remove_old_images(docker_api, pushed, epoch) == []
+        assert sorted(tags_of(docker_api, pushed)) == [f"{pushed}:1", f"{pushed}:2"]
+
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+        removed = remove_old_images(docker_api, pushed, later)
+
+        assert sorted(removed) == [f"{pushed}:1", f"{pushed}:2"]
+        assert tags_of(docker_api, pushed) == []
+        assert tags_of(docker_api, elsewhere) == [f"{elsewhere}:1"]  # not ours: kept
+        assert docker_api.inspect_image(BASE_IMAGE)["Id"]  # still tagged as itself
+    finally:
+        for tag in tags_of(docker_api, pushed) + tags_of(docker_api, elsewhere):
+            docker_api.remove_image(tag)
+
+
+def test_an_image_a_container_uses_is_kept(
+    docker_api: docker.APIClient, services: Services
+) -> None:
+    pushed = f"{services.registry}/buildsvc-test/gc-used-{secrets.token_hex(4)}"
+    docker_api.tag(BASE_IMAGE, pushed, "1")
+    image = docker_api.inspect_image(BASE_IMAGE)["Id"]
+    own = docker_api.build(
+        fileobj=io.BytesIO(f"FROM {BASE_IMAGE}\nLABEL gc=used\n".encode()),
+        tag=f"{pushed}:only",
+        rm=True,
+        decode=True,
+    )
+    for _ in own:
+        pass
+    container = docker_api.create_container(f"{pushed}:only", command=["true"])
+    try:
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+        removed = remove_old_images(docker_api, pushed, later)
+        # The tag shared with the base image goes; the image a container uses stays.
+        assert f"{pushed}:1" in removed
+        assert f"{pushed}:only" not in removed
+        assert tags_of(docker_api, pushed) == [f"{pushed}:only"]
+        assert docker_api.inspect_image(BASE_IMAGE)["Id"] == image
+    finally:
+        docker_api.remove_container(container["Id"], force=True)
+        for tag in tags_of(docker_api, pushed):
+            docker_api.remove_image(tag, force=True)
