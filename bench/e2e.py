@@ -13,8 +13,12 @@ temporary directory, then, each round in another order, N times each:
 - the same image by hand: as above, with the OCI labels buildsvc's images carry
   (``org.opencontainers.image.source/revision/created``) as one LABEL line, which is
   how one adds them by hand: the legacy builder spends a step (a container) on it.
-  buildsvc writes them into the pushed image's config in the registry instead
-  (``buildsvc.worker.registry_labels``).
+
+buildsvc builds with the engine's BuildKit (labels as metadata); the docker CLI here has
+no buildx plugin, so ``docker build`` by hand uses the legacy builder. ``--set
+build_builder=legacy`` runs buildsvc's worker on the legacy builder too (the labels are
+then written in the registry, ``buildsvc.worker.registry_labels``): the same builder on
+both sides.
 
 Each commit changes ``app/VERSION`` (uniquely per invocation: the engine's layer cache
 outlives a run), so every side rebuilds the same layers and uploads new ones. Reports

@@ -8,6 +8,7 @@ the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,11 +87,23 @@ class Settings(BaseSettings):
     build_timeout_seconds: int = Field(
         default=3600, description="A build running longer ends in timed_out and is stopped."
     )
+    build_builder: Literal["buildkit", "legacy"] = Field(
+        default="buildkit",
+        description="The engine's builder: buildkit (parallel steps, cheaper cache) or legacy.",
+    )
     build_network_mode: str = Field(
-        default="default", description="Network mode of build containers (default, none, host)."
+        default="default",
+        description=(
+            "Network mode of build steps (default, none, host). On an engine without a "
+            "bridge network (dockerd --bridge=none) default means loopback only, as none."
+        ),
     )
     build_memory_limit: str | None = Field(
-        default=None, description='Memory limit of build containers, e.g. "2g".'
+        default=None,
+        description=(
+            'Memory limit of each build step, e.g. "2g". BuildKit in the engine cannot '
+            "limit memory, so builds use the legacy builder while this is set."
+        ),
     )
     docker_url: str = Field(
         default="unix:///var/run/docker.sock", description="The Docker engine next to this worker."
@@ -111,7 +124,10 @@ class Settings(BaseSettings):
     )
     worker_image_retention_hours: float = Field(
         default=24.0,
-        description="Built images leave the worker's engine after this long (0: never).",
+        description=(
+            "Built images leave the worker's engine after this long, and BuildKit cache "
+            "unused for as long is pruned (0: never)."
+        ),
     )
     log_level: str = Field(default="INFO", description="Level of the JSON log lines on stderr.")
 

@@ -1,11 +1,18 @@
-"""Build an image with the Docker engine (docker SDK, legacy builder), streaming its log.
+"""Build an image with the Docker engine (docker SDK), streaming its log.
+
+Two builders, one request. BuildKit (``POST /build?version=2``, the default) runs
+independent steps in parallel, caches per step without committing a container for each,
+and records labels as pure metadata; its progress arrives as protobuf trace messages
+(``buildkit_trace``). The legacy builder (docker-py's ``build``) is used when asked for
+and whenever a memory limit is set: BuildKit inside the engine cannot cap a build's
+memory, the legacy builder applies the limit to every step's container.
 
 The blocking SDK runs in a thread; ``build_image`` forwards each log line to the event
 loop in order. Cancelling (``StreamCancel.cancel()`` or cancelling the awaiting task)
-shuts the build's HTTP connection down: the daemon stops the running step and removes
-its container at once, and the build ends in ``BuildCancelled``.
+shuts the build's HTTP connection down: the daemon stops the running step (and removes
+its container) at once, and the build ends in ``BuildCancelled``.
 
-The docker-py ``build`` call tars the context itself and honours ``.dockerignore``.
+The context is tarred here, honouring ``.dockerignore`` with docker-py's own rules.
 """
 
 from __future__ import annotations
@@ -13,20 +20,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import socket
+import tarfile
+import tempfile
 import threading
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Literal, TypeVar
 
 import docker
 import requests
 import urllib3
 from docker.utils import parse_bytes, parse_repository_tag
+from docker.utils.build import exclude_paths
+from docker.utils.json_stream import json_stream
+from google.protobuf.message import DecodeError
 
+from buildsvc.worker.buildkit_trace import TRACE_ID, Progress
 from buildsvc.worker.errors import (
     BuildCancelled,
     BuildContextNotFound,
@@ -39,6 +54,7 @@ from buildsvc.worker.errors import (
 __all__ = [
     "ENGINE_ERRORS",
     "BuildRequest",
+    "Builder",
     "LineCallback",
     "StreamCancel",
     "build_image",
@@ -50,6 +66,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+Builder = Literal["buildkit", "legacy"]
 LineCallback = Callable[[str], Awaitable[None] | None]
 
 TAIL_LINES = 20
@@ -182,6 +199,12 @@ class BuildRequest:
     nocache: bool = False
     network_mode: str | None = None
     memory_limit: int | str | None = None  # bytes or docker notation ("512m")
+    builder: Builder = "buildkit"
+
+    @property
+    def uses_buildkit(self) -> bool:
+        """BuildKit unless the legacy builder is asked for or a memory limit needs it."""
+        return self.builder == "buildkit" and self.memory_limit is None
 
 
 def oci_labels(source: str, revision: str, created: datetime | None = None) -> dict[str, str]:
@@ -249,20 +272,45 @@ class _Lines:
         self._emit(line)
 
 
+def _first_entry_key(path: str) -> tuple[bool, int, str]:
+    return (not path.isascii(), len(path), path)
+
+
 def _context_tar(context: Path, dockerfile: str) -> IO[bytes]:
     """The build context as a tar file, minus what ``.dockerignore`` excludes.
 
-    Same rules as ``docker build`` (docker-py's own parser); tarring here rather than
-    in ``APIClient.build`` lets us close the temporary file on every path.
+    Same rules as ``docker build`` (docker-py's own parser). BuildKit tells a tar body
+    from a bare Dockerfile by reading the first entry out of the first 512 bytes, so that
+    entry must need no extended (PAX) header: whole-second mtimes, and a short ASCII path
+    first. Tarring here also lets us close the temporary file on every path.
     """
     ignore = context / ".dockerignore"
     patterns: list[str] = []
     if ignore.is_file():
         lines = (line.strip() for line in ignore.read_text().splitlines())
         patterns = [line for line in lines if line and not line.startswith("#")]
-    archive: IO[bytes] = docker.utils.tar(
-        str(context), exclude=patterns, dockerfile=(dockerfile, None)
-    )
+    paths = sorted(exclude_paths(str(context), patterns, dockerfile=dockerfile))
+    if paths:
+        first = min(paths, key=_first_entry_key)
+        paths.remove(first)
+        paths.insert(0, first)
+    archive: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - returned open
+    try:
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            for path in paths:
+                info = tar.gettarinfo(context / path, arcname=path)
+                if info is None:  # a socket: not part of any image
+                    continue
+                info.mtime = int(info.mtime)
+                if info.isfile():
+                    with (context / path).open("rb") as content:
+                        tar.addfile(info, content)
+                else:
+                    tar.addfile(info)
+    except BaseException:
+        archive.close()
+        raise
+    archive.seek(0)
     return archive
 
 
@@ -312,6 +360,134 @@ def _consume(stream: Iterator[dict[str, Any]], lines: _Lines, cancel: StreamCanc
     return image_id
 
 
+# Prefixes BuildKit puts before what went wrong; the rest reads well on its own.
+_SOLVE_PREFIXES = (
+    "failed to solve with frontend dockerfile.v0: ",
+    "failed to solve: ",
+    "failed to create LLB definition: ",
+)
+
+
+_has_bridge: weakref.WeakKeyDictionary[docker.APIClient, bool] = weakref.WeakKeyDictionary()
+
+
+def _buildkit_network(api: docker.APIClient, mode: str | None) -> str:
+    """The network mode to ask BuildKit for, given the configured one.
+
+    ``default`` is the engine's bridge network. An engine started without one
+    (``dockerd --bridge=none``) gives legacy-builder containers only a loopback
+    interface, while BuildKit fails every RUN with "network bridge not found"; ``none``
+    is that same isolation. Asked once per client.
+    """
+    if mode not in (None, "default"):
+        return str(mode)
+    if api not in _has_bridge:
+        _has_bridge[api] = bool(api.networks(names=["bridge"]))
+    return "default" if _has_bridge[api] else "none"
+
+
+def _buildkit_params(
+    api: docker.APIClient, request: BuildRequest, dockerfile: str
+) -> dict[str, Any]:
+    return {
+        "version": "2",  # BuildKit
+        "t": list(request.tags),  # every tag in the one build
+        "dockerfile": dockerfile,
+        "buildargs": json.dumps(dict(request.buildargs)),
+        "labels": json.dumps(dict(request.labels)),  # image metadata, no build step
+        "nocache": "1" if request.nocache else "0",
+        "networkmode": _buildkit_network(api, request.network_mode),
+        "pull": "0",  # base images are local; nothing can be pulled
+    }
+
+
+def _buildkit_failure(error: str, progress: Progress) -> BuildFailed:
+    message = error.strip()
+    for prefix in _SOLVE_PREFIXES:
+        message = message.removeprefix(prefix)
+    return BuildFailed(message, step=progress.step, last_lines=progress.tail)
+
+
+def _consume_buildkit(
+    stream: Iterator[dict[str, Any]],
+    progress: Progress,
+    on_line: Callable[[str], None],
+    cancel: StreamCancel,
+) -> str:
+    image_id: str | None = None
+    for item in stream:
+        if cancel.cancelled:
+            raise BuildCancelled()
+        aux = item.get("aux")
+        if item.get("id") == TRACE_ID and isinstance(aux, str):
+            # An unreadable progress message costs log lines, not the build.
+            with contextlib.suppress(DecodeError, ValueError):
+                progress.feed_aux(aux)
+        elif "error" in item:
+            progress.flush()
+            raise _buildkit_failure(str(item["error"]), progress)
+        elif item.get("id") == "moby.image.id" and isinstance(aux, dict) and "ID" in aux:
+            image_id = str(aux["ID"])
+        elif "stream" in item:  # "Successfully tagged …"
+            for line in str(item["stream"]).splitlines():
+                if line.strip():
+                    on_line(line.rstrip())
+    progress.flush()
+    if cancel.cancelled:
+        raise BuildCancelled()
+    if image_id is None:
+        raise BuildFailed("the engine reported no image id", step=progress.step, last_lines=[])
+    return image_id
+
+
+def _build_buildkit(
+    api: docker.APIClient,
+    request: BuildRequest,
+    dockerfile: str,
+    archive: IO[bytes],
+    progress: Progress,
+    on_line: Callable[[str], None],
+    cancel: StreamCancel,
+) -> str:
+    # docker-py's build() cannot ask for BuildKit; the endpoint is the same one.
+    response = api.post(
+        f"{api.base_url}/v{api.api_version}/build",
+        params=_buildkit_params(api, request, dockerfile),
+        data=archive,
+        headers={"Content-Type": "application/x-tar"},
+        stream=True,
+        timeout=None,  # the build's own deadline applies, not a read timeout
+    )
+    try:
+        try:
+            response.raise_for_status()
+        except requests.HTTPError as exc:
+            docker.errors.create_api_error_from_http_exception(exc)  # raises APIError
+        chunks = response.iter_content(chunk_size=None)
+        return _consume_buildkit(json_stream(chunks), progress, on_line, cancel)
+    finally:
+        response.close()
+
+
+def _build_legacy(
+    api: docker.APIClient,
+    request: BuildRequest,
+    dockerfile: str,
+    archive: IO[bytes],
+    lines: _Lines,
+    cancel: StreamCancel,
+) -> str:
+    stream = api.build(fileobj=archive, **_build_kwargs(request, dockerfile))
+    try:
+        image_id = _consume(stream, lines, cancel)
+    finally:
+        stream.close()
+    for extra in request.tags[1:]:
+        repository, tag = parse_repository_tag(extra)
+        api.tag(image_id, repository, tag or "latest")
+    return image_id
+
+
 def build_image_sync(
     api: docker.APIClient,
     request: BuildRequest,
@@ -323,20 +499,21 @@ def build_image_sync(
     handle = cancel or StreamCancel()
     dockerfile = check_dockerfile(request.context, request.dockerfile)
     lines = _Lines(on_line)
+    progress = Progress(on_line)
+    report: _Lines | Progress = progress if request.uses_buildkit else lines
     archive = _context_tar(request.context, dockerfile)
     try:
         size = archive.seek(0, 2)
         archive.seek(0)
-        on_line(f"Sending build context ({size / 1024:.1f} kB)")
+        builder = "BuildKit" if request.uses_buildkit else "the legacy builder"
+        on_line(f"Sending build context ({size / 1024:.1f} kB) to {builder}")
         with handle.track(api):
-            stream = api.build(fileobj=archive, **_build_kwargs(request, dockerfile))
-            try:
-                image_id = _consume(stream, lines, handle)
-            finally:
-                stream.close()
-        for extra in request.tags[1:]:
-            repository, tag = parse_repository_tag(extra)
-            api.tag(image_id, repository, tag or "latest")
+            if request.uses_buildkit:
+                image_id = _build_buildkit(
+                    api, request, dockerfile, archive, progress, on_line, handle
+                )
+            else:
+                image_id = _build_legacy(api, request, dockerfile, archive, lines, handle)
     except BuildError:
         raise
     except docker.errors.APIError as exc:
@@ -346,7 +523,7 @@ def build_image_sync(
         if "Cannot locate specified Dockerfile" in message:
             raise DockerfileNotFound(request.dockerfile, detail=message) from exc
         if exc.is_client_error() or "dockerfile parse error" in message.lower():
-            raise BuildFailed(message, step=lines.step, last_lines=lines.tail) from exc
+            raise BuildFailed(message, step=report.step, last_lines=report.tail) from exc
         raise DockerUnavailable(detail=message) from exc
     except ENGINE_ERRORS as exc:
         if handle.cancelled:

@@ -1,11 +1,12 @@
 """Removing old images a worker built from its Docker engine (the registry keeps them).
 
-Every build leaves its image (and, with the legacy builder, an image per step: the
-build cache) on the worker's engine; a busy worker would fill its disk. Once an hour
-``collect_forever`` untags the images pushed to the registry that were created more than
-``settings.worker_image_retention_hours`` ago. Removing an image's last tag deletes it,
-and with it the build steps no other image is built on; recent builds keep their cache.
-Images tagged under other names (base images) are never touched.
+Every build leaves its image and its build cache on the worker's engine (BuildKit's
+cache records; with the legacy builder, an image per step); a busy worker would fill its
+disk. Once an hour ``collect_forever`` untags the images pushed to the registry that were
+created more than ``settings.worker_image_retention_hours`` ago, and prunes BuildKit
+cache records unused for as long. Removing an image's last tag deletes it, and with it
+the build steps no other image is built on; recent builds keep their cache. Images
+tagged under other names (base images) are never touched.
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ def remove_old_images(api: docker.APIClient, prefix: str, older_than: dt.datetim
     return removed
 
 
+def prune_build_cache(api: docker.APIClient, unused_for: dt.timedelta) -> int:
+    """Drop BuildKit cache records unused for ``unused_for``; the bytes reclaimed."""
+    seconds = max(int(unused_for.total_seconds()), 1)  # 0 would mean "everything"
+    result = api.prune_builds(filters={"until": f"{seconds}s"})
+    return int((result or {}).get("SpaceReclaimed") or 0)
+
+
 async def collect_forever(deps: WorkerDeps) -> None:
     hours = deps.settings.worker_image_retention_hours
     if hours <= 0:
@@ -53,6 +61,10 @@ async def collect_forever(deps: WorkerDeps) -> None:
             removed = await asyncio.to_thread(remove_old_images, deps.docker, prefix, cutoff)
             if removed:
                 log.info("removed %d old image tags from the engine", len(removed))
+            age = dt.timedelta(hours=hours)
+            reclaimed = await asyncio.to_thread(prune_build_cache, deps.docker, age)
+            if reclaimed:
+                log.info("pruned %d bytes of build cache unused for %s", reclaimed, age)
         except Exception:  # the engine hiccuped: try again next time
             log.exception("removing old images failed")
         await asyncio.sleep(INTERVAL_SECONDS)

@@ -82,11 +82,15 @@ async def startup(ctx: dict[str, Any]) -> None:
     if WORKER in ctx:
         waker = wake_on_enqueue(ctx[WORKER], ctx["redis"])
         ctx[TASKS].append(asyncio.create_task(waker, name="wake-listener"))
+    builder: str = settings.build_builder
+    if builder == "buildkit" and settings.build_memory_limit is not None:
+        builder = "legacy (BuildKit cannot apply BUILDSVC_BUILD_MEMORY_LIMIT)"
     log.info(
-        "worker %s ready: %d concurrent builds, timeout %d s",
+        "worker %s ready: %d concurrent builds, timeout %d s, builder %s",
         deps.worker_id,
         settings.worker_concurrency,
         settings.build_timeout_seconds,
+        builder,
     )
 
 

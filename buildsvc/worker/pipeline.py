@@ -14,7 +14,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
@@ -53,6 +53,10 @@ def git_credentials(deps: WorkerDeps, job: Job) -> GitCredentials:
 def source_url(clone_url: str) -> str:
     """The repository's web address for the OCI source label (the clone URL minus .git)."""
     return clone_url.removesuffix(".git")
+
+
+def labels_line(labels: dict[str, str]) -> str:
+    return "Labels: " + ", ".join(f"{key}={value}" for key, value in labels.items())
 
 
 async def enter(deps: WorkerDeps, job: Job, status: BuildStatus) -> None:
@@ -94,11 +98,11 @@ async def push_labelled(
     username: str | None,
     password: str | None,
 ) -> str:
-    """Push every tag, then put the OCI labels into the pushed image's config.
+    """Push every tag, then put ``labels`` (if any) into the pushed image's config.
 
-    The labels go in at the registry (``registry_labels``), not as a build step: the
-    legacy builder would spend a committed container on them. The labelled manifest's
-    digest is the build's.
+    The legacy builder would spend a committed container on labels, so its builds get
+    them at the registry (``registry_labels``); BuildKit builds carry them already and
+    pass none. The labelled manifest's digest is the build's.
     """
     attempts = deps.settings.registry_push_attempts
     digest = await push_image(
@@ -109,6 +113,8 @@ async def push_labelled(
         on_line=log.write,
         attempts=attempts,
     )
+    if not labels:
+        return digest
     ref = ImageRef.from_tags(job.tags)
     labelled = await label_image(
         job.tags,
@@ -120,7 +126,7 @@ async def push_labelled(
         attempts=attempts,
         on_line=log.write,
     )
-    log.write("Labels: " + ", ".join(f"{key}={value}" for key, value in labels.items()))
+    log.write(labels_line(labels))
     return labelled
 
 
@@ -158,10 +164,15 @@ async def run_pipeline(
             nocache=job.no_cache,
             network_mode=settings.build_network_mode,
             memory_limit=settings.build_memory_limit,
+            builder=settings.build_builder,
         )
+        if request.uses_buildkit:
+            request = replace(request, labels=labels)  # BuildKit records them as metadata
         building = build_image(deps.docker, request, on_line=log.write)
         image_id = await entering(deps, job, BuildStatus.BUILDING, building)
         log.write(f"Built {image_id} in {time.monotonic() - started:.1f} s")
+        if request.uses_buildkit:
+            log.write(labels_line(labels))
 
         started = time.monotonic()
         password = settings.registry_password
@@ -170,7 +181,7 @@ async def run_pipeline(
             deps,
             job,
             log,
-            labels,
+            {} if request.uses_buildkit else labels,
             image_id=image_id,
             username=settings.registry_username,
             password=secret,

@@ -4,25 +4,15 @@ password, and a worker killed with SIGKILL in the middle of a build."""
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 
 import pytest
 
+from tests.build_steps import running_steps
 from tests.e2e.stack import ROOT, Stack
 
 pytestmark = pytest.mark.e2e
 BASE = "FROM buildsvc/busybox:latest\n"
-
-
-def running_containers(marker: str) -> list[str]:
-    result = subprocess.run(
-        ["docker", "ps", "--no-trunc", "--format", "{{.ID}} {{.Command}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return [line for line in result.stdout.splitlines() if marker in line]
 
 
 def test_a_build_over_its_time_limit_is_timed_out_and_stopped(no_default_worker: Stack) -> None:
@@ -31,7 +21,7 @@ def test_a_build_over_its_time_limit_is_timed_out_and_stopped(no_default_worker:
     try:
         project = stack.new_project()
         repository = stack.link(project, "slow", [{"type": "branch", "pattern": "main"}])
-        marker = f"sleep 62 # timeout-{time.monotonic_ns()}"
+        marker = f"sleep 62 && echo timeout-{time.monotonic_ns()}"
         stack.push(project, {"Dockerfile": BASE + f"RUN {marker}\n"})
         build_id = stack.wait_new_build(repository["id"])
 
@@ -40,7 +30,7 @@ def test_a_build_over_its_time_limit_is_timed_out_and_stopped(no_default_worker:
         assert (build["status"], build["error"]["code"]) == ("timed_out", "BUILD_TIMEOUT")
         assert build["durations"]["total"] < 10
         deadline = time.monotonic() + 5
-        while running_containers(marker):  # the engine stopped the step
+        while running_steps(marker):  # the engine stopped the step
             assert time.monotonic() < deadline, "the timed-out build still runs"
             time.sleep(0.1)
     finally:
@@ -70,11 +60,11 @@ def test_a_build_whose_worker_is_killed_is_picked_up_again(no_default_worker: St
     doomed = stack.start_worker("worker-doomed", **lost)
     project = stack.new_project()
     repository = stack.link(project, "killed", [{"type": "branch", "pattern": "main"}])
-    marker = f"sleep 4 # killed-{time.monotonic_ns()}"
+    marker = f"sleep 4 && echo killed-{time.monotonic_ns()}"
     stack.push(project, {"Dockerfile": BASE + f"RUN echo step && {marker}\n"})
     build_id = stack.wait_new_build(repository["id"])
     deadline = time.monotonic() + 30
-    while not running_containers(marker):  # mid-build: the slow step runs
+    while not running_steps(marker):  # mid-build: the slow step runs
         assert time.monotonic() < deadline, stack.log("worker-doomed")
         time.sleep(0.05)
 

@@ -151,14 +151,16 @@ def watch_push_build(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot)
 
 
 def drop_build_cache(image: str) -> None:
-    """Untag the built images, which deletes them and their untagged parents: the
-    engine's build cache. A rebuild of the same commit is otherwise done in a blink,
-    before anyone could press Cancel."""
+    """Untag the built images, which deletes them and their untagged parents, then
+    prune BuildKit's cache records no image holds any more: the engine's build cache.
+    A rebuild of the same commit is otherwise done in a blink, before anyone could
+    press Cancel."""
     api = docker.APIClient(base_url=ensure_services().docker_url)
     try:
         for found in api.images(name=image):
             for tag in found.get("RepoTags") or []:
                 api.remove_image(tag, force=True)
+        api.prune_builds()
     finally:
         api.close()
 

@@ -12,6 +12,10 @@ from pathlib import Path
 import docker
 from aiohttp import web
 
+from tests.build_steps import processes_containing
+
+__all__ = ["GitHttpServer", "git", "processes_containing", "untag_all"]
+
 
 def git(*args: str, cwd: Path) -> str:
     """Run git for test setup; identities are given inline so no global config is needed."""
@@ -23,21 +27,6 @@ def git(*args: str, cwd: Path) -> str:
         check=True,
     )
     return result.stdout.strip()
-
-
-def processes_containing(needle: bytes) -> list[str]:
-    """Command lines of running processes whose argv contains ``needle``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue  # the process ended while we looked
-        if needle in cmdline:
-            found.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
-    return found
 
 
 @dataclass

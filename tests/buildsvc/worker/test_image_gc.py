@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 import secrets
+import time
+from pathlib import Path
 
 import docker
 import pytest
 
-from buildsvc.worker.image_gc import remove_old_images
+from buildsvc.worker.docker_build import BuildRequest, build_image_sync
+from buildsvc.worker.image_gc import prune_build_cache, remove_old_images
+from tests.buildsvc.worker.helpers import untag_all
 from tests.conftest_services import BASE_IMAGE, Services
 
 pytestmark = pytest.mark.e2e
@@ -75,3 +79,28 @@ def test_an_image_a_container_uses_is_kept(
         docker_api.remove_container(container["Id"], force=True)
         for tag in tags_of(docker_api, pushed):
             docker_api.remove_image(tag, force=True)
+
+
+def test_build_cache_unused_for_the_retention_is_pruned(
+    docker_api: docker.APIClient, image_name: str, tmp_path: Path
+) -> None:
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {BASE_IMAGE}\nRUN echo {secrets.token_hex(8)} > /marker\n"
+    )
+    request = BuildRequest(context=tmp_path, tags=(image_name,))
+    build_image_sync(docker_api, request)
+    untag_all(docker_api, image_name)  # the image GC went first: only the cache is left
+
+    prune_build_cache(docker_api, dt.timedelta(hours=24))
+    kept: list[str] = []
+    build_image_sync(docker_api, request, on_line=kept.append)
+    run = next(line.split()[0] for line in kept if "[2/2] RUN" in line)
+    assert f"{run} CACHED" in kept  # young cache stays
+    untag_all(docker_api, image_name)
+
+    time.sleep(1.5)  # a retention of one second has passed
+    prune_build_cache(docker_api, dt.timedelta(seconds=1))
+    rebuilt: list[str] = []
+    build_image_sync(docker_api, request, on_line=rebuilt.append)
+    assert f"{run} CACHED" not in rebuilt
+    assert any(line.startswith(f"{run} DONE") for line in rebuilt)

@@ -5,27 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 
-import docker
 import pytest
 from pydantic import SecretStr
 
 from buildsvc.builds.cancel import cancel_build
 from buildsvc.builds.states import BuildStatus
 from buildsvc.queue import LazyArqPool
+from tests.build_steps import running_steps
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 BASE = "FROM buildsvc/busybox:latest\n"
-SLOW = BASE + "RUN echo slow-step-started && sleep 60\n"
-
-
-def sleeping_containers(env: RunEnv) -> list[str]:
-    """Containers of ours still running ``sleep 60`` (a stopped build leaves none)."""
-    client = docker.APIClient(base_url=env.services.docker_url)
-    try:
-        return [c["Id"] for c in client.containers() if "sleep 60" in c.get("Command", "")]
-    finally:
-        client.close()
+SLOW_STEP = "echo slow-step-started && sleep 60 && echo slow-step-done"
+SLOW = BASE + f"RUN {SLOW_STEP}\n"
 
 
 async def wait_for(env: RunEnv, build_id: int, needle: str, within: float = 60) -> None:
@@ -36,8 +28,9 @@ async def wait_for(env: RunEnv, build_id: int, needle: str, within: float = 60) 
 
 
 async def wait_no_sleepers(env: RunEnv, within: float = 5) -> None:
+    """Wait until the slow step no longer runs in the engine (a stopped build)."""
     deadline = time.monotonic() + within
-    while sleeping_containers(env):
+    while running_steps(SLOW_STEP):
         assert time.monotonic() < deadline, "the build step is still running"
         await asyncio.sleep(0.1)
 
@@ -55,8 +48,7 @@ async def test_a_failing_step_is_named_and_secrets_are_masked(env: RunEnv) -> No
 
     build = await env.build(build_id)
     assert build.error_code == "BUILD_FAILED"
-    assert str(build.error_detail).startswith("Step 4/")
-    assert ": RUN echo oops && exit 3" in str(build.error_detail)
+    assert str(build.error_detail).startswith("[3/3] RUN echo oops && exit 3: ")
     assert "oops" in str(build.error_detail)
     text = "\n".join(line for _, line in await env.log(build_id))
     assert "key=****" in text

@@ -8,7 +8,7 @@ from arq import Retry
 from buildsvc.builds.states import BuildStatus
 from buildsvc.store.models import utcnow
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
-from tests.registry_http import registry_image
+from tests.registry_http import RegistryImage, registry_image
 
 pytestmark = pytest.mark.e2e
 
@@ -33,29 +33,49 @@ async def test_builds_pushes_and_records_everything(env: RunEnv) -> None:
     assert [seq for seq, _ in log] == list(range(1, len(log) + 1))
     text = "\n".join(line for _, line in log)
     assert f"at {sha}" in text
-    assert "Step 1/" in text
+    assert "to BuildKit" in text
+    assert "[1/4] FROM docker.io/buildsvc/busybox:latest" in text
     assert "org.opencontainers.image.revision" in text
     assert f"Build succeeded: {tags[0]}@{build.digest}" in text
     assert env.token not in text
 
 
-async def test_labels_are_written_in_the_registry_not_built_as_a_step(env: RunEnv) -> None:
-    dockerfile = "FROM buildsvc/busybox:latest\nCOPY . /ctx/\nLABEL team=core\nRUN ls -a /ctx\n"
-    sha = env.push({"Dockerfile": dockerfile, "hello.txt": "hi"})
+LABELLED = "FROM buildsvc/busybox:latest\nCOPY . /ctx/\nLABEL team=core\nRUN ls -a /ctx\n"
+
+
+async def build_labelled(env: RunEnv) -> tuple[str, str, RegistryImage]:
+    """Build LABELLED; (commit, log text, the image as the registry has it)."""
+    sha = env.push({"Dockerfile": LABELLED, "hello.txt": "hi"})
     build_id = await env.add_build(sha)
-
     assert await env.run(build_id) == "succeeded"
-
-    build = await env.build(build_id)
     text = "\n".join(line for _, line in await env.log(build_id))
     assert "hello.txt" in text  # the context is the checkout, nothing added
-    assert "Step 4/4 : RUN ls -a /ctx" in text  # the Dockerfile's steps only
     image = registry_image(env.services, f"{env.image}:latest")
-    assert image.digest == build.digest
+    assert image.digest == (await env.build(build_id)).digest
     assert image.labels["team"] == "core"  # the Dockerfile's own labels stay
     assert image.labels["org.opencontainers.image.revision"] == sha
     assert image.labels["org.opencontainers.image.source"] == env.forge.git_url("acme/app")[:-4]
     assert image.labels["org.opencontainers.image.created"].endswith("Z")
+    return sha, text, image
+
+
+async def test_buildkit_records_the_labels_in_the_build(env: RunEnv) -> None:
+    sha, text, image = await build_labelled(env)
+
+    assert "[3/3] RUN ls -a /ctx" in text  # the Dockerfile's steps, no label step
+    assert f"org.opencontainers.image.revision={sha}" in text
+    local = env.deps.docker.inspect_image(f"{env.image}:latest")
+    assert local["Config"]["Labels"] == image.labels  # pushed as built: no relabelling
+    assert image.config["rootfs"]["diff_ids"] == local["RootFS"]["Layers"]
+
+
+async def test_legacy_builds_get_their_labels_in_the_registry(env: RunEnv) -> None:
+    env.deps.settings = env.settings.model_copy(update={"build_builder": "legacy"})
+
+    _, text, image = await build_labelled(env)
+
+    assert "to the legacy builder" in text
+    assert "Step 4/4 : RUN ls -a /ctx" in text  # the Dockerfile's steps only
     # Same layers and history as the engine's image: only the config changed.
     local = env.deps.docker.inspect_image(f"{env.image}:latest")
     assert image.config["rootfs"] == {"type": "layers", "diff_ids": local["RootFS"]["Layers"]}
