@@ -41,6 +41,7 @@ from docker.utils.build import exclude_paths
 from docker.utils.json_stream import json_stream
 from google.protobuf.message import DecodeError
 
+from buildsvc.worker.base_images import external_images, pull_missing
 from buildsvc.worker.buildkit_trace import TRACE_ID, Progress
 from buildsvc.worker.errors import (
     BuildCancelled,
@@ -200,6 +201,8 @@ class BuildRequest:
     network_mode: str | None = None
     memory_limit: int | str | None = None  # bytes or docker notation ("512m")
     builder: Builder = "buildkit"
+    # Registry host -> {"username", "password"}: for base images BuildKit needs pulled.
+    registry_credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
 
     @property
     def uses_buildkit(self) -> bool:
@@ -469,6 +472,13 @@ def _build_buildkit(
         response.close()
 
 
+def _base_images(request: BuildRequest, dockerfile: str) -> list[str]:
+    try:
+        return external_images(request.context / dockerfile, request.buildargs)
+    except Exception:  # a Dockerfile's own errors are BuildKit's to report
+        return []
+
+
 def _build_legacy(
     api: docker.APIClient,
     request: BuildRequest,
@@ -509,6 +519,12 @@ def build_image_sync(
         on_line(f"Sending build context ({size / 1024:.1f} kB) to {builder}")
         with handle.track(api):
             if request.uses_buildkit:
+                pull_missing(
+                    api,
+                    _base_images(request, dockerfile),
+                    credentials=request.registry_credentials,
+                    on_line=on_line,
+                )
                 image_id = _build_buildkit(
                     api, request, dockerfile, archive, progress, on_line, handle
                 )

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
 from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.config import Settings
 from buildsvc.store.models import utcnow
 from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
@@ -53,6 +54,14 @@ def git_credentials(deps: WorkerDeps, job: Job) -> GitCredentials:
 def source_url(clone_url: str) -> str:
     """The repository's web address for the OCI source label (the clone URL minus .git)."""
     return clone_url.removesuffix(".git")
+
+
+def registry_credentials(settings: Settings) -> dict[str, dict[str, str]]:
+    """The push registry's login, for base images pulled from it before a build."""
+    if not settings.registry_username or settings.registry_password is None:
+        return {}
+    password = settings.registry_password.get_secret_value()
+    return {settings.registry: {"username": settings.registry_username, "password": password}}
 
 
 def labels_line(labels: dict[str, str]) -> str:
@@ -165,6 +174,7 @@ async def run_pipeline(
             network_mode=settings.build_network_mode,
             memory_limit=settings.build_memory_limit,
             builder=settings.build_builder,
+            registry_credentials=registry_credentials(settings),
         )
         if request.uses_buildkit:
             request = replace(request, labels=labels)  # BuildKit records them as metadata

@@ -1,0 +1,111 @@
+"""The images a Dockerfile builds on, pulled into the engine before BuildKit runs.
+
+BuildKit inside the engine fetches a missing base image through the client's session
+(its registry auth provider); a client without one gets "no active sessions" for every
+image that is not already local, public ones included. The legacy builder pulls what is
+missing by itself. So before a BuildKit build the worker pulls, through the engine's
+ordinary pull API, each image the Dockerfile names that the engine lacks: ``FROM``
+images (build args substituted, by dockerfile-parse) and ``COPY --from=image``. BuildKit
+then finds them in the engine's image store. Images on the registry the worker pushes to
+are pulled with its credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.auth import resolve_repository_name
+from docker.utils import parse_repository_tag
+from dockerfile_parse import DockerfileParser
+
+from buildsvc.worker.errors import BuildFailed
+
+__all__ = ["external_images", "pull_missing"]
+
+_AS = re.compile(r"\s+as\s+(\S+)\s*$", re.IGNORECASE)
+_COPY_FROM = re.compile(r"(?:^|\s)--from=(\S+)")
+
+
+def external_images(dockerfile: Path, build_args: Mapping[str, str]) -> list[str]:
+    """Images ``dockerfile`` builds on, in order, without stages and ``scratch``."""
+    with dockerfile.open("rb") as content:
+        parsed = DockerfileParser(fileobj=content, build_args=dict(build_args))
+        instructions: list[dict[str, Any]] = parsed.structure
+        parents: list[str] = parsed.parent_images  # FROM values, args substituted
+    stages: set[str] = set()
+    found: list[str] = []
+
+    def add(image: str) -> None:
+        name = image.lower()
+        if name in stages or name == "scratch" or name.isdigit() or "$" in image:
+            return  # a stage (by name or index), nothing, or an arg we cannot know
+        if image not in found:
+            found.append(image)
+
+    froms = iter(parents)
+    for instruction in instructions:
+        if instruction["instruction"] == "FROM":
+            add(next(froms, ""))
+            alias = _AS.search(instruction["value"])
+            if alias:
+                stages.add(alias.group(1).lower())
+        elif instruction["instruction"] == "COPY":
+            source = _COPY_FROM.search(instruction["value"])
+            if source:
+                add(source.group(1))
+    return [image for image in found if image]
+
+
+def _present(api: docker.APIClient, image: str) -> bool:
+    try:
+        api.inspect_image(image)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def pull_missing(
+    api: docker.APIClient,
+    images: Iterable[str],
+    *,
+    credentials: Mapping[str, Mapping[str, str]],
+    on_line: Callable[[str], None],
+) -> None:
+    """Pull each of ``images`` the engine lacks; ``credentials`` by registry host.
+
+    A pull the registry refuses (no such image, denied) fails the build, naming the
+    image, as the legacy builder's own pull would.
+    """
+    for image in images:
+        if _present(api, image):
+            continue
+        repository, tag = parse_repository_tag(image)
+        registry, _ = resolve_repository_name(repository)
+        on_line(f"Pulling base image {image}")
+        try:
+            stream = api.pull(
+                repository,
+                tag=tag or "latest",
+                stream=True,
+                decode=True,
+                auth_config=dict(credentials[registry]) if registry in credentials else None,
+            )
+            for item in stream:
+                if "error" in item:
+                    raise _pull_failed(image, str(item["error"]))
+                if item.get("status", "").startswith(("Digest:", "Status:")):
+                    on_line(str(item["status"]))
+        except docker.errors.APIError as exc:
+            raise _pull_failed(image, str(exc.explanation or exc)) from exc
+
+
+def _pull_failed(image: str, error: str) -> BuildFailed:
+    return BuildFailed(
+        f"base image {image} could not be pulled: {error.strip()}",
+        step=f"FROM {image}",
+        last_lines=[],
+    )
