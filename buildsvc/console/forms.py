@@ -8,49 +8,13 @@ from multidict import MultiDictProxy
 from pydantic import ValidationError
 
 from buildsvc.api.jsonio import describe_validation_error
+from buildsvc.console.rule_form import read_rows, rules_from_rows
 from buildsvc.errors import InvalidInput
-from buildsvc.repositories.schemas import RepositoryCreate, RuleIn, SourceIn
-
-RULE_FIELDS = ("type", "pattern", "tag", "dockerfile", "context")
-MAX_RULE_ROWS = 50
+from buildsvc.repositories.schemas import RepositoryCreate, SourceIn
 
 
 def text(form: MultiDictProxy[Any], name: str, limit: int = 1024) -> str:
     return str(form.get(name, "")).strip()[:limit]
-
-
-def rule_rows(form: MultiDictProxy[Any]) -> list[dict[str, str]]:
-    """The rule rows as typed (``rule_type``, ``rule_pattern`` ... repeated per row)."""
-    columns = {name: [str(v) for v in form.getall(f"rule_{name}", [])] for name in RULE_FIELDS}
-    count = min(max((len(values) for values in columns.values()), default=0), MAX_RULE_ROWS)
-    rows = []
-    for index in range(count):
-        row = {
-            name: (values[index] if index < len(values) else "").strip()
-            for name, values in columns.items()
-        }
-        if row["pattern"]:  # an empty row is a row the user did not fill in
-            rows.append(row)
-    return rows
-
-
-def rules_from_rows(rows: list[dict[str, str]]) -> list[RuleIn] | None:
-    if not rows:
-        return None  # the service's defaults
-    rules: list[RuleIn] = []
-    for position, row in enumerate(rows):
-        if row["type"] not in ("branch", "tag"):
-            raise InvalidInput(detail=f"rules[{position}].type: choose branch or tag")
-        rules.append(
-            RuleIn(
-                type=row["type"],
-                pattern=row["pattern"],
-                tag=row["tag"] or None,
-                dockerfile=row["dockerfile"] or "Dockerfile",
-                context=row["context"] or ".",
-            )
-        )
-    return rules
 
 
 def repository_create(form: MultiDictProxy[Any]) -> RepositoryCreate:
@@ -69,7 +33,7 @@ def repository_create(form: MultiDictProxy[Any]) -> RepositoryCreate:
             name=name,
             source=SourceIn(provider=provider, repository=source),
             auto_build=form.get("auto_build") is not None,
-            rules=rules_from_rows(rule_rows(form)),
+            rules=rules_from_rows(read_rows(form)),
         )
     except ValidationError as exc:
         raise InvalidInput(detail=describe_validation_error(exc)) from exc

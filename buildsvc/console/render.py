@@ -11,6 +11,8 @@ from aiohttp import web
 
 from buildsvc.accounts.services import get_account
 from buildsvc.api.keys import PROVIDERS, SESSIONMAKER
+from buildsvc.api.repositories import RuleOut
+from buildsvc.console.rule_form import options_summary
 from buildsvc.console.session import ConsoleSession
 from buildsvc.errors import ServiceError
 
@@ -116,4 +118,10 @@ def seconds(value: float | None) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
-FILTERS = {"when": when, "seconds": seconds}
+def rule_options(rule: RuleOut) -> str:
+    """What a rule sets besides its pattern, in a few words (the rules table's summary)."""
+    paths = len(rule.include_paths) + len(rule.ignore_paths)
+    return options_summary(len(rule.build_args), len(rule.secret_build_args), rule.no_cache, paths)
+
+
+FILTERS = {"when": when, "seconds": seconds, "rule_options": rule_options}

@@ -17,6 +17,7 @@ from buildsvc.builds import queries as build_queries
 from buildsvc.console import forms
 from buildsvc.console import session as sessions
 from buildsvc.console.render import CARDS_BY_NAME, error_context, page
+from buildsvc.console.rule_form import RuleFieldError, RuleRow, read_rows
 from buildsvc.errors import NotFound, ServiceError
 from buildsvc.repositories import queries, service
 from buildsvc.repositories.schemas import RepositoryPatch
@@ -91,7 +92,7 @@ async def _form(
             "provider": provider,
             "namespaces": namespaces,
             "values": values,
-            "rules": values.get("rules") or [],
+            "rules": values.get("rules") or [RuleRow()],
             "error": error,
             "picker_error": picker_error,
         },
@@ -124,13 +125,16 @@ async def create_repository(request: web.Request) -> web.Response:
         )
     }
     values["auto_build"] = form.get("auto_build") is not None
-    values["rules"] = forms.rule_rows(form)
+    values["rules"] = read_rows(form)
     try:
         spec = forms.repository_create(form)
         repo = await service.create_repository(source_access(request), session.account_id, spec)
     except ServiceError as exc:
         status = exc.status if 400 <= exc.status < 500 else 422
-        return await _form(request, session, values, error=error_context(exc), status=status)
+        error = error_context(exc)
+        if isinstance(exc, RuleFieldError):  # the form marks the field and opens its options
+            error.update(rule=exc.row, field=exc.field)
+        return await _form(request, session, values, error=error, status=status)
     raise web.HTTPSeeOther(location=f"/console/repositories/{repo.id}")
 
 

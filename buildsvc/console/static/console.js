@@ -121,38 +121,84 @@ function setupPickers(form) {
   if (namespace.value && repository.options.length <= 1) loadRepositories();
 }
 
+function ruleGroups(form) {
+  return Array.from(form.querySelectorAll("#rules tbody.rule"));
+}
+
+function lineCount(text) {
+  return text.split("\n").filter((line) => line.trim()).length;
+}
+
+// Worded as options_summary in buildsvc/console/rule_form.py, which renders it first.
+function summarizeRule(group) {
+  const value = (name) => group.querySelector("[name=" + name + "]").value;
+  const args = lineCount(value("rule_build_args"));
+  const secrets = value("rule_secret_build_args").split(/[\s,]+/).filter(Boolean).length;
+  const paths = lineCount(value("rule_include_paths")) + lineCount(value("rule_ignore_paths"));
+  const parts = [];
+  if (args) parts.push(args + " build arg" + (args === 1 ? "" : "s") + (secrets ? " (" + secrets + " secret)" : ""));
+  if (group.querySelector("[name=rule_no_cache]").checked) parts.push("no cache");
+  if (paths) parts.push(paths + " path filter" + (paths === 1 ? "" : "s"));
+  group.querySelector("[data-options-summary]").textContent = parts.join(", ") || "none";
+}
+
+// Ids, label targets and hint references end in the rule's key; a copy gets its own.
+function rekeyRule(group, key) {
+  const swap = (id) => id.replace(/-\d+$/, "-" + key);
+  group.querySelectorAll("[id]").forEach((node) => { node.id = swap(node.id); });
+  group.querySelectorAll("label[for]").forEach((label) => { label.htmlFor = swap(label.htmlFor); });
+  group.querySelectorAll("[aria-describedby]").forEach((node) => {
+    const ids = node.getAttribute("aria-describedby").split(/\s+/).filter((id) => id && id !== "create-error");
+    if (ids.length) node.setAttribute("aria-describedby", ids.map(swap).join(" "));
+    else node.removeAttribute("aria-describedby");
+  });
+  // The no-cache box is sent only when ticked, so it names its rule by key.
+  group.querySelector("[name=rule_key]").value = key;
+  group.querySelector("[name=rule_no_cache]").value = key;
+}
+
+function clearRule(group) {
+  group.querySelectorAll("input, textarea").forEach((field) => {
+    if (field.type === "hidden") return;
+    if (field.type === "checkbox") { field.checked = false; return; }
+    field.value = field.name === "rule_dockerfile" ? "Dockerfile" : field.name === "rule_context" ? "." : "";
+  });
+  group.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
+  group.querySelector("details").open = false;
+  summarizeRule(group);
+}
+
 function setupRules(form) {
-  const body = form.querySelector("#rules");
-  let counter = body.rows.length;
+  const table = form.querySelector("#rules");
+  let counter = ruleGroups(form).length;
   form.querySelector("#add-rule").addEventListener("click", () => {
-    const row = body.rows[body.rows.length - 1].cloneNode(true);
+    const groups = ruleGroups(form);
+    const group = groups[groups.length - 1].cloneNode(true);
     counter += 1;
-    row.querySelectorAll("input, select").forEach((field) => {
-      const name = field.name.replace("rule_", "");
-      field.id = "rule-" + name + "-" + counter;
-      const label = field.previousElementSibling;
-      if (label && label.tagName === "LABEL") label.htmlFor = field.id;
-      if (field.tagName === "INPUT") {
-        field.value = name === "dockerfile" ? "Dockerfile" : name === "context" ? "." : "";
-      }
-    });
-    body.appendChild(row);
-    row.querySelector("input[name=rule_pattern]").focus();
+    rekeyRule(group, String(counter));
+    clearRule(group);
+    table.appendChild(group);
+    group.querySelector("input[name=rule_pattern]").focus();
     schedulePreview(form);
   });
-  body.addEventListener("click", (event) => {
+  table.addEventListener("click", (event) => {
     const button = event.target.closest("[data-remove-rule]");
     if (!button) return;
-    const row = button.closest("tr");
-    if (body.rows.length > 1) {
-      row.remove();
+    const group = button.closest("tbody.rule");
+    if (ruleGroups(form).length > 1) {
+      group.remove();
     } else {
-      row.querySelectorAll("input[name=rule_pattern], input[name=rule_tag]").forEach((f) => { f.value = ""; });
+      clearRule(group);
     }
     schedulePreview(form);
   });
-  body.addEventListener("input", () => schedulePreview(form));
-  body.addEventListener("change", () => schedulePreview(form));
+  const changed = (event) => {
+    const group = event.target.closest("tbody.rule");
+    if (group && event.target.closest(".rule-options")) summarizeRule(group);
+    schedulePreview(form);
+  };
+  table.addEventListener("input", changed);
+  table.addEventListener("change", changed);
   form.querySelector("#preview-refs").addEventListener("input", () => schedulePreview(form));
 }
 
@@ -170,8 +216,7 @@ function element(tag, text, className) {
 }
 
 async function runPreview(form) {
-  const rows = Array.from(form.querySelectorAll("#rules tr"));
-  const rules = rows.map((row) => ({
+  const rules = ruleGroups(form).map((row) => ({
     type: row.querySelector("[name=rule_type]").value,
     pattern: row.querySelector("[name=rule_pattern]").value,
     tag: row.querySelector("[name=rule_tag]").value,

@@ -1,6 +1,7 @@
 """The console in headless Chromium: sign in, bind GitLab (a wrong token first), create a
-repository from the drop-downs with a rule preview, push, watch the live log reach
-success, rebuild and cancel; at desktop and phone width, with a screenshot of each page."""
+repository from the drop-downs with a rule preview and build options (a secret build arg,
+no cache), push, watch the live log reach success, rebuild and cancel; at desktop and phone
+width, with a screenshot of each page."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.conftest_services import ensure_services
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 Shot = Callable[[str], Path]
+SECRET_ARG = "npm_browser-s3cret"
 # The example, with a RUN step slow enough (uncached) for Cancel to catch it.
 DOCKERFILE = EXAMPLE_DOCKERFILE.replace('"built from the test"', '"built from the test" && sleep 3')
 
@@ -111,7 +113,9 @@ def create_repository(browser: webdriver.Chrome, shot: Shot) -> None:
     image_namespace.send_keys("team")
     browser.find_element(By.ID, "rule-pattern-1").send_keys("main")
     browser.find_element(By.ID, "rule-tag-1").send_keys("latest,{short_sha}")
+    fill_rule_options(browser)
     browser.find_element(By.ID, "add-rule").click()
+    check_added_rule_is_blank(browser)
     Select(browser.find_element(By.ID, "rule-type-2")).select_by_value("tag")
     browser.find_element(By.ID, "rule-pattern-2").send_keys("/v(?P<version>[0-9.]+)/")
     browser.find_element(By.ID, "rule-tag-2").send_keys("{version}")
@@ -125,6 +129,48 @@ def create_repository(browser: webdriver.Chrome, shot: Shot) -> None:
     browser.find_element(By.ID, "create-submit").click()
     wait(browser).until(ec.url_matches(r"/console/repositories/\d+$"))
     assert "team/app" in text_of(browser, "h1")
+
+
+def fill_rule_options(browser: webdriver.Chrome) -> None:
+    """Rule 1's options: a plain and a secret build arg, no cache."""
+    browser.find_element(By.CSS_SELECTOR, "#rule-options-1 summary").click()
+    args = wait(browser).until(ec.visibility_of_element_located((By.ID, "rule-build-args-1")))
+    args.send_keys(f"GREETING=hello{Keys.ENTER}NPM_TOKEN={SECRET_ARG}")
+    browser.find_element(By.ID, "rule-secret-build-args-1").send_keys("NPM_TOKEN")
+    browser.find_element(By.ID, "rule-no-cache-1").click()
+    summary = "#rule-options-1 [data-options-summary]"
+    wait(browser).until(lambda b: text_of(b, summary) == "2 build args (1 secret), no cache")
+
+
+def check_added_rule_is_blank(browser: webdriver.Chrome) -> None:
+    """Add rule copied rule 1: its fields, labels and hints are rule 2's, and empty."""
+    assert not browser.find_element(By.ID, "rule-options-2").get_attribute("open")
+    browser.find_element(By.CSS_SELECTOR, "#rule-options-2 summary").click()
+    args = wait(browser).until(ec.visibility_of_element_located((By.ID, "rule-build-args-2")))
+    assert args.get_attribute("value") == ""
+    assert args.get_attribute("aria-describedby") == "rule-build-args-hint-2"
+    label = browser.find_element(By.CSS_SELECTOR, "label[for=rule-build-args-2]")
+    assert label.text == "Build args"
+    no_cache = browser.find_element(By.ID, "rule-no-cache-2")
+    assert not no_cache.is_selected()
+    assert no_cache.get_attribute("value") == "2"
+    assert browser.find_element(By.ID, "rule-secret-build-args-2").get_attribute("value") == ""
+    assert text_of(browser, "#rule-options-2 [data-options-summary]") == "none"
+    browser.find_element(By.CSS_SELECTOR, "#rule-options-2 summary").click()  # close it again
+
+
+def check_rule_options(browser: webdriver.Chrome) -> None:
+    """The repository page lists rule 1's build args with the secret masked."""
+    assert SECRET_ARG not in browser.page_source
+    options = browser.find_element(By.CSS_SELECTOR, "#rules details.rule-options")
+    assert options.find_element(By.TAG_NAME, "summary").text == (
+        "2 build args (1 secret), no cache"
+    )
+    options.find_element(By.TAG_NAME, "summary").click()
+    args = wait(browser).until(lambda b: b.find_element(By.CSS_SELECTOR, "#rules ul.plain"))
+    assert args.text.splitlines() == ["GREETING=hello", "NPM_TOKEN=**** secret"]
+    assert "every step runs again" in options.text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#rules details.rule-options")) == 1
 
 
 def watch_push_build(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot) -> str:
@@ -201,6 +247,7 @@ def test_console_end_to_end(
     watch_push_build(browser, console_stack, screenshot)
     browser.find_element(By.CSS_SELECTOR, "h1 small a").click()
     wait(browser).until(ec.url_matches(r"/console/repositories/\d+$"))
+    check_rule_options(browser)
     shot_repository = screenshot("06-repository")
     assert shot_repository.exists()
     browser.back()

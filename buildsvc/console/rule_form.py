@@ -1,0 +1,198 @@
+"""Build rules as the create form sends them, read into the API's ``RuleIn``.
+
+Each rule is a group of fields repeated once per rule (``rule_type``, ``rule_pattern``
+...). Browsers send a checkbox only when it is ticked, so ``rule_no_cache`` carries its
+rule's ``rule_key`` instead of relying on position. Multi-line fields hold one entry a
+line: build args as ``NAME=value``, path globs as they are; secret names are separated
+by commas or spaces.
+
+Meaning is checked by the API's own ``RuleIn`` and ``prepare_rules``; their errors are
+re-worded to name the rule and field as the user sees them (``Rule 2, build args: ...``)
+and raised as ``RuleFieldError`` (an ``InvalidRule``, code ``INVALID_RULE``), which also
+carries both so the form can mark the field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from multidict import MultiDictProxy
+from pydantic import ValidationError
+
+from buildsvc.repositories.errors import InvalidRule
+from buildsvc.repositories.schemas import RuleIn, prepare_rules
+
+MAX_RULE_ROWS = 50
+TEXT_FIELDS = (
+    "type",
+    "pattern",
+    "tag",
+    "dockerfile",
+    "context",
+    "build_args",
+    "secret_build_args",
+    "include_paths",
+    "ignore_paths",
+)
+LABELS = {
+    "type": "type",
+    "pattern": "pattern",
+    "tag": "tags",
+    "dockerfile": "Dockerfile",
+    "context": "context",
+    "build_args": "build args",
+    "secret_build_args": "secret build args",
+    "no_cache": "no cache",
+    "include_paths": "only these paths",
+    "ignore_paths": "ignored paths",
+}
+_API_DETAIL = re.compile(r"rules\[(\d+)\]\.([a-z_]+)(.*)", re.DOTALL)
+_NAME_SEPARATORS = re.compile(r"[\s,]+")
+
+
+class RuleFieldError(InvalidRule):
+    """An invalid rule, naming its position among the submitted rules and its field."""
+
+    def __init__(self, row: int, field: str, problem: str) -> None:
+        super().__init__(detail=f"Rule {row + 1}, {LABELS.get(field, field)}{problem}")
+        self.row = row
+        self.field = field
+
+
+@dataclass(slots=True)
+class RuleRow:
+    """One rule as typed, kept verbatim so a refused form shows it again."""
+
+    type: str = "branch"
+    pattern: str = ""
+    tag: str = ""
+    dockerfile: str = "Dockerfile"
+    context: str = "."
+    build_args: str = ""
+    secret_build_args: str = ""
+    no_cache: bool = False
+    include_paths: str = ""
+    ignore_paths: str = ""
+
+    @property
+    def has_options(self) -> bool:
+        return self.no_cache or any(
+            (self.build_args, self.secret_build_args, self.include_paths, self.ignore_paths)
+        )
+
+    def is_blank(self) -> bool:
+        # Type, Dockerfile and context come filled in; anything else means the user typed.
+        return not (self.pattern or self.tag or self.has_options)
+
+    @property
+    def summary(self) -> str:
+        return options_summary(
+            len(lines(self.build_args)),
+            len(secret_names(self.secret_build_args)),
+            self.no_cache,
+            len(lines(self.include_paths)) + len(lines(self.ignore_paths)),
+        )
+
+
+def options_summary(build_args: int, secrets: int, no_cache: bool, paths: int) -> str:
+    """A rule's options in a few words; console.js words its live summary the same way."""
+    parts = []
+    if build_args:
+        secret = f" ({secrets} secret)" if secrets else ""
+        parts.append(f"{build_args} build arg{'' if build_args == 1 else 's'}{secret}")
+    if no_cache:
+        parts.append("no cache")
+    if paths:
+        parts.append(f"{paths} path filter{'' if paths == 1 else 's'}")
+    return ", ".join(parts) or "none"
+
+
+def lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def secret_names(text: str) -> list[str]:
+    return [name for name in _NAME_SEPARATORS.split(text) if name]
+
+
+def read_rows(form: MultiDictProxy[Any]) -> list[RuleRow]:
+    """The rules the user filled in, in order; untouched rows are left out."""
+    columns = {name: [str(v) for v in form.getall(f"rule_{name}", [])] for name in TEXT_FIELDS}
+    keys = [str(v) for v in form.getall("rule_key", [])]
+    no_cache = {str(v) for v in form.getall("rule_no_cache", [])}
+    count = min(max(len(values) for values in columns.values()), MAX_RULE_ROWS)
+    rows = []
+    for index in range(count):
+        typed = {
+            # Browsers send textarea lines as CRLF; one form for re-display and parsing.
+            name: (values[index] if index < len(values) else "").replace("\r\n", "\n").strip()
+            for name, values in columns.items()
+        }
+        key = keys[index] if index < len(keys) else str(index + 1)
+        row = RuleRow(**typed, no_cache=key in no_cache)
+        if not row.is_blank():
+            rows.append(row)
+    return rows
+
+
+def rules_from_rows(rows: list[RuleRow]) -> list[RuleIn] | None:
+    """The API's rules for ``rows`` (None: the service's defaults), checked as the API does."""
+    if not rows:
+        return None
+    rules = [_rule(position, row) for position, row in enumerate(rows)]
+    try:
+        prepare_rules(rules)
+    except InvalidRule as exc:
+        found = _API_DETAIL.fullmatch(exc.detail or "")
+        if found is None:
+            raise
+        position, field, rest = int(found[1]), found[2], found[3]
+        if rest.startswith("."):  # "build_args.NAME: ..." names one argument
+            rest = " " + rest[1:]
+        raise RuleFieldError(position, field, rest) from exc
+    return rules
+
+
+def _rule(position: int, row: RuleRow) -> RuleIn:
+    if row.type not in ("branch", "tag"):
+        raise RuleFieldError(position, "type", ": choose branch or tag")
+    try:
+        return RuleIn.model_validate(
+            {
+                "type": row.type,
+                "pattern": row.pattern,
+                "tag": row.tag or None,
+                "dockerfile": row.dockerfile or "Dockerfile",
+                "context": row.context or ".",
+                "build_args": _build_args(position, row.build_args),
+                "secret_build_args": secret_names(row.secret_build_args),
+                "no_cache": row.no_cache,
+                "include_paths": lines(row.include_paths),
+                "ignore_paths": lines(row.ignore_paths),
+            }
+        )
+    except ValidationError as exc:
+        first = exc.errors(include_input=False, include_url=False)[0]
+        field = str(first["loc"][0]) if first["loc"] else "pattern"
+        raise RuleFieldError(position, field, f": {first['msg']}") from exc
+
+
+def _build_args(position: int, text: str) -> dict[str, str]:
+    """``NAME=value`` lines; names are checked by ``prepare_rules``. No line is quoted
+    back in an error: a mistyped line may hold a secret value."""
+    args: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, equals, value = line.partition("=")
+        name = name.strip()
+        if not equals:
+            raise RuleFieldError(position, "build_args", f", line {number}: write NAME=value")
+        if name in args:
+            raise RuleFieldError(
+                position, "build_args", f", line {number}: {name[:40]!r} is set twice"
+            )
+        args[name] = value.strip()
+    return args
