@@ -83,7 +83,8 @@ class DockerfileNotFound(BuildError):
 
 
 class BuildFailed(BuildError):
-    """A build step failed; ``step`` is Docker's own line, e.g. ``Step 2/3 : RUN false``."""
+    """A build step failed; ``step`` names it as the builder does: ``[2/3] RUN false``
+    (BuildKit), ``Step 2/3 : RUN false`` (legacy) or ``FROM image`` (a base image pull)."""
 
     code = "BUILD_FAILED"
     default_message = "The image build failed."
