@@ -134,6 +134,10 @@ async def create_repository(request: web.Request) -> web.Response:
         error = error_context(exc)
         if isinstance(exc, RuleFieldError):  # the form marks the field and opens its options
             error.update(rule=exc.row, field=exc.field)
+        cleared = [row.without_secret_values() for row in values["rules"]]
+        if cleared != values["rules"]:
+            values["rules"] = cleared
+            error["detail"] = f"{error['detail'] or ''} (enter the secret build args' values again)"
         return await _form(request, session, values, error=error, status=status)
     raise web.HTTPSeeOther(location=f"/console/repositories/{repo.id}")
 

@@ -15,7 +15,7 @@ carries both so the form can mark the field.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from multidict import MultiDictProxy
@@ -85,6 +85,16 @@ class RuleRow:
     def is_blank(self) -> bool:
         # Type, Dockerfile and context come filled in; anything else means the user typed.
         return not (self.pattern or self.tag or self.has_options)
+
+    def without_secret_values(self) -> RuleRow:
+        """This row with the values of its secret build args blanked (``NAME=``): a
+        refused form is sent back, and a secret is not, as the bind form's token is not."""
+        secret = set(secret_names(self.secret_build_args))
+        kept = []
+        for line in self.build_args.splitlines():
+            name, equals, _value = line.partition("=")
+            kept.append(f"{name}=" if equals and name.strip() in secret else line)
+        return replace(self, build_args="\n".join(kept))
 
     @property
     def summary(self) -> str:
