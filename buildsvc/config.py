@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     build_network_mode: str = Field(
         default="default",
         description=(
-            "Network mode of build steps (default, none, host). On an engine without a "
+            "Network mode of build steps: default, none, host, or a network's name (BuildKit "
+            "cannot join one, so the legacy builder builds then). On an engine without a "
             "bridge network (dockerd --bridge=none) default means loopback only, as none."
         ),
     )
@@ -105,6 +106,13 @@ class Settings(BaseSettings):
             "limit memory, so builds use the legacy builder while this is set."
         ),
     )
+
+    @field_validator("build_memory_limit")
+    @classmethod
+    def _unset_when_empty(cls, value: str | None) -> str | None:
+        # BUILDSVC_BUILD_MEMORY_LIMIT= (empty) means no limit, not a limit of 0 bytes.
+        return value.strip() or None if value is not None else None
+
     docker_url: str = Field(
         default="unix:///var/run/docker.sock", description="The Docker engine next to this worker."
     )

@@ -22,12 +22,30 @@ from docker.auth import resolve_repository_name
 from docker.utils import parse_repository_tag
 from dockerfile_parse import DockerfileParser
 
-from buildsvc.worker.errors import BuildFailed
+from buildsvc.worker.errors import BuildCancelled, BuildFailed
+from buildsvc.worker.streaming import StreamCancel
 
-__all__ = ["external_images", "pull_missing"]
+__all__ = ["PullFailures", "external_images", "is_reference", "pull_missing"]
 
 _AS = re.compile(r"\s+as\s+(\S+)\s*$", re.IGNORECASE)
 _COPY_FROM = re.compile(r"(?:^|\s)--from=(\S+)")
+# The image reference grammar (distribution/reference), without IPv6 hosts.
+_HOST = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+_PATH = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_REFERENCE = re.compile(
+    rf"(?:{_HOST}(?::[0-9]+)?/)?{_PATH}(?:/{_PATH})*"
+    r"(?::[\w][\w.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9A-Fa-f]{32,})?"
+)
+
+
+class PullFailures(dict[str, BuildFailed]):
+    """Images whose pull failed, with why: kept for when BuildKit turns out to need one."""
+
+
+def is_reference(image: str) -> bool:
+    """Whether ``image`` is a well-formed image reference (``name[:tag][@digest]``)."""
+    return _REFERENCE.fullmatch(image) is not None
 
 
 def external_images(dockerfile: Path, build_args: Mapping[str, str]) -> list[str]:
@@ -40,10 +58,11 @@ def external_images(dockerfile: Path, build_args: Mapping[str, str]) -> list[str
     found: list[str] = []
 
     def add(image: str) -> None:
+        image = image.strip("'\"")
         name = image.lower()
-        if name in stages or name == "scratch" or name.isdigit() or "$" in image:
-            return  # a stage (by name or index), nothing, or an arg we cannot know
-        if image not in found:
+        if name in stages or name == "scratch" or name.isdigit():
+            return  # a stage (by name or index), or nothing
+        if is_reference(image) and image not in found:  # not: args left to BuildKit
             found.append(image)
 
     froms = iter(parents)
@@ -63,7 +82,7 @@ def external_images(dockerfile: Path, build_args: Mapping[str, str]) -> list[str
 def _present(api: docker.APIClient, image: str) -> bool:
     try:
         api.inspect_image(image)
-    except docker.errors.ImageNotFound:
+    except docker.errors.APIError:  # not found, or a name the engine cannot parse
         return False
     return True
 
@@ -74,33 +93,53 @@ def pull_missing(
     *,
     credentials: Mapping[str, Mapping[str, str]],
     on_line: Callable[[str], None],
+    cancel: StreamCancel,
+    failures: PullFailures | None = None,
 ) -> None:
     """Pull each of ``images`` the engine lacks; ``credentials`` by registry host.
 
-    A pull the registry refuses (no such image, denied) fails the build, naming the
-    image, as the legacy builder's own pull would.
+    A pull the registry refuses (no such image, denied) raises ``BuildFailed`` naming
+    the image, as the legacy builder's own pull would; with ``failures`` given it is
+    recorded there instead (the image may be a misreading of the Dockerfile).
     """
     for image in images:
-        if _present(api, image):
-            continue
-        repository, tag = parse_repository_tag(image)
-        registry, _ = resolve_repository_name(repository)
-        on_line(f"Pulling base image {image}")
+        if cancel.cancelled:
+            raise BuildCancelled()
         try:
-            stream = api.pull(
-                repository,
-                tag=tag or "latest",
-                stream=True,
-                decode=True,
-                auth_config=dict(credentials[registry]) if registry in credentials else None,
-            )
-            for item in stream:
-                if "error" in item:
-                    raise _pull_failed(image, str(item["error"]))
-                if item.get("status", "").startswith(("Digest:", "Status:")):
-                    on_line(str(item["status"]))
-        except docker.errors.APIError as exc:
-            raise _pull_failed(image, str(exc.explanation or exc)) from exc
+            if _present(api, image):
+                continue
+            _pull(api, image, credentials, on_line)
+        except BuildFailed as failed:
+            if failures is None:
+                raise
+            failures[image] = failed
+            on_line(f"Base image {image} not pulled: {failed.error}")
+
+
+def _pull(
+    api: docker.APIClient,
+    image: str,
+    credentials: Mapping[str, Mapping[str, str]],
+    on_line: Callable[[str], None],
+) -> None:
+    repository, tag = parse_repository_tag(image)
+    registry, _ = resolve_repository_name(repository)
+    on_line(f"Pulling base image {image}")
+    try:
+        stream = api.pull(
+            repository,
+            tag=tag or "latest",
+            stream=True,
+            decode=True,
+            auth_config=dict(credentials[registry]) if registry in credentials else None,
+        )
+        for item in stream:
+            if "error" in item:
+                raise _pull_failed(image, str(item["error"]))
+            if item.get("status", "").startswith(("Digest:", "Status:")):
+                on_line(str(item["status"]))
+    except docker.errors.APIError as exc:
+        raise _pull_failed(image, str(exc.explanation or exc)) from exc
 
 
 def _pull_failed(image: str, error: str) -> BuildFailed:

@@ -116,6 +116,11 @@ def decode_trace(aux: str) -> Any:
     return message
 
 
+def _collateral(error: str) -> bool:
+    """Whether a step's error only says it was stopped because another step failed."""
+    return error.endswith("context canceled")
+
+
 def _seconds(message: Any, name: str) -> float | None:
     if not message.HasField(name):
         return None
@@ -128,6 +133,7 @@ class _Vertex:
     number: int
     name: str
     started: float | None = None
+    error: str = ""
     announced: bool = False
     ended: bool = False
     partial: str = ""
@@ -182,7 +188,9 @@ class Progress:
         return vertex
 
     def _announce(self, vertex: _Vertex) -> None:
-        if not vertex.announced:
+        # A vertex seen first in a log or status message has no name yet: it is
+        # announced when its own message names it.
+        if not vertex.announced and vertex.name:
             vertex.announced = True
             self._emit(f"#{vertex.number} {vertex.name}")
 
@@ -206,7 +214,11 @@ class Progress:
             vertex.partial = ""
         vertex.ended = True
         if message.error:
-            self.failed = vertex
+            vertex.error = message.error
+            if self.failed is None or _collateral(self.failed.error):
+                # When one step fails BuildKit cancels the steps running beside it,
+                # and they end in errors too: the failure is the first real one.
+                self.failed = vertex
             self._emit(f"#{vertex.number} ERROR: {message.error}")
         elif message.cached:
             self._emit(f"#{vertex.number} CACHED")

@@ -16,12 +16,6 @@ from typing import Any, TypeVar
 import docker
 from docker.utils import parse_repository_tag
 
-from buildsvc.worker.docker_build import (
-    ENGINE_ERRORS,
-    LineCallback,
-    StreamCancel,
-    run_streaming,
-)
 from buildsvc.worker.errors import (
     BuildCancelled,
     BuildError,
@@ -30,6 +24,12 @@ from buildsvc.worker.errors import (
     RegistryError,
     RegistryUnauthorized,
     RegistryUnavailable,
+)
+from buildsvc.worker.streaming import (
+    ENGINE_ERRORS,
+    LineCallback,
+    StreamCancel,
+    run_streaming,
 )
 
 __all__ = ["classify_push_error", "push_image", "push_tag_sync", "retry_transient"]

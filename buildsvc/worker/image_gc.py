@@ -6,7 +6,9 @@ disk. Once an hour ``collect_forever`` untags the images pushed to the registry 
 created more than ``settings.worker_image_retention_hours`` ago, and prunes BuildKit
 cache records unused for as long. Removing an image's last tag deletes it, and with it
 the build steps no other image is built on; recent builds keep their cache. Images
-tagged under other names (base images) are never touched.
+tagged under other names are never touched; base images pulled from the push registry
+itself are untagged like the rest once old, and pulled again by the next build that
+needs one.
 """
 
 from __future__ import annotations

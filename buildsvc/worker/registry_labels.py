@@ -34,7 +34,6 @@ from urllib.request import parse_http_list, parse_keqv_list
 
 import requests
 
-from buildsvc.worker.docker_build import LineCallback
 from buildsvc.worker.docker_push import retry_transient
 from buildsvc.worker.errors import (
     RegistryDenied,
@@ -42,6 +41,7 @@ from buildsvc.worker.errors import (
     RegistryUnauthorized,
     RegistryUnavailable,
 )
+from buildsvc.worker.streaming import LineCallback
 
 __all__ = [
     "ImageRef",

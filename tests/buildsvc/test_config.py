@@ -27,3 +27,10 @@ def test_settings_read_the_prefixed_environment(monkeypatch: pytest.MonkeyPatch)
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.port == 9999
     assert settings.allowed_source_networks == ["127.0.0.0/8"]
+
+
+def test_an_empty_memory_limit_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUILDSVC_BUILD_MEMORY_LIMIT", "")
+    assert Settings(_env_file=None).build_memory_limit is None  # type: ignore[call-arg]
+    monkeypatch.setenv("BUILDSVC_BUILD_MEMORY_LIMIT", "2g")
+    assert Settings(_env_file=None).build_memory_limit == "2g"  # type: ignore[call-arg]

@@ -7,9 +7,10 @@ from pathlib import Path
 import docker
 import pytest
 
-from buildsvc.worker.base_images import external_images
+from buildsvc.worker.base_images import PullFailures, external_images, pull_missing
 from buildsvc.worker.docker_build import BuildRequest, build_image_sync
 from buildsvc.worker.errors import BuildFailed
+from buildsvc.worker.streaming import StreamCancel
 from tests.build_steps import said
 from tests.conftest_services import BASE_IMAGE, Services
 
@@ -39,6 +40,17 @@ def test_an_arg_without_a_value_is_left_to_buildkit(tmp_path: Path) -> None:
     assert images_of(tmp_path, "ARG BASE\nFROM ${BASE}\n") == []
 
 
+def with_login(services: Services, context: Path, image_name: str) -> BuildRequest:
+    """A fresh build of ``context`` that may pull from the registry with its login."""
+    login = {"username": services.registry_username, "password": services.registry_password}
+    return BuildRequest(
+        context=context,
+        tags=(image_name,),
+        nocache=True,
+        registry_credentials={services.registry: login},
+    )
+
+
 @pytest.fixture
 def private_base(docker_api: docker.APIClient, services: Services, registry_repo: str) -> str:
     """A base image that exists only in the registry (behind its login)."""
@@ -59,13 +71,7 @@ def test_a_base_image_only_in_the_registry_is_pulled_with_its_login(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "Dockerfile").write_text(f"FROM {private_base}\nRUN echo on-private-base\n")
-    login = {"username": services.registry_username, "password": services.registry_password}
-    request = BuildRequest(
-        context=tmp_path,
-        tags=(image_name,),
-        nocache=True,
-        registry_credentials={services.registry: login},
-    )
+    request = with_login(services, tmp_path, image_name)
     lines: list[str] = []
     build_image_sync(docker_api, request, on_line=lines.append)
     assert f"Pulling base image {private_base}" in lines
@@ -87,3 +93,51 @@ def test_a_base_image_that_cannot_be_pulled_fails_the_build_naming_it(
     assert caught.value.step == f"FROM {private_base}"
     assert "could not be pulled" in str(caught.value.detail)
     assert "no basic auth credentials" in str(caught.value.detail)
+
+
+def test_names_only_buildkit_can_resolve_are_left_to_it(tmp_path: Path) -> None:
+    assert images_of(tmp_path, "ARG V\nFROM buildsvc/busybox:${V:-latest}\n") == []
+    assert images_of(tmp_path, 'FROM scratch\nCOPY --from="nginx:1.27" /a /a\n') == ["nginx:1.27"]
+
+
+@pytest.mark.e2e
+def test_an_image_buildkit_names_is_pulled_when_it_asks(
+    docker_api: docker.APIClient,
+    services: Services,
+    private_base: str,
+    image_name: str,
+    tmp_path: Path,
+) -> None:
+    # dockerfile-parse cannot expand a nested arg; BuildKit names what it lacks.
+    registry, rest = private_base.split("/", 1)
+    (tmp_path / "Dockerfile").write_text(
+        f"ARG REGISTRY={registry}\nARG BASE=${{REGISTRY}}/{rest}\nFROM ${{BASE}}\n"
+        "RUN echo nested-base-ok\n"
+    )
+    request = with_login(services, tmp_path, image_name)
+    lines: list[str] = []
+    build_image_sync(docker_api, request, on_line=lines.append)
+    assert any(line.startswith(f"BuildKit needs {private_base}") for line in lines), lines
+    assert said(lines, "nested-base-ok")
+
+
+@pytest.mark.e2e
+def test_a_detected_image_that_cannot_be_pulled_is_noted_not_fatal(
+    docker_api: docker.APIClient, services: Services, registry_repo: str
+) -> None:
+    # The Dockerfile may have been misread (a heredoc's "from x import y"): only
+    # BuildKit's own need for the image makes the failed pull the build's failure.
+    failures = PullFailures()
+    lines: list[str] = []
+    missing = f"{registry_repo}:never-pushed"
+    pull_missing(
+        docker_api,
+        [missing],
+        credentials={},
+        on_line=lines.append,
+        cancel=StreamCancel(),
+        failures=failures,
+    )
+    assert list(failures) == [missing]
+    assert failures[missing].step == f"FROM {missing}"
+    assert any(line.startswith(f"Base image {missing} not pulled") for line in lines)

@@ -113,3 +113,34 @@ def test_decode_reads_what_the_engine_sends() -> None:
     decoded = decode_trace(base64.b64encode(response.SerializeToString()).decode())
     assert decoded.vertexes[0].name == "[internal] load remote build context"
     assert decoded.vertexes[0].started.seconds == 1
+
+
+def test_the_failure_is_the_first_real_error_not_the_steps_cancelled_beside_it() -> None:
+    failing, cancelled = StatusResponse(), StatusResponse()
+    vertex(failing, RUN, "[fast 2/2] RUN make", started=1.0)
+    log(failing, RUN, 1.1, b"boom-output\n")
+    vertex(failing, RUN, "[fast 2/2] RUN make", started=1.0, completed=1.2, error="exit code: 3")
+    vertex(cancelled, FROM, "[slow 2/2] RUN sleep 5", started=1.0)
+    vertex(
+        cancelled,
+        FROM,
+        "[slow 2/2] RUN sleep 5",
+        started=1.0,
+        completed=1.3,
+        error="exit code: 137: context canceled: context canceled",
+    )
+
+    _, progress = render(failing, cancelled)
+
+    assert progress.step == "[fast 2/2] RUN make"
+    assert progress.tail == ["boom-output"]
+
+
+def test_a_step_seen_first_in_its_output_is_named_once_known() -> None:
+    early, named = StatusResponse(), StatusResponse()
+    log(early, RUN, 1.0, b"early line\n")
+    vertex(named, RUN, "[2/2] RUN make", started=0.5)
+
+    lines, _ = render(early, named)
+
+    assert lines == ["#1 early line", "#1 [2/2] RUN make"]  # never an empty "#1 "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from buildsvc.worker.build_context import context_tar
 from buildsvc.worker.docker_build import (
     Builder,
     BuildRequest,
@@ -28,6 +30,7 @@ from buildsvc.worker.errors import (
     DockerfileNotFound,
     DockerUnavailable,
 )
+from buildsvc.worker.streaming import CancellableBody
 from tests.build_steps import running_steps, said
 from tests.conftest_services import Services
 
@@ -106,6 +109,74 @@ def test_buildkit_takes_contexts_whose_first_names_need_long_tar_headers(
     request = BuildRequest(context=context, tags=(image_name,), nocache=True)
     build_image_sync(docker_api, request, on_line=lines.append)
     assert said(lines, "ok")
+
+
+def test_buildkit_takes_contexts_no_entry_of_which_fits_a_plain_tar_header(
+    docker_api: docker.APIClient, image_name: str, tmp_path: Path
+) -> None:
+    # Long symlink targets and uids beyond ustar's range need extended headers too; and
+    # a context of nothing but such entries goes gzipped.
+    context = tmp_path / ("c" * 110)
+    make_context(context, BASE + "COPY . /ctx/\nRUN test -L /ctx/link && echo ok\n")
+    (context / "link").symlink_to("t" * 120)
+    os.chown(context / "Dockerfile", 3_000_000, 3_000_000)
+    lines: list[str] = []
+    request = BuildRequest(context=context, tags=(image_name,), nocache=True)
+    build_image_sync(docker_api, request, on_line=lines.append)
+    assert said(lines, "ok")
+    long_only = tmp_path / "long"
+    long_only.mkdir()
+    long_dockerfile = "D" * 120
+    (long_only / long_dockerfile).write_text(BASE + "RUN echo gzipped-context-ok\n")
+    request = BuildRequest(context=long_only, tags=(image_name,), dockerfile=long_dockerfile)
+    with context_tar(long_only, long_dockerfile) as archive:
+        assert archive.read(2) == b"\x1f\x8b"  # gzip
+    lines.clear()
+    build_image_sync(docker_api, replace(request, nocache=True), on_line=lines.append)
+    assert said(lines, "gzipped-context-ok")
+
+
+def test_a_user_defined_network_or_bridge_is_honoured(
+    docker_api: docker.APIClient, image_name: str, tmp_path: Path
+) -> None:
+    context = make_context(tmp_path / "ctx", BASE + "RUN echo nics=$(ls /sys/class/net)\n")
+    bridge = BuildRequest(context=context, tags=(image_name,), network_mode="bridge")
+    assert bridge.uses_buildkit  # the engine's default network, which BuildKit knows
+    lines: list[str] = []
+    build_image_sync(docker_api, replace(bridge, nocache=True), on_line=lines.append)
+    assert said(lines, "nics=lo")  # no bridge on the test engine: loopback only
+    own = BuildRequest(context=context, tags=(image_name,), network_mode="host")
+    assert own.uses_buildkit
+    assert not replace(own, network_mode="team-net").uses_buildkit  # BuildKit cannot
+
+
+def test_when_one_stage_fails_the_failure_names_it_not_the_stage_cancelled_beside_it(
+    docker_api: docker.APIClient, image_name: str, tmp_path: Path
+) -> None:
+    context = make_context(
+        tmp_path / "ctx",
+        BASE + "FROM buildsvc/busybox:latest AS slow\nRUN echo slow-start; sleep 5; echo end\n"
+        "FROM buildsvc/busybox:latest AS fast\nRUN echo boom-output; exit 3\n"
+        "FROM buildsvc/busybox:latest\nCOPY --from=slow /bin/sh /a\nCOPY --from=fast /bin/sh /b\n",
+    )
+    request = BuildRequest(context=context, tags=(image_name,), nocache=True)
+    with pytest.raises(BuildFailed) as caught:
+        build_image_sync(docker_api, request)
+    assert caught.value.step == "[fast 2/2] RUN echo boom-output; exit 3"
+    assert caught.value.last_lines == ["boom-output"]
+
+
+def test_cancel_stops_the_context_upload(tmp_path: Path) -> None:
+    archive = tmp_path / "context.tar"
+    archive.write_bytes(b"x" * 100_000)
+    handle = StreamCancel()
+    with archive.open("rb") as file:
+        body = CancellableBody(file, 100_000, handle)
+        assert len(body) == 100_000
+        assert body.read(10) == b"x" * 10
+        handle.cancel()
+        with pytest.raises(OSError, match="cancelled"):
+            body.read(10)
 
 
 def test_build_args_network_and_memory_limit(

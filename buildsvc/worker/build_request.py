@@ -1,0 +1,52 @@
+"""What one image build is asked to do, whichever builder runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["BUILDKIT_NETWORK_MODES", "BuildRequest", "Builder", "oci_labels"]
+
+Builder = Literal["buildkit", "legacy"]
+# What BuildKit in the engine can run steps in; "bridge" is the engine's default network.
+BUILDKIT_NETWORK_MODES = (None, "default", "bridge", "none", "host")
+
+
+@dataclass(frozen=True, slots=True)
+class BuildRequest:
+    """One ``docker build``: ``dockerfile`` is relative to ``context``."""
+
+    context: Path
+    tags: tuple[str, ...]
+    dockerfile: str = "Dockerfile"
+    buildargs: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
+    labels: Mapping[str, str] = field(default_factory=dict)
+    nocache: bool = False
+    network_mode: str | None = None
+    memory_limit: int | str | None = None  # bytes or docker notation ("512m")
+    builder: Builder = "buildkit"
+    # Registry host -> {"username", "password"}: for base images BuildKit needs pulled.
+    registry_credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
+
+    @property
+    def uses_buildkit(self) -> bool:
+        """BuildKit unless the legacy builder is asked for, or a memory limit or a
+        network BuildKit cannot use (a user-defined one) needs it."""
+        return (
+            self.builder == "buildkit"
+            and self.memory_limit is None
+            and self.network_mode in BUILDKIT_NETWORK_MODES
+        )
+
+
+def oci_labels(source: str, revision: str, created: datetime | None = None) -> dict[str, str]:
+    """The OCI annotations every image records: where it came from and when."""
+    moment = (created or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    return {
+        "org.opencontainers.image.source": source,
+        "org.opencontainers.image.revision": revision,
+        "org.opencontainers.image.created": moment.isoformat().replace("+00:00", "Z"),
+    }

@@ -1,0 +1,198 @@
+"""A build by the engine's BuildKit: ``POST /build?version=2`` with the context tar.
+
+docker-py's ``build()`` cannot ask for BuildKit, so the request goes through the same
+client's HTTP session (its response hooks, hence ``StreamCancel``, still apply). The
+stream carries BuildKit's progress as ``moby.buildkit.trace`` items (``buildkit_trace``),
+the image id as ``moby.image.id`` and a failure as an ``error`` item.
+
+BuildKit pulls only through a client session, which a plain API client has not; the
+base images it needs are pulled first (``base_images``), and an image that slipped
+through (named in a way only BuildKit resolves) is pulled when BuildKit names it in its
+"no active sessions" failure, and the build tried again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import weakref
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+import docker
+import requests
+from docker.utils.json_stream import json_stream
+from google.protobuf.message import DecodeError
+
+from buildsvc.worker.base_images import PullFailures, external_images, pull_missing
+from buildsvc.worker.build_request import BuildRequest
+from buildsvc.worker.buildkit_trace import TRACE_ID, Progress
+from buildsvc.worker.errors import BuildCancelled, BuildFailed
+from buildsvc.worker.streaming import CancellableBody, StreamCancel
+
+__all__ = ["build_with_buildkit"]
+
+# Prefixes BuildKit puts before what went wrong; the rest reads well on its own.
+_SOLVE_PREFIXES = (
+    "failed to solve with frontend dockerfile.v0: ",
+    "failed to solve: ",
+    "failed to create LLB definition: ",
+)
+_NO_SESSION = "no active sessions"
+# The image in the name of the step that needed it: "[internal] load metadata for X",
+# "[2/3] FROM X", "FROM X".
+_NEEDED_IMAGE = re.compile(r"(?:load metadata for |FROM )(\S+)")
+MAX_PULL_ROUNDS = 5
+
+_has_bridge: weakref.WeakKeyDictionary[docker.APIClient, bool] = weakref.WeakKeyDictionary()
+
+
+def buildkit_network(api: docker.APIClient, mode: str | None) -> str:
+    """The network mode to ask BuildKit for, given the configured one.
+
+    ``default`` (also spelt ``bridge``) is the engine's bridge network. An engine
+    started without one (``dockerd --bridge=none``) gives legacy-builder containers only
+    a loopback interface, while BuildKit fails every RUN with "network bridge not
+    found"; ``none`` is that same isolation. Asked once per client.
+    """
+    if mode not in (None, "default", "bridge"):
+        return str(mode)
+    if api not in _has_bridge:
+        _has_bridge[api] = bool(api.networks(names=["bridge"]))
+    return "default" if _has_bridge[api] else "none"
+
+
+def _params(api: docker.APIClient, request: BuildRequest, dockerfile: str) -> dict[str, Any]:
+    return {
+        "version": "2",  # BuildKit
+        "t": list(request.tags),  # every tag in the one build
+        "dockerfile": dockerfile,
+        "buildargs": json.dumps(dict(request.buildargs)),
+        "labels": json.dumps(dict(request.labels)),  # image metadata, no build step
+        "nocache": "1" if request.nocache else "0",
+        "networkmode": buildkit_network(api, request.network_mode),
+        "pull": "0",  # base images are pulled beforehand
+    }
+
+
+def _failure(error: str, progress: Progress) -> BuildFailed:
+    message = error.strip()
+    for prefix in _SOLVE_PREFIXES:
+        message = message.removeprefix(prefix)
+    return BuildFailed(message, step=progress.step, last_lines=progress.tail)
+
+
+def _consume(
+    stream: Iterator[dict[str, Any]],
+    progress: Progress,
+    on_line: Callable[[str], None],
+    cancel: StreamCancel,
+) -> str:
+    image_id: str | None = None
+    for item in stream:
+        if cancel.cancelled:
+            raise BuildCancelled()
+        aux = item.get("aux")
+        if item.get("id") == TRACE_ID and isinstance(aux, str):
+            # An unreadable progress message costs log lines, not the build.
+            with contextlib.suppress(DecodeError, ValueError):
+                progress.feed_aux(aux)
+        elif "error" in item:
+            progress.flush()
+            raise _failure(str(item["error"]), progress)
+        elif item.get("id") == "moby.image.id" and isinstance(aux, dict) and "ID" in aux:
+            image_id = str(aux["ID"])
+        elif "stream" in item:  # "Successfully tagged …"
+            for line in str(item["stream"]).splitlines():
+                if line.strip():
+                    on_line(line.rstrip())
+    progress.flush()
+    if cancel.cancelled:
+        raise BuildCancelled()
+    if image_id is None:
+        raise BuildFailed("the engine reported no image id", step=progress.step, last_lines=[])
+    return image_id
+
+
+def _build_once(
+    api: docker.APIClient,
+    request: BuildRequest,
+    dockerfile: str,
+    archive: IO[bytes],
+    on_line: Callable[[str], None],
+    cancel: StreamCancel,
+) -> str:
+    size = archive.seek(0, 2)
+    archive.seek(0)
+    if cancel.cancelled:
+        raise BuildCancelled()
+    response = api.post(
+        f"{api.base_url}/v{api.api_version}/build",
+        params=_params(api, request, dockerfile),
+        data=CancellableBody(archive, size, cancel),
+        headers={"Content-Type": "application/x-tar"},
+        stream=True,
+        timeout=None,  # the build's own deadline applies, not a read timeout
+    )
+    try:
+        try:
+            response.raise_for_status()
+        except requests.HTTPError as exc:
+            docker.errors.create_api_error_from_http_exception(exc)  # raises APIError
+        chunks = response.iter_content(chunk_size=None)
+        return _consume(json_stream(chunks), Progress(on_line), on_line, cancel)
+    finally:
+        response.close()
+
+
+def _base_images(request: BuildRequest, dockerfile: str) -> list[str]:
+    try:
+        return external_images(request.context / dockerfile, request.buildargs)
+    except Exception:  # a Dockerfile's own errors are BuildKit's to report
+        return []
+
+
+def _needed_image(failure: BuildFailed) -> str | None:
+    """The image BuildKit could not pull for want of a session, if that is the failure."""
+    if _NO_SESSION not in failure.error:
+        return None
+    found = _NEEDED_IMAGE.search(failure.step or "")
+    return found.group(1) if found else None
+
+
+def build_with_buildkit(
+    api: docker.APIClient,
+    request: BuildRequest,
+    dockerfile: str,
+    archive: IO[bytes],
+    *,
+    on_line: Callable[[str], None],
+    cancel: StreamCancel,
+) -> str:
+    """Build ``request`` (its context tarred in ``archive``); the image id (blocking)."""
+    credentials = request.registry_credentials
+    failed = PullFailures()
+    pull_missing(
+        api,
+        _base_images(request, dockerfile),
+        credentials=credentials,
+        on_line=on_line,
+        cancel=cancel,
+        failures=failed,
+    )
+    for _ in range(MAX_PULL_ROUNDS):
+        try:
+            return _build_once(api, request, dockerfile, archive, on_line, cancel)
+        except BuildFailed as failure:
+            image = _needed_image(failure)
+            if image is None:
+                raise
+            earlier = failed.get(image)
+            if earlier is not None:
+                raise earlier from failure  # why the image is not there: the pull's error
+            on_line(f"BuildKit needs {image}, which the engine does not have: pulling it")
+            pull_missing(api, [image], credentials=credentials, on_line=on_line, cancel=cancel)
+    raise BuildFailed(
+        f"base images still missing after {MAX_PULL_ROUNDS} pulls", step=None, last_lines=[]
+    )
