@@ -6,7 +6,8 @@ recorded), parse it (400 when malformed; other events are recorded as ignored; a
 Bitbucket Server push that would build has its commit message read from the forge
 first: ``commit_lookup``), then in one transaction (``builds.writer``) record the
 delivery and insert one queued ``Build`` per matching rule, marking older still-queued
-builds of the same ref ``superseded``.
+builds of the same ref ``superseded`` (``intake_db.stage``: the deliveries of one write
+group are written together, as if one after the other).
 After the commit the builds are enqueued (``builds.queue``); if Redis is down they stay
 in the outbox and the delivery is still accepted. While Redis is reachable they are
 committed as enqueued and only unmarked if their job does not make it
@@ -120,8 +121,9 @@ async def receive(
         parsed = await commit_lookup.complete(deps, hook.repository_id, parsed)
     # Redis reachable: the builds are committed as enqueued, their jobs sent right after.
     enqueued = deps.pool.connected
+    # Staged: written with the deliveries of its write group, before the group commits.
     record = functools.partial(
-        intake_db.record,
+        intake_db.stage,
         deps.settings.registry,
         hook.repository_id,
         parsed,
@@ -130,7 +132,7 @@ async def receive(
     )
     try:
         try:
-            result = await run_write(deps.sessionmaker, record)
+            result = (await run_write(deps.sessionmaker, record)).result()
         except IntegrityError:
             seen = functools.partial(intake_db.seen, hook.repository_id, parsed.delivery_id)
             earlier = await run_write(deps.sessionmaker, seen)
@@ -138,7 +140,7 @@ async def receive(
                 return earlier
             # Not a duplicate: a rule (or the repository) was replaced meanwhile. Again,
             # with what is stored now.
-            result = await run_write(deps.sessionmaker, record)
+            result = (await run_write(deps.sessionmaker, record)).result()
     except NotFound:
         _hooks.get(deps.sessionmaker, OrderedDict()).pop((provider, hook_key), None)
         raise

@@ -3,11 +3,19 @@
 Plain synchronous functions of a ``RawConnection``, run by ``builds.writer.run_write`` (one
 transaction each, grouped on SQLite). The statements are ``Prepared`` (compiled once)
 because they run for every push.
+
+``stage`` decides a delivery at once but leaves its rows to the end of the transaction
+(``RawConnection.before_commit``), where the deliveries staged together are written in
+the order they came. A build that a later push of the same group supersedes is then
+inserted ``superseded`` instead of inserted ``queued`` and updated, and older queued
+builds of a ref take one update per group: the rows, ids and answers are those of
+recording the deliveries one after the other. ``record`` is ``stage`` written at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,10 +31,12 @@ from buildsvc.builds.triggers import (
     Planned,
     StoredRule,
     commit_sha,
+    compile_rules,
     decide,
     unchecked,
 )
 from buildsvc.errors import NotFound
+from buildsvc.repositories.rules import Rule
 from buildsvc.store.models import Build, BuildRule, Delivery, ImageRepository
 
 UNBOUND = "not built: the code source was unbound"
@@ -108,6 +118,7 @@ _BUILD_COLUMNS = (
     "cancel_requested",
     "attempt",
     "queued_at",
+    "finished_at",  # set when inserted superseded
 )
 _INSERT_BUILD = Prepared(insert(Build).returning(Build.id), column_keys=_BUILD_COLUMNS)
 _DELIVERY_COLUMNS = (
@@ -155,47 +166,51 @@ def record(
     *,
     enqueued: bool = False,
 ) -> Received:
-    """The delivery, its builds and the supersede. A delivery id stored before makes the
-    delivery's insert fail (unique constraint): the caller then answers with ``seen``.
+    """``stage`` and write at once: the delivery, its builds and the supersede."""
+    staged = stage(registry, repository_id, parsed, now, connection, enqueued=enqueued)
+    connection.finish()
+    return staged.result()
+
+
+def stage(
+    registry: str,
+    repository_id: int,
+    parsed: Parsed,
+    now: dt.datetime,
+    connection: RawConnection,
+    *,
+    enqueued: bool = False,
+) -> Staged:
+    """Decide the delivery; its rows are written before the transaction commits, and
+    ``Staged.result()`` is its answer from then on. A delivery id stored before makes
+    the delivery's insert fail (unique constraint), failing the transaction: the caller
+    then answers with ``seen``.
 
     ``enqueued``: the builds' jobs are sent right after the commit (``queue.enqueue_recorded``
     puts the ones that do not make it back in the outbox), so their rows say so at once.
     """
-    repository, rules = _repository_rules(connection, repository_id)
-    account_id, namespace, name, provider, auto_build, hook_id = repository
-    outcome, build_ids = parsed.outcome, []
-    superseded: list[int] = []
+    stored = _repository_rules(connection, repository_id)
+    account_id, namespace, name, provider, auto_build, hook_id = stored.repository
+    outcome = parsed.outcome
+    parts: list[_Part] = []
     if parsed.pushes:
         decided = [
-            (e, _decide(hook_id is not None, auto_build, rules, e, now, parsed.unchecked))
+            (e, _decide(hook_id is not None, auto_build, stored, e, now, parsed.unchecked))
             for e in parsed.pushes
         ]
         outcome = decided[0][1].outcome
         if len(decided) > 1:
             outcome = "; ".join(f"{e.ref}: {d.outcome}" for e, d in decided)
         image = f"{registry}/{namespace}/{name}"
-        building = any(d.builds for _, d in decided)
-        contexts = rule_contexts(namespace, name, rules) if building else {}
         for event, decision in decided:
-            ids = [
-                _insert_build(
-                    connection,
-                    repository_id,
-                    account_id,
-                    image,
-                    event,
-                    planned,
-                    now,
-                    contexts,
-                    enqueued,
+            rows = [
+                _build_row(
+                    repository_id, account_id, image, event, planned, now, stored.contexts, enqueued
                 )
                 for planned in decision.builds
             ]
-            if ids:
-                supersede = {"b_repository_id": repository_id, "b_ref": event.ref}
-                params = {**supersede, "b_newest": min(ids), "b_now": now}
-                superseded.extend(row[0] for row in _SUPERSEDE.run(connection, params))
-            build_ids.extend(ids)
+            if rows:
+                parts.append(_Part(repository_id, event.ref, now, rows))
     delivery = {
         "repository_id": repository_id,
         "delivery_id": parsed.delivery_id,
@@ -204,27 +219,120 @@ def record(
         "ref": parsed.ref,
         "commit_sha": parsed.sha,
         "outcome": outcome,
-        "build_ids": build_ids,
+        "build_ids": [],
         "received_at": now,
     }
-    _INSERT_DELIVERY.run(connection, delivery)
-    return Received(parsed.delivery_id, outcome, build_ids, tuple(superseded))
+    staged = Staged(delivery, parts)
+    _batch(connection).staged.append(staged)
+    return staged
 
 
-def _repository_rules(
-    connection: RawConnection, repository_id: int
-) -> tuple[tuple[Any, ...], list[StoredRule]]:
-    """The repository's columns and its rules, read once per transaction: deliveries
-    recorded together (one group of ``builds.writer``) share them, as nothing in
-    intake's transaction changes them."""
+def _batch(connection: RawConnection) -> _Batch:
+    """The transaction's batch, written before it commits."""
+    found: _Batch | None = connection.memo.get(_BATCH)
+    if found is None:
+        found = connection.memo[_BATCH] = _Batch()
+        connection.before_commit.append(functools.partial(found.write, connection))
+    return found
+
+
+@dataclass(slots=True)
+class _Part:
+    """One event's builds (one ref), until written."""
+
+    repository_id: int
+    ref: str
+    now: dt.datetime
+    rows: list[dict[str, Any]]
+    ids: list[int] = field(default_factory=list)
+    superseded: list[int] = field(default_factory=list)  # by this part's builds
+
+
+@dataclass(slots=True)
+class Staged:
+    """A delivery decided in a transaction, written before it commits."""
+
+    delivery: dict[str, Any]  # the row, its build ids filled when written
+    parts: list[_Part]
+    written: Received | None = None
+
+    def result(self) -> Received:
+        if self.written is None:
+            raise RuntimeError("the transaction did not write its staged deliveries")
+        return self.written
+
+
+_BATCH = "intake_db.batch"
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The deliveries staged in one transaction, in order."""
+
+    staged: list[Staged] = field(default_factory=list)
+
+    def write(self, connection: RawConnection) -> None:
+        connection.memo.pop(_BATCH, None)  # what is staged from now on makes a new batch
+        parts = [part for staged in self.staged for part in staged.parts]
+        # Each part's builds are superseded by the next part of the same repository
+        # and ref, if there is one in the batch; the first such part of the batch
+        # supersedes the ref's builds queued before it.
+        later: list[_Part | None] = [None] * len(parts)
+        first: dict[tuple[int, str], _Part] = {}
+        for index in range(len(parts) - 1, -1, -1):
+            key = (parts[index].repository_id, parts[index].ref)
+            later[index] = first.get(key)
+            first[key] = parts[index]
+        for part, successor in zip(parts, later, strict=True):
+            for row in part.rows:
+                if successor is not None:
+                    row["status"] = BuildStatus.SUPERSEDED.value
+                    row["finished_at"] = successor.now
+                [(build_id,)] = _INSERT_BUILD.run(connection, row)
+                part.ids.append(int(build_id))
+            if successor is not None:
+                successor.superseded.extend(part.ids)
+        for (repository_id, ref), part in first.items():
+            params = {
+                "b_repository_id": repository_id,
+                "b_ref": ref,
+                "b_newest": min(part.ids),
+                "b_now": part.now,
+            }
+            part.superseded[:0] = [row[0] for row in _SUPERSEDE.run(connection, params)]
+        for staged in self.staged:
+            delivery = staged.delivery
+            delivery["build_ids"] = [i for part in staged.parts for i in part.ids]
+            _INSERT_DELIVERY.run(connection, delivery)
+            superseded = tuple(i for part in staged.parts for i in part.superseded)
+            staged.written = Received(
+                delivery["delivery_id"], delivery["outcome"], delivery["build_ids"], superseded
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    repository: tuple[Any, ...]
+    rules: list[StoredRule]
+    compiled: list[Rule]  # triggers.compile_rules(rules)
+    contexts: Mapping[int, str]  # each rule's status name
+
+
+def _repository_rules(connection: RawConnection, repository_id: int) -> _Rules:
+    """The repository's columns, its rules (compiled) and their status names, read once
+    per transaction: deliveries recorded together (one group of ``builds.writer``) share
+    them, as nothing in intake's transaction changes them."""
     key = ("intake_db.repository_rules", repository_id)
-    found: tuple[tuple[Any, ...], list[StoredRule]] | None = connection.memo.get(key)
+    found: _Rules | None = connection.memo.get(key)
     if found is None:
         rows = _REPOSITORY_RULES.run(connection, {"repository_id": repository_id})
         if not rows:  # deleted since the hook was cached
             raise NotFound("No such webhook.", code="HOOK_NOT_FOUND")
         rules = [_rule(row[_REPOSITORY_COLUMNS:]) for row in rows if row[_REPOSITORY_COLUMNS]]
-        found = connection.memo[key] = (rows[0][:_REPOSITORY_COLUMNS], rules)
+        repository = rows[0][:_REPOSITORY_COLUMNS]
+        contexts = rule_contexts(repository[1], repository[2], rules)
+        found = _Rules(repository, rules, compile_rules(rules), contexts)
+        connection.memo[key] = found
     return found
 
 
@@ -235,19 +343,20 @@ def _rule(values: tuple[Any, ...]) -> StoredRule:
 def _decide(
     hooked: bool,
     auto_build: bool,
-    rules: Sequence[StoredRule],
+    stored: _Rules,
     event: webhooks.PushEvent,
     now: dt.datetime,
     unread: Mapping[str, str],
 ) -> Decision:
     if not hooked:  # unbound: the hook is no longer ours
         return Decision(UNBOUND)
-    decision = decide(event, auto_build=bool(auto_build), rules=rules, now=now)
+    decision = decide(
+        event, auto_build=bool(auto_build), rules=stored.rules, now=now, compiled=stored.compiled
+    )
     return unchecked(decision, unread.get(event.ref))
 
 
-def _insert_build(
-    connection: RawConnection,
+def _build_row(
     repository_id: int,
     account_id: int,
     image: str,
@@ -256,9 +365,9 @@ def _insert_build(
     now: dt.datetime,
     contexts: Mapping[int, str],
     enqueued: bool,
-) -> int:
+) -> dict[str, Any]:
     rule = planned.rule
-    row = {
+    return {
         "account_id": account_id,
         "repository_id": repository_id,
         "rule_id": rule.id,
@@ -280,6 +389,5 @@ def _insert_build(
         "cancel_requested": False,
         "attempt": 0,
         "queued_at": now,
+        "finished_at": None,
     }
-    [(build_id,)] = _INSERT_BUILD.run(connection, row)
-    return int(build_id)

@@ -37,12 +37,23 @@ class RawConnection:
     ``memo`` lets the works of one transaction (``builds.writer`` runs several in one)
     read something once: a work stores what it read under a key of its own, and a work
     that changes such data drops the key.
+
+    ``before_commit``: callables the transaction's runner calls, in order, once every
+    work has run and before it commits, so works may leave writes that are cheaper done
+    together (``builds.intake_db``) to one of them. What they raise fails the
+    transaction like a work's error.
     """
 
     dialect: Dialect
     dbapi: Any  # the driver's connection (sqlite3, SQLAlchemy's asyncpg adapter ...)
     connection: Connection | None = None  # for dialects Prepared cannot run raw
     memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    before_commit: list[Callable[[], None]] = field(default_factory=list, compare=False, repr=False)
+
+    def finish(self) -> None:
+        """Run ``before_commit`` (each once): what a transaction's runner calls last."""
+        while self.before_commit:
+            self.before_commit.pop(0)()
 
     @classmethod
     def of(cls, connection: Connection) -> RawConnection:

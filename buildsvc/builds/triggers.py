@@ -110,21 +110,38 @@ def _compiled(rule_type: str, pattern: str, tag: str) -> Rule | None:
         return None
 
 
-def match(rules: Sequence[RuleRow], event: PushEvent, now: dt.datetime) -> list[RuleMatch]:
-    """Stored rules matched against the event's ref (compiled once per distinct rule).
-
-    Each match's ``rule.id`` is the index of its row in ``rules``.
-    """
+def compile_rules(rules: Sequence[RuleRow]) -> list[Rule]:
+    """The stored rules compiled (once per distinct rule), each ``id`` the index of its
+    row in ``rules``; rules that no longer compile are left out. What ``match`` takes."""
     compiled = []
     for index, row in enumerate(rules):
         rule = _compiled(row.type, row.pattern, row.tag)
         if rule is not None:
             compiled.append(dataclasses.replace(rule, id=index))
+    return compiled
+
+
+def match(
+    rules: Sequence[RuleRow],
+    event: PushEvent,
+    now: dt.datetime,
+    compiled: Sequence[Rule] | None = None,
+) -> list[RuleMatch]:
+    """Stored rules matched against the event's ref. Each match's ``rule.id`` is the
+    index of its row in ``rules``; ``compiled``: ``compile_rules(rules)``, when the
+    caller keeps it for several events."""
+    if compiled is None:
+        compiled = compile_rules(rules)
     return match_rules(compiled, event.ref_type, event.ref_name, commit_sha(event), now)
 
 
 def decide(
-    event: PushEvent, *, auto_build: bool, rules: Sequence[RuleRow], now: dt.datetime
+    event: PushEvent,
+    *,
+    auto_build: bool,
+    rules: Sequence[RuleRow],
+    now: dt.datetime,
+    compiled: Sequence[Rule] | None = None,
 ) -> Decision:
     if event.deleted:
         return Decision(f"{event.ref_type} deleted")
@@ -133,7 +150,7 @@ def decide(
     marker = skip_marker(event.head_commit.message if event.head_commit else None)
     if marker is not None:
         return Decision(f"skipped: {marker}")
-    matches = match(rules, event, now)
+    matches = match(rules, event, now, compiled)
     if not matches:
         return Decision(f"no rule matched {event.ref}")
     planned, filtered = [], []

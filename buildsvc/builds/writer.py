@@ -19,7 +19,8 @@ work)`` runs ``work(raw)``, a plain synchronous function of a ``RawConnection`` 
   connection via ``run_sync``, one transaction per work.
 
 ``work`` must be quick, must not wait on anything but the database, and may run twice
-(its first transaction rolled back).
+(its first transaction rolled back). What it leaves to ``raw.before_commit`` runs after
+the group's last work, in the same transaction.
 """
 
 from __future__ import annotations
@@ -141,6 +142,7 @@ class _SqliteWriter:
     def _transaction(self, raw: RawConnection, works: list[Work]) -> list[Any]:
         try:
             results = [work(raw) for work in works]
+            raw.finish()
             self._end(commit=True)
         except BaseException:
             if self._connection is not None:
@@ -214,7 +216,10 @@ async def run_write(
     if writer is None:
 
         def in_transaction(connection: Connection) -> T:
-            return work(RawConnection.of(connection))
+            raw = RawConnection.of(connection)
+            result = work(raw)
+            raw.finish()
+            return result
 
         async with bind.begin() as async_connection:
             return await async_connection.run_sync(in_transaction)
