@@ -107,11 +107,13 @@ async def push_labelled(
     username: str | None,
     password: str | None,
 ) -> str:
-    """Push every tag, then put ``labels`` (if any) into the pushed image's config.
+    """Push every tag, then put ``labels`` (if any) into the pushed image's config, and
+    take the values of secret build args out of its history.
 
     The legacy builder would spend a committed container on labels, so its builds get
     them at the registry (``registry_labels``); BuildKit builds carry them already and
-    pass none. The labelled manifest's digest is the build's.
+    pass none. Both builders write the build args a RUN step used into its history
+    entry, which ships with the image. The rewritten manifest's digest is the build's.
     """
     attempts = deps.settings.registry_push_attempts
     digest = await push_image(
@@ -122,10 +124,11 @@ async def push_labelled(
         on_line=log.write,
         attempts=attempts,
     )
-    if not labels:
+    secrets = job.secret_values
+    if not labels and not secrets:
         return digest
     ref = ImageRef.from_tags(job.tags)
-    labelled = await label_image(
+    rewritten = await label_image(
         job.tags,
         digest,
         labels,
@@ -134,9 +137,13 @@ async def push_labelled(
         config_digest=image_id,  # the engine's image id is the pushed config's digest
         attempts=attempts,
         on_line=log.write,
+        mask=secrets,
     )
-    log.write(labels_line(labels))
-    return labelled
+    if labels:
+        log.write(labels_line(labels))
+    if rewritten != digest and secrets:
+        log.write("Secret build args: masked wherever the image's history recorded them")
+    return rewritten
 
 
 async def run_pipeline(
@@ -191,7 +198,7 @@ async def run_pipeline(
             deps,
             job,
             log,
-            {} if request.uses_buildkit else labels,
+            {} if request.uses_buildkit else labels,  # BuildKit's are in the image already
             image_id=image_id,
             username=settings.registry_username,
             password=secret,

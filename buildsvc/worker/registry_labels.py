@@ -263,6 +263,23 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def _masked(config: dict[str, Any], secrets: Sequence[str]) -> dict[str, Any] | None:
+    """``config`` with ``secrets`` replaced by ``****`` wherever they appear; None when
+    none does.
+
+    Both builders record the build args a RUN step used in the image config: its history
+    entry (``RUN |1 API_KEY=value /bin/sh -c ...``) and, with the legacy builder, the
+    last step's ``container_config``. A secret build arg would ship with the image for
+    anyone to read with ``docker history`` or ``docker inspect``.
+    """
+    text = json.dumps(config)
+    masked = text
+    for secret in secrets:
+        if secret:
+            masked = masked.replace(json.dumps(secret)[1:-1], "****")
+    return None if masked == text else dict(json.loads(masked))
+
+
 def label_pushed_image(
     tags: Sequence[str],
     digest: str,
@@ -272,13 +289,15 @@ def label_pushed_image(
     insecure: bool,
     config_digest: str | None = None,
     timeout: float = 30.0,
+    mask: Sequence[str] = (),
 ) -> str:
-    """Put ``labels`` into the config of the image pushed as ``digest`` under ``tags``.
+    """Put ``labels`` into the config of the image pushed as ``digest`` under ``tags``,
+    with the ``mask`` values (secret build args) taken out of its history.
 
     ``config_digest`` (the engine's image id: a pushed config is stored as it is) lets the
     config be read, and the upload opened, while the manifest is read: three round trips
     instead of five. Returns the digest of the labelled manifest, which every tag names
-    afterwards.
+    afterwards (``digest`` itself when there was nothing to change).
     """
     ref = ImageRef.from_tags(tags)
     registry = _Registry(ref, login, insecure=insecure, timeout=timeout)
@@ -301,6 +320,10 @@ def label_pushed_image(
                 config = early["config"].result().json()
             else:
                 config = registry.request("GET", f"blobs/{config_ref['digest']}").json()
+            masked = _masked(config, mask)
+            if not labels and masked is None:
+                return digest  # nothing to change (an upload opened early just expires)
+            config = masked or config
             settings = config.setdefault("config", {})
             settings["Labels"] = {**(settings.get("Labels") or {}), **labels}
             config_bytes = json.dumps(config, separators=(",", ":")).encode()
@@ -353,6 +376,7 @@ async def label_image(
     attempts: int = 4,
     base_delay: float = 1.0,
     on_line: LineCallback | None = None,
+    mask: Sequence[str] = (),
 ) -> str:
     """``label_pushed_image`` in a thread, retried while the registry is unavailable."""
     work = functools.partial(
@@ -363,6 +387,7 @@ async def label_image(
         login=login,
         insecure=insecure,
         config_digest=config_digest,
+        mask=mask,
     )
     return await retry_transient(
         functools.partial(asyncio.to_thread, work),

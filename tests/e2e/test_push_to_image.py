@@ -7,6 +7,7 @@ of the API and worker processes.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -115,6 +116,10 @@ def test_secrets_never_show(stack: Stack) -> None:
         stack.log("api"),
         stack.log("worker"),
     ]
+    # Docker records the build args a RUN used in the image config: masked there too.
+    image = registry_image(stack.services, f"{repository['image']}:latest")
+    seen.append(json.dumps(image.config))
+    assert image.digest == stack.build(build_id)["digest"]
     for needle in (secret, stack.forge_token, stack.services.registry_password):
         leaks = [index for index, text in enumerate(seen) if needle in text]
         assert leaks == [], f"a secret shows in {leaks}"

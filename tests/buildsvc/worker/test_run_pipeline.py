@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from arq import Retry
 
@@ -152,3 +154,30 @@ async def test_an_unbound_source_fails_the_build(env: RunEnv) -> None:
     assert "Build failed: SOURCE_NOT_BOUND" in "\n".join(
         line for _, line in await env.log(build_id)
     )
+
+
+@pytest.mark.parametrize("builder", ["buildkit", "legacy"])
+async def test_secret_build_args_leave_the_pushed_image_history(env: RunEnv, builder: str) -> None:
+    env.deps.settings = env.settings.model_copy(update={"build_builder": builder})
+    secret = "s3cr3t-" + "y" * 12
+    dockerfile = "FROM buildsvc/busybox:latest\nARG API_KEY\nARG LEVEL\n"
+    dockerfile += "RUN echo ${#API_KEY} $LEVEL\n"
+    sha = env.push({"Dockerfile": dockerfile})
+    build_id = await env.add_build(
+        sha,
+        build_args={"API_KEY": secret, "LEVEL": "debug"},
+        secret_build_args=["API_KEY"],
+        no_cache=True,
+    )
+
+    assert await env.run(build_id) == "succeeded"
+
+    build = await env.build(build_id)
+    image = registry_image(env.services, f"{env.image}:latest")
+    assert image.digest == build.digest
+    commands = [entry.get("created_by", "") for entry in image.config["history"]]
+    assert secret not in json.dumps(image.config)
+    assert any("API_KEY=****" in command and "LEVEL=debug" in command for command in commands)
+    assert image.labels["org.opencontainers.image.revision"] == sha
+    text = "\n".join(line for _, line in await env.log(build_id))
+    assert "masked wherever the image's history recorded them" in text
