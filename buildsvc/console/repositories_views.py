@@ -1,4 +1,5 @@
-"""Image repositories: the list, the create form, one repository's page and its actions."""
+"""Image repositories: the list, the create form, one repository's page and its actions
+(auto build, build rules, builds, hook, delete)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,17 @@ from buildsvc.builds import queries as build_queries
 from buildsvc.console import forms
 from buildsvc.console import session as sessions
 from buildsvc.console.render import CARDS_BY_NAME, error_context, page
-from buildsvc.console.rule_form import RuleFieldError, RuleRow, read_rows
+from buildsvc.console.rule_form import (
+    RuleFieldError,
+    RuleRow,
+    read_rows,
+    row_from_rule,
+    rules_from_rows,
+    stored_secrets,
+)
 from buildsvc.errors import NotFound, ServiceError
 from buildsvc.repositories import queries, service
-from buildsvc.repositories.schemas import RepositoryPatch
+from buildsvc.repositories.schemas import RepositoryPatch, default_rules
 
 routes = web.RouteTableDef()
 
@@ -130,16 +138,27 @@ async def create_repository(request: web.Request) -> web.Response:
         spec = forms.repository_create(form)
         repo = await service.create_repository(source_access(request), session.account_id, spec)
     except ServiceError as exc:
-        status = exc.status if 400 <= exc.status < 500 else 422
-        error = error_context(exc)
-        if isinstance(exc, RuleFieldError):  # the form marks the field and opens its options
-            error.update(rule=exc.row, field=exc.field)
-        cleared = [row.without_secret_values() for row in values["rules"]]
-        if cleared != values["rules"]:
-            values["rules"] = cleared
-            error["detail"] = f"{error['detail'] or ''} (enter the secret build args' values again)"
+        status, error, values["rules"] = _refused(
+            exc, values["rules"], "(enter the secret build args' values again)"
+        )
         return await _form(request, session, values, error=error, status=status)
     raise web.HTTPSeeOther(location=f"/console/repositories/{repo.id}")
+
+
+def _refused(
+    exc: ServiceError, rows: list[RuleRow], again: str
+) -> tuple[int, dict[str, Any], list[RuleRow]]:
+    """Status, error box and rows for showing a refused rules form again: the error names
+    the rule and field to mark, and typed secret values are not sent back (``again`` says
+    so when there were any)."""
+    status = exc.status if 400 <= exc.status < 500 else 422
+    error = error_context(exc)
+    if isinstance(exc, RuleFieldError):  # the form marks the field and opens its options
+        error.update(rule=exc.row, field=exc.field)
+    cleared = [row.without_secret_values() for row in rows]
+    if cleared != rows:
+        error["detail"] = f"{error['detail'] or ''} {again}"
+    return status, error, cleared
 
 
 @routes.get("/console/repositories/{repository_id}")
@@ -191,6 +210,63 @@ async def set_auto_build(request: web.Request) -> web.Response:
     patch = RepositoryPatch(auto_build=form.get("auto_build") is not None)
     access = source_access(request)
     await service.update_repository(access, session.account_id, repository_id, patch)
+    raise web.HTTPSeeOther(location=f"/console/repositories/{repository_id}")
+
+
+async def _rules_form(
+    request: web.Request,
+    session: sessions.ConsoleSession,
+    repo: Any,
+    rows: list[RuleRow],
+    *,
+    error: dict[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
+    return await page(
+        request,
+        "repository_rules.html",
+        session,
+        {"repo": repo, "rules": rows or [RuleRow()], "error": error},
+        status=status,
+    )
+
+
+@routes.get("/console/repositories/{repository_id}/rules")
+@hidden
+async def rules_page(request: web.Request) -> web.Response:
+    session = await sessions.require(request)
+    repo = await queries.get_repository(
+        request.app[SESSIONMAKER], session.account_id, _repository_id(request)
+    )
+    return await _rules_form(request, session, repo, [row_from_rule(r) for r in repo.rules])
+
+
+@routes.post("/console/repositories/{repository_id}/rules")
+@hidden
+async def save_rules(request: web.Request) -> web.Response:
+    """Replace every rule through the service the API's PATCH uses. Secret values were
+    not pre-filled: an empty one keeps its stored rule's value (``rules_from_rows``)."""
+    session = await sessions.require(request)
+    await sessions.check_csrf(request, session)
+    repository_id = _repository_id(request)
+    repo = await queries.get_repository(
+        request.app[SESSIONMAKER], session.account_id, repository_id
+    )
+    rows = read_rows(await request.post())
+    try:
+        # No rules: the defaults, as the form's hint and the create form say.
+        rules = rules_from_rows(rows, stored_secrets(repo.rules)) or default_rules(
+            repo.default_branch
+        )
+        patch = RepositoryPatch(rules=rules)
+        await service.update_repository(
+            source_access(request), session.account_id, repository_id, patch
+        )
+    except ServiceError as exc:
+        status, error, cleared = _refused(
+            exc, rows, "(type the new secret values again: an empty value keeps the stored one)"
+        )
+        return await _rules_form(request, session, repo, cleared, error=error, status=status)
     raise web.HTTPSeeOther(location=f"/console/repositories/{repository_id}")
 
 

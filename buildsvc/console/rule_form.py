@@ -6,6 +6,11 @@ rule's ``rule_key`` instead of relying on position. Multi-line fields hold one e
 line: build args as ``NAME=value``, path globs as they are; secret names are separated
 by commas or spaces.
 
+On the edit form each row also carries ``rule_id``, the stored rule it was pre-filled
+from. Secret values are never pre-filled (``NAME=``), so an empty value for a name that
+is secret there and in the stored rule keeps the stored value (``rules_from_rows``'s
+``stored``); a typed value replaces it.
+
 Meaning is checked by the API's own ``RuleIn`` and ``prepare_rules``; their errors are
 re-worded to name the rule and field as the user sees them (``Rule 2, build args: ...``)
 and raised as ``RuleFieldError`` (an ``InvalidRule``, code ``INVALID_RULE``), which also
@@ -15,8 +20,9 @@ carries both so the form can mark the field.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from multidict import MultiDictProxy
 from pydantic import ValidationError
@@ -52,6 +58,22 @@ _API_DETAIL = re.compile(r"rules\[(\d+)\]\.([a-z_]+)(.*)", re.DOTALL)
 _NAME_SEPARATORS = re.compile(r"[\s,]+")
 
 
+class StoredRule(Protocol):
+    """What the edit form reads from a stored rule (``store.models.BuildRule``)."""
+
+    id: int
+    type: str
+    pattern: str
+    tag: str
+    dockerfile: str
+    context: str
+    build_args: dict[str, Any]
+    secret_build_args: list[Any]
+    no_cache: bool
+    include_paths: list[Any]
+    ignore_paths: list[Any]
+
+
 class RuleFieldError(InvalidRule):
     """An invalid rule, naming its position among the submitted rules and its field."""
 
@@ -75,6 +97,7 @@ class RuleRow:
     no_cache: bool = False
     include_paths: str = ""
     ignore_paths: str = ""
+    rule_id: str = ""  # the stored rule this row was pre-filled from (edit form)
 
     @property
     def has_options(self) -> bool:
@@ -119,6 +142,37 @@ def options_summary(build_args: int, secrets: int, no_cache: bool, paths: int) -
     return ", ".join(parts) or "none"
 
 
+def row_from_rule(rule: StoredRule) -> RuleRow:
+    """A stored rule as the edit form shows it: a secret build arg without its value."""
+    secret = {str(name) for name in rule.secret_build_args}
+    args = [f"{k}=" if k in secret else f"{k}={v}" for k, v in rule.build_args.items()]
+    return RuleRow(
+        type=rule.type,
+        pattern=rule.pattern,
+        tag=rule.tag,
+        dockerfile=rule.dockerfile,
+        context=rule.context,
+        build_args="\n".join(args),
+        secret_build_args=", ".join(sorted(secret)),
+        no_cache=rule.no_cache,
+        include_paths="\n".join(str(p) for p in rule.include_paths),
+        ignore_paths="\n".join(str(p) for p in rule.ignore_paths),
+        rule_id=str(rule.id),
+    )
+
+
+def stored_secrets(rules: Iterable[StoredRule]) -> dict[str, dict[str, str]]:
+    """Stored secret build args' values by rule id, for the edit form to keep."""
+    return {
+        str(rule.id): {
+            str(name): str(rule.build_args[name])
+            for name in rule.secret_build_args
+            if name in rule.build_args
+        }
+        for rule in rules
+    }
+
+
 def lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -131,6 +185,7 @@ def read_rows(form: MultiDictProxy[Any]) -> list[RuleRow]:
     """The rules the user filled in, in order; untouched rows are left out."""
     columns = {name: [str(v) for v in form.getall(f"rule_{name}", [])] for name in TEXT_FIELDS}
     keys = [str(v) for v in form.getall("rule_key", [])]
+    ids = [str(v).strip()[:20] for v in form.getall("rule_id", [])]
     no_cache = {str(v) for v in form.getall("rule_no_cache", [])}
     count = min(max(len(values) for values in columns.values()), MAX_RULE_ROWS)
     rows = []
@@ -141,17 +196,23 @@ def read_rows(form: MultiDictProxy[Any]) -> list[RuleRow]:
             for name, values in columns.items()
         }
         key = keys[index] if index < len(keys) else str(index + 1)
-        row = RuleRow(**typed, no_cache=key in no_cache)
+        rule_id = ids[index] if index < len(ids) else ""
+        row = RuleRow(**typed, no_cache=key in no_cache, rule_id=rule_id)
         if not row.is_blank():
             rows.append(row)
     return rows
 
 
-def rules_from_rows(rows: list[RuleRow]) -> list[RuleIn] | None:
-    """The API's rules for ``rows`` (None: the service's defaults), checked as the API does."""
+def rules_from_rows(
+    rows: list[RuleRow], stored: Mapping[str, Mapping[str, str]] | None = None
+) -> list[RuleIn] | None:
+    """The API's rules for ``rows`` (None: the service's defaults), checked as the API does.
+
+    ``stored`` (edit form): secret build args' values by stored rule id; a row's empty
+    value for a name secret in both the row and its stored rule keeps the stored value."""
     if not rows:
         return None
-    rules = [_rule(position, row) for position, row in enumerate(rows)]
+    rules = [_rule(position, row, stored or {}) for position, row in enumerate(rows)]
     try:
         prepare_rules(rules)
     except InvalidRule as exc:
@@ -165,9 +226,15 @@ def rules_from_rows(rows: list[RuleRow]) -> list[RuleIn] | None:
     return rules
 
 
-def _rule(position: int, row: RuleRow) -> RuleIn:
+def _rule(position: int, row: RuleRow, stored: Mapping[str, Mapping[str, str]]) -> RuleIn:
     if row.type not in ("branch", "tag"):
         raise RuleFieldError(position, "type", ": choose branch or tag")
+    args = _build_args(position, row.build_args)
+    secrets = secret_names(row.secret_build_args)
+    kept = stored.get(row.rule_id, {}) if row.rule_id else {}
+    for name in secrets:
+        if args.get(name) == "" and name in kept:
+            args[name] = kept[name]
     try:
         return RuleIn.model_validate(
             {
@@ -176,8 +243,8 @@ def _rule(position: int, row: RuleRow) -> RuleIn:
                 "tag": row.tag or None,
                 "dockerfile": row.dockerfile or "Dockerfile",
                 "context": row.context or ".",
-                "build_args": _build_args(position, row.build_args),
-                "secret_build_args": secret_names(row.secret_build_args),
+                "build_args": args,
+                "secret_build_args": secrets,
                 "no_cache": row.no_cache,
                 "include_paths": lines(row.include_paths),
                 "ignore_paths": lines(row.ignore_paths),

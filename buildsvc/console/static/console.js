@@ -148,7 +148,8 @@ function rekeyRule(group, key) {
   group.querySelectorAll("[id]").forEach((node) => { node.id = swap(node.id); });
   group.querySelectorAll("label[for]").forEach((label) => { label.htmlFor = swap(label.htmlFor); });
   group.querySelectorAll("[aria-describedby]").forEach((node) => {
-    const ids = node.getAttribute("aria-describedby").split(/\s+/).filter((id) => id && id !== "create-error");
+    // A copy is not the field the form's error box (create-error, rules-error) names.
+    const ids = node.getAttribute("aria-describedby").split(/\s+/).filter((id) => id && !/-error$/.test(id));
     if (ids.length) node.setAttribute("aria-describedby", ids.map(swap).join(" "));
     else node.removeAttribute("aria-describedby");
   });
@@ -158,6 +159,8 @@ function rekeyRule(group, key) {
 }
 
 function clearRule(group) {
+  // A new rule was stored nowhere: it keeps no secret value (edit form).
+  group.querySelector("[name=rule_id]").value = "";
   group.querySelectorAll("input, textarea").forEach((field) => {
     if (field.type === "hidden") return;
     if (field.type === "checkbox") { field.checked = false; return; }
@@ -223,8 +226,10 @@ async function runPreview(form) {
   }));
   const defaults = rules.every((rule) => !rule.pattern.trim());
   const refs = form.querySelector("#preview-refs").value.split("\n").map((r) => r.trim()).filter(Boolean);
-  const namespace = form.querySelector("#image_namespace").value;
-  const name = form.querySelector("#image_name").value;
+  // The edit form names its image; the create form's pickers fill it in.
+  const namespace = form.dataset.image ? "" : form.querySelector("#image_namespace").value;
+  const name = form.dataset.image ? "" : form.querySelector("#image_name").value;
+  const image = form.dataset.image || (namespace && name ? namespace + "/" + name : "");
   const result = document.getElementById("preview-result");
   const used = defaults ? [
     { type: "branch", pattern: "main", tag: "latest" },
@@ -233,7 +238,7 @@ async function runPreview(form) {
   const response = await fetch(form.dataset.previewUrl, {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-    body: JSON.stringify({ rules: used, refs: refs, image: namespace && name ? namespace + "/" + name : "" }),
+    body: JSON.stringify({ rules: used, refs: refs, image: image }),
   });
   const body = await response.json();
   result.replaceChildren();
@@ -265,9 +270,9 @@ async function runPreview(form) {
 document.addEventListener("DOMContentLoaded", () => {
   setupDialogs();
   setupForms();
-  const form = document.getElementById("create-form");
+  const form = document.getElementById("create-form") || document.getElementById("rules-form");
   if (form) {
-    setupPickers(form);
+    if (form.querySelector("[data-picker=provider]")) setupPickers(form);
     setupRules(form);
     schedulePreview(form);
   }

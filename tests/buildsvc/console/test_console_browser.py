@@ -196,6 +196,21 @@ def watch_push_build(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot)
     return browser.current_url
 
 
+def edit_rules(browser: webdriver.Chrome) -> None:
+    """Change rule 2's tags on the edit page, with the live preview, and save."""
+    browser.find_element(By.ID, "edit-rules").click()
+    wait(browser).until(ec.url_matches(r"/console/repositories/\d+/rules$"))
+    assert browser.find_element(By.ID, "rule-tag-1").get_attribute("value") == "latest,{short_sha}"
+    tag = browser.find_element(By.ID, "rule-tag-2")
+    tag.clear()
+    tag.send_keys("v{version}")
+    preview = browser.find_element(By.ID, "preview-result")
+    wait(browser).until(lambda b: "127.0.0.1:5000/team/app:v1.2.0" in preview.text)
+    browser.find_element(By.ID, "rules-submit").click()
+    wait(browser).until(ec.url_matches(r"/console/repositories/\d+$"))
+    assert "v{version}" in text_of(browser, "section[aria-labelledby=rules-title]")
+
+
 def drop_build_cache(image: str) -> None:
     """Untag the built images, which deletes them and their untagged parents, then
     prune BuildKit's cache records no image holds any more: the engine's build cache.
@@ -244,13 +259,14 @@ def test_console_end_to_end(
     sign_in(browser, console_stack, screenshot)
     bind_gitlab(browser, console_stack, screenshot)
     create_repository(browser, screenshot)
-    watch_push_build(browser, console_stack, screenshot)
+    build_page = watch_push_build(browser, console_stack, screenshot)
     browser.find_element(By.CSS_SELECTOR, "h1 small a").click()
     wait(browser).until(ec.url_matches(r"/console/repositories/\d+$"))
     check_rule_options(browser)
     shot_repository = screenshot("06-repository")
     assert shot_repository.exists()
-    browser.back()
+    edit_rules(browser)
+    browser.get(build_page)
     rebuild_and_cancel(browser, screenshot)
     browser.get(console_stack.url + "/console/builds")
     assert len(browser.find_elements(By.CSS_SELECTOR, "tbody tr")) == 2

@@ -1,4 +1,4 @@
-"""Reading the create form's rule fields into the API's ``RuleIn`` (no server)."""
+"""Reading the create and edit forms' rule fields into the API's ``RuleIn`` (no server)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from buildsvc.console.rule_form import (
     RuleRow,
     options_summary,
     read_rows,
+    row_from_rule,
     rules_from_rows,
+    stored_secrets,
 )
 from buildsvc.repositories.schemas import MAX_BUILD_ARGS
 
@@ -158,3 +160,54 @@ def test_row_summary_matches_the_repository_page_wording() -> None:
     assert row.summary == "2 build args (1 secret), no cache, 2 path filters"
     assert RuleRow(pattern="main").summary == "none"
     assert options_summary(1, 0, False, 1) == "1 build arg, 1 path filter"
+
+
+class Stored:
+    """A stored rule as the edit form reads it (``store.models.BuildRule``'s columns)."""
+
+    def __init__(self, id: int, build_args: dict[str, str], secret: list[str]) -> None:
+        self.id = id
+        self.type, self.pattern, self.tag = "branch", "main", "latest"
+        self.dockerfile, self.context = "Dockerfile", "."
+        self.build_args: dict[str, object] = dict(build_args)
+        self.secret_build_args: list[object] = list(secret)
+        self.no_cache = True
+        self.include_paths: list[object] = ["src/**"]
+        self.ignore_paths: list[object] = ["*.md", "docs/"]
+
+
+def test_a_stored_rule_prefills_the_edit_form_without_its_secret_values() -> None:
+    row = row_from_rule(Stored(7, {"A": "1", "TOKEN": "hunter2"}, ["TOKEN"]))
+    assert row.build_args == "A=1\nTOKEN="
+    assert row.secret_build_args == "TOKEN"
+    assert (row.rule_id, row.no_cache, row.ignore_paths) == ("7", True, "*.md\ndocs/")
+    assert "hunter2" not in repr(row)
+
+
+def test_an_empty_secret_value_keeps_only_its_own_stored_rules_secret() -> None:
+    stored = stored_secrets(
+        [Stored(7, {"A": "1", "TOKEN": "hunter2"}, ["TOKEN"]), Stored(8, {"B": "x"}, [])]
+    )
+    assert stored == {"7": {"TOKEN": "hunter2"}, "8": {}}
+    typed = {"pattern": "main", "build_args": "A=\nTOKEN=", "secret_build_args": "TOKEN"}
+    data = form(typed, typed, {**typed, "build_args": "TOKEN=new"})
+    ids = MultiDict(data)
+    for rule_id in ("7", "", "7"):
+        ids.add("rule_id", rule_id)
+    rows = read_rows(MultiDictProxy(ids))
+    assert [row.rule_id for row in rows] == ["7", "", "7"]
+    kept, new, replaced = rules_from_rows(rows, stored) or []
+    assert kept.build_args == {"A": "", "TOKEN": "hunter2"}  # A is not secret: emptied
+    assert new.build_args == {"A": "", "TOKEN": ""}  # a new rule keeps nothing
+    assert replaced.build_args == {"TOKEN": "new"}
+    # Not marked secret on the form any more: its empty value is taken as typed.
+    [plain] = (
+        rules_from_rows(read_rows(_with_id({**typed, "secret_build_args": ""}, "7")), stored) or []
+    )
+    assert plain.build_args == {"A": "", "TOKEN": ""}
+
+
+def _with_id(rule: dict[str, str], rule_id: str) -> MultiDictProxy[str]:
+    data = MultiDict(form(rule))
+    data.add("rule_id", rule_id)
+    return MultiDictProxy(data)
