@@ -124,8 +124,8 @@ async def push_labelled(
         on_line=log.write,
         attempts=attempts,
     )
-    secrets = job.secret_values
-    if not labels and not secrets:
+    secret_values = job.secret_values
+    if not labels and not secret_values:
         return digest
     ref = ImageRef.from_tags(job.tags)
     rewritten = await label_image(
@@ -137,11 +137,11 @@ async def push_labelled(
         config_digest=image_id,  # the engine's image id is the pushed config's digest
         attempts=attempts,
         on_line=log.write,
-        mask=secrets,
+        mask=secret_values,
     )
     if labels:
         log.write(labels_line(labels))
-    if rewritten != digest and secrets:
+    if rewritten != digest and secret_values:
         log.write("Secret build args: masked wherever the image's history recorded them")
     return rewritten
 
