@@ -39,3 +39,14 @@ def running_steps(marker: str) -> list[str]:
 def said(lines: Iterable[str], text: str) -> bool:
     """Whether a step printed ``text`` as a line of its own (BuildKit's prefix or not)."""
     return any(line == text or line.endswith(f" {text}") for line in lines)
+
+
+def step_cached(lines: Iterable[str], name: str) -> bool:
+    """Whether BuildKit took the step whose name holds ``name`` from its cache.
+
+    Step numbers (``#4``) follow the order BuildKit reports steps in, which differs
+    between builds of one Dockerfile: a step is looked up by name in each log.
+    """
+    lines = list(lines)
+    number = next(line.split()[0] for line in lines if line.startswith("#") and name in line)
+    return f"{number} CACHED" in lines
