@@ -324,8 +324,9 @@ def label_pushed_image(
             if not labels and masked is None:
                 return digest  # nothing to change (an upload opened early just expires)
             config = masked or config
-            settings = config.setdefault("config", {})
-            settings["Labels"] = {**(settings.get("Labels") or {}), **labels}
+            if labels:  # else the config keeps its Labels as built (null stays null)
+                settings = config.setdefault("config", {})
+                settings["Labels"] = {**(settings.get("Labels") or {}), **labels}
             config_bytes = json.dumps(config, separators=(",", ":")).encode()
             new_config = _digest(config_bytes)
 
