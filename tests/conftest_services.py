@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import REDIS_URL
+
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES_SCRIPT = ROOT / "scripts" / "services.sh"
 REGISTRY = "127.0.0.1:5000"
@@ -50,5 +52,5 @@ def ensure_services() -> Services:
         registry=REGISTRY,
         registry_username=REGISTRY_USER,
         registry_password=password,
-        redis_url="redis://127.0.0.1:6379",
+        redis_url=REDIS_URL,
     )
