@@ -3,9 +3,11 @@
 ``git init`` + ``git fetch --depth 1 <url> <sha>`` + ``git checkout --detach``. The
 token reaches git only through its environment: ``GIT_CONFIG_COUNT``/``KEY``/``VALUE``
 set ``http.<origin>/.extraHeader`` to an ``Authorization: Basic`` header, scoped to the
-clone URL's origin so a redirect to another host never receives it. Nothing with the
-token goes into argv, the URL, a log line or an error detail (all output is masked).
-Global and system git config are ignored, so no credential helper stores the token.
+clone URL's origin so a redirect to another host never receives it. The clone URL's host
+is checked against the address policy first and git connects only to the addresses
+checked (``source_address``). Nothing with the token goes into argv, the URL, a log line
+or an error detail (all output is masked). Global and system git config are ignored, so
+no credential helper stores the token.
 
 Each git runs in its own process group; on timeout or cancellation the whole group
 (git and its ``git-remote-http`` child) is killed.
@@ -25,6 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from buildsvc.sources import AddressPolicy, resolve_checked
 from buildsvc.worker.errors import (
     CommitNotFound,
     SourceAuthFailed,
@@ -32,6 +35,7 @@ from buildsvc.worker.errors import (
     SourceFetchTimeout,
 )
 from buildsvc.worker.masking import Masker
+from buildsvc.worker.source_address import Resolver, check_clone_host
 
 LineCallback = Callable[[str], Awaitable[None] | None]
 
@@ -55,9 +59,17 @@ _MISSING_COMMIT_PATTERNS = (
 
 
 def git_auth_env(
-    clone_url: str, username: str | None, token: str | None, *, protocols: Sequence[str]
+    clone_url: str,
+    username: str | None,
+    token: str | None,
+    *,
+    protocols: Sequence[str],
+    pins: Sequence[str] = (),
 ) -> dict[str, str]:
-    """The environment that makes git non-interactive, hermetic and authenticated."""
+    """The environment that makes git non-interactive, hermetic and authenticated.
+
+    ``pins`` are ``http.curloptResolve`` values: host:port:addresses git connects to.
+    """
     env = {
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ASKPASS": "true",  # answer any prompt with nothing instead of hanging
@@ -67,7 +79,10 @@ def git_auth_env(
         "GIT_ALLOW_PROTOCOL": ":".join(protocols),
         "LC_ALL": "C",  # error messages are matched in English
     }
-    config: list[tuple[str, str]] = [("credential.helper", "")]
+    config: list[tuple[str, str]] = [
+        ("credential.helper", ""),
+        *(("http.curloptResolve", pin) for pin in pins),
+    ]
     if token:
         parts = urlsplit(clone_url)
         credential = base64.b64encode(f"{username or 'oauth2'}:{token}".encode()).decode()
@@ -152,6 +167,16 @@ async def _git(
     return list(tail)
 
 
+def _steps(clone_url: str, sha: str) -> list[tuple[str, ...]]:
+    return [
+        ("init", "--quiet"),
+        ("fetch", "--depth", "1", "--no-tags", "--", clone_url, sha),
+        # A full sha names exactly one object: once fetch and checkout succeed, HEAD is
+        # ``sha`` (a ``rev-parse HEAD`` to confirm it was one more git process per build).
+        ("-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha),
+    ]
+
+
 async def fetch_source(
     clone_url: str,
     sha: str,
@@ -161,34 +186,35 @@ async def fetch_source(
     token: str | None = None,
     timeout: float = 300.0,  # noqa: ASYNC109 - the fetch owns its deadline (a setting)
     on_line: LineCallback | None = None,
+    policy: AddressPolicy,
     protocols: Sequence[str] = ("https", "http"),
+    resolve: Resolver = resolve_checked,
 ) -> str:
     """Check out commit ``sha`` of ``clone_url`` into ``dest`` (new or empty); return the sha.
 
     ``on_line`` receives each (masked) output line; it may be a coroutine function.
-    ``protocols`` are the URL schemes git may use (tests add ``file``).
+    ``policy`` says which addresses the clone URL's host may resolve to.
+    ``protocols`` are the URL schemes git may use (tests add ``file``); ``resolve``
+    looks the host up and checks it (tests pin a name of their own).
     """
     sha = sha.strip().lower()
     if not _SHA_RE.fullmatch(sha):
         raise CommitNotFound(detail=f"{sha!r} is not a full commit sha")
     _check_url(clone_url, protocols)
-    _prepare_dest(dest)
 
     masker = Masker()
     masker.add(token, username=username or "oauth2")
-    env = git_auth_env(clone_url, username, token, protocols=protocols)
-
-    async def run(*args: str) -> list[str]:
-        return await _git(args, cwd=dest, env=env, masker=masker, on_line=on_line)
 
     try:
         async with asyncio.timeout(timeout):
-            await _emit(on_line, f"Fetching {masker.mask(clone_url)} at {sha}")
-            await run("init", "--quiet")
-            await run("fetch", "--depth", "1", "--no-tags", "--", clone_url, sha)
-            # A full sha names exactly one object: once fetch and checkout succeed, HEAD is
-            # ``sha`` (a ``rev-parse HEAD`` to confirm it was one more git process per build).
-            await run("-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha)
+            checked = await check_clone_host(clone_url, policy, resolve=resolve)
+            _prepare_dest(dest)
+            pins = checked.curl_resolve() if checked is not None else []
+            env = git_auth_env(clone_url, username, token, protocols=protocols, pins=pins)
+            where = f" ({', '.join(checked.addresses)})" if checked is not None else ""
+            await _emit(on_line, f"Fetching {masker.mask(clone_url)}{where} at {sha}")
+            for args in _steps(clone_url, sha):
+                await _git(args, cwd=dest, env=env, masker=masker, on_line=on_line)
     except TimeoutError as exc:
         raise SourceFetchTimeout(detail=f"git did not finish within {timeout:g} s") from exc
     return sha

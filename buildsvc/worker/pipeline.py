@@ -20,6 +20,7 @@ from typing import TypeVar
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.config import Settings
+from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import utcnow
 from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
@@ -161,6 +162,7 @@ async def run_pipeline(
             token=credentials.token,
             timeout=settings.build_timeout_seconds,
             on_line=log.write,
+            policy=AddressPolicy.from_cidrs(settings.allowed_source_networks),
         )
         try:
             await fetch

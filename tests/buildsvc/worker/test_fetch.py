@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
+from buildsvc.sources import AddressPolicy
 from buildsvc.worker.errors import (
     CommitNotFound,
     SourceAuthFailed,
@@ -19,25 +20,15 @@ from buildsvc.worker.errors import (
     SourceFetchTimeout,
 )
 from buildsvc.worker.fetch import fetch_source, git_auth_env
-from tests.buildsvc.worker.helpers import GitHttpServer, git, processes_containing
+from tests.buildsvc.worker.helpers import (
+    GIT_USERNAME,
+    GitHttpServer,
+    git,
+    processes_containing,
+)
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
-USERNAME = "builder"
-
-
-@pytest.fixture
-def token() -> str:
-    return "tok-" + secrets.token_hex(16)
-
-
-@pytest.fixture
-async def http_repo(
-    aiohttp_server: ServerFactory, bare_repo: tuple[Path, list[str]], token: str
-) -> tuple[GitHttpServer, str, list[str]]:
-    bare, shas = bare_repo
-    backend = GitHttpServer(project_root=bare.parent, username=USERNAME, token=token)
-    server = await aiohttp_server(backend.app())
-    return backend, f"http://127.0.0.1:{server.port}/{bare.name}", shas
+LOOPBACK = AddressPolicy.from_cidrs(["127.0.0.0/8"])
 
 
 async def test_fetches_exact_commit_shallow(
@@ -48,7 +39,7 @@ async def test_fetches_exact_commit_shallow(
     lines: list[str] = []
 
     head = await fetch_source(
-        f"file://{bare}", shas[1], dest, protocols=("file",), on_line=lines.append
+        f"file://{bare}", shas[1], dest, protocols=("file",), on_line=lines.append, policy=LOOPBACK
     )
 
     assert head == shas[1]
@@ -63,7 +54,9 @@ async def test_unknown_commit_is_commit_not_found(
 ) -> None:
     bare, _ = bare_repo
     with pytest.raises(CommitNotFound) as caught:
-        await fetch_source(f"file://{bare}", "ab" * 20, tmp_path / "c", protocols=("file",))
+        await fetch_source(
+            f"file://{bare}", "ab" * 20, tmp_path / "c", protocols=("file",), policy=LOOPBACK
+        )
     assert caught.value.code == "SOURCE_COMMIT_NOT_FOUND"
 
 
@@ -79,7 +72,7 @@ async def test_rejects_bad_input_before_running_git(
     url: str, sha: str, error: type[Exception], tmp_path: Path
 ) -> None:
     with pytest.raises(error):
-        await fetch_source(url, sha, tmp_path / "c")
+        await fetch_source(url, sha, tmp_path / "c", policy=LOOPBACK)
     assert not (tmp_path / "c").exists()
 
 
@@ -90,11 +83,17 @@ async def test_token_reaches_git_only_through_environment(
     lines: list[str] = []
 
     head = await fetch_source(
-        url, shas[0], tmp_path / "c", username=USERNAME, token=token, on_line=lines.append
+        url,
+        shas[0],
+        tmp_path / "c",
+        username=GIT_USERNAME,
+        token=token,
+        on_line=lines.append,
+        policy=LOOPBACK,
     )
 
     assert head == shas[0]
-    credential = base64.b64encode(f"{USERNAME}:{token}".encode()).decode()
+    credential = base64.b64encode(f"{GIT_USERNAME}:{token}".encode()).decode()
     assert f"Basic {credential}" in backend.authorizations
     assert backend.client_argv  # git's remote helper was running during the requests…
     assert backend.argv_leaks == []  # …and no process had the token in its argv
@@ -119,7 +118,9 @@ async def test_wrong_token_is_auth_failure_without_leaking(
     _, url, shas = http_repo
     wrong = "tok-" + secrets.token_hex(16)
     with pytest.raises(SourceAuthFailed) as caught:
-        await fetch_source(url, shas[0], tmp_path / "c", username=USERNAME, token=wrong)
+        await fetch_source(
+            url, shas[0], tmp_path / "c", username=GIT_USERNAME, token=wrong, policy=LOOPBACK
+        )
     assert caught.value.code == "SOURCE_AUTH_FAILED"
     assert not caught.value.transient
     assert wrong not in str(caught.value.detail)
@@ -131,7 +132,7 @@ async def test_missing_token_fails_fast_instead_of_prompting(
 ) -> None:
     _, url, shas = http_repo
     with pytest.raises(SourceAuthFailed):
-        await asyncio.wait_for(fetch_source(url, shas[0], tmp_path / "c"), 30)
+        await asyncio.wait_for(fetch_source(url, shas[0], tmp_path / "c", policy=LOOPBACK), 30)
 
 
 async def test_unreachable_forge_is_transient_fetch_failure(
@@ -139,7 +140,7 @@ async def test_unreachable_forge_is_transient_fetch_failure(
 ) -> None:
     url = f"http://127.0.0.1:{unused_tcp_port}/repo.git"
     with pytest.raises(SourceFetchFailed) as caught:
-        await fetch_source(url, "ab" * 20, tmp_path / "c")
+        await fetch_source(url, "ab" * 20, tmp_path / "c", policy=LOOPBACK)
     assert caught.value.code == "SOURCE_FETCH_FAILED"
     assert caught.value.transient
 
@@ -151,7 +152,15 @@ async def test_timeout_kills_git(
     backend.delay = 4
     started = time.monotonic()
     with pytest.raises(SourceFetchTimeout):
-        await fetch_source(url, shas[0], tmp_path / "c", username=USERNAME, token=token, timeout=1)
+        await fetch_source(
+            url,
+            shas[0],
+            tmp_path / "c",
+            username=GIT_USERNAME,
+            token=token,
+            timeout=1,
+            policy=LOOPBACK,
+        )
     assert time.monotonic() - started < 5
     assert processes_containing(url.encode()) == []  # git-remote-http is gone too
 
@@ -162,7 +171,9 @@ async def test_cancellation_kills_git(
     backend, url, shas = http_repo
     backend.delay = 4
     task = asyncio.create_task(
-        fetch_source(url, shas[0], tmp_path / "c", username=USERNAME, token=token)
+        fetch_source(
+            url, shas[0], tmp_path / "c", username=GIT_USERNAME, token=token, policy=LOOPBACK
+        )
     )
     await asyncio.wait_for(backend.requested.wait(), 30)
     task.cancel()
