@@ -2,12 +2,14 @@
 
 ``git init`` + ``git fetch --depth 1 <url> <sha>`` + ``git checkout --detach``. The
 token reaches git only through its environment: ``GIT_CONFIG_COUNT``/``KEY``/``VALUE``
-set ``http.<origin>/.extraHeader`` to an ``Authorization: Basic`` header, scoped to the
-clone URL's origin so a redirect to another host never receives it. The clone URL's host
-is checked against the address policy first and git connects only to the addresses
-checked (``source_address``). Nothing with the token goes into argv, the URL, a log line
-or an error detail (all output is masked). Global and system git config are ignored, so
-no credential helper stores the token.
+set ``http.<origin>/.extraHeader`` to an ``Authorization: Basic`` header. git matches
+that key against the clone URL once and then sends the header with every request of the
+fetch, wherever it goes; so redirects are not followed at all (``http.followRedirects``
+false: a 3xx fails the fetch, naming the redirect), and no proxy stands between git and
+the forge. The clone URL's host is checked against the address policy first and git
+connects only to the addresses checked (``source_address``). Nothing with the token
+goes into argv, the URL, a log line or an error detail (all output is masked). Global
+and system git config are ignored, so no credential helper stores the token.
 
 Each git runs in its own process group; on timeout or cancellation the whole group
 (git and its ``git-remote-http`` child) is killed.
@@ -56,6 +58,7 @@ _MISSING_COMMIT_PATTERNS = (
     "no such remote ref",
     "reference is not a tree",
 )
+_REDIRECT = re.compile(r"returned error: (3\d\d)")
 
 
 def git_auth_env(
@@ -81,6 +84,8 @@ def git_auth_env(
     }
     config: list[tuple[str, str]] = [
         ("credential.helper", ""),
+        ("http.followRedirects", "false"),
+        ("http.proxy", ""),  # empty: no proxy, not even one from http_proxy & co.
         *(("http.curloptResolve", pin) for pin in pins),
     ]
     if token:
@@ -118,6 +123,12 @@ def _classify(output: Sequence[str], step: str) -> SourceFetchFailed:
         return SourceAuthFailed(detail=detail)
     if any(pattern in lowered for pattern in _MISSING_COMMIT_PATTERNS):
         return CommitNotFound(detail=detail)
+    redirect = _REDIRECT.search(lowered)
+    if redirect is not None:
+        return SourceFetchFailed(
+            detail=f"the forge answered with a redirect (HTTP {redirect.group(1)}), which is "
+            f"not followed: the token goes to the clone URL's host only; {detail}"
+        )
     return SourceFetchFailed(detail=detail)
 
 

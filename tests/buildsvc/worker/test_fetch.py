@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from buildsvc.sources import AddressPolicy
@@ -180,3 +181,68 @@ async def test_cancellation_kills_git(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert processes_containing(url.encode()) == []
+
+
+def redirector(target: str, seen: list[str]) -> web.Application:
+    """A forge that answers every request with a redirect to ``target``, same path."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        seen.append(request.path_qs)
+        raise web.HTTPFound(target + request.path_qs)
+
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", handle)
+    return app
+
+
+async def test_a_redirect_is_not_followed_and_the_token_stays_home(
+    aiohttp_server: ServerFactory,
+    http_repo: tuple[GitHttpServer, str, list[str]],
+    token: str,
+    tmp_path: Path,
+) -> None:
+    # The issue's reproduction: the allowed forge (127.0.0.2) redirects to a blocked one.
+    capture, url, shas = http_repo
+    seen: list[str] = []
+    forge = await aiohttp_server(redirector(url.rsplit("/", 1)[0], seen), host="127.0.0.2")
+    allowed = AddressPolicy.from_cidrs(["127.0.0.2/32"])
+
+    with pytest.raises(SourceFetchFailed) as caught:
+        await fetch_source(
+            f"http://127.0.0.2:{forge.port}/repo.git",
+            shas[0],
+            tmp_path / "c",
+            username=GIT_USERNAME,
+            token=token,
+            policy=allowed,
+        )
+
+    assert seen  # git asked the allowed forge…
+    assert capture.authorizations == []  # …and never the server it redirected to
+    assert caught.value.code == "SOURCE_FETCH_FAILED"
+    assert "redirect (HTTP 302)" in str(caught.value.detail)
+
+
+async def test_a_proxy_in_the_environment_is_not_used(
+    aiohttp_server: ServerFactory,
+    http_repo: tuple[GitHttpServer, str, list[str]],
+    token: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A proxy would connect to the forge itself: the address checked would not be the one used.
+    proxied: list[str] = []
+    proxy = await aiohttp_server(redirector("http://127.0.0.1:9", proxied))
+    for name in ("http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    backend, url, shas = http_repo
+
+    head = await fetch_source(
+        url, shas[0], tmp_path / "c", username=GIT_USERNAME, token=token, policy=LOOPBACK
+    )
+
+    assert head == shas[0]
+    assert proxied == []
+    assert backend.authorizations
