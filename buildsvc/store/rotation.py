@@ -11,25 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from buildsvc.crypto import Cipher
 from buildsvc.store.models import ImageRepository, SourceBinding
 
-BATCH_SIZE = 500
-
 
 async def rotate_stored_secrets(
     sessionmaker: async_sessionmaker[AsyncSession], cipher: Cipher
 ) -> int:
     """Number of values re-encrypted (forge tokens and webhook secrets)."""
     count = 0
+    # Every row loaded changes and stays in the session until the commit, so streaming
+    # them (yield_per, which AsyncSession.scalars refuses anyway) would save nothing.
     async with sessionmaker.begin() as session:
-        bindings = await session.scalars(
-            select(SourceBinding).execution_options(yield_per=BATCH_SIZE)
-        )
-        for binding in bindings:
+        for binding in await session.scalars(select(SourceBinding)):
             binding.token_encrypted = cipher.rotate(binding.token_encrypted)
             count += 1
-        repositories = await session.scalars(
-            select(ImageRepository).execution_options(yield_per=BATCH_SIZE)
-        )
-        for repository in repositories:
+        for repository in await session.scalars(select(ImageRepository)):
             repository.hook_secret_encrypted = cipher.rotate(repository.hook_secret_encrypted)
             count += 1
     return count
