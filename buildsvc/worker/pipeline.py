@@ -20,6 +20,7 @@ from typing import TypeVar
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.config import Settings
+from buildsvc.secret_args import decrypt_secrets
 from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import utcnow
 from buildsvc.worker.claim import Job
@@ -50,6 +51,12 @@ def git_credentials(deps: WorkerDeps, job: Job) -> GitCredentials:
     binding, credentials = deps.access.restore(job.binding)
     username, token = deps.access.provider(job.provider).git_credentials(binding, credentials)
     return GitCredentials(username, token)
+
+
+def open_secret_args(deps: WorkerDeps, job: Job) -> Job:
+    """The job with its secret build args decrypted, only in memory, for this build."""
+    args = decrypt_secrets(deps.access.cipher, job.build_args, job.secret_build_args)
+    return replace(job, build_args=args)
 
 
 def source_url(clone_url: str) -> str:

@@ -44,7 +44,12 @@ from buildsvc.worker.outcomes import (
     NotOwner,
     StopReason,
 )
-from buildsvc.worker.pipeline import GitCredentials, git_credentials, run_pipeline
+from buildsvc.worker.pipeline import (
+    GitCredentials,
+    git_credentials,
+    open_secret_args,
+    run_pipeline,
+)
 from buildsvc.worker.watch import Handle, row, verdict, watch
 
 log = logging.getLogger(__name__)
@@ -74,9 +79,10 @@ async def execute(deps: WorkerDeps, job: Job) -> BuildStatus | None:
     password = deps.settings.registry_password
     credentials: GitCredentials | None = None
     try:
+        job = open_secret_args(deps, job)
         credentials = git_credentials(deps, job)
-    except ServiceError as exc:
-        unbound = exc
+    except ServiceError as exc:  # unbound, or a key retired too early: fails the build
+        refused = exc
     masker = build_masker(
         token=credentials.token if credentials else None,
         git_username=credentials.username if credentials else None,
@@ -91,7 +97,7 @@ async def execute(deps: WorkerDeps, job: Job) -> BuildStatus | None:
             + (f" (attempt {job.attempt + 1})" if job.attempt else "")
         )
         if credentials is None:
-            ending: Ending | BuildStatus | None = _failure(unbound, masker)
+            ending: Ending | BuildStatus | None = _failure(refused, masker)
         else:
             commit_status.report(deps, job, "running", "Building the image")
             ending = await _supervise(deps, job, build_log, credentials, masker)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
+from buildsvc.crypto import generate_key
 from tests.servers import free_port
 
 
@@ -48,6 +49,14 @@ def test_create_account_prints_token_last_and_refuses_duplicates(
     assert again.returncode == 1
     assert "already exists" in again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_rotate_secrets_runs_with_a_new_key_in_front(tmp_path: Path, redis_url: str) -> None:
+    keys = f"{generate_key()},{generate_key()}"
+    env = cli_env(tmp_path / "var", redis_url, BUILDSVC_SECRET_KEYS=keys)
+    result = buildsvc(tmp_path, env, "admin", "rotate-secrets")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "re-encrypted 0 stored secrets with the newest key"
 
 
 def test_help_lists_the_commands(tmp_path: Path, redis_url: str) -> None:

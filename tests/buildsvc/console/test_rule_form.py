@@ -14,6 +14,7 @@ from buildsvc.console.rule_form import (
     rules_from_rows,
     stored_secrets,
 )
+from buildsvc.crypto import Cipher, generate_key
 from buildsvc.repositories.schemas import MAX_BUILD_ARGS
 
 BLANK = {
@@ -185,9 +186,9 @@ def test_a_stored_rule_prefills_the_edit_form_without_its_secret_values() -> Non
 
 
 def test_an_empty_secret_value_keeps_only_its_own_stored_rules_secret() -> None:
-    stored = stored_secrets(
-        [Stored(7, {"A": "1", "TOKEN": "hunter2"}, ["TOKEN"]), Stored(8, {"B": "x"}, [])]
-    )
+    cipher = Cipher([generate_key().encode()])
+    sealed = {"A": "1", "TOKEN": cipher.encrypt("hunter2")}  # as the service stores it
+    stored = stored_secrets([Stored(7, sealed, ["TOKEN"]), Stored(8, {"B": "x"}, [])], cipher)
     assert stored == {"7": {"TOKEN": "hunter2"}, "8": {}}
     typed = {"pattern": "main", "build_args": "A=\nTOKEN=", "secret_build_args": "TOKEN"}
     data = form(typed, typed, {**typed, "build_args": "TOKEN=new"})

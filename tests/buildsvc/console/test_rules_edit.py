@@ -8,8 +8,9 @@ import html
 import re
 from typing import Any
 
-from buildsvc.api.keys import SESSIONMAKER
+from buildsvc.api.keys import CIPHER, SESSIONMAKER
 from buildsvc.repositories import queries
+from buildsvc.secret_args import decrypt_secrets
 from tests.buildsvc.console.test_console_http import sign_in
 from tests.buildsvc.console.test_repositories_views import SECRET, bound, create_form
 from tests.buildsvc.factories import AccountInfo
@@ -63,9 +64,12 @@ def edit_form(csrf: str, rules: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 
 async def stored_rules(client: Client, account: AccountInfo, repository_id: int) -> list[Any]:
-    """The rules as stored, secret values included (the API masks them)."""
+    """The rules as stored, secret values decrypted (the API masks them)."""
     sessionmaker = client.server.app[SESSIONMAKER]
     repo = await queries.get_repository(sessionmaker, account.id, repository_id)
+    cipher = client.server.app[CIPHER]
+    for rule in repo.rules:  # detached: the change stays in this test
+        rule.build_args = decrypt_secrets(cipher, rule.build_args, rule.secret_build_args)
     return list(repo.rules)
 
 

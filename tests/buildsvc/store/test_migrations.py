@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
-from sqlalchemy.engine import Connection
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection, make_url
 
 from buildsvc.config import Settings
-from buildsvc.store.engine import create_engine
-from buildsvc.store.migrate import alembic_config, current_revision, head_revision, upgrade_database
-from buildsvc.store.models import Base
+from buildsvc.crypto import Cipher
+from buildsvc.secret_args import decrypt_secrets
+from buildsvc.store.engine import create_engine, create_sessionmaker
+from buildsvc.store.migrate import (
+    SETTINGS,
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade_database,
+)
+from buildsvc.store.models import Base, Build, BuildRule
+from tests.buildsvc.factories import add_account, add_build, add_repository, build_rule
+
+SECRET_VALUE = "stored-in-clear-by-0002"
 
 
 def _drift(connection: Connection) -> list[Any]:
@@ -112,3 +126,60 @@ async def test_concurrent_upgrades_from_separate_processes(
     settings = settings_for(database_url)
     assert await current_revision(settings) == head_revision()
     assert await _run_sync(settings, _drift) == []
+
+
+async def test_0003_encrypts_stored_secret_build_args_and_0002_decrypts_them(
+    database_url: str, settings_for: Callable[[str], Settings]
+) -> None:
+    settings = settings_for(database_url)
+
+    def to(revision: str, step: Callable[[Config, str], None]) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = connection
+            cfg.attributes[SETTINGS] = settings
+            step(cfg, revision)
+
+        return run
+
+    await _run_sync(settings, to("0002", command.upgrade))
+    args = {"MODE": "prod", "TOKEN": SECRET_VALUE}
+    # Another process's connection stays open throughout, as the service's would: SQLite
+    # then keeps the WAL file (the last connection to close would checkpoint and delete it).
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine).begin() as session:  # as 0002's code stored them
+            account = await add_account(session)
+            rule = build_rule(build_args=args, secret_build_args=["TOKEN"])
+            repository = await add_repository(session, account.id, rules=[rule])
+            await add_build(
+                session, account.id, repository.id, build_args=args, secret_build_args=["TOKEN"]
+            )
+            await add_build(session, account.id, repository.id, build_args={"A": "1"})
+
+        await upgrade_database(settings)
+
+        stored = await _run_sync(settings, _stored_args)
+        assert SECRET_VALUE not in json.dumps(stored)
+        assert stored[2] == {"A": "1"}
+        cipher = Cipher.from_settings(settings)
+        assert [decrypt_secrets(cipher, a, ["TOKEN"]) for a in stored[:2]] == [args, args]
+        url = make_url(database_url)
+        if url.get_backend_name() == "sqlite":  # nor anywhere in its files, WAL included
+            database = Path(url.database or "")
+            files = list(database.parent.glob(f"{database.name}*"))
+            assert f"{database.name}-wal" in {f.name for f in files}
+            for path in files:
+                assert SECRET_VALUE.encode() not in path.read_bytes(), path.name
+    finally:
+        await engine.dispose()
+
+    await _run_sync(settings, to("0002", command.downgrade))
+    assert await _run_sync(settings, _stored_args) == [args, args, {"A": "1"}]
+
+
+def _stored_args(connection: Connection) -> list[Any]:
+    """build_args of every rule, then of every build (in id order)."""
+    rules = connection.execute(select(BuildRule.build_args).order_by(BuildRule.id)).scalars()
+    builds = connection.execute(select(Build.build_args).order_by(Build.id)).scalars()
+    return [*rules, *builds]
