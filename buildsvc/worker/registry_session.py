@@ -15,7 +15,7 @@ import ipaddress
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,9 +103,9 @@ def registry_is_insecure(daemon_info: Mapping[str, Any], registry: str) -> bool:
     )
 
 
-# Authorization headers that worked, per (registry URL, repository, user), with the
+# Authorization headers that worked, per (registry URL, repository, user, actions), with the
 # monotonic time they expire: a build's first request then needs no 401 round trip.
-_AUTHORIZED: dict[tuple[str, str, str], tuple[str, float]] = {}
+_AUTHORIZED: dict[tuple[str, str, str, str], tuple[str, float]] = {}
 TOKEN_LIFETIME_SECONDS = 60  # the token spec's default when the answer gives none
 DOCKER_CERTS = Path("/etc/docker/certs.d")
 
@@ -117,10 +117,20 @@ def _verify(registry: str) -> str | bool:
 
 
 class RegistrySession:
-    """Requests to one repository, authenticated the way the registry's challenge asks."""
+    """Requests to one repository, authenticated the way the registry's challenge asks.
+
+    A token service is asked for ``actions`` on the repository (Distribution wants
+    ``delete`` for a DELETE; a service grants what it allows of what is asked).
+    """
 
     def __init__(
-        self, ref: ImageRef, login: RegistryLogin | None, *, insecure: bool, timeout: float
+        self,
+        ref: ImageRef,
+        login: RegistryLogin | None,
+        *,
+        insecure: bool,
+        timeout: float,
+        actions: str = "pull,push",
     ) -> None:
         self._base = f"{'http' if insecure else 'https'}://{api_host(ref.registry)}"
         self._path = f"/v2/{ref.repository}/"
@@ -129,7 +139,8 @@ class RegistrySession:
         self._timeout = timeout
         self._session = requests.Session()
         self._session.verify = _verify(ref.registry)
-        self._key = (self._base, ref.repository, login.username if login else "")
+        self._actions = actions  # a token service grants these, for this repository
+        self._key = (self._base, ref.repository, login.username if login else "", actions)
         self._authorization: str | None = None
         self._expires = math.inf
         self._renewing = threading.Lock()
@@ -146,7 +157,10 @@ class RegistrySession:
     def close(self) -> None:
         self._session.close()
 
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def request(
+        self, method: str, path: str, *, allow: Collection[int] = (), **kwargs: Any
+    ) -> requests.Response:
+        """The answer to ``method path``; an error status raises, unless ``allow`` has it."""
         if "://" not in path:  # relative to the repository, or to the host (Location)
             path = self._base + (path if path.startswith("/") else self._path + path)
         url = path
@@ -159,7 +173,8 @@ class RegistrySession:
                     response = self._send(method, url, **kwargs)
                     if response.status_code != 401:
                         _AUTHORIZED[self._key] = (self._authorization or "", self._expires)
-        _raise_for(response, f"{method} {urlsplit(url).path}")
+        if response.status_code not in allow:
+            _raise_for(response, f"{method} {urlsplit(url).path}")
         return response
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
@@ -192,7 +207,7 @@ class RegistrySession:
         realm = info.get("realm")
         if not realm:
             return False
-        query = {"scope": f"repository:{self._repository}:pull,push"}
+        query = {"scope": f"repository:{self._repository}:{self._actions}"}
         if info.get("service"):
             query["service"] = info["service"]
         parts = urlsplit(realm)
