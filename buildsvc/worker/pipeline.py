@@ -25,10 +25,11 @@ from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
 from buildsvc.worker.docker_build import BuildRequest, build_image, oci_labels, resolve_context
 from buildsvc.worker.docker_push import push_image
-from buildsvc.worker.errors import SourceAuthFailed
+from buildsvc.worker.errors import RegistryError, SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
 from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.outcomes import NotOwner, SourceNotBound
+from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
 
 T = TypeVar("T")
@@ -113,7 +114,9 @@ async def push_labelled(
     The legacy builder would spend a committed container on labels, so its builds get
     them at the registry (``registry_labels``); BuildKit builds carry them already and
     pass none. Both builders write the build args a RUN step used into its history
-    entry, which ships with the image. The rewritten manifest's digest is the build's.
+    entry, which ships with the image. When that had to be masked, the image as pushed
+    first is deleted from the registry (``registry_forget``), and so it is when the
+    masking fails. The rewritten manifest's digest is the build's.
     """
     attempts = deps.settings.registry_push_attempts
     digest = await push_image(
@@ -128,22 +131,47 @@ async def push_labelled(
     if not labels and not secret_values:
         return digest
     ref = ImageRef.from_tags(job.tags)
-    rewritten = await label_image(
-        job.tags,
-        digest,
-        labels,
-        login=RegistryLogin(username, password or "") if username else None,
-        insecure=await deps.registry_insecure(ref.registry),
-        config_digest=image_id,  # the engine's image id is the pushed config's digest
-        attempts=attempts,
-        on_line=log.write,
-        mask=secret_values,
-    )
+    login = RegistryLogin(username, password or "") if username else None
+    insecure = await deps.registry_insecure(ref.registry)
+    try:
+        rewritten = await label_image(
+            job.tags,
+            digest,
+            labels,
+            login=login,
+            insecure=insecure,
+            config_digest=image_id,  # the engine's image id is the pushed config's digest
+            attempts=attempts,
+            on_line=log.write,
+            mask=secret_values,
+        )
+    except RegistryError:
+        if secret_values:  # the tags may still name the value: better no image than that
+            try:
+                await forget_image(
+                    job.tags, digest, image_id, login=login, insecure=insecure, attempts=1
+                )
+            except RegistryError as exc:
+                log.write(
+                    f"The image as built could not be deleted from the registry: {exc.detail}"
+                )
+        raise
     if labels:
         log.write(labels_line(labels))
-    if rewritten != digest and secret_values:
-        log.write("Secret build args: masked wherever the image's history recorded them")
-    return rewritten
+    if rewritten.unmasked is not None:
+        await forget_image(
+            job.tags,
+            *rewritten.unmasked,
+            login=login,
+            insecure=insecure,
+            attempts=attempts,
+            on_line=log.write,
+        )
+        log.write(
+            "Secret build args: masked wherever the image's history recorded them;"
+            " the image as built is deleted from the registry"
+        )
+    return rewritten.digest
 
 
 async def run_pipeline(

@@ -7,6 +7,8 @@ rewrites the config in the registry the way ``crane mutate --label`` does: a new
 blob with the labels, and a manifest pointing at it over the very same layers (no layer
 moves), put under every tag. For the few milliseconds in between, the tags name the
 image without the labels; the registry's garbage collection removes that manifest.
+When the rewrite masked a secret build arg, the image as built still holds it: the
+result names it, and the worker deletes it (``registry_forget``).
 
 Blocking (``requests``, as the docker SDK, through ``registry_session``); the worker
 runs it in a thread and retries it while the registry is unavailable.
@@ -20,6 +22,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -39,6 +42,7 @@ from buildsvc.worker.streaming import LineCallback
 __all__ = [
     "ImageRef",
     "RegistryLogin",
+    "Relabelled",
     "api_host",
     "label_image",
     "label_pushed_image",
@@ -72,6 +76,16 @@ def _masked(config: dict[str, Any], secrets: Sequence[str]) -> dict[str, Any] | 
     return None if masked == text else dict(json.loads(masked))
 
 
+@dataclass(frozen=True, slots=True)
+class Relabelled:
+    """The manifest every tag names after a rewrite and, when a secret build arg had to
+    be masked, the image as built: its manifest and config digests, for
+    ``registry_forget`` to delete (they still hold the value)."""
+
+    digest: str
+    unmasked: tuple[str, str] | None = None
+
+
 def label_pushed_image(
     tags: Sequence[str],
     digest: str,
@@ -82,14 +96,15 @@ def label_pushed_image(
     config_digest: str | None = None,
     timeout: float = 30.0,
     mask: Sequence[str] = (),
-) -> str:
+) -> Relabelled:
     """Put ``labels`` into the config of the image pushed as ``digest`` under ``tags``,
     with the ``mask`` values (secret build args) taken out of its history.
 
     ``config_digest`` (the engine's image id: a pushed config is stored as it is) lets the
     config be read, and the upload opened, while the manifest is read: three round trips
     instead of five. Returns the digest of the labelled manifest, which every tag names
-    afterwards (``digest`` itself when there was nothing to change).
+    afterwards (``digest`` itself when there was nothing to change), and what masking
+    superseded.
     """
     ref = ImageRef.from_tags(tags)
     registry = RegistrySession(ref, login, insecure=insecure, timeout=timeout)
@@ -114,7 +129,7 @@ def label_pushed_image(
                 config = registry.request("GET", f"blobs/{config_ref['digest']}").json()
             masked = _masked(config, mask)
             if not labels and masked is None:
-                return digest  # nothing to change (an upload opened early just expires)
+                return Relabelled(digest)  # nothing to change (an early upload just expires)
             config = masked or config
             if labels:  # else the config keeps its Labels as built (null stays null)
                 settings = config.setdefault("config", {})
@@ -149,7 +164,8 @@ def label_pushed_image(
             echoed = stored.headers.get("Docker-Content-Digest")
             if echoed and echoed != labelled:
                 raise RegistryError(detail=f"the registry stored {echoed}, expected {labelled}")
-        return labelled
+        unmasked = (digest, str(config_ref["digest"])) if masked is not None else None
+        return Relabelled(labelled, unmasked)
     except (KeyError, TypeError, ValueError) as exc:  # not the JSON a v2 registry answers
         raise RegistryError(
             detail=f"unexpected registry answer: {type(exc).__name__}: {exc}"
@@ -170,7 +186,7 @@ async def label_image(
     base_delay: float = 1.0,
     on_line: LineCallback | None = None,
     mask: Sequence[str] = (),
-) -> str:
+) -> Relabelled:
     """``label_pushed_image`` in a thread, retried while the registry is unavailable."""
     work = functools.partial(
         label_pushed_image,

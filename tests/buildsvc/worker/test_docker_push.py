@@ -102,17 +102,22 @@ async def test_unreachable_registry_is_retried_then_unavailable(
 
 
 class FlakyRegistry:
-    """Forwards to the real registry, but answers the first ``failures`` manifest PUTs with 503."""
+    """Forwards to the real registry, but answers ``failures`` manifest PUTs with 503
+    (after the first ``passed`` ones)."""
 
-    def __init__(self, upstream: str, failures: int) -> None:
+    def __init__(self, upstream: str, failures: int, passed: int = 0) -> None:
         self.upstream = upstream
         self.failures = failures
+        self.passed = passed
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         # The manifest upload: the daemon does not retry it itself (it does retry layers).
         if request.method == "PUT" and "/manifests/" in request.path and self.failures > 0:
-            self.failures -= 1
-            return web.Response(status=503, text="registry restarting")
+            if self.passed > 0:
+                self.passed -= 1
+            else:
+                self.failures -= 1
+                return web.Response(status=503, text="registry restarting")
         hop = {"content-length", "transfer-encoding", "connection"}  # recomputed per hop
         headers = {k: v for k, v in request.headers.items() if k.lower() not in hop}
         async with (
