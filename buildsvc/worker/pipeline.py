@@ -13,7 +13,7 @@ import asyncio
 import secrets
 import shutil
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -31,6 +31,7 @@ from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.outcomes import NotOwner, SourceNotBound
 from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
+from buildsvc.worker.withheld import withholding
 
 T = TypeVar("T")
 
@@ -107,6 +108,7 @@ async def push_labelled(
     image_id: str,
     username: str | None,
     password: str | None,
+    write: Callable[[str], None],
 ) -> str:
     """Push every tag, then put ``labels`` (if any) into the pushed image's config, and
     take the values of secret build args out of its history.
@@ -116,7 +118,8 @@ async def push_labelled(
     pass none. Both builders write the build args a RUN step used into its history
     entry, which ships with the image. When that had to be masked, the image as pushed
     first is deleted from the registry (``registry_forget``), and so it is when the
-    masking fails. The rewritten manifest's digest is the build's.
+    masking fails. The rewritten manifest's digest is the build's. ``write`` takes the
+    push's own lines (ids withheld in secret builds), ``log`` the ones naming the result.
     """
     attempts = deps.settings.registry_push_attempts
     digest = await push_image(
@@ -124,7 +127,7 @@ async def push_labelled(
         job.tags,
         username=username,
         password=password,
-        on_line=log.write,
+        on_line=write,
         attempts=attempts,
     )
     secret_values = job.secret_values
@@ -142,7 +145,7 @@ async def push_labelled(
             insecure=insecure,
             config_digest=image_id,  # the engine's image id is the pushed config's digest
             attempts=attempts,
-            on_line=log.write,
+            on_line=write,
             mask=secret_values,
         )
     except RegistryError:
@@ -152,9 +155,7 @@ async def push_labelled(
                     job.tags, digest, image_id, login=login, insecure=insecure, attempts=1
                 )
             except RegistryError as exc:
-                log.write(
-                    f"The image as built could not be deleted from the registry: {exc.detail}"
-                )
+                write(f"The image as built could not be deleted from the registry: {exc.detail}")
         raise
     if labels:
         log.write(labels_line(labels))
@@ -165,7 +166,7 @@ async def push_labelled(
             login=login,
             insecure=insecure,
             attempts=attempts,
-            on_line=log.write,
+            on_line=write,
         )
         log.write(
             "Secret build args: masked wherever the image's history recorded them;"
@@ -213,9 +214,13 @@ async def run_pipeline(
         )
         if request.uses_buildkit:
             request = replace(request, labels=labels)  # BuildKit records them as metadata
-        building = build_image(deps.docker, request, on_line=log.write)
+        # A secret build arg's value is in the image as built: no line may name it.
+        write = withholding(log.write) if job.secret_values else log.write
+        if job.secret_values:
+            log.write("Secret build args: image ids are withheld until the image is masked")
+        building = build_image(deps.docker, request, on_line=write)
         image_id = await entering(deps, job, BuildStatus.BUILDING, building)
-        log.write(f"Built {image_id} in {time.monotonic() - started:.1f} s")
+        write(f"Built {image_id} in {time.monotonic() - started:.1f} s")
         if request.uses_buildkit:
             log.write(labels_line(labels))
 
@@ -230,6 +235,7 @@ async def run_pipeline(
             image_id=image_id,
             username=settings.registry_username,
             password=secret,
+            write=write,
         )
         digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
         log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
