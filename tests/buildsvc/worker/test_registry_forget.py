@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import docker
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from buildsvc.worker.docker_push import push_image
 from buildsvc.worker.errors import RegistryError, RegistryUnavailable
 from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_session import RegistryLogin
-from tests.conftest_services import BASE_IMAGE, Services
+from tests.buildsvc.worker.registry_fronts import ServerFactory, serve_token_registry, tag_base
+from tests.conftest_services import Services
 from tests.registry_http import registry_image, stored_answers
 
 pytestmark = pytest.mark.e2e
-ServerFactory = Callable[..., Awaitable[TestServer]]
 
 
 async def test_the_manifest_and_its_config_go_and_the_layers_stay(
     docker_api: docker.APIClient, services: Services, registry_repo: str
 ) -> None:
-    docker_api.tag(BASE_IMAGE, registry_repo, "1")
-    tags = [f"{registry_repo}:1"]
+    tags = tag_base(docker_api, registry_repo, "1")
     login = RegistryLogin(services.registry_username, services.registry_password)
     digest = await push_image(docker_api, tags, username=login.username, password=login.password)
     image = registry_image(services, tags[0])
@@ -72,3 +68,28 @@ async def test_a_registry_refusing_deletes_fails_the_push(aiohttp_server: Server
         await forget_at(server.port)
     assert caught.value.code == "PUSH_FAILED"
     assert "refused to delete the unmasked image" in str(caught.value.detail)
+
+
+async def test_a_token_service_is_asked_for_delete(
+    docker_api: docker.APIClient,
+    services: Services,
+    registry_repo: str,
+    aiohttp_server: ServerFactory,
+) -> None:
+    front = await serve_token_registry(services, aiohttp_server)
+    login = RegistryLogin(services.registry_username, services.registry_password)
+    digest = await push_image(
+        docker_api,
+        tag_base(docker_api, registry_repo, "1"),
+        username=login.username,
+        password=login.password,
+    )
+    config = registry_image(services, f"{registry_repo}:1").manifest["config"]["digest"]
+    name = registry_repo.split("/", 1)[1]
+
+    await forget_image(
+        [f"127.0.0.1:{front.port}/{name}:1"], digest, config, login=login, insecure=True
+    )
+
+    assert front.scopes == [f"repository:{name}:pull,push,delete"]
+    assert stored_answers(services, registry_repo, digest) == {}

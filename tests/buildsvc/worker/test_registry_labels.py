@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 import secrets
-from collections.abc import Awaitable, Callable
 
-import aiohttp
 import docker
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from buildsvc.worker.docker_push import push_image
 from buildsvc.worker.errors import RegistryError, RegistryUnauthorized, RegistryUnavailable
@@ -24,11 +19,15 @@ from buildsvc.worker.registry_labels import (
     label_pushed_image,
     registry_is_insecure,
 )
-from tests.buildsvc.worker.test_docker_push import FlakyRegistry, tag_base
+from tests.buildsvc.worker.registry_fronts import (
+    FlakyRegistry,
+    ServerFactory,
+    serve_token_registry,
+    tag_base,
+)
 from tests.conftest_services import BASE_IMAGE, Services
 from tests.registry_http import registry_image
 
-ServerFactory = Callable[..., Awaitable[TestServer]]
 LABELS = {
     "org.opencontainers.image.source": "http://forge.test/acme/app",
     "org.opencontainers.image.revision": "ab" * 20,
@@ -159,63 +158,6 @@ async def test_a_wrong_password_is_unauthorized(
     assert wrong.password not in str(caught.value.detail)
 
 
-class TokenRegistry:
-    """A registry front that wants bearer tokens (as Docker Hub, GHCR, Harbor do).
-
-    ``/token`` hands out a token for the real registry's login; everything else is
-    passed to the real registry once the token is presented.
-    """
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.token = secrets.token_hex(8)
-        self.scopes: list[str] = []
-        self.port = 0
-
-    def _basic(self) -> str:
-        pair = f"{self.services.registry_username}:{self.services.registry_password}"
-        return "Basic " + base64.b64encode(pair.encode()).decode()
-
-    async def issue(self, request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != self._basic():
-            return web.json_response({"details": "bad credentials"}, status=401)
-        self.scopes.append(request.query.get("scope", ""))
-        assert request.query.get("service") == "test-registry"
-        return web.json_response({"token": self.token})
-
-    async def handle(self, request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
-            realm = f"http://127.0.0.1:{self.port}/token"
-            challenge = f'Bearer realm="{realm}",service="test-registry"'
-            return web.json_response(
-                {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
-                status=401,
-                headers={"WWW-Authenticate": challenge},
-            )
-        headers = {
-            k: v
-            for k, v in request.headers.items()
-            if k.lower() not in {"content-length", "transfer-encoding", "connection"}
-        }
-        headers["Authorization"] = self._basic()
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method,
-                f"http://{self.services.registry}{request.path_qs}",
-                headers=headers,  # Host stays ours, so Location points back here
-                data=io.BytesIO(await request.read()),
-                allow_redirects=False,
-            ) as answer,
-        ):
-            kept = {
-                k: v
-                for k, v in answer.headers.items()
-                if k.lower() not in {"transfer-encoding", "connection", "content-length"}
-            }
-            return web.Response(status=answer.status, body=await answer.read(), headers=kept)
-
-
 @pytest.mark.e2e
 async def test_bearer_token_registries_are_asked_for_a_push_scope(
     docker_api: docker.APIClient,
@@ -224,17 +166,12 @@ async def test_bearer_token_registries_are_asked_for_a_push_scope(
     aiohttp_server: ServerFactory,
 ) -> None:
     digest = await pushed(docker_api, services, registry_repo)
-    front = TokenRegistry(services)
-    app = web.Application()
-    app.router.add_get("/token", front.issue)
-    app.router.add_route("*", "/v2/{path:.*}", front.handle)
-    server = await aiohttp_server(app)
-    front.port = server.port
+    front = await serve_token_registry(services, aiohttp_server)
     name = registry_repo.split("/", 1)[1]
 
     labelled = (
         await label_image(
-            [f"127.0.0.1:{server.port}/{name}:1"],
+            [f"127.0.0.1:{front.port}/{name}:1"],
             digest,
             LABELS,
             login=login(services),
@@ -249,7 +186,7 @@ async def test_bearer_token_registries_are_asked_for_a_push_scope(
 
     # The next build reuses the token while it lives; a refused token is renewed once.
     again = {**LABELS, "org.opencontainers.image.revision": "cd" * 20}
-    target = [f"127.0.0.1:{server.port}/{name}:1"]
+    target = [f"127.0.0.1:{front.port}/{name}:1"]
     await label_image(target, digest, again, login=login(services), insecure=True)
     assert len(front.scopes) == 1
     front.token = secrets.token_hex(8)  # the token service restarted: old tokens refused

@@ -9,21 +9,18 @@ from the registry, and the log must name neither, with either builder.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from tests.buildsvc.worker.helpers import untag_all
+from tests.buildsvc.worker.registry_fronts import FlakyRegistry, ServerFactory
 from tests.buildsvc.worker.run_env import RunEnv, run_env_fixture  # noqa: F401
-from tests.buildsvc.worker.test_docker_push import FlakyRegistry
 from tests.registry_http import registry_image, stored_answers
 
 pytestmark = pytest.mark.e2e
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-ServerFactory = Callable[..., Awaitable[TestServer]]
 DOCKERFILE = "FROM buildsvc/busybox:latest\nARG API_KEY\nRUN echo ${#API_KEY} > /len\n"
 
 
