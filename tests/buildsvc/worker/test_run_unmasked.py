@@ -34,9 +34,11 @@ async def test_no_unmasked_object_stays_reachable(env: RunEnv, builder: str) -> 
         sha, tags=tags, build_args={"API_KEY": secret}, secret_build_args=["API_KEY"], no_cache=True
     )
 
-    assert await env.run(build_id) == "succeeded"
+    result = await env.run(build_id)
 
-    digest = (await env.build(build_id)).digest
+    build = await env.build(build_id)
+    assert result == "succeeded", build.error_detail
+    digest = build.digest
     for tag in tags:
         assert registry_image(env.services, tag).digest == digest
     text = "\n".join(line for _, line in await env.log(build_id))
@@ -48,7 +50,7 @@ async def test_no_unmasked_object_stays_reachable(env: RunEnv, builder: str) -> 
     # The image as built (the engine keeps it): named nowhere, reachable nowhere.
     local = env.deps.docker.inspect_image(tags[0])
     unmasked = [local["Id"]] + [name.split("@")[1] for name in local["RepoDigests"]]
-    assert len(unmasked) == 2
+    assert len(unmasked) == 2, local["RepoDigests"]
     for old in unmasked:
         assert old.removeprefix("sha256:")[:12] not in text
         assert stored_answers(env.services, env.image, old) == {}
