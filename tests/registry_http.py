@@ -47,3 +47,21 @@ def registry_image(services: Services, reference: str) -> RegistryImage:
     blob = requests.get(f"{base}/blobs/{manifest['config']['digest']}", auth=auth, timeout=10)
     assert blob.status_code == 200, blob.text
     return RegistryImage(answer.headers["Docker-Content-Digest"], manifest, blob.json())
+
+
+def stored_answers(services: Services, repository: str, digest: str) -> dict[str, bytes]:
+    """What ``repository`` (``registry/name``) serves for ``digest``, as a manifest and as
+    a blob: the body of each 200 answer, keyed ``manifest`` or ``blob``."""
+    name = repository.split("/", 1)[1]
+    auth = (services.registry_username, services.registry_password)
+    base = f"http://{services.registry}/v2/{name}"
+    found = {}
+    for kind, path in (("manifest", "manifests"), ("blob", "blobs")):
+        answer = requests.get(
+            f"{base}/{path}/{digest}", auth=auth, headers={"Accept": MANIFEST_TYPES}, timeout=10
+        )
+        # A blob asked for as a manifest is an error of its own (500 "unknown"), not 404.
+        assert answer.status_code not in (401, 403), answer.text
+        if answer.status_code == 200:
+            found[kind] = answer.content
+    return found

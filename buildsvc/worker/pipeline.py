@@ -13,7 +13,7 @@ import asyncio
 import secrets
 import shutil
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -27,11 +27,13 @@ from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
 from buildsvc.worker.docker_build import BuildRequest, build_image, oci_labels, resolve_context
 from buildsvc.worker.docker_push import push_image
-from buildsvc.worker.errors import SourceAuthFailed
+from buildsvc.worker.errors import RegistryError, SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
 from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.outcomes import NotOwner, SourceNotBound
+from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
+from buildsvc.worker.withheld import withholding
 
 T = TypeVar("T")
 
@@ -114,6 +116,7 @@ async def push_labelled(
     image_id: str,
     username: str | None,
     password: str | None,
+    write: Callable[[str], None],
 ) -> str:
     """Push every tag, then put ``labels`` (if any) into the pushed image's config, and
     take the values of secret build args out of its history.
@@ -121,7 +124,10 @@ async def push_labelled(
     The legacy builder would spend a committed container on labels, so its builds get
     them at the registry (``registry_labels``); BuildKit builds carry them already and
     pass none. Both builders write the build args a RUN step used into its history
-    entry, which ships with the image. The rewritten manifest's digest is the build's.
+    entry, which ships with the image. When that had to be masked, the image as pushed
+    first is deleted from the registry (``registry_forget``), and so it is when the
+    masking fails. The rewritten manifest's digest is the build's. ``write`` takes the
+    push's own lines (ids withheld in secret builds), ``log`` the ones naming the result.
     """
     attempts = deps.settings.registry_push_attempts
     digest = await push_image(
@@ -129,29 +135,52 @@ async def push_labelled(
         job.tags,
         username=username,
         password=password,
-        on_line=log.write,
+        on_line=write,
         attempts=attempts,
     )
     secret_values = job.secret_values
     if not labels and not secret_values:
         return digest
     ref = ImageRef.from_tags(job.tags)
-    rewritten = await label_image(
-        job.tags,
-        digest,
-        labels,
-        login=RegistryLogin(username, password or "") if username else None,
-        insecure=await deps.registry_insecure(ref.registry),
-        config_digest=image_id,  # the engine's image id is the pushed config's digest
-        attempts=attempts,
-        on_line=log.write,
-        mask=secret_values,
-    )
+    login = RegistryLogin(username, password or "") if username else None
+    insecure = await deps.registry_insecure(ref.registry)
+    try:
+        rewritten = await label_image(
+            job.tags,
+            digest,
+            labels,
+            login=login,
+            insecure=insecure,
+            config_digest=image_id,  # the engine's image id is the pushed config's digest
+            attempts=attempts,
+            on_line=write,
+            mask=secret_values,
+        )
+    except RegistryError:
+        if secret_values:  # the tags may still name the value: better no image than that
+            try:
+                await forget_image(
+                    job.tags, digest, image_id, login=login, insecure=insecure, attempts=1
+                )
+            except RegistryError as exc:
+                write(f"The image as built could not be deleted from the registry: {exc.detail}")
+        raise
     if labels:
         log.write(labels_line(labels))
-    if rewritten != digest and secret_values:
-        log.write("Secret build args: masked wherever the image's history recorded them")
-    return rewritten
+    if rewritten.unmasked is not None:
+        await forget_image(
+            job.tags,
+            *rewritten.unmasked,
+            login=login,
+            insecure=insecure,
+            attempts=attempts,
+            on_line=write,
+        )
+        log.write(
+            "Secret build args: masked wherever the image's history recorded them;"
+            " the image as built is deleted from the registry"
+        )
+    return rewritten.digest
 
 
 async def run_pipeline(
@@ -194,9 +223,13 @@ async def run_pipeline(
         )
         if request.uses_buildkit:
             request = replace(request, labels=labels)  # BuildKit records them as metadata
-        building = build_image(deps.docker, request, on_line=log.write)
+        # A secret build arg's value is in the image as built: no line may name it.
+        write = withholding(log.write) if job.secret_values else log.write
+        if job.secret_values:
+            log.write("Secret build args: image ids are withheld until the image is masked")
+        building = build_image(deps.docker, request, on_line=write)
         image_id = await entering(deps, job, BuildStatus.BUILDING, building)
-        log.write(f"Built {image_id} in {time.monotonic() - started:.1f} s")
+        write(f"Built {image_id} in {time.monotonic() - started:.1f} s")
         if request.uses_buildkit:
             log.write(labels_line(labels))
 
@@ -211,6 +244,7 @@ async def run_pipeline(
             image_id=image_id,
             username=settings.registry_username,
             password=secret,
+            write=write,
         )
         digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
         log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
