@@ -1,0 +1,92 @@
+"""Keeping the worker process up through Redis outages.
+
+arq's ``Worker.main`` polls Redis and raises on the first Redis error, and arq's
+``close`` needs Redis too: left alone, a worker exits a poll into an outage, without
+running its shutdown hook. Here instead:
+
+- ``connect`` makes the Redis pool, retrying with a capped backoff (``Backoff``: 0.5 s
+  doubling to 2 s), also when Redis is down as the worker starts;
+- ``supervise`` runs ``main`` again on the same ``Worker`` once Redis answers a ping.
+  Builds in flight are tasks of their own that need no Redis (heartbeats and log lines
+  are database writes; live log messages are skipped meanwhile), so they run on, and
+  stay counted against ``max_jobs``. A job task whose own Redis calls failed meanwhile
+  is forgotten before ``main`` restarts: arq's loop would re-raise its error as if
+  Redis were down again;
+- one line is logged when the connection is lost and one when it is back (``Outage``);
+- SIGINT/SIGTERM (arq's handler cancels the running jobs, which give their builds back)
+  end ``supervise`` wherever it waits, and ``close`` then needs no Redis: the shutdown
+  hook always runs.
+
+Jobs Redis lost meanwhile (it keeps nothing across a restart) are the reaper's: it
+enqueues every queued build whose job is missing again (``worker.reaper``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.worker import Worker
+
+from buildsvc.builds.logs import REDIS_ERRORS
+from buildsvc.worker.outage import Outage
+
+log = logging.getLogger(__name__)
+
+
+async def connect(settings: RedisSettings, outage: Outage) -> ArqRedis:
+    """arq's pool, once Redis answers (``settings.conn_retries`` are not used)."""
+    once = dataclasses.replace(settings, conn_retries=0)
+    while True:
+        try:
+            pool = await create_pool(once)
+        except REDIS_ERRORS as exc:
+            await asyncio.sleep(outage.lost(exc))
+        else:
+            outage.restored()
+            return pool
+
+
+async def supervise(worker: Worker, outage: Outage) -> None:
+    """Run arq's poll loop until SIGINT/SIGTERM, through Redis outages."""
+    this = asyncio.current_task()
+
+    def stop(_signal: signal.Signals) -> None:  # after arq's handler cancelled the jobs
+        if this is not None:
+            this.cancel()
+
+    worker.on_stop = stop
+    while True:
+        try:
+            if outage.down:
+                await worker.pool.ping()
+                outage.restored()
+                _forget_failed_jobs(worker)
+            await worker.main()
+            return  # burst mode only
+        except REDIS_ERRORS as exc:
+            await asyncio.sleep(outage.lost(exc))
+
+
+def _forget_failed_jobs(worker: Worker) -> None:
+    for job_id, task in list(worker.tasks.items()):
+        if task.done() and not task.cancelled() and isinstance(task.exception(), REDIS_ERRORS):
+            del worker.tasks[job_id]
+            log.info("job %s: arq could not record its end while Redis was away", job_id)
+
+
+async def close(worker: Worker) -> None:
+    """arq's ``close``, with every Redis call allowed to fail."""
+    await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+    with contextlib.suppress(*REDIS_ERRORS):
+        await worker.pool.delete(worker.health_check_key)
+    try:
+        if worker.on_shutdown is not None:
+            await worker.on_shutdown(worker.ctx)
+    finally:
+        with contextlib.suppress(*REDIS_ERRORS):
+            await worker.pool.aclose()
