@@ -148,8 +148,8 @@ async def publish(redis: Redis | None, build_id: int, data: str) -> None:
         return
     try:
         await redis.publish(channel(build_id), data)
-    except REDIS_ERRORS as exc:
-        log.warning("could not publish to %s: %s", channel(build_id), exc)
+    except REDIS_ERRORS as exc:  # during an outage, every batch: not worth a warning each
+        log.debug("could not publish to %s: %s", channel(build_id), exc)
 
 
 async def publish_end(
