@@ -33,19 +33,16 @@ OUTAGE_SECONDS = 10.0
 
 
 @pytest.fixture
-def outage_stack(tmp_path: Any) -> Iterator[tuple[Stack, RedisServer]]:
-    server = RedisServer()
-    server.start()
-    services = dataclasses.replace(ensure_services(), redis_url=server.url)
+def outage_stack(tmp_path: Any, own_redis: RedisServer) -> Iterator[tuple[Stack, RedisServer]]:
+    services = dataclasses.replace(ensure_services(), redis_url=own_redis.url)
     # A quick reaper, so the test need not wait the default 15 s for lost jobs.
     lost = {"worker_lost_after_seconds": "6", "worker_heartbeat_seconds": "1"}
     stack = Stack(tmp_path / "stack", 0, settings=lost, services=services)
     try:
         stack.start()
-        yield stack, server
+        yield stack, own_redis
     finally:
         stack.close()
-        server.close()
 
 
 def deliver(stack: Stack, name: str, step: str) -> int:

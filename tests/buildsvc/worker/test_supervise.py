@@ -7,7 +7,6 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,14 +20,6 @@ from buildsvc.worker.supervise import close, connect, supervise
 from tests.servers import RedisServer
 
 LOGGER = "tests.supervise"
-
-
-@pytest.fixture
-def server() -> Iterator[RedisServer]:
-    running = RedisServer()
-    running.start()
-    yield running
-    running.close()
 
 
 async def record(ctx: dict[str, Any], name: str) -> str:
@@ -56,13 +47,13 @@ class Supervised:
     gate: asyncio.Event  # the job in flight ends once it is set
 
 
-async def supervised(server: RedisServer, job: str) -> Supervised:
+async def supervised(url: str, job: str) -> Supervised:
     """A worker under ``supervise``, running ``job`` (a call of ``record``)."""
     state = outage()
     gate = asyncio.Event()
     worker = Worker(
         functions=[func(record, name="record")],
-        redis_pool=await connect(RedisSettings.from_dsn(server.url), state),
+        redis_pool=await connect(RedisSettings.from_dsn(url), state),
         handle_signals=False,
         poll_delay=0.05,
         on_shutdown=shutdown,
@@ -86,19 +77,19 @@ def lines(caplog: pytest.LogCaptureFixture, text: str) -> int:
 
 
 async def test_the_worker_runs_jobs_again_once_redis_is_back(
-    server: RedisServer, caplog: pytest.LogCaptureFixture
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, LOGGER)
-    running = await supervised(server, "across")
+    running = await supervised(own_redis.url, "across")
     worker, supervisor = running.worker, running.supervisor
 
-    server.stop()
+    own_redis.stop()
     await asyncio.sleep(1.0)  # many polls, all failing
     running.gate.set()  # the job in flight ends during the outage
     await until(lambda: "across" in worker.ctx["finished"])
     await asyncio.sleep(0.5)
     assert not supervisor.done()
-    server.start()  # empty
+    own_redis.start()  # empty
     await until(lambda: lines(caplog, "restored after") == 1)
     await worker.pool.enqueue_job("record", "after")
     await until(lambda: "after" in worker.ctx["finished"])
@@ -113,16 +104,16 @@ async def test_the_worker_runs_jobs_again_once_redis_is_back(
 
 
 async def test_a_worker_started_while_redis_is_down_connects_once_it_is_up(
-    server: RedisServer, caplog: pytest.LogCaptureFixture
+    own_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, LOGGER)
-    server.stop()
+    own_redis.stop()
     state = outage()
-    connecting = asyncio.create_task(connect(RedisSettings.from_dsn(server.url), state))
+    connecting = asyncio.create_task(connect(RedisSettings.from_dsn(own_redis.url), state))
     await asyncio.sleep(0.5)
     assert not connecting.done()
 
-    server.start()
+    own_redis.start()
     pool = await asyncio.wait_for(connecting, 10)
 
     assert await pool.ping()
@@ -130,10 +121,10 @@ async def test_a_worker_started_while_redis_is_down_connects_once_it_is_up(
     await pool.aclose()
 
 
-async def test_a_worker_stopped_during_an_outage_still_shuts_down(server: RedisServer) -> None:
-    running = await supervised(server, "held")
+async def test_a_worker_stopped_during_an_outage_still_shuts_down(own_redis: RedisServer) -> None:
+    running = await supervised(own_redis.url, "held")
     worker, supervisor = running.worker, running.supervisor
-    server.stop()
+    own_redis.stop()
     await until(lambda: running.state.down)
 
     worker.handle_sig(signal.SIGTERM)  # arq's handler: cancels the job, then calls on_stop
