@@ -36,9 +36,9 @@ from arq.worker import Worker
 from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.builds.queue import JOB_FUNCTION, WAKE_CHANNEL
 from buildsvc.config import Settings
+from buildsvc.outage import Backoff, Outage
 from buildsvc.worker.deps import DEADLINE_SLACK_SECONDS, close_deps, open_deps
 from buildsvc.worker.image_gc import collect_forever
-from buildsvc.worker.outage import Backoff, Outage
 from buildsvc.worker.reaper import reap_forever
 from buildsvc.worker.run import DEPS, run_build
 from buildsvc.worker.supervise import close, connect, supervise

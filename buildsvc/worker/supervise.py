@@ -33,7 +33,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker
 
 from buildsvc.builds.logs import REDIS_ERRORS
-from buildsvc.worker.outage import Outage
+from buildsvc.outage import Outage
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from buildsvc.builds.cancel import CANCEL_CHANNEL
 from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.builds.states import RUNNING, BuildStatus
+from buildsvc.outage import Backoff
 from buildsvc.store.models import Build, utcnow
 from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
-from buildsvc.worker.outage import Backoff
 from buildsvc.worker.outcomes import StopReason
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ connected, so builds committed as enqueued must be put back in the outbox.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -129,24 +130,28 @@ async def test_builds_whose_job_does_not_make_it_go_back_to_the_outbox(
     auth_headers: dict[str, str],
     gitlab: GitLabEnv,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, "buildsvc.queue")
     await bind(client, auth_headers, gitlab)
     await link(client, auth_headers, gitlab, name="web")
-    await asyncio.to_thread(
-        redis_up.stop
-    )  # after the application connected: it records builds as enqueued
+    # After the application connected: it records builds as enqueued.
+    await asyncio.to_thread(redis_up.stop)
     await git_push(gitlab, tmp_path / "work")
 
     [sent] = await asyncio.to_thread(gitlab.forge.admin.wait_for_deliveries, 1)
     assert sent["status"] == 202
     [build] = await queued(client)
     assert not build.enqueued  # its job did not reach Redis: unmarked, in the outbox
+    await asyncio.sleep(1.0)  # sweeps that fail too
 
-    await asyncio.to_thread(
-        redis_up.start
-    )  # an empty Redis again: it does not know the enqueue script either
+    # An empty Redis again: it does not know the enqueue script either.
+    await asyncio.to_thread(redis_up.start)
     deadline = time.monotonic() + 15
     while not all(build.enqueued for build in await queued(client)):
         assert time.monotonic() < deadline, "the outbox did not drain"
         await asyncio.sleep(0.1)
     assert await jobs_in(redis_up.url) == {job_id(build.id)}
+    said = [r.getMessage() for r in caplog.records if r.name == "buildsvc.queue"]
+    assert sum("redis connection lost" in line for line in said) == 1, said
+    assert sum("redis connection restored" in line for line in said) == 1, said

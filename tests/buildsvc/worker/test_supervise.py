@@ -15,7 +15,7 @@ from arq import func
 from arq.connections import RedisSettings
 from arq.worker import Worker
 
-from buildsvc.worker.outage import Backoff, Outage
+from buildsvc.outage import Backoff, Outage
 from buildsvc.worker.supervise import close, connect, supervise
 from tests.servers import RedisServer
 

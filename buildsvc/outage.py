@@ -1,9 +1,10 @@
 """Riding out a Redis outage: a capped backoff, and one log line per change of state.
 
-The worker's supervisor (``worker.supervise``) keeps one ``Outage``: however many tries
-fail while Redis is away, the log says once that the connection was lost and once that
-it is back, with how long it was gone. Tasks that only retry (the cancel and wake-up
-listeners) take a ``Backoff`` of their own and stay quiet.
+Each process keeps one ``Outage`` for the Redis it depends on: the worker's supervisor
+(``worker.supervise``) for arq's poll loop, the API's ``LazyArqPool`` for enqueues.
+However many tries fail while Redis is away, the log says once that the connection was
+lost and once that it is back, with how long it was gone. Tasks that only retry (the
+worker's cancel and wake-up listeners) take a ``Backoff`` of their own and stay quiet.
 
 Delays double from 0.5 s up to 2 s.
 """
