@@ -8,6 +8,8 @@ like the stack's). Without a restart of any process:
 - builds whose jobs Redis lost are enqueued again by the workers' sweep, and builds
   delivered during the outage by the API's outbox (or that sweep, whichever is first);
   each runs exactly once.
+
+And a worker stopped during an outage shuts down cleanly.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -117,3 +120,17 @@ def test_builds_run_after_a_redis_outage_without_a_restart(
 def when(text: str) -> dt.datetime:
     moment = dt.datetime.fromisoformat(text)
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def test_a_worker_stopped_during_an_outage_exits_cleanly(
+    outage_stack: tuple[Stack, RedisServer],
+) -> None:
+    stack, server = outage_stack
+    worker = stack.start_worker()
+    server.stop()
+    stack.wait_log("worker", "redis connection lost", 10)
+
+    worker.send_signal(signal.SIGTERM)
+
+    assert worker.wait(20) == 0
+    assert "Task was destroyed" not in stack.log("worker")
