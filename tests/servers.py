@@ -72,19 +72,21 @@ class RedisServer:
     """A redis-server of its own on a free port, to stop and start again.
 
     Like the stack's Redis it keeps nothing on disk, so a restart empties it: jobs
-    queued before are gone.
+    queued before are gone. With ``persist`` it writes every change to an append-only
+    file and a restart finds its data again.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, persist: bool = False) -> None:
+        self.persist = persist
         self.root = Path(tempfile.mkdtemp(prefix="buildsvc-redis-"))
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        # No snapshot, no append-only file: a restart starts empty.
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir"]
-        argv += [str(self.root), "--save", "", "--appendonly", "no"]
+        argv += [str(self.root), "--save", ""]
+        argv += ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else []
         with (self.root / "redis.log").open("ab") as out:
             self.process = subprocess.Popen(
                 argv,

@@ -10,8 +10,8 @@ running its shutdown hook. Here instead:
   Builds in flight are tasks of their own that need no Redis (heartbeats and log lines
   are database writes; live log messages are skipped meanwhile), so they run on, and
   stay counted against ``max_jobs``. A job task whose own Redis calls failed meanwhile
-  is forgotten before ``main`` restarts: arq's loop would re-raise its error as if
-  Redis were down again;
+  is forgotten before ``main`` restarts (arq's loop would re-raise its error as if
+  Redis were down again), and its job freed to run again (``_release_failed_jobs``);
 - one line is logged when the connection is lost and one when it is back (``Outage``);
 - SIGINT/SIGTERM (arq's handler cancels the running jobs, which give their builds back)
   end ``supervise`` wherever it waits, and ``close`` then needs no Redis: the shutdown
@@ -30,6 +30,7 @@ import logging
 import signal
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix
 from arq.worker import Worker
 
 from buildsvc.builds.logs import REDIS_ERRORS
@@ -64,19 +65,34 @@ async def supervise(worker: Worker, outage: Outage) -> None:
         try:
             if outage.down:
                 await worker.pool.ping()
+                await _release_failed_jobs(worker)
                 outage.restored()
-                _forget_failed_jobs(worker)
             await worker.main()
             return  # burst mode only
         except REDIS_ERRORS as exc:
             await asyncio.sleep(outage.lost(exc))
 
 
-def _forget_failed_jobs(worker: Worker) -> None:
-    for job_id, task in list(worker.tasks.items()):
-        if task.done() and not task.cancelled() and isinstance(task.exception(), REDIS_ERRORS):
-            del worker.tasks[job_id]
-            log.info("job %s: arq could not record its end while Redis was away", job_id)
+async def _release_failed_jobs(worker: Worker) -> None:
+    """Forget job tasks that failed on Redis, and free their jobs to run again.
+
+    Such a task's build either never started or has ended (arq failed before or after
+    calling ``run_build``). A Redis that kept its data still holds the job and its
+    in-progress marker, which would keep every worker from the job for the marker's
+    lifetime (above the build timeout): dropping the marker lets the job run again at
+    once, and ``claim`` skips a build that has ended.
+    """
+    failed = [
+        job_id
+        for job_id, task in worker.tasks.items()
+        if task.done() and not task.cancelled() and isinstance(task.exception(), REDIS_ERRORS)
+    ]
+    if not failed:
+        return
+    await worker.pool.delete(*(in_progress_key_prefix + job_id for job_id in failed))
+    for job_id in failed:
+        del worker.tasks[job_id]
+    log.info("%d job(s) that arq could not record while Redis was away: freed", len(failed))
 
 
 async def close(worker: Worker) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,15 @@ from buildsvc.worker.supervise import close, connect, supervise
 from tests.servers import RedisServer
 
 LOGGER = "tests.supervise"
+
+
+@pytest.fixture
+def kept_redis() -> Iterator[RedisServer]:
+    """A Redis that finds its data again after a restart."""
+    server = RedisServer(persist=True)
+    server.start()
+    yield server
+    server.close()
 
 
 async def record(ctx: dict[str, Any], name: str) -> str:
@@ -134,3 +144,21 @@ async def test_a_worker_stopped_during_an_outage_still_shuts_down(own_redis: Red
 
     assert worker.ctx["shut down"]
     assert "held" not in worker.ctx["finished"]  # cancelled, to run again elsewhere
+
+
+async def test_a_job_whose_end_arq_could_not_record_is_freed_to_run_again(
+    kept_redis: RedisServer,
+) -> None:
+    running = await supervised(kept_redis.url, "across")
+    worker = running.worker
+    kept_redis.stop()
+    running.gate.set()  # it ends during the outage: arq cannot record that
+    await until(lambda: "across" in worker.ctx["finished"])
+
+    kept_redis.start()  # with the job and the in-progress marker of its first run
+
+    await until(lambda: worker.ctx["started"] == ["across", "across"])
+    running.supervisor.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running.supervisor
+    await close(worker)
