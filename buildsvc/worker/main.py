@@ -17,7 +17,7 @@ arq gets (also for an in-process ``arq.Worker`` in tests):
   deferred with ``Retry`` as often as needed (SIGTERM also retries: the job runs again).
 
 ``run_worker`` keeps the process up through Redis outages (``worker.supervise``): arq's
-poll loop is run again once Redis is back, so ``startup`` may be called more than once.
+poll loop is run again once Redis is back.
 """
 
 from __future__ import annotations
@@ -73,8 +73,6 @@ def worker_options(settings: Settings) -> dict[str, Any]:
 
 
 async def startup(ctx: dict[str, Any]) -> None:
-    if DEPS in ctx:  # arq's main loop restarted after a Redis outage
-        return
     settings: Settings = ctx[SETTINGS]
     threads = 8 + THREADS_PER_BUILD * settings.worker_concurrency
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=threads))

@@ -6,7 +6,8 @@ running its shutdown hook. Here instead:
 
 - ``connect`` makes the Redis pool, retrying with a capped backoff (``Backoff``: 0.5 s
   doubling to 2 s), also when Redis is down as the worker starts;
-- ``supervise`` runs ``main`` again on the same ``Worker`` once Redis answers a ping.
+- ``supervise`` runs the worker's startup hook once, then arq's ``main``, and ``main``
+  again on the same ``Worker`` once Redis answers a ping after an error.
   Builds in flight are tasks of their own that need no Redis (heartbeats and log lines
   are database writes; live log messages are skipped meanwhile), so they run on, and
   stay counted against ``max_jobs``. A job task whose own Redis calls failed meanwhile
@@ -61,6 +62,12 @@ async def supervise(worker: Worker, outage: Outage) -> None:
             this.cancel()
 
     worker.on_stop = stop
+    # Called here, once: arq would call it on every restart of its loop, and a failing
+    # startup must end the process, not pass for an outage.
+    startup, worker.on_startup = worker.on_startup, None
+    if startup is not None:
+        worker.ctx["redis"] = worker.pool  # as arq's main does before calling it
+        await startup(worker.ctx)
     while True:
         try:
             if outage.down:

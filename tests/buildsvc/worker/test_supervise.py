@@ -41,6 +41,12 @@ async def record(ctx: dict[str, Any], name: str) -> str:
     return name
 
 
+async def startup(ctx: dict[str, Any]) -> None:
+    if ctx.get("broken"):
+        raise OSError("no such directory")  # an OSError, as Redis errors can be
+    ctx["startups"] += 1
+
+
 async def shutdown(ctx: dict[str, Any]) -> None:
     ctx["shut down"] = True
 
@@ -57,18 +63,23 @@ class Supervised:
     gate: asyncio.Event  # the job in flight ends once it is set
 
 
-async def supervised(url: str, job: str) -> Supervised:
-    """A worker under ``supervise``, running ``job`` (a call of ``record``)."""
-    state = outage()
-    gate = asyncio.Event()
-    worker = Worker(
+async def new_worker(url: str, state: Outage, **ctx: Any) -> Worker:
+    return Worker(
         functions=[func(record, name="record")],
         redis_pool=await connect(RedisSettings.from_dsn(url), state),
         handle_signals=False,
         poll_delay=0.05,
+        on_startup=startup,
         on_shutdown=shutdown,
-        ctx={"started": [], "finished": [], "gates": {job: gate}},
+        ctx={"started": [], "finished": [], "startups": 0, **ctx},
     )
+
+
+async def supervised(url: str, job: str) -> Supervised:
+    """A worker under ``supervise``, running ``job`` (a call of ``record``)."""
+    state = outage()
+    gate = asyncio.Event()
+    worker = await new_worker(url, state, gates={job: gate})
     supervisor = asyncio.create_task(supervise(worker, state))
     await worker.pool.enqueue_job("record", job)
     await until(lambda: job in worker.ctx["started"])
@@ -106,6 +117,7 @@ async def test_the_worker_runs_jobs_again_once_redis_is_back(
 
     assert lines(caplog, "redis connection lost") == 1
     assert worker.ctx["started"] == ["across", "after"]
+    assert worker.ctx["startups"] == 1  # not once more for each restart of arq's loop
     supervisor.cancel()  # what SIGTERM does
     with pytest.raises(asyncio.CancelledError):
         await supervisor
@@ -162,3 +174,16 @@ async def test_a_job_whose_end_arq_could_not_record_is_freed_to_run_again(
     with pytest.raises(asyncio.CancelledError):
         await running.supervisor
     await close(worker)
+
+
+async def test_a_failing_startup_ends_the_worker_rather_than_pass_for_an_outage(
+    own_redis: RedisServer,
+) -> None:
+    state = outage()
+    worker = await new_worker(own_redis.url, state, broken=True)
+
+    with pytest.raises(OSError, match="no such directory"):
+        await asyncio.wait_for(supervise(worker, state), 10)
+    await close(worker)
+
+    assert not state.down
