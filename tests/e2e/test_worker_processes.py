@@ -1,5 +1,6 @@
 """Worker processes with settings of their own: a build timeout, a wrong registry
-password, and a worker killed with SIGKILL in the middle of a build."""
+password, a worker killed with SIGKILL in the middle of a build, and one stopped with
+SIGTERM there."""
 
 from __future__ import annotations
 
@@ -85,3 +86,30 @@ def test_a_build_whose_worker_is_killed_is_picked_up_again(no_default_worker: St
     lines = [item["line"] for item in log]
     assert any("the build is queued again" in line for line in lines)
     assert [item["seq"] for item in log] == list(range(1, len(log) + 1))
+
+
+def test_a_worker_stopped_mid_build_gives_the_build_back(no_default_worker: Stack) -> None:
+    stack = no_default_worker
+    leaving = stack.start_worker("worker-leaving")
+    project = stack.new_project()
+    repository = stack.link(project, "handed-back", [{"type": "branch", "pattern": "main"}])
+    marker = f"sleep 4 && echo handed-back-{time.monotonic_ns()}"
+    stack.push(project, {"Dockerfile": BASE + f"RUN echo step && {marker}\n"})
+    build_id = stack.wait_new_build(repository["id"])
+    deadline = time.monotonic() + 30
+    while not running_steps(marker):
+        assert time.monotonic() < deadline, stack.log("worker-leaving")
+        time.sleep(0.05)
+
+    leaving.send_signal(signal.SIGTERM)
+
+    assert leaving.wait(30) == 0
+    stack.processes.pop("worker-leaving")
+    assert stack.build(build_id)["status"] == "queued"
+    stack.start_worker("worker-taking-over")
+    try:
+        assert stack.wait_status(build_id, timeout=60)["status"] == "succeeded"
+    finally:
+        stack.stop("worker-taking-over")
+    lines = [i["line"] for i in stack.call("GET", f"/api/v1/builds/{build_id}/logs")["items"]]
+    assert any("the build is queued again" in line for line in lines)
