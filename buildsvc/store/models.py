@@ -170,7 +170,7 @@ class BuildRule(Base):
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
     type: Mapped[str] = mapped_column(String(16))  # branch | tag
-    pattern: Mapped[str] = mapped_column(String(1024))  # exact name or regex
+    pattern: Mapped[str] = mapped_column(String(1024))  # exact name, glob or /regex/
     tag: Mapped[str] = mapped_column(String(1024))  # template: {branch} {tag} {sha} ...
     dockerfile: Mapped[str] = mapped_column(String(1024), default="Dockerfile")
     context: Mapped[str] = mapped_column(String(1024), default=".")
