@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.errors import Conflict, InvalidInput, Unauthenticated
+from buildsvc.accounts.errors import InvalidAccountName
+from buildsvc.errors import Conflict, Unauthenticated
 from buildsvc.store.models import Account, ApiToken, utcnow
 
 TOKEN_PREFIX = "bsv_"  # noqa: S105 -- a public prefix, not a secret
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 MAX_NAME_LENGTH = 100
+# Lowercase words joined by single separators, as a Docker repository path component:
+# an account name can then serve wherever image names are made of it.
+ACCOUNT_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 
 
 def generate_token() -> str:
@@ -37,8 +42,11 @@ async def create_account(
 ) -> tuple[Account, str]:
     """A new account and the plaintext of its first API token (shown once, never stored)."""
     name = name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(detail=f"the account name must be 1 to {MAX_NAME_LENGTH} characters")
+    if len(name) > MAX_NAME_LENGTH or not ACCOUNT_NAME.fullmatch(name):
+        raise InvalidAccountName(
+            detail=f"{name[:40]!r}: 1 to {MAX_NAME_LENGTH} lowercase letters and digits, "
+            "with single '.', '_' or '-' between them (e.g. acme, team-a)"
+        )
     try:
         async with sessionmaker.begin() as session:
             account = Account(name=name)
