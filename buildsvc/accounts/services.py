@@ -3,7 +3,9 @@
 A token is ``bsv_`` followed by 43 url-safe characters (256 bits). Only its SHA-256 (hex)
 is stored, plus the last 4 characters so a user can tell tokens apart; a fast hash is
 right here because the token is random, not a password. ``authenticate`` is on the path
-of every API request, so it writes ``last_used_at`` at most once a minute per token.
+of every API request, so it writes ``last_used_at`` at most once a minute per token, and
+refuses a token past its ``expires_at``. Tokens a user makes, lists and revokes
+themselves: ``accounts.tokens``.
 """
 
 from __future__ import annotations
@@ -52,20 +54,30 @@ async def create_account(
             account = Account(name=name)
             session.add(account)
             await session.flush()
-            token = await issue_token(session, account.id)
+            _, token = await issue_token(session, account.id)
     except IntegrityError as exc:
         raise Conflict(f"An account named {name!r} already exists.", code="ACCOUNT_EXISTS") from exc
     return account, token
 
 
-async def issue_token(session: AsyncSession, account_id: int, name: str = "default") -> str:
-    """Add an API token to an account in the caller's transaction; returns its plaintext."""
+async def issue_token(
+    session: AsyncSession,
+    account_id: int,
+    name: str = "default",
+    expires_at: dt.datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Add an API token to an account in the caller's transaction: its row and plaintext."""
     token = generate_token()
-    session.add(
-        ApiToken(account_id=account_id, token_hash=hash_token(token), last4=token[-4:], name=name)
+    row = ApiToken(
+        account_id=account_id,
+        token_hash=hash_token(token),
+        last4=token[-4:],
+        name=name,
+        expires_at=expires_at,
     )
+    session.add(row)
     await session.flush()
-    return token
+    return row, token
 
 
 async def authenticate(sessionmaker: async_sessionmaker[AsyncSession], token: str) -> int:
@@ -76,15 +88,19 @@ async def authenticate(sessionmaker: async_sessionmaker[AsyncSession], token: st
     async with sessionmaker() as session:
         row = (
             await session.execute(
-                select(ApiToken.id, ApiToken.account_id, ApiToken.last_used_at).where(
-                    ApiToken.token_hash == digest
-                )
+                select(
+                    ApiToken.id, ApiToken.account_id, ApiToken.last_used_at, ApiToken.expires_at
+                ).where(ApiToken.token_hash == digest)
             )
         ).one_or_none()
         if row is None:
             raise Unauthenticated(detail="unknown or revoked API token")
-        token_id, account_id, last_used_at = row
+        token_id, account_id, last_used_at, expires_at = row
         now = utcnow()
+        if expires_at is not None and now >= expires_at:
+            raise Unauthenticated(
+                detail=f"the API token expired at {expires_at:%Y-%m-%d %H:%M} UTC"
+            )
         if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
             await _touch(session, token_id, now)
     return int(account_id)

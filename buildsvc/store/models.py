@@ -103,7 +103,8 @@ class ApiToken(Base):
     last4: Mapped[str] = mapped_column(String(4))
     name: Mapped[str] = mapped_column(String(100), default="default")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]  # written at most once a minute
+    expires_at: Mapped[dt.datetime | None]  # None: never; past it the token is refused
 
 
 class SourceBinding(Base):
