@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsError
+from sqlalchemy.engine import make_url
 
 from buildsvc.config import Settings
 
@@ -138,14 +139,11 @@ def from_settings_error(exc: SettingsError) -> InvalidSetting:
 
 def sqlite_file(settings: Settings) -> Path | None:
     """The SQLite database file the settings name, or None (PostgreSQL, in memory)."""
-    url = settings.resolved_database_url
-    scheme, _, rest = url.partition("://")
-    if not scheme.startswith("sqlite"):
+    url = make_url(settings.resolved_database_url)
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
         return None
-    path = rest.removeprefix("/").split("?", 1)[0]
-    if not path or path == ":memory:" or path.startswith("file:"):
-        return None
-    return Path(path)
+    return None if database.startswith("file:") else Path(database)
 
 
 def check_paths(settings: Settings) -> None:

@@ -111,8 +111,10 @@ class RefPattern:
             found = self.compiled.fullmatch(name, timeout=MATCH_TIMEOUT_SECONDS)
         except TimeoutError:
             return None
-        if found is None or self.kind != "regex":
-            return None if found is None else {}
+        if found is None:
+            return None
+        if self.kind == "glob":
+            return {}  # a glob's wildcards are not groups
         groups = {str(n): value for n, value in enumerate(found.groups(default=""), 1)}
         groups.update(found.groupdict(default=""))
         return groups
