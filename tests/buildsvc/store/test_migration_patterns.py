@@ -1,4 +1,4 @@
-"""Migration 0003: stored unslashed regexes keep their meaning once globs exist."""
+"""Migration 0004: stored unslashed regexes keep their meaning once globs exist."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from buildsvc.store.migrate import alembic_config, upgrade_database
 from buildsvc.store.models import BuildRule
 from tests.buildsvc.factories import add_account, add_repository
 
-# As saved before 0003, and what each must read after it.
+# As saved before 0004, and what each must read after it.
 PATTERNS = {
     "main": "main",
     "release-1.0": "release-1.0",
@@ -28,10 +28,10 @@ PATTERNS = {
 }
 
 
-def _downgrade_to_0002(connection: Connection) -> None:
+def _downgrade_to_0003(connection: Connection) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
-    command.downgrade(cfg, "0002")
+    command.downgrade(cfg, "0003")
 
 
 async def test_unslashed_regexes_are_wrapped_in_slashes(
@@ -56,7 +56,7 @@ async def test_unslashed_regexes_are_wrapped_in_slashes(
                     )
                 )
         async with engine.connect() as connection:
-            await connection.run_sync(_downgrade_to_0002)
+            await connection.run_sync(_downgrade_to_0003)
             await connection.commit()
         await upgrade_database(settings)
         async with sessionmaker() as session:

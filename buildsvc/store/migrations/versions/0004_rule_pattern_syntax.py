@@ -8,8 +8,8 @@ and classes (``v*``) was almost surely meant as a glob, which it now is ("zero o
 v" was nobody's intent). Downgrade leaves patterns as they are: slashed regexes were
 valid before too.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-07
 """
 
@@ -20,8 +20,8 @@ import re
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | None = None
 depends_on: str | None = None
 
