@@ -54,6 +54,7 @@ from buildsvc.api import (
     rule_preview,
     source_check,
     sources,
+    tokens,
     webhooks,
 )
 from buildsvc.api.keys import (
@@ -89,6 +90,7 @@ ROUTE_MODULES: list[ModuleType] = [
     repositories,
     repository_hook,
     rule_preview,
+    tokens,
     webhooks,
     openapi,
     metrics,

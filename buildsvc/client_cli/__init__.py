@@ -14,7 +14,8 @@ from buildsvc.client_cli.auth import login, logout
 from buildsvc.client_cli.builds import builds
 from buildsvc.client_cli.repos import repos
 from buildsvc.client_cli.sources import sources
+from buildsvc.client_cli.tokens import tokens
 
-COMMANDS: tuple[click.Command, ...] = (login, logout, sources, repos, builds)
+COMMANDS: tuple[click.Command, ...] = (login, logout, sources, repos, builds, tokens)
 
 __all__ = ["COMMANDS"]

@@ -17,6 +17,7 @@ from buildsvc.console.builds_views import routes as builds_routes
 from buildsvc.console.render import error_context, page
 from buildsvc.console.repositories_views import routes as repositories_routes
 from buildsvc.console.sources_views import routes as sources_routes
+from buildsvc.console.tokens_views import routes as tokens_routes
 from buildsvc.errors import Unauthenticated
 
 auth_routes = web.RouteTableDef()
@@ -89,5 +90,6 @@ routes: list[web.AbstractRouteDef] = [
     *sources_routes,
     *repositories_routes,
     *builds_routes,
+    *tokens_routes,
     *api_routes,
 ]

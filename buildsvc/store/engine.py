@@ -18,7 +18,6 @@ Conventions for services (every domain follows them):
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -56,6 +55,10 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     """The async engine for ``settings`` (or an explicit ``url``, used by migrations/tests)."""
     target = make_url(url or settings.resolved_database_url)
     if target.get_backend_name() == "sqlite":
+        if settings.database_url is None and url in (None, settings.resolved_database_url):
+            # The default database's directory is data_dir, made on first use; the
+            # directory of a configured URL never is (a typo would go unnoticed).
+            settings.data_dir.mkdir(exist_ok=True)
         return _sqlite_engine(target)
     return create_async_engine(
         target,
@@ -67,9 +70,6 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
 
 
 def _sqlite_engine(url: URL) -> AsyncEngine:
-    database = url.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
         url,
         pool_size=SQLITE_POOL_SIZE,

@@ -103,7 +103,8 @@ class ApiToken(Base):
     last4: Mapped[str] = mapped_column(String(4))
     name: Mapped[str] = mapped_column(String(100), default="default")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]  # written at most once a minute
+    expires_at: Mapped[dt.datetime | None]  # None: never; past it the token is refused
 
 
 class SourceBinding(Base):
@@ -170,7 +171,7 @@ class BuildRule(Base):
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
     type: Mapped[str] = mapped_column(String(16))  # branch | tag
-    pattern: Mapped[str] = mapped_column(String(1024))  # exact name or regex
+    pattern: Mapped[str] = mapped_column(String(1024))  # exact name, glob or /regex/
     tag: Mapped[str] = mapped_column(String(1024))  # template: {branch} {tag} {sha} ...
     dockerfile: Mapped[str] = mapped_column(String(1024), default="Dockerfile")
     context: Mapped[str] = mapped_column(String(1024), default=".")

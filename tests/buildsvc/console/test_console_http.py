@@ -152,7 +152,7 @@ async def test_pickers_and_rule_preview(
         "rules": [
             {"type": "branch", "pattern": "main", "tag": "latest,{short_sha}"},
             {"type": "tag", "pattern": "/v(?P<version>[0-9.]+)/", "tag": "{version}"},
-            {"type": "branch", "pattern": "(unclosed", "tag": "x"},
+            {"type": "branch", "pattern": "/(unclosed/", "tag": "x"},
         ],
         "refs": ["main", "v1.2.0", "feature/x", "refs/tags/main"],
         "image": "team/app",

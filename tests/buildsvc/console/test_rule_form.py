@@ -139,7 +139,7 @@ def test_a_value_too_long_names_the_argument() -> None:
 
 def test_bad_glob_pattern_and_type_name_their_field() -> None:
     assert refused({"pattern": "main", "include_paths": "/"}).field == "include_paths"
-    assert refused({"pattern": "(open"}).field == "pattern"
+    assert refused({"pattern": "/(open/"}).field == "pattern"
     assert refused({"pattern": "main", "type": "commit"}).detail == (
         "Rule 1, type: choose branch or tag"
     )
