@@ -1,8 +1,9 @@
 """The REST API as the CLI sees it: JSON calls, pagination and server-sent events.
 
 Every failure becomes one ``ApiError`` carrying the API's ``code``, ``message`` and
-``detail`` (``CONNECTION_FAILED`` when the API cannot be reached at all), so commands
-print errors one way.
+``detail`` (``CONNECTION_FAILED`` when the API cannot be reached at all,
+``CONNECTION_LOST`` when an event stream breaks), so commands print errors one way and
+no requests exception escapes. ``status`` is 0 when no answer came.
 """
 
 from __future__ import annotations
@@ -112,7 +113,10 @@ class ApiClient:
             page += 1
 
     def events(self, path: str, *, last_event_id: str | None = None) -> Iterator[Event]:
-        """Server-sent events of ``path`` until the server closes the stream."""
+        """Server-sent events of ``path`` until the server closes the stream.
+
+        The request is sent at once (an unreachable API raises here); a stream that
+        breaks later raises ``ApiError`` ``CONNECTION_LOST`` from the iterator."""
         headers = {"Accept": "text/event-stream"}
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
@@ -123,8 +127,16 @@ class ApiClient:
             stream=True,
             timeout=(self.timeout, STREAM_READ_TIMEOUT_SECONDS),
         )
+        return self._read_events(response)
+
+    def _read_events(self, response: requests.Response) -> Iterator[Event]:
         with response:
-            yield from parse_events(response.iter_lines(decode_unicode=True))
+            try:
+                yield from parse_events(response.iter_lines(decode_unicode=True))
+            except requests.RequestException as exc:
+                raise ApiError(
+                    0, "CONNECTION_LOST", f"Lost the connection to {self.url}.", str(exc)
+                ) from exc
 
 
 def parse_events(lines: Iterator[str | bytes]) -> Iterator[Event]:
