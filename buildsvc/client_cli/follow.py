@@ -14,6 +14,7 @@ document).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -109,7 +110,11 @@ def _transient(error: ApiError) -> bool:
 
 
 def _stream(
-    client: ApiClient, build_id: int, show: Callable[[str], None], reconnect_seconds: float
+    client: ApiClient,
+    build_id: int,
+    show: Callable[[str], None],
+    notice: Callable[[str], None],
+    reconnect_seconds: float,
 ) -> str | None:
     """Show every log line; the final status from ``end`` (None: the API stayed gone)."""
     path = f"/api/v1/builds/{build_id}/logs?follow=true"
@@ -133,7 +138,7 @@ def _stream(
         now = time.monotonic()
         if lost_at is None:
             lost_at = now
-            stderr().print("connection lost, reconnecting…", highlight=False)
+            notice("connection lost, reconnecting…")
         left = reconnect_seconds - (now - lost_at)
         if left <= 0:
             return None
@@ -153,6 +158,9 @@ def follow_build(
         if not live_view:
             status_console.print(f"build {build_id}: {status}", highlight=False)
 
+    def notice(text: str) -> None:  # through the live view's console, above its line
+        status_console.print(text, highlight=False)
+
     with _Progress(client, build_id, changed) as progress:
         if live_view:
             spinner = Spinner("dots", text=progress.line())
@@ -162,9 +170,10 @@ def follow_build(
                     spinner.update(text=progress.line())
                     out.print(line, markup=False, highlight=False)
 
-                ended = _stream(client, build_id, show, reconnect_seconds)
+                ended = _stream(client, build_id, show, notice, reconnect_seconds)
         else:
-            ended = _stream(client, build_id, lambda line: _plain(out, line), reconnect_seconds)
+            plain = functools.partial(_plain, out)
+            ended = _stream(client, build_id, plain, notice, reconnect_seconds)
         if ended is None:
             return _gone(client, build_id, reconnect_seconds, as_json)
         progress.refresh()

@@ -136,7 +136,9 @@ def check(provider: str, as_json: bool) -> None:
 
 @sources.command("unbind")
 @click.argument("provider", type=click.Choice(PROVIDERS))
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."
+)
 @json_option
 @handles_errors
 def unbind(provider: str, yes: bool, as_json: bool) -> None:
@@ -146,6 +148,8 @@ def unbind(provider: str, yes: bool, as_json: bool) -> None:
     buildsvc sources unbind gitlab --yes
     """
     if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("--yes is required when stdin is not a terminal")
         click.confirm(f"Unbind {provider} and remove its push hooks?", abort=True, err=True)
     result = open_client().call("DELETE", f"/api/v1/sources/{provider}")
 

@@ -1,8 +1,9 @@
 """``--follow`` across an API restart: a real ``buildsvc serve`` stopped and started again
-on the same port while ``buildsvc builds logs -f`` runs in a process of its own.
+on the same port while ``buildsvc builds start --follow`` (or ``logs -f``) runs in a
+process of its own.
 
-The build and its log lines are written to the store as the worker writes them (no
-Docker engine needed); the API streams them, and the follower must resume with
+No worker runs: the build's log lines are written to the store as the worker writes them
+(no Docker engine needed), and the API streams them. The follower must resume with
 ``Last-Event-ID`` (every line once) and exit by the build's ending, or exit 7 with one
 line when the API stays gone.
 """
@@ -19,16 +20,24 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 from yarl import URL
 
+import forgesim
 from buildsvc.builds import logs
 from buildsvc.client_cli.exit_codes import EXIT_CANCELLED, EXIT_STREAM_LOST
 from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
-from tests.buildsvc.client_cli.stack import healthy, settings_env, stack_settings, wait_for
+from tests.buildsvc.client_cli.stack import (
+    healthy,
+    push_example,
+    settings_env,
+    stack_settings,
+    wait_for,
+)
 from tests.buildsvc.factories import add_build, add_repository
 
 REDIS_DB = 11
@@ -105,7 +114,7 @@ class Api:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    def follow(self, build_id: int, *args: str) -> Follower:
+    def buildsvc(self, *args: str) -> Follower:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BUILDSVC_")}
         env.update(
             XDG_CONFIG_HOME=str(self.root / "config"),
@@ -113,7 +122,7 @@ class Api:
             BUILDSVC_API_TOKEN=self.token,
         )
         process = subprocess.Popen(
-            [sys.executable, "-m", "buildsvc", "builds", "logs", str(build_id), "-f", *args],
+            [sys.executable, "-m", "buildsvc", *args],
             cwd=self.root,
             env=env,
             stdout=subprocess.PIPE,
@@ -122,6 +131,35 @@ class Api:
             text=True,
         )
         return Follower(process)
+
+    def call(self, method: str, path: str, **body: object) -> Any:
+        response = requests.request(
+            method, self.server.url + path, json=body or None, headers=self.headers(), timeout=30
+        )
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    def link(self, forge: forgesim.Forge, root: Path) -> None:
+        """Bind alice's GitLab, push acme/app's main, link it as team/app (no auto build)."""
+        token = forge.admin.create_token("alice", ["api"])
+        push_example(forge, token, "acme/app", root / "work")
+        self.call(
+            "POST",
+            "/api/v1/sources",
+            provider="gitlab",
+            url=forge.url,
+            username="alice",
+            token=token,
+        )
+        self.call(
+            "POST",
+            "/api/v1/repositories",
+            namespace="team",
+            name="app",
+            source={"provider": "gitlab", "repository": "acme/app"},
+            auto_build=False,
+            rules=[{"type": "branch", "pattern": "main", "tag": "latest"}],
+        )
 
     def seed_build(self) -> int:
         async def seed() -> int:
@@ -173,25 +211,33 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     server = ServeProcess(settings, root)
     server.start()
     try:
-        yield Api(server, created.stdout.strip().splitlines()[-1], account_id, root)
+        with forgesim.running("gitlab", root / "forge") as forge:
+            forge.admin.create_user("alice")
+            forge.admin.create_namespace("acme", members={"alice": "maintainer"})
+            forge.admin.create_repository("acme", "app")
+            api = Api(server, created.stdout.strip().splitlines()[-1], account_id, root)
+            api.link(forge, root)
+            yield api
     finally:
         server.stop()
 
 
-def test_follow_resumes_after_an_api_restart_and_exits_by_the_ending(api: Api) -> None:
-    build_id = api.seed_build()
+def test_start_follow_resumes_after_an_api_restart_and_exits_by_the_ending(api: Api) -> None:
+    follower = api.buildsvc("builds", "start", "team/app", "--ref", "main", "--follow")
+
+    def started() -> int | None:
+        items = api.call("GET", "/api/v1/builds")["items"]
+        return int(items[0]["id"]) if items else None
+
+    build_id = wait_for(started, 30, "the build to be queued")
     api.write_log(build_id, 1, 3)
-    follower = api.follow(build_id)
     wait_for(lambda: "log line 3" in follower.lines, 30, "the first lines")
 
     api.server.stop()
     api.write_log(build_id, 4, 5)  # the worker goes on while the API is down
     api.server.start()
     wait_for(lambda: "log line 5" in follower.lines, 30, "the lines written meanwhile")
-    cancelled = requests.post(
-        f"{api.server.url}/api/v1/builds/{build_id}/cancel", headers=api.headers(), timeout=10
-    )
-    assert cancelled.status_code == 200, cancelled.text
+    api.call("POST", f"/api/v1/builds/{build_id}/cancel")
     code, stderr = follower.finish(timeout=30)
 
     assert code == EXIT_CANCELLED, stderr
@@ -204,7 +250,7 @@ def test_follow_resumes_after_an_api_restart_and_exits_by_the_ending(api: Api) -
 def test_follow_exits_7_with_one_line_when_the_api_stays_gone(api: Api) -> None:
     build_id = api.seed_build()
     api.write_log(build_id, 1, 1)
-    follower = api.follow(build_id, "--reconnect-timeout", "2")
+    follower = api.buildsvc("builds", "logs", str(build_id), "-f", "--reconnect-timeout", "2")
     wait_for(lambda: "log line 1" in follower.lines, 30, "the first line")
 
     api.server.stop(crash=True)
