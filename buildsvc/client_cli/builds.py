@@ -12,7 +12,7 @@ from buildsvc.client_cli.apiclient import ApiClient
 from buildsvc.client_cli.build_view import print_build, print_builds, repository_names
 from buildsvc.client_cli.follow import follow_build, follow_options
 from buildsvc.client_cli.output import emit, handles_errors, json_option, print_json, stdout
-from buildsvc.client_cli.params import BUILD_ID
+from buildsvc.client_cli.params import BUILD_ID, RULE_ID
 from buildsvc.client_cli.session import find_repository, open_client
 from buildsvc.client_cli.timefmt import plural
 
@@ -62,7 +62,7 @@ def _started(
 @builds.command("start")
 @click.argument("repo", metavar="REPO")
 @click.option("--ref", help="Branch or tag to build (default: the default branch).")
-@click.option("--rule-id", type=click.IntRange(min=1), help="Build only this rule.")
+@click.option("--rule-id", type=RULE_ID, help="Build only this rule.")
 @follow_options
 @json_option
 @handles_errors

@@ -44,6 +44,7 @@ class IdType(click.ParamType[int]):
 
 
 BUILD_ID = IdType("build", "buildsvc builds list")
+RULE_ID = IdType("rule", "buildsvc repos show REPO")
 
 token_stdin_option = click.option(
     "--token-stdin",

@@ -32,7 +32,9 @@ def repos() -> None:
 def _render_repository(repo: dict[str, Any]) -> Callable[[Console], None]:
     def render(console: Console) -> None:
         source = repo["source"]
-        console.print(f"[bold]{repo['namespace']}/{repo['name']}[/] (id {repo['id']})")
+        console.print(
+            f"[bold]{repo['namespace']}/{repo['name']}[/] (id {repo['id']})", highlight=False
+        )
         console.print(f"  image:      {repo['image']}", markup=False, highlight=False)
         console.print(f"  source:     {source['provider']} {source['repository']}", highlight=False)
         console.print(f"  auto build: {'on' if repo['auto_build'] else 'off'}")

@@ -87,6 +87,12 @@ def test_a_word_for_a_build_id_gets_a_plain_message(seeded: Seeded, command: str
     assert "integer range" not in result.stderr
 
 
+def test_a_word_for_a_rule_id_gets_a_plain_message(seeded: Seeded) -> None:
+    result = seeded.run("builds", "start", "team/web", "--rule-id", "main")
+    assert result.exit_code == 2
+    assert "'main' is not a rule id" in result.stderr
+
+
 def test_list_on_a_terminal_names_repositories_with_relative_times(seeded: Seeded) -> None:
     result = seeded.run("builds", "list", TTY_COMPATIBLE="1", NO_COLOR="1")
 
