@@ -109,7 +109,7 @@ def _transient(error: ApiError) -> bool:
     return error.status == 0 or error.status >= 500
 
 
-def _stream(
+def stream_log(
     client: ApiClient,
     build_id: int,
     show: Callable[[str], None],
@@ -170,10 +170,10 @@ def follow_build(
                     spinner.update(text=progress.line())
                     out.print(line, markup=False, highlight=False)
 
-                ended = _stream(client, build_id, show, notice, reconnect_seconds)
+                ended = stream_log(client, build_id, show, notice, reconnect_seconds)
         else:
             plain = functools.partial(_plain, out)
-            ended = _stream(client, build_id, plain, notice, reconnect_seconds)
+            ended = stream_log(client, build_id, plain, notice, reconnect_seconds)
         if ended is None:
             return _gone(client, build_id, reconnect_seconds, as_json)
         progress.refresh()
