@@ -13,7 +13,12 @@ from buildsvc.client_cli.build_view import print_build, print_builds, repository
 from buildsvc.client_cli.follow import follow_build, follow_options
 from buildsvc.client_cli.output import emit, handles_errors, json_option, print_json, stdout
 from buildsvc.client_cli.params import BUILD_ID, RULE_ID
-from buildsvc.client_cli.session import find_repository, open_client
+from buildsvc.client_cli.session import (
+    complete_repository,
+    find_repository,
+    open_client,
+    repo_argument,
+)
 from buildsvc.client_cli.timefmt import plural
 
 STATUSES = (
@@ -60,7 +65,7 @@ def _started(
 
 
 @builds.command("start")
-@click.argument("repo", metavar="REPO")
+@repo_argument
 @click.option("--ref", help="Branch or tag to build (default: the default branch).")
 @click.option("--rule-id", type=RULE_ID, help="Build only this rule.")
 @follow_options
@@ -107,7 +112,11 @@ def rerun(build_id: int, follow: bool, reconnect_timeout: float, as_json: bool) 
 
 
 @builds.command("list")
-@click.option("--repo", help="Only builds of this repository (id or namespace/name).")
+@click.option(
+    "--repo",
+    help="Only builds of this repository (id or namespace/name).",
+    shell_complete=complete_repository,
+)
 @click.option("--status", type=click.Choice(STATUSES))
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--per-page", type=click.IntRange(1, 100), default=20, show_default=True)

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from buildsvc.client_cli import timefmt
 from buildsvc.client_cli.output import emit, handles_errors, json_option, print_table
-from buildsvc.client_cli.session import find_repository, open_client
+from buildsvc.client_cli.session import find_repository, open_client, repo_argument
 
 COLUMNS = ("received", "event", "ref", "commit", "outcome", "builds")
 
@@ -19,7 +19,7 @@ def deliveries() -> None:
 
 
 @deliveries.command("list")
-@click.argument("repo", metavar="REPO")
+@repo_argument
 @click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--per-page", type=click.IntRange(1, 100), default=20, show_default=True)
 @json_option

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from buildsvc.client_cli import timefmt
 from buildsvc.client_cli.output import emit, handles_errors, json_option, print_table
-from buildsvc.client_cli.session import find_repository, open_client
+from buildsvc.client_cli.session import find_repository, open_client, repo_argument
 
 PROVIDERS = ("gitlab", "github", "bitbucket", "bitbucket-server")
 RULE_EXTRAS = ("build_args", "secret_build_args", "include_paths", "ignore_paths", "no_cache")
@@ -153,7 +153,7 @@ def list_repositories(page: int, per_page: int, as_json: bool) -> None:
 
 
 @repos.command("show")
-@click.argument("repo", metavar="REPO")
+@repo_argument
 @json_option
 @handles_errors
 def show(repo: str, as_json: bool) -> None:
@@ -180,7 +180,7 @@ def _extras(repo: dict[str, Any]) -> list[str]:
 
 
 @repos.command("edit")
-@click.argument("repo", metavar="REPO")
+@repo_argument
 @click.option("--auto-build/--no-auto-build", default=None, help="Build on every push, or not.")
 @rule_options
 @json_option
@@ -219,7 +219,7 @@ def edit(
 
 
 @repos.command("delete")
-@click.argument("repo", metavar="REPO")
+@repo_argument
 @click.option(
     "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."
 )

@@ -8,7 +8,6 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -29,6 +28,7 @@ class Seeded:
     build_id: int
     commit_sha: str
     run: Cli
+    env: dict[str, str | None]
 
 
 @pytest.fixture(scope="module")
@@ -65,18 +65,19 @@ def seeded(cli_stack: CliStack, tmp_path_factory: pytest.TempPathFactory) -> See
     token, build_id, sha = cli_stack.server.run(seed())
     config = tmp_path_factory.mktemp("builds-config")
 
-    def run(*args: str, **env: str) -> Result:
-        base = {
-            "XDG_CONFIG_HOME": str(config),
-            "BUILDSVC_API_URL": cli_stack.url,
-            "BUILDSVC_API_TOKEN": token,
-            "NO_COLOR": None,
-            "TTY_COMPATIBLE": None,
-            "FORCE_COLOR": None,
-        }
-        return CliRunner().invoke(main, list(args), env={**base, **env})  # type: ignore[dict-item]
+    base: dict[str, str | None] = {
+        "XDG_CONFIG_HOME": str(config),
+        "BUILDSVC_API_URL": cli_stack.url,
+        "BUILDSVC_API_TOKEN": token,
+        "NO_COLOR": None,
+        "TTY_COMPATIBLE": None,
+        "FORCE_COLOR": None,
+    }
 
-    return Seeded(build_id, sha, run)
+    def run(*args: str, **env: str) -> Result:
+        return CliRunner().invoke(main, list(args), env={**base, **env})
+
+    return Seeded(build_id, sha, run, base)
 
 
 @pytest.mark.parametrize("command", ["cancel", "show", "logs", "rerun"])
@@ -157,7 +158,23 @@ def test_rerun_queues_the_same_commit_again(seeded: Seeded) -> None:
     assert json.loads(cancelled.stdout)["status"] == "cancelled"
 
 
-def test_cancel_of_a_finished_build_says_so(seeded: Seeded, tmp_path: Path) -> None:
+def test_shell_completion_offers_the_accounts_repository_names(seeded: Seeded) -> None:
+    env = {**seeded.env, "_BUILDSVC_COMPLETE": "bash_complete", "COMP_CWORD": "3"}
+    for words in ("buildsvc builds start te", "buildsvc deliveries list team/"):
+        result = CliRunner().invoke(
+            main, [], prog_name="buildsvc", env={**env, "COMP_WORDS": words}
+        )
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines() == ["plain,team/web"]
+
+    env["BUILDSVC_API_URL"] = "http://127.0.0.1:9"  # unreachable: nothing, no error
+    offline = CliRunner().invoke(
+        main, [], prog_name="buildsvc", env={**env, "COMP_WORDS": "buildsvc repos show te"}
+    )
+    assert (offline.exit_code, offline.stdout.strip(), offline.stderr) == (0, "", "")
+
+
+def test_cancel_of_a_finished_build_says_so(seeded: Seeded) -> None:
     result = seeded.run("builds", "cancel", str(seeded.build_id))
     assert result.exit_code == 1
     assert "BUILD_FINISHED" in result.stderr
