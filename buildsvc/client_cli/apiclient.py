@@ -9,7 +9,7 @@ no requests exception escapes. ``status`` is 0 when no answer came.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,11 +112,14 @@ class ApiClient:
                 return
             page += 1
 
-    def events(self, path: str, *, last_event_id: str | None = None) -> Iterator[Event]:
+    def events(
+        self, path: str, *, last_event_id: str | None = None
+    ) -> Generator[Event, None, None]:
         """Server-sent events of ``path`` until the server closes the stream.
 
         The request is sent at once (an unreachable API raises here); a stream that
-        breaks later raises ``ApiError`` ``CONNECTION_LOST`` from the iterator."""
+        breaks later raises ``ApiError`` ``CONNECTION_LOST`` from the generator. Close
+        the generator when leaving early: that closes the connection."""
         headers = {"Accept": "text/event-stream"}
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
@@ -129,7 +132,7 @@ class ApiClient:
         )
         return self._read_events(response)
 
-    def _read_events(self, response: requests.Response) -> Iterator[Event]:
+    def _read_events(self, response: requests.Response) -> Generator[Event, None, None]:
         with response:
             try:
                 yield from parse_events(response.iter_lines(decode_unicode=True))

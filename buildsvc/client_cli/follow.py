@@ -14,6 +14,7 @@ document).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
@@ -125,12 +126,13 @@ def stream_log(
         try:
             events = client.events(path, last_event_id=last)
             lost_at = None  # the API answered: a later loss gets the full timeout again
-            for event in events:
-                if event.event == "end":
-                    return str(event.json().get("status"))
-                show(str(event.json().get("line", "")))
-                last = event.id or last
-                pause = FIRST_PAUSE_SECONDS
+            with contextlib.closing(events):
+                for event in events:
+                    if event.event == "end":
+                        return str(event.json().get("status"))
+                    show(str(event.json().get("line", "")))
+                    last = event.id or last
+                    pause = FIRST_PAUSE_SECONDS
         except ApiError as exc:
             if not _transient(exc):
                 raise
