@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc import startup
 from buildsvc.client_cli import COMMANDS as CLIENT_COMMANDS
+from buildsvc.client_cli import EPILOG as CLIENT_EPILOG
 from buildsvc.config import Settings
 from buildsvc.errors import ServiceError
 from buildsvc.jsonlog import AccessLogger, configure_logging
@@ -107,7 +108,7 @@ def run_with_database(
         raise click.ClickException(f"{exc.message}{detail}") from exc
 
 
-@click.group()
+@click.group(epilog=CLIENT_EPILOG)
 @click.version_option(package_name="buildsvc")
 def main() -> None:
     """buildsvc: git push becomes an image in a registry."""
@@ -231,6 +232,6 @@ def rotate_secrets() -> None:
     click.echo(f"re-encrypted {count} stored secrets with the newest key")
 
 
-# The user-facing commands (login, sources, repos, builds) live in buildsvc.client_cli.
+# The user-facing commands (login, sources, repos, builds, ...) live in buildsvc.client_cli.
 for _command in CLIENT_COMMANDS:
     main.add_command(_command)

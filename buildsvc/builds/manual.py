@@ -8,6 +8,10 @@
 - ``ref`` alone: every rule the ref matches;
 - neither: the repository's default branch, with every rule it matches.
 
+``POST /api/v1/builds/{id}/rerun`` (``rerun_build``) builds the same commit of the same
+ref again: with the build's rule when it still exists, else (rules were replaced since)
+with every rule the ref matches now. The forge is not asked: the commit is pinned.
+
 The ref is resolved on the forge first, so the answer says what is really wrong: a
 short ref (``main``, ``v1.2``) is looked up as a branch, then as a tag, and the first
 that exists and some chosen rule matches is built; ``refs/heads/…`` and
@@ -178,6 +182,36 @@ async def start_build(
         detail=f"{' and '.join(existing)} {'does' if len(existing) == 1 else 'do'} not match "
         f"{which} of repository {repository_id}"
     )
+
+
+async def rerun_build(
+    access: SourceAccess,
+    pool: LazyArqPool,
+    account_id: int,
+    build_id: int,
+    statuses: QueuedStatus,
+    trigger: str = "api",
+) -> list[Build]:
+    """Queue the builds that run ``build_id``'s commit again (see the module docstring)."""
+    async with access.sessionmaker() as session:
+        old = await session.scalar(
+            select(Build).where(Build.id == build_id, Build.account_id == account_id)
+        )
+        if old is None:
+            raise NotFound(f"Build {build_id} not found.")
+        repository = await repositories.load(session, account_id, old.repository_id)
+    rules = _compiled(repository.rules)
+    own = [(row, rule) for row, rule in rules if row.id == old.rule_id]
+    matched = _matching(own, old.ref) or _matching(rules, old.ref)
+    if not matched:
+        raise RefNotMatched(detail=f"no rule of repository {repository.id} matches {old.ref}")
+    builds, superseded = await _insert(
+        access, repository, old.ref, old.commit_sha, matched, trigger
+    )
+    await queue.enqueue(pool, access.sessionmaker, [b.id for b in builds])
+    statuses.report([b.id for b in builds])
+    statuses.report(superseded, "superseded")
+    return builds
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,12 @@ from typing import Any
 import click
 from rich.console import Console
 
-from buildsvc.client_cli.output import emit, handles_errors, json_option, stderr, table
+from buildsvc.client_cli.output import emit, handles_errors, json_option, print_table, stderr
+from buildsvc.client_cli.params import IdType
 from buildsvc.client_cli.session import open_client
+from buildsvc.client_cli.timefmt import plural, shown
+
+TOKEN_ID = IdType("API token", "buildsvc tokens list")
 
 
 @click.group()
@@ -56,26 +60,28 @@ def list_tokens(page: int, per_page: int, as_json: bool) -> None:
     answer = open_client().get("/api/v1/tokens", page=page, per_page=per_page)
 
     def render(console: Console) -> None:
+        terminal = console.is_terminal
         rows = [
             (
                 t["id"],
                 t["name"],
                 f"…{t['last4']}",
-                t["created_at"],
-                t["last_used_at"] or "never",
-                t["expires_at"] or "never",
+                shown(t["created_at"], terminal=terminal),
+                shown(t["last_used_at"], terminal=terminal) or "never",
+                shown(t["expires_at"], terminal=terminal) or "never",
             )
             for t in answer["items"]
         ]
         columns = ["id", "name", "token", "created", "last used", "expires"]
-        console.print(table(None, columns, rows))
-        console.print(f"{answer['total']} tokens", style="dim")
+        print_table(console, columns, rows)
+        if terminal:
+            console.print(plural(answer["total"], "token"), style="dim")
 
     emit(as_json, answer, render)
 
 
 @tokens.command("revoke")
-@click.argument("token_id", metavar="ID", type=click.IntRange(min=1))
+@click.argument("token_id", metavar="ID", type=TOKEN_ID)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @json_option
 @handles_errors
