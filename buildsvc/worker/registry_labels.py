@@ -227,7 +227,7 @@ class _Registry:
             body = answer.json()
             token = body.get("token") or body.get("access_token")
             lifetime = float(body.get("expires_in") or TOKEN_LIFETIME_SECONDS)
-        except (ValueError, AttributeError, TypeError):
+        except (ValueError, AttributeError, TypeError, RecursionError):
             token, lifetime = None, 0.0
         if not isinstance(token, str) or not token:
             raise RegistryError(detail="the registry's token service answered without a token")
@@ -254,7 +254,7 @@ def _error_text(response: requests.Response) -> str:
     try:
         errors = response.json().get("errors") or []
         text = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         text = response.text
     return (text or response.reason or "").strip()[:300]
 
@@ -358,7 +358,8 @@ def label_pushed_image(
             if echoed and echoed != labelled:
                 raise RegistryError(detail=f"the registry stored {echoed}, expected {labelled}")
         return labelled
-    except (KeyError, TypeError, ValueError) as exc:  # not the JSON a v2 registry answers
+    # Not the JSON a v2 registry answers (RecursionError: nested too deep to decode or encode).
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
         raise RegistryError(
             detail=f"unexpected registry answer: {type(exc).__name__}: {exc}"
         ) from exc
