@@ -96,8 +96,20 @@ def test_real_payloads_nest_far_below_the_limit() -> None:
         b'["' + b'\\"' * 500_000 + b'"]',  # one long string of escaped quotes
         b'"\\"' * 300_000,  # unterminated strings everywhere
         b'["[",' * 250_000 + b"1]",
+        b"[" * 500_000 + b"]" * 500_000,  # nothing to peel but one pair a round
+        b"]" * 100_000 + b"[" * 400_000 + b"]" * 400_000,
+        b"[" + b"[]," * 300_000 + nested(MAX_JSON_DEPTH) + b"]",  # wide, then deep
     ],
-    ids=["arrays", "objects", "escapes", "unterminated", "bracket strings"],
+    ids=[
+        "arrays",
+        "objects",
+        "escapes",
+        "unterminated",
+        "bracket strings",
+        "balanced",
+        "unbalanced",
+        "wide then deep",
+    ],
 )
 def test_the_scan_is_linear_on_hostile_input(document: bytes) -> None:
     started = time.process_time()
