@@ -69,29 +69,34 @@ def unsupported_event(provider: Provider, event: str) -> UnsupportedEvent:
     )
 
 
+def _too_deep(provider: Provider) -> InvalidPayload:
+    return InvalidPayload(
+        f"{provider} body nests deeper than {MAX_JSON_DEPTH} levels",
+        provider=provider,
+        reason="too_deep",
+    )
+
+
 def check_depth(provider: Provider, document: bytes | str) -> None:
-    """Refuse a document nesting deeper than ``MAX_JSON_DEPTH``, before anything parses it."""
+    """Refuse a document nesting deeper than ``MAX_JSON_DEPTH`` before ``json`` parses it."""
     if json_too_deep(document):
-        raise InvalidPayload(
-            f"{provider} body nests deeper than {MAX_JSON_DEPTH} levels",
-            provider=provider,
-            reason="too_deep",
-        )
+        raise _too_deep(provider)
 
 
 def load_object(provider: Provider, body: bytes | str) -> JSONObject:
     """Decode a JSON object; every decoding failure becomes ``InvalidPayload``.
 
-    pydantic-core's parser is about twice as fast as ``json`` on webhook bodies, but it
-    refuses some inputs ``json`` accepts (nesting deeper than 200, lone surrogate
-    escapes, non-UTF-8 encodings): those get a second, lenient try with ``json``.
-    Both are linear in the input size, so no input costs more than two linear passes;
-    ``check_depth`` goes first, so neither ever meets nesting beyond ``MAX_JSON_DEPTH``.
+    pydantic-core's parser is about twice as fast as ``json`` on webhook bodies and
+    stops nesting past ``MAX_JSON_DEPTH`` itself. It refuses some inputs ``json`` accepts
+    (lone surrogate escapes, non-UTF-8 encodings): those get a second, lenient try with
+    ``json``, after ``check_depth``. Every pass is linear in the input size.
     """
-    check_depth(provider, body)
     try:
         data = pydantic_core.from_json(body)
-    except ValueError:
+    except ValueError as strict:
+        if "recursion limit exceeded" in str(strict):
+            raise _too_deep(provider) from strict
+        check_depth(provider, body)  # before json, which recurses ~1000 levels first
         try:
             data = json.loads(body)
         # JSONDecodeError, UnicodeDecodeError; RecursionError only if the check is wrong

@@ -21,8 +21,13 @@ import operator
 import re
 from itertools import accumulate, repeat
 
-MAX_JSON_DEPTH = 64
-"""Arrays and objects nested deeper than this are refused wherever JSON comes in."""
+MAX_JSON_DEPTH = 200
+"""Arrays and objects nested deeper than this are refused wherever JSON comes in.
+
+It is the limit pydantic-core's parser enforces on its own, so the webhook hot path,
+which validates push bodies with it, pays for no scan (the scan would cost a third of
+the parse). That parser lets arrays go one level further (201); nothing recurses
+anywhere near Python's limit at either depth."""
 
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)
 # Past this many backslashes, two replaces beat one regex match per escape.

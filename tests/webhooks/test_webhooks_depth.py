@@ -140,6 +140,7 @@ def test_nesting_up_to_the_limit_in_an_ignored_field_still_parses() -> None:
         b"[" * (MAX_JSON_DEPTH - 2) + b"]" * (MAX_JSON_DEPTH - 2)
     )
     assert parse("github", PUSH_HEADERS["github"], encode(data)) == expected
-    data["repository"]["topics"] = [data["repository"]["topics"]]  # one level more
+    # Two levels more: pydantic-core's parser, the push path's, takes arrays one further.
+    data["repository"]["topics"] = [[data["repository"]["topics"]]]
     with pytest.raises(InvalidPayload):
         parse("github", PUSH_HEADERS["github"], encode(data))
