@@ -166,7 +166,8 @@ def label_pushed_image(
                 raise RegistryError(detail=f"the registry stored {echoed}, expected {labelled}")
         unmasked = (digest, str(config_ref["digest"])) if masked is not None else None
         return Relabelled(labelled, unmasked)
-    except (KeyError, TypeError, ValueError) as exc:  # not the JSON a v2 registry answers
+    # Not the JSON a v2 registry answers (RecursionError: nested too deep to decode or encode).
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
         raise RegistryError(
             detail=f"unexpected registry answer: {type(exc).__name__}: {exc}"
         ) from exc

@@ -224,7 +224,7 @@ class RegistrySession:
             body = answer.json()
             token = body.get("token") or body.get("access_token")
             lifetime = float(body.get("expires_in") or TOKEN_LIFETIME_SECONDS)
-        except (ValueError, AttributeError, TypeError):
+        except (ValueError, AttributeError, TypeError, RecursionError):
             token, lifetime = None, 0.0
         if not isinstance(token, str) or not token:
             raise RegistryError(detail="the registry's token service answered without a token")
@@ -251,6 +251,6 @@ def _error_text(response: requests.Response) -> str:
     try:
         errors = response.json().get("errors") or []
         text = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors)
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         text = response.text
     return (text or response.reason or "").strip()[:300]

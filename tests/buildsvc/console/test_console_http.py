@@ -8,6 +8,7 @@ import re
 
 from yarl import URL
 
+from buildsvc.api import openapi
 from buildsvc.console.session import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from tests.buildsvc.factories import AccountInfo
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
@@ -18,6 +19,7 @@ from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     served_client,
     served_settings,
 )
+from webhooks import MAX_JSON_DEPTH
 
 REDIS_DB = 11
 
@@ -176,3 +178,26 @@ async def test_pickers_and_rule_preview(
     assert by_ref["v1.2.0"]["matches"][0]["tags"] == ["127.0.0.1:5000/team/app:1.2.0"]
     assert by_ref["feature/x"]["matches"] == []
     assert by_ref["refs/tags/main"]["matches"] == []  # a tag named main: no tag rule matches
+
+
+async def test_console_json_endpoints_refuse_deep_json(
+    client: Client, account: AccountInfo
+) -> None:
+    csrf = await sign_in(client, account.token)
+    posts = [
+        route.split(" ", 1)[1]
+        for route in openapi.hidden_routes(client.app)
+        if route.startswith("POST /console/api/")
+    ]
+    assert posts == ["/console/api/rules/preview"]  # a new one: give it real path ids here
+    for body in (b"[" * 100_000, b'{"a":' * 5_000 + b"1" + b"}" * 5_000):
+        for path in posts:
+            answer = await client.post(
+                path,
+                data=body,
+                headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+            )
+            assert answer.status == 400, path
+            error = (await answer.json())["error"]
+            assert error["code"] == "INVALID_JSON"
+            assert f"nests deeper than {MAX_JSON_DEPTH} levels" in error["message"]

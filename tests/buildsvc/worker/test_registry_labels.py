@@ -242,3 +242,52 @@ async def test_an_unreachable_registry_gives_up_as_unavailable(unused_tcp_port: 
             base_delay=0.01,
         )
     assert "gave up after 2 attempts" in str(caught.value.detail)
+
+
+class DeepRegistry:
+    """A registry whose JSON answers (manifest, error body or token) nest 100,000 deep."""
+
+    DEEP = "[" * 100_000
+
+    def __init__(self, *, status: int = 200, token_service: bool = False) -> None:
+        self.status = status
+        self.token_service = token_service
+        self.port = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.path == "/token":
+            return web.Response(text=self.DEEP, content_type="application/json")
+        if self.token_service and "Authorization" not in request.headers:
+            realm = f'Bearer realm="http://127.0.0.1:{self.port}/token",service="test"'
+            return web.Response(status=401, headers={"WWW-Authenticate": realm})
+        if request.method == "POST":  # an upload opened early
+            return web.Response(status=202, headers={"Location": "/v2/acme/app/blobs/uploads/1"})
+        return web.Response(text=self.DEEP, status=self.status, content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    ("registry", "error", "words"),
+    [
+        (DeepRegistry(), RegistryError, "unexpected registry answer: RecursionError"),
+        (DeepRegistry(status=500), RegistryUnavailable, "500"),
+        (DeepRegistry(token_service=True), RegistryError, "answered without a token"),
+    ],
+    ids=["manifest", "error body", "token"],
+)
+async def test_registry_json_too_deep_to_decode_is_a_registry_error(
+    aiohttp_server: ServerFactory, registry: DeepRegistry, error: type[RegistryError], words: str
+) -> None:
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", registry.handle)
+    server = await aiohttp_server(app)
+    registry.port = server.port
+    with pytest.raises(error) as caught:
+        await label_image(
+            [f"127.0.0.1:{server.port}/acme/app:1"],
+            "sha256:" + "0" * 64,
+            LABELS,
+            login=RegistryLogin("robot", "not-a-real-password"),
+            insecure=True,
+            attempts=1,
+        )
+    assert words in str(caught.value.detail)
