@@ -22,6 +22,7 @@ from buildsvc.client_cli import COMMANDS as CLIENT_COMMANDS
 from buildsvc.config import Settings
 from buildsvc.errors import ServiceError
 from buildsvc.jsonlog import AccessLogger, configure_logging
+from buildsvc.preflight import check_command, startup_checks
 
 T = TypeVar("T")
 log = logging.getLogger("buildsvc")
@@ -77,6 +78,7 @@ def serve(host: str | None, port: int | None) -> None:
     settings = load_settings()
     host = host or settings.host
     port = settings.port if port is None else port
+    startup_checks(settings.model_copy(update={"port": port}), "api")
     log.info("serving on http://%s:%s", host, port, extra={"host": host, "port": port})
     app = create_app(settings)
     # Everything allocated so far (modules, the app) lives as long as the process: keep
@@ -111,6 +113,7 @@ def worker() -> None:
     from buildsvc.worker.main import run_worker
 
     settings = load_settings()
+    startup_checks(settings, "worker")
     asyncio.run(upgrade_database(settings))
     run_worker(settings)
 
@@ -118,6 +121,9 @@ def worker() -> None:
 @main.group()
 def admin() -> None:
     """Operator tasks against the service's database."""
+
+
+admin.add_command(check_command)
 
 
 @admin.command("create-account")
