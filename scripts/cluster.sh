@@ -109,8 +109,12 @@ stop_postgres() {
         say "postgresql: not running (nothing started by cluster.sh)"
         return 0
     fi
+    local pid
+    pid="$(head -n1 "$PG_DIR/data/postmaster.pid")"
     as_postgres "$(pg_bin pg_ctl)" -D "$PG_DIR/data" -m fast -w stop >/dev/null
-    say "postgresql: stopped"
+    # pg_ctl returns once the pidfile is gone; the server process may still be exiting.
+    wait_until 20 bash -c "! kill -0 $pid 2>/dev/null" || say "postgresql: pid $pid still exiting"
+    say "postgresql: stopped (pid $pid)"
 }
 
 # --- Redis -----------------------------------------------------------------------------
