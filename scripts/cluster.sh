@@ -326,15 +326,16 @@ cmd_start() {
 }
 
 cmd_stop() {
+    # Front to back; the processes of one tier stop side by side (each takes seconds).
     stop_pidfile haproxy "$RUN/haproxy.pid"
-    stop_pidfile forgesim "$RUN/forgesim.pid"
-    stop_pidfile worker-1 "$RUN/worker-1.pid"
-    stop_pidfile worker-2 "$RUN/worker-2.pid"
-    stop_pidfile api-1 "$RUN/api-1.pid"
-    stop_pidfile api-2 "$RUN/api-2.pid"
-    stop_pidfile "dockerd 2" "$RUN/dockerd2.pid"
-    stop_pidfile redis "$RUN/redis.pid"
-    stop_postgres
+    for name in forgesim worker-1 worker-2 api-1 api-2; do
+        stop_pidfile "$name" "$RUN/$name.pid" &
+    done
+    wait
+    stop_pidfile "dockerd 2" "$RUN/dockerd2.pid" &
+    stop_pidfile redis "$RUN/redis.pid" &
+    stop_postgres &
+    wait
 }
 
 STATUS_RC=0

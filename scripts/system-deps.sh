@@ -15,8 +15,9 @@ declare -A WHY=(
     [chromium-driver]="browser tests of the web console"
     [postgresql]="tests and deployments on PostgreSQL (initdb, pg_ctl)"
     [haproxy]="the load balancer of make cluster: active /healthz checks, unbuffered SSE"
+    [systemd]="systemd-analyze, which checks the unit files in deploy/systemd"
 )
-PACKAGES=(docker.io docker-registry redis-server apache2-utils git busybox-static chromium chromium-driver haproxy)
+PACKAGES=(docker.io docker-registry redis-server apache2-utils git busybox-static chromium chromium-driver haproxy systemd)
 
 installed() { dpkg -s "$1" >/dev/null 2>&1; }
 
