@@ -34,7 +34,6 @@ REGISTRY_PASSWORD_FILE="${CLUSTER_REGISTRY_PASSWORD_FILE:-$ROOT/var/registry/pas
 ENGINE1="unix:///var/run/docker.sock"
 ENGINE2_DIR="$CLUSTER_DIR/docker"
 ENGINE2="unix://$ENGINE2_DIR/docker.sock"
-PG_DIR="$CLUSTER_DIR/postgres"
 ENV_FILE="$CLUSTER_DIR/buildsvc.env"
 PUBLIC_URL="http://127.0.0.1:$LB_PORT"
 START_TIMEOUT="${CLUSTER_START_TIMEOUT:-60}"
@@ -62,6 +61,14 @@ as_postgres() { # command... (PostgreSQL refuses to run as root)
         "$@" 9>&-
     fi
 }
+
+# PostgreSQL's data lives in CLUSTER_DIR unless the postgres user cannot reach it (a
+# clone under /root, mode 0700): then in postgres's home, named after CLUSTER_DIR.
+if [ "$(id -u)" -eq 0 ] && ! su postgres -s /bin/sh -c "test -x '$CLUSTER_DIR'" 9>&-; then
+    PG_DIR="/var/lib/postgresql/buildsvc-cluster-$(printf %s "$CLUSTER_DIR" | md5sum | cut -c1-8)"
+else
+    PG_DIR="$CLUSTER_DIR/postgres"
+fi
 
 require_port_free() { # name port
     local holder
@@ -315,11 +322,15 @@ cmd_start() {
     start_engine2
     write_env_file
     migrate
-    start_api 1
-    start_api 2
-    start_worker 1 "$ENGINE1"
-    start_worker 2 "$ENGINE2"
-    start_forgesim
+    # Side by side: each Python process takes seconds to import and check its dependencies.
+    local pids=() failed=0
+    start_api 1 & pids+=($!)
+    start_api 2 & pids+=($!)
+    start_worker 1 "$ENGINE1" & pids+=($!)
+    start_worker 2 "$ENGINE2" & pids+=($!)
+    start_forgesim & pids+=($!)
+    for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+    [ "$failed" -eq 0 ] || fail "not every process started (above); logs in $LOG"
     start_haproxy
     say "ready: API $PUBLIC_URL (TLS https://127.0.0.1:$LB_TLS_PORT), GitLab http://127.0.0.1:$FORGE_PORT"
     say "settings of every process: $ENV_FILE; check them with: set -a; . $ENV_FILE; .venv/bin/buildsvc admin check"
