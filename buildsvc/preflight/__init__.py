@@ -1,9 +1,11 @@
 """Preflight: is everything a buildsvc process needs there, and configured alike?
 
-``checks`` holds one check per dependency (database and migrations, Redis, registry
-login and push, Docker engine, PUBLIC_URL), ``registry_record`` the registry settings
-each process records in Redis at startup and their comparison, ``command`` the
-``buildsvc admin check`` command and the subsets ``serve`` and ``worker`` run first.
+``result`` is what a check answers (``Check``: ok, or one line with its fix);
+``checks`` holds the checks of the database and its migrations, Redis, the Docker engine
+and PUBLIC_URL; ``registry_push`` the registry login and push; ``registry_record`` the
+registry settings each process records in Redis at startup, and their comparison;
+``command`` the ``buildsvc admin check`` command and the subsets ``serve`` and ``worker``
+run before they start.
 """
 
 from buildsvc.preflight.command import StartupCheckFailed, check_command, startup_checks

@@ -23,8 +23,8 @@ import click
 from buildsvc.config import Settings
 
 if TYPE_CHECKING:
-    from buildsvc.preflight.checks import Check
     from buildsvc.preflight.registry_record import Role
+    from buildsvc.preflight.result import Check
 
 CheckFn = Callable[[Settings], Awaitable["Check"]]
 
@@ -33,12 +33,13 @@ def admin_checks() -> tuple[CheckFn, ...]:
     # Imported here: the checks pull in docker, alembic and the registry client, which
     # every other `buildsvc` command (the user-facing ones too) would otherwise load.
     from buildsvc.preflight import checks
+    from buildsvc.preflight.registry_push import check_registry
     from buildsvc.preflight.registry_record import check_registry_agreement
 
     return (
         checks.check_database,
         checks.check_redis,
-        checks.check_registry,
+        check_registry,
         checks.check_docker,
         checks.check_public_url,
         check_registry_agreement,
@@ -47,11 +48,12 @@ def admin_checks() -> tuple[CheckFn, ...]:
 
 def startup_checks_for(role: Role) -> tuple[CheckFn, ...]:
     from buildsvc.preflight import checks
+    from buildsvc.preflight.registry_push import check_registry
 
     database_reachable: CheckFn = functools.partial(checks.check_database, migrations=False)
     if role == "api":
         return (database_reachable,)
-    return (database_reachable, checks.check_docker, checks.check_registry)
+    return (database_reachable, checks.check_docker, check_registry)
 
 
 class StartupCheckFailed(click.ClickException):

@@ -17,7 +17,8 @@ import time
 from typing import Literal
 
 from buildsvc.config import Settings
-from buildsvc.preflight.checks import Check, close_redis, redis_client
+from buildsvc.preflight.checks import close_redis, redis_client
+from buildsvc.preflight.result import Check
 
 log = logging.getLogger(__name__)
 

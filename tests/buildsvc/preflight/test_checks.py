@@ -13,9 +13,9 @@ from buildsvc.preflight.checks import (
     check_docker,
     check_public_url,
     check_redis,
-    check_registry,
-    safe_url,
 )
+from buildsvc.preflight.registry_push import check_registry
+from buildsvc.preflight.result import safe_url
 from buildsvc.store.migrate import head_revision, upgrade_database
 from tests.conftest_services import ensure_services
 from tests.servers import free_port
