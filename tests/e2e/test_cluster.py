@@ -4,7 +4,8 @@ The cluster runs in a directory and on ports of its own (CLUSTER_DIR, CLUSTER_*_
 so this test runs beside a developer's `make cluster`. Through the load balancer: bind
 forgesim's GitLab, link a repository, `git push`, follow the log (SSE through haproxy),
 see the build succeed; then the same with the worker that built it stopped, so the other
-engine builds. Stopping leaves no process and no listening port behind.
+engine builds. An API stopped costs no request through haproxy; `start` again restarts
+what was stopped. Stopping leaves no process and no listening port behind.
 """
 
 from __future__ import annotations
@@ -232,16 +233,22 @@ def test_make_cluster_builds_a_push_on_either_engine_and_stops_clean(cluster: Cl
     built_on = engine_with(cluster, first["tags"][0])
 
     # With that engine's worker stopped, the next push can only build on the other one.
-    stop_worker(cluster, built_on)
+    stop_process(cluster, f"worker-{built_on}")
     sha = push(work, forge_url, forge_token, "second")
     second = follow_to_end(cluster, repository["id"], first["id"])
     assert second["commit_sha"] == sha
     assert engine_with(cluster, second["tags"][0]) == 3 - built_on
 
-    warm, output = cluster.script("start")  # idempotent: restarts the stopped worker only
-    print(f"cluster.sh start (warm, one worker down): {warm:.1f} s")
+    # An API going away costs no request: haproxy sends it to the other one.
+    stop_process(cluster, "api-1")
+    for _ in range(20):
+        assert requests.get(cluster.url + "/healthz", timeout=5).status_code == 200
+
+    warm, output = cluster.script("start")  # idempotent: restarts what was stopped only
+    print(f"cluster.sh start (warm, one worker and one API down): {warm:.1f} s")
     assert f"worker-{built_on}: started" in output
-    assert "api-1: running" in output
+    assert "api-1: started" in output
+    assert "api-2: running" in output
     assert f"worker-{3 - built_on}: running" in output
 
     stopping, _ = cluster.script("stop")
@@ -249,10 +256,10 @@ def test_make_cluster_builds_a_push_on_either_engine_and_stops_clean(cluster: Cl
     assert leftovers(cluster) == []
 
 
-def stop_worker(cluster: Cluster, number: int) -> None:
-    pid = int((cluster.directory / "run" / f"worker-{number}.pid").read_text())
+def stop_process(cluster: Cluster, name: str) -> None:
+    pid = int((cluster.directory / "run" / f"{name}.pid").read_text())
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + 30
     while Path(f"/proc/{pid}").exists():
-        assert time.monotonic() < deadline, f"worker-{number} did not stop"
+        assert time.monotonic() < deadline, f"{name} did not stop"
         time.sleep(0.1)
