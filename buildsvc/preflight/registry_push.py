@@ -1,21 +1,22 @@
 """The registry check: does the configured login get in, and may it push?
 
 Push is checked by opening a blob upload (what every push starts with) and cancelling
-it, so nothing is stored. It goes through the worker's own registry client: the same
-auth handshake (Basic, or a bearer token from the registry's token service) as a build's
-push.
+it: no blob is stored, only the upload's stub, which the registry's upload purging
+removes (Distribution: after a week by default). It goes through the worker's own
+registry client: the same auth handshake (Basic, or a bearer token from the registry's
+token service) as a build's push.
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 from typing import Any
 
 import requests
 
 from buildsvc.config import Settings
 from buildsvc.preflight.checks import docker_info
+from buildsvc.preflight.registry_record import registry_fingerprint
 from buildsvc.preflight.result import TIMEOUT_SECONDS, Check, root_cause
 from buildsvc.worker.errors import RegistryDenied, RegistryUnauthorized, RegistryUnavailable
 from buildsvc.worker.registry_labels import (
@@ -25,8 +26,9 @@ from buildsvc.worker.registry_labels import (
     registry_is_insecure,
 )
 
-# A new repository each time in this namespace, because the worker's client remembers a
-# header that worked per repository: the check must try the configured password.
+# The repository is named after the password's fingerprint: the worker's client
+# remembers a header that worked per repository, and the check must try the configured
+# password, not one that worked before.
 PREFLIGHT_NAMESPACE = "buildsvc-preflight"
 LOOPBACK_ONLY: dict[str, Any] = {"RegistryConfig": {"InsecureRegistryCIDRs": ["127.0.0.0/8"]}}
 
@@ -42,7 +44,8 @@ def _try_push(settings: Settings) -> None:
         password = settings.registry_password
         secret = password.get_secret_value() if password else ""
         login = RegistryLogin(settings.registry_username, secret)
-    ref = ImageRef(settings.registry, f"{PREFLIGHT_NAMESPACE}/{secrets.token_hex(4)}", ())
+    fingerprint = registry_fingerprint(settings)["password"]
+    ref = ImageRef(settings.registry, f"{PREFLIGHT_NAMESPACE}/{fingerprint}", ())
     client = _Registry(
         ref,
         login,
