@@ -31,6 +31,7 @@ from buildsvc.client_cli import EPILOG as CLIENT_EPILOG
 from buildsvc.config import Settings
 from buildsvc.errors import ServiceError
 from buildsvc.jsonlog import AccessLogger, configure_logging
+from buildsvc.preflight import check_command, startup_checks
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -127,6 +128,7 @@ def serve(host: str | None, port: int | None) -> None:
     port = settings.port if port is None else port
     startup.check_listen(host, port)
     asyncio.run(startup.check_database(settings))
+    startup_checks(settings.model_copy(update={"port": port}), "api")
     log.info("serving on http://%s:%s", host, port, extra={"host": host, "port": port})
     app = create_app(settings)
     # Everything allocated so far (modules, the app) lives as long as the process: keep
@@ -168,18 +170,22 @@ def worker() -> None:
 
     settings = load_settings()
 
-    async def prepare() -> None:
+    async def check() -> None:
         await startup.check_database(settings)
         await startup.check_redis(settings)
-        await upgrade_database(settings)
 
-    asyncio.run(prepare())
+    asyncio.run(check())
+    startup_checks(settings, "worker")  # the engine and the registry, before any migration
+    asyncio.run(upgrade_database(settings))
     run_worker(settings)
 
 
 @main.group()
 def admin() -> None:
     """Operator tasks against the service's database."""
+
+
+admin.add_command(check_command)
 
 
 @admin.command("create-account")
