@@ -217,6 +217,16 @@ async def enqueue(redis: ArqRedis, target_ids: list[int]) -> None:
         await redis.enqueue_job(JOB_FUNCTION, target_id, _job_id=job_id(target_id))
 
 
+async def enqueue_soon(redis: ArqRedis | None, target_id: int) -> None:
+    """Start the target's job now if Redis answers; else a worker's sweep does it soon."""
+    if redis is None:
+        return
+    try:
+        await enqueue(redis, [target_id])
+    except (RedisError, OSError) as exc:
+        log.warning("notification job of target %s left to the sweep: %s", target_id, exc)
+
+
 async def sweep_forever(notifier: Notifier, redis: ArqRedis) -> None:
     """Enqueue the jobs of targets with deliveries due; runs until cancelled."""
     while True:
