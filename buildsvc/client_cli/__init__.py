@@ -12,9 +12,10 @@ import click
 
 from buildsvc.client_cli.auth import login, logout
 from buildsvc.client_cli.builds import builds
+from buildsvc.client_cli.notifications import notifications
 from buildsvc.client_cli.repos import repos
 from buildsvc.client_cli.sources import sources
 
-COMMANDS: tuple[click.Command, ...] = (login, logout, sources, repos, builds)
+COMMANDS: tuple[click.Command, ...] = (login, logout, sources, repos, builds, notifications)
 
 __all__ = ["COMMANDS"]

@@ -44,8 +44,8 @@ class Receiver:
         status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
         return web.Response(status=status, text="ok")
 
-    async def wait_for(self, done: Callable[[list[Received]], bool]) -> None:
-        async with asyncio.timeout(30):
+    async def wait_for(self, done: Callable[[list[Received]], bool], seconds: float = 30) -> None:
+        async with asyncio.timeout(seconds):
             while not done(self.received):
                 self.arrived.clear()
                 await self.arrived.wait()
