@@ -90,10 +90,6 @@ class NotificationDeliveryOut(BaseModel):
         )
 
 
-class NotificationList(BaseModel):
-    items: list[NotificationOut]
-
-
 class NotificationDeletedOut(BaseModel):
     id: int
     deleted: bool
@@ -128,11 +124,14 @@ async def create(request: web.Request) -> web.Response:
 
 
 @routes.get(BASE)
-@describe("The repository's notification targets", response=NotificationList)
+@describe("The repository's notification targets", response=Page[NotificationOut], paginated=True)
 async def list_targets(request: web.Request) -> web.Response:
     repository_id = path_id(request, "repository_id", "Image repository")
-    found = await targets.list_targets(_access(request), request[ACCOUNT_ID], repository_id)
-    return json_response(NotificationList(items=[NotificationOut.of(t) for t in found]))
+    page = page_request(request)
+    found, total = await targets.list_targets(
+        _access(request), request[ACCOUNT_ID], repository_id, offset=page.offset, limit=page.limit
+    )
+    return paginated_response(request, [NotificationOut.of(t) for t in found], total, page)
 
 
 @routes.get(ONE)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,10 @@ log = logging.getLogger(__name__)
 
 JOB_FUNCTION = "deliver_notifications"
 NOTIFIER = "buildsvc_notifier"  # arq ctx key
-BATCH = 50  # deliveries per job run; then it yields to other jobs (Retry at once)
+# A job run ends after this many deliveries or seconds and queues itself again at once:
+# it shares the worker's job slots (``max_jobs``) with builds, so it must not hold one long.
+BATCH = 50
+BATCH_SECONDS = 30.0
 MAX_TRIES = 1_000_000  # every backoff is a Retry
 JOB_TIMEOUT_SECONDS = 600
 
@@ -92,7 +96,10 @@ async def deliver_notifications(ctx: dict[str, Any], target_id: int) -> str:
 
 async def drain(notifier: Notifier, target_id: int) -> str:
     """Send pending deliveries oldest first; raises ``Retry`` to wait for the next."""
+    deadline = time.monotonic() + BATCH_SECONDS
     for _ in range(BATCH):
+        if time.monotonic() > deadline:
+            break
         async with notifier.sessionmaker() as session:
             target = await session.get(NotificationTarget, target_id)
             if target is None:

@@ -73,16 +73,20 @@ async def create(
 
 
 async def list_targets(
-    access: NotificationAccess, account_id: int, repository_id: int
-) -> Sequence[NotificationTarget]:
+    access: NotificationAccess, account_id: int, repository_id: int, *, offset: int, limit: int
+) -> tuple[Sequence[NotificationTarget], int]:
     async with access.sessionmaker() as session:
         await repositories.load(session, account_id, repository_id)
+        mine = NotificationTarget.repository_id == repository_id
+        total = await session.scalar(select(func.count(NotificationTarget.id)).where(mine))
         statement = (
             select(NotificationTarget)
-            .where(NotificationTarget.repository_id == repository_id)
+            .where(mine)
             .order_by(NotificationTarget.id)
+            .offset(offset)
+            .limit(limit)
         )
-        return (await session.scalars(statement)).all()
+        return (await session.scalars(statement)).all(), int(total or 0)
 
 
 async def get(
