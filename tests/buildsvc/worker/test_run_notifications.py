@@ -9,6 +9,7 @@ import contextlib
 import warnings
 
 import pytest
+from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from buildsvc.builds.forge_status import QueuedStatus
@@ -17,7 +18,7 @@ from buildsvc.notifications import targets
 from buildsvc.notifications.schemas import NotificationCreate
 from buildsvc.queue import LazyArqPool
 from buildsvc.sources.network import AddressPolicy
-from buildsvc.store.models import BuildRule
+from buildsvc.store.models import BuildRule, NotificationDelivery
 from buildsvc.worker.main import create_worker
 from tests.buildsvc.notifications.receivers import receiving
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
@@ -77,3 +78,26 @@ async def test_a_built_image_is_notified_in_order_of_occurrence(env: RunEnv) -> 
     pushed = bodies[2]["data"]
     assert (pushed["tag"], pushed["digest"]) == (f"{env.image}:latest", stored.digest)
     assert {body["data"]["build"]["id"] for body in bodies} == {build.id}
+
+
+async def test_a_failed_step_is_named_in_build_failed(env: RunEnv) -> None:
+    sha = env.push({"Dockerfile": "FROM buildsvc/busybox:latest\nRUN exit 3\n"})
+    policy = AddressPolicy.from_cidrs(env.settings.allowed_source_networks)
+    access = targets.NotificationAccess(env.sessionmaker, env.deps.access.cipher, policy)
+    spec = NotificationCreate(kind="webhook", url="http://127.0.0.1:9/hook")
+    made = await targets.create(access, env.account_id, env.repository_id, spec)
+    build_id = await env.add_build(sha)
+
+    assert await env.run(build_id) == "failed"
+
+    async with env.sessionmaker() as session:
+        rows = await session.scalars(
+            select(NotificationDelivery)
+            .where(NotificationDelivery.target_id == made.target.id)
+            .order_by(NotificationDelivery.id)
+        )
+        recorded = [(d.event, d.payload["data"]) for d in rows.all()]
+    assert [event for event, _ in recorded] == ["build.started", "build.failed"]
+    error = recorded[1][1]["error"]
+    assert error["code"] == "BUILD_FAILED"
+    assert error["step"] == "[2/2] RUN exit 3"
