@@ -1,19 +1,21 @@
 """Sending deliveries: one arq job per target, which sends its pending deliveries in order.
 
 A target's job id is ``notify:<target id>``: arq refuses a second job with the id of one
-queued, deferred or running, so one job at a time sends a target's deliveries, oldest
-first. The next one waits until the one before is delivered or given up: a receiver
-gets a build's events in the order they happened.
+queued or running, so one job at a time sends a target's deliveries, oldest first. The
+next one waits until the one before is delivered or given up: a receiver gets a build's
+events in the order they happened.
 
 A failed attempt is tried again after ``notification_backoff_seconds``, doubling per
-attempt up to ``notification_backoff_max_seconds`` (the job defers itself with arq's
-``Retry``). A target that has failed for ``notification_give_up_seconds`` (24 hours)
+attempt up to ``notification_backoff_max_seconds``; the job ends meanwhile (no worker
+slot, no job left waiting in Redis, so a target re-enabled or changed is not stuck
+behind one). A target that has failed for ``notification_give_up_seconds`` (24 hours)
 without one success is disabled, with the reason; its unsent deliveries are abandoned.
 A test delivery is tried once and never disables a target.
 
 Nothing enqueues on the paths that record events (intake, the state machine): every
-worker runs ``sweep_forever``, which enqueues the job of each target with a delivery
-due (a duplicate is refused), so an event is sent within about a sweep interval.
+worker runs ``sweep_forever``, which enqueues the job of each target whose oldest
+pending delivery is due (a duplicate is refused), so an event is sent within about a
+sweep interval of being recorded, and a retry as soon as it is due.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from arq.worker import Function
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
@@ -49,7 +52,7 @@ NOTIFIER = "buildsvc_notifier"  # arq ctx key
 # it shares the worker's job slots (``max_jobs``) with builds, so it must not hold one long.
 BATCH = 50
 BATCH_SECONDS = 30.0
-MAX_TRIES = 1_000_000  # every backoff is a Retry
+MAX_TRIES = 1_000_000  # a job that yields its slot (BATCH) comes back as a Retry
 JOB_TIMEOUT_SECONDS = 600
 
 
@@ -95,7 +98,7 @@ async def deliver_notifications(ctx: dict[str, Any], target_id: int) -> str:
 
 
 async def drain(notifier: Notifier, target_id: int) -> str:
-    """Send pending deliveries oldest first; raises ``Retry`` to wait for the next."""
+    """Send the target's pending deliveries oldest first, until one must wait."""
     deadline = time.monotonic() + BATCH_SECONDS
     for _ in range(BATCH):
         if time.monotonic() > deadline:
@@ -117,12 +120,12 @@ async def drain(notifier: Notifier, target_id: int) -> str:
             return "sent everything"
         now = notifier.clock()
         if head.next_attempt_at > now:
-            raise Retry(defer=(head.next_attempt_at - now).total_seconds())
+            return "the next delivery is not due yet"
         outcome = await _send(notifier, target, head, now)
         async with notifier.sessionmaker.begin() as session:
             wait = await _record(notifier, session, target_id, head, outcome, now)
         if wait is not None:
-            raise Retry(defer=wait)
+            return f"failed; tried again in {wait:g} s"
     raise Retry(defer=0)  # more to send: other jobs get a turn first
 
 
@@ -205,14 +208,16 @@ async def _disable(
 
 
 async def due_targets(notifier: Notifier) -> list[int]:
-    """Targets with a delivery due now."""
-    statement = (
-        select(NotificationDelivery.target_id)
-        .where(
-            NotificationDelivery.state == "pending",
-            NotificationDelivery.next_attempt_at <= notifier.clock(),
-        )
-        .distinct()
+    """Targets whose oldest pending delivery is due now (a later one waits behind it)."""
+    head = NotificationDelivery
+    before = aliased(NotificationDelivery)
+    earlier = (
+        select(before.id)
+        .where(before.target_id == head.target_id, before.state == "pending", before.id < head.id)
+        .exists()
+    )
+    statement = select(head.target_id).where(
+        head.state == "pending", head.next_attempt_at <= notifier.clock(), ~earlier
     )
     async with notifier.sessionmaker() as session:
         return [int(target_id) for target_id in await session.scalars(statement)]

@@ -96,9 +96,20 @@ async def notifying(notifier: jobs.Notifier) -> AsyncIterator[Worker]:
         await started.wait()
         yield worker
     finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
-        with warnings.catch_warnings():  # arq closes its pool with redis-py's deprecated close()
-            warnings.simplefilter("ignore", DeprecationWarning)
-            await worker.close()
+        await stop(worker, running)
+
+
+async def stop(worker: Worker, running: asyncio.Task[None]) -> None:
+    """Stop an arq worker run by ``async_run`` in ``running``: its jobs are cancelled
+    (``Worker.close`` would re-raise their cancellation), then it closes."""
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    jobs_left = list(worker.tasks.values())
+    for task in jobs_left:
+        task.cancel()
+    await asyncio.gather(*jobs_left, return_exceptions=True)
+    worker.tasks.clear()
+    with warnings.catch_warnings():  # arq closes its pool with redis-py's deprecated close()
+        warnings.simplefilter("ignore", DeprecationWarning)
+        await worker.close()

@@ -4,6 +4,7 @@ the Slack shape, backoff, disabling after the window, the address policy at deli
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from typing import Any
 
@@ -12,6 +13,7 @@ from standardwebhooks import Webhook
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.notifications import emit, targets
 from buildsvc.notifications.events import Event, record_build
+from buildsvc.notifications.schemas import NotificationPatch
 from buildsvc.store.models import utcnow
 from tests.buildsvc.factories import add_build
 from tests.buildsvc.notifications.receivers import Received, receiving
@@ -142,30 +144,43 @@ async def test_a_failing_target_is_retried_with_backoff_and_holds_later_events(
     assert (await world.stored_target(made.target.id)).failing_since is None
 
 
-async def test_a_target_failing_for_the_whole_window_is_disabled(world: World) -> None:
+async def test_a_target_failing_for_the_whole_window_is_disabled_until_re_enabled(
+    world: World,
+) -> None:
     async with receiving([503]) as receiver, notifying_worker(world.notifier):
         made = await world.target("webhook", receiver.url)
         build_id = await queue_build(world)
         await move(world, build_id, BuildStatus.FETCHING)
         await receiver.wait_for(lambda got: len(got) == 1)
-        world.offset = world.offset.__class__(hours=24, seconds=1)  # the clock jumps a day
+        world.offset = dt.timedelta(hours=24, seconds=1)  # the clock jumps a day
         for _ in range(200):
             if not (await world.stored_target(made.target.id)).enabled:
                 break
             await asyncio.sleep(0.05)
+        target = await world.stored_target(made.target.id)
+        queued, started = await world.deliveries(made.target.id)
+        async with world.sessionmaker.begin() as session:  # a disabled target gets no events
+            assert await emit(session, world.repository_id, Event.TAG_DELETED, {}) == 0
 
-    target = await world.stored_target(made.target.id)
+        receiver.statuses[:] = [200]
+        ids = (world.account_id, world.repository_id, made.target.id)
+        await targets.update_target(world.access, *ids, NotificationPatch(enabled=True))
+        async with world.sessionmaker.begin() as session:
+            data = {"tag": "127.0.0.1:5000/acme/app:old", "digest": DIGEST}
+            assert await emit(session, world.repository_id, Event.TAG_DELETED, data) == 1
+        *_, deleted = await world.settled(made.target.id, 3)
+
     assert not target.enabled
     assert target.disabled_at is not None
     assert target.disabled_reason is not None
     assert target.disabled_reason.startswith("failing since ")
     assert target.disabled_reason.endswith("last attempt: answered 503")
-    queued, started = await world.deliveries(made.target.id)
     assert (queued.state, queued.attempts, queued.error) == ("failed", 2, "answered 503")
     assert (started.state, started.attempts) == ("abandoned", 0)
-    assert types(receiver.received) == ["build.queued"] * 2
-    async with world.sessionmaker.begin() as session:  # a disabled target gets no events
-        assert await emit(session, world.repository_id, Event.TAG_DELETED, {}) == 0
+    assert types(receiver.received) == ["build.queued"] * 2 + ["tag.deleted"]
+    assert (deleted.state, deleted.response_status) == ("delivered", 200)
+    again = await world.stored_target(made.target.id)
+    assert (again.enabled, again.disabled_reason, again.failing_since) == (True, None, None)
 
 
 async def test_the_address_policy_is_checked_again_when_sending(world: World) -> None:

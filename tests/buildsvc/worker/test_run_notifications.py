@@ -5,8 +5,6 @@ every event, signed, in order."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import warnings
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +18,7 @@ from buildsvc.queue import LazyArqPool
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.store.models import BuildRule, NotificationDelivery
 from buildsvc.worker.main import create_worker
-from tests.buildsvc.notifications.receivers import receiving
+from tests.buildsvc.notifications.receivers import receiving, stop
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -57,12 +55,7 @@ async def test_a_built_image_is_notified_in_order_of_occurrence(env: RunEnv) -> 
                 seconds=300,
             )
         finally:
-            running.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await running
-            with warnings.catch_warnings():  # arq closes its pool with a deprecated close()
-                warnings.simplefilter("ignore", DeprecationWarning)
-                await worker.close()
+            await stop(worker, running)
             await statuses.close()
             await pool.close()
 
