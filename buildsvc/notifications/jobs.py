@@ -185,7 +185,8 @@ async def _record(
                 values["next_attempt_at"] = now + dt.timedelta(seconds=wait)
     await session.execute(
         update(NotificationDelivery)
-        .where(NotificationDelivery.id == delivery.id)
+        # Not if it was abandoned meanwhile (its target disabled by a user while sending).
+        .where(NotificationDelivery.id == delivery.id, NotificationDelivery.state == "pending")
         .values(**values)
         .execution_options(synchronize_session=False)
     )
