@@ -54,8 +54,7 @@ def record(
     """``build.canceled`` for the older builds ``superseded`` (ids), then ``build.queued``
     for each ``(id, row)`` inserted (and ``build.canceled`` after it, if it was inserted
     superseded)."""
-    rows = _TARGETS.run(connection, {"n_repository_id": repository["id"]})
-    targets = [(int(target_id), [str(e) for e in events]) for target_id, events in rows]
+    targets = _targets(connection, int(repository["id"]))
     if not targets:
         return
     for build_id in superseded:
@@ -69,6 +68,18 @@ def record(
         _insert(connection, targets, repository, queued_build, Event.BUILD_QUEUED, now)
         if build["status"] == "superseded":
             _insert(connection, targets, repository, build, Event.BUILD_CANCELED, now)
+
+
+def _targets(connection: RawConnection, repository_id: int) -> list[tuple[int, list[str]]]:
+    """The repository's enabled targets, read once per transaction (a group commit
+    records many deliveries to one repository)."""
+    key = ("notifications.targets", repository_id)
+    found: list[tuple[int, list[str]]] | None = connection.memo.get(key)
+    if found is None:
+        rows = _TARGETS.run(connection, {"n_repository_id": repository_id})
+        found = [(int(target_id), [str(e) for e in events]) for target_id, events in rows]
+        connection.memo[key] = found
+    return found
 
 
 def _insert(
