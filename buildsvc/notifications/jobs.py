@@ -171,6 +171,7 @@ async def _record(
     }
     target = await session.get(NotificationTarget, target_id)
     wait: float | None = None
+    give_up_since: dt.datetime | None = None
     if target is not None and not test:
         if outcome.ok:
             target.failing_since = None
@@ -179,7 +180,7 @@ async def _record(
             target.failing_since = since
             if (now - since).total_seconds() >= notifier.settings.notification_give_up_seconds:
                 values["state"] = "failed"
-                await _disable(session, target, since, outcome, now)
+                give_up_since = since
             else:
                 wait = notifier.backoff(attempts)
                 values["next_attempt_at"] = now + dt.timedelta(seconds=wait)
@@ -190,6 +191,8 @@ async def _record(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+    if target is not None and give_up_since is not None:  # after: this one is failed, not abandoned
+        await _disable(session, target, give_up_since, outcome, now)
     return wait
 
 
