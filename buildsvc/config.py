@@ -261,6 +261,25 @@ class Settings(BaseSettings):
             raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
         return value.strip().upper()
 
+    notification_timeout_seconds: float = Field(
+        default=10.0, description="Timeout of each notification delivery (webhook, Slack)."
+    )
+    notification_backoff_seconds: float = Field(
+        default=10.0,
+        description="Wait before a failed notification is sent again; doubles per attempt.",
+    )
+    notification_backoff_max_seconds: float = Field(
+        default=3600.0, description="The longest wait between two attempts of a notification."
+    )
+    notification_give_up_seconds: float = Field(
+        default=86400.0,
+        description="A notification target failing this long is disabled (re-enable: PATCH).",
+    )
+    notification_sweep_seconds: float = Field(
+        default=1.0,
+        description="How often a worker looks for notifications due to be sent.",
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -47,6 +47,7 @@ from buildsvc.builds.forge_status import QueuedStatus
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.builds.status_context import rule_contexts
 from buildsvc.errors import InvalidInput, NotFound
+from buildsvc.notifications.events import Event, record_build
 from buildsvc.queue import LazyArqPool
 from buildsvc.repositories import queries as repositories
 from buildsvc.repositories.errors import InvalidRule
@@ -248,6 +249,8 @@ async def _insert(
     async with access.sessionmaker.begin() as session:
         session.add_all(builds)
         await session.flush()
+        for build in builds:
+            await record_build(session, build.id, Event.BUILD_QUEUED, now)
         newest = min(b.id for b in builds)
         superseded = await _supersede(session, repository.id, full_ref, newest, now)
     return builds, superseded

@@ -18,6 +18,7 @@ from buildsvc.client_cli.builds import builds
 from buildsvc.client_cli.completion import completion
 from buildsvc.client_cli.config import TOKEN_ENV, URL_ENV
 from buildsvc.client_cli.deliveries import deliveries
+from buildsvc.client_cli.notifications import notifications
 from buildsvc.client_cli.repos import repos
 from buildsvc.client_cli.sources import sources
 from buildsvc.client_cli.tokens import tokens
@@ -31,6 +32,7 @@ COMMANDS: tuple[click.Command, ...] = (
     deliveries,
     completion,
     tokens,
+    notifications,
 )
 
 EPILOG = f"""\b

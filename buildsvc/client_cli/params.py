@@ -53,8 +53,9 @@ token_stdin_option = click.option(
 )
 
 
-def read_secret(label: str, from_stdin: bool) -> str:
-    """A token from stdin's first line or a hidden prompt; UsageError if there is none."""
+def read_secret(label: str, from_stdin: bool, flag: str = "--token-stdin") -> str:
+    """A secret from stdin's first line (``flag`` given) or a hidden prompt; UsageError
+    if there is none."""
     if from_stdin:
         value = sys.stdin.readline().strip()
     elif sys.stdin.isatty():
@@ -62,7 +63,7 @@ def read_secret(label: str, from_stdin: bool) -> str:
     else:
         raise click.UsageError(
             f"stdin is not a terminal, so the {label.lower()} cannot be asked for without "
-            "echoing it: pipe it in with --token-stdin"
+            f"echoing it: pipe it in with {flag}"
         )
     if not value:
         raise click.UsageError(f"the {label.lower()} is empty")

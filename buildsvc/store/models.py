@@ -261,3 +261,52 @@ class BuildLogLine(Base):
     seq: Mapped[int] = mapped_column(Integer)
     ts: Mapped[dt.datetime] = mapped_column(default=utcnow)
     line: Mapped[str] = mapped_column(Text)
+
+
+class NotificationTarget(Base):
+    """Where an image repository's events go: a signed webhook or a Slack incoming webhook."""
+
+    __tablename__ = "notification_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("image_repositories.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # webhook | slack
+    description: Mapped[str] = mapped_column(String(255), default="")
+    # Encrypted: a Slack URL embeds its token, and a webhook URL may carry one.
+    url_encrypted: Mapped[str] = mapped_column(Text)
+    url_display: Mapped[str] = mapped_column(String(2048))  # without secrets
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)  # webhook signing secret
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    failing_since: Mapped[dt.datetime | None]
+    disabled_at: Mapped[dt.datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class NotificationDelivery(Base):
+    """One event for one target, and how sending it went (the last attempt)."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        Index("ix_notification_deliveries_target_state", "target_id", "state", "id"),
+        Index("ix_notification_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_targets.id", ondelete="CASCADE")
+    )
+    event: Mapped[str] = mapped_column(String(32))
+    build_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[dt.datetime | None]
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)

@@ -1,9 +1,10 @@
 """Re-encrypt every stored secret with the newest key (after a key was put in front).
 
-Forge tokens, webhook secrets and the rules' secret build args go in one transaction.
-Builds keep a copy of their rule's build args, and their history grows without bound,
-so they go afterwards in batches, each a transaction of its own: on SQLite a single
-transaction would hold the write lock, and stall every webhook, for all of them. Builds
+Forge tokens, webhook secrets, the rules' secret build args and notification targets'
+URLs and signing secrets go in one transaction. Builds keep a copy of their rule's build
+args, and their history grows without bound, so they go afterwards in batches, each a
+transaction of its own: on SQLite a single transaction would hold the write lock, and
+stall every webhook, for all of them. Builds
 are read after the rules are committed, so only a build whose transaction copied a rule
 before that and committed after its id was passed (possible on PostgreSQL) keeps an old
 token; running this again is harmless and catches it.
@@ -21,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.crypto import Cipher
 from buildsvc.secret_args import rotate_secrets
-from buildsvc.store.models import Build, BuildRule, ImageRepository, SourceBinding
+from buildsvc.store.models import (
+    Build,
+    BuildRule,
+    ImageRepository,
+    NotificationTarget,
+    SourceBinding,
+)
 
 BATCH_SIZE = 500
 
@@ -29,7 +36,8 @@ BATCH_SIZE = 500
 async def rotate_stored_secrets(
     sessionmaker: async_sessionmaker[AsyncSession], cipher: Cipher, *, batch_size: int = BATCH_SIZE
 ) -> int:
-    """Number of values re-encrypted (forge tokens, webhook secrets, secret build args)."""
+    """Number of values re-encrypted (forge tokens, webhook secrets, secret build args,
+    notification URLs and signing secrets)."""
     count = 0
     # Every row loaded changes and stays in the session until the commit, so streaming
     # them (yield_per, which AsyncSession.scalars refuses anyway) would save nothing.
@@ -44,6 +52,12 @@ async def rotate_stored_secrets(
             if secrets := _secret_count(rule.build_args, rule.secret_build_args):
                 rule.build_args = rotate_secrets(cipher, rule.build_args, rule.secret_build_args)
                 count += secrets
+        for target in await session.scalars(select(NotificationTarget)):
+            target.url_encrypted = cipher.rotate(target.url_encrypted)
+            count += 1
+            if target.secret_encrypted is not None:
+                target.secret_encrypted = cipher.rotate(target.secret_encrypted)
+                count += 1
     return count + await _rotate_builds(sessionmaker, cipher, batch_size)
 
 

@@ -18,6 +18,8 @@ arq gets (also for an in-process ``arq.Worker`` in tests):
 
 ``run_worker`` keeps the process up through Redis outages (``worker.supervise``): arq's
 poll loop is run again once Redis is back.
+The worker also sends notifications (``notifications.jobs``: their job, and the sweeper
+that enqueues it).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from arq.worker import Worker
 from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.builds.queue import JOB_FUNCTION, WAKE_CHANNEL
 from buildsvc.config import Settings
+from buildsvc.notifications import jobs as notifications
 from buildsvc.outage import Backoff, Outage
 from buildsvc.worker.deps import DEADLINE_SLACK_SECONDS, close_deps, open_deps
 from buildsvc.worker.image_gc import collect_forever
@@ -58,7 +61,10 @@ THREADS_PER_BUILD = 4
 def worker_options(settings: Settings) -> dict[str, Any]:
     timeout = settings.build_timeout_seconds + DEADLINE_SLACK_SECONDS
     return {
-        "functions": [func(run_build, name=JOB_FUNCTION, timeout=timeout, max_tries=MAX_TRIES)],
+        "functions": [
+            func(run_build, name=JOB_FUNCTION, timeout=timeout, max_tries=MAX_TRIES),
+            notifications.arq_function(),
+        ],
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "max_jobs": settings.worker_concurrency,
         "job_timeout": timeout,
@@ -78,7 +84,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=threads))
     deps = await open_deps(settings, ctx["redis"])
     ctx[DEPS] = deps
+    notifier = notifications.Notifier(deps.sessionmaker, deps.access.cipher, settings)
+    ctx[notifications.NOTIFIER] = notifier
     ctx[TASKS] = [
+        asyncio.create_task(notifications.sweep_forever(notifier, ctx["redis"]), name="notify"),
         asyncio.create_task(reap_forever(deps), name="reaper"),
         asyncio.create_task(collect_forever(deps), name="image-gc"),
         asyncio.create_task(listen_for_cancels(deps), name="cancel-listener"),

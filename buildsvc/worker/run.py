@@ -72,6 +72,7 @@ async def run_build(ctx: dict[str, Any], build_id: int) -> str:
 
 
 Ending = tuple[BuildStatus, dict[str, Any]]
+NOTICE_STEP = "failed_step"  # in an Ending's fields: for the notification, not a column
 
 
 async def execute(deps: WorkerDeps, job: Job) -> BuildStatus | None:
@@ -146,10 +147,12 @@ async def _supervise(
 def _failure(exc: ServiceError, masker: Masker) -> Ending:
     # Step output (a failing RUN's last lines) may show a secret build arg: mask it.
     detail = masker.mask(exc.detail) if exc.detail else None
+    step = getattr(exc, "step", None)  # BuildFailed's, for the build.failed notification
     return BuildStatus.FAILED, {
         "error_code": exc.code,
         "error_message": masker.mask(exc.message),
         "error_detail": detail,
+        NOTICE_STEP: masker.mask(step) if step else None,
     }
 
 
@@ -189,10 +192,18 @@ async def _end(
     stored even if the status does not move (cancelled meanwhile, or not ours anymore).
     """
     status, fields = ending
+    columns = {name: value for name, value in fields.items() if name != NOTICE_STEP}
+    notice = {"step": fields[NOTICE_STEP]} if fields.get(NOTICE_STEP) else None
 
     async def record(session: AsyncSession) -> bool:
         return await transition(
-            session, job.build_id, status, where=job.owned(), heartbeat_at=None, **fields
+            session,
+            job.build_id,
+            status,
+            where=job.owned(),
+            heartbeat_at=None,
+            notice=notice,
+            **columns,
         )
 
     moved, last = await build_log.flush_with(record)

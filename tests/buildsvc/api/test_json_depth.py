@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from buildsvc.api.keys import CIPHER, SESSIONMAKER
+from buildsvc.store.models import NotificationTarget
 from tests.buildsvc.factories import AccountInfo, add_build, add_repository
 from tests.buildsvc.gitlab_env import Client
 from webhooks import MAX_JSON_DEPTH
@@ -42,7 +43,18 @@ async def linked_repository(client: Client, account_id: int, provider: str) -> d
             hook_secret_encrypted=client.app[CIPHER].encrypt(SECRET),
         )
         build = await add_build(session, account_id, repository.id)
+        target = NotificationTarget(
+            repository_id=repository.id,
+            kind="webhook",
+            url_encrypted=client.app[CIPHER].encrypt("http://127.0.0.1:9/hook"),
+            url_display="http://127.0.0.1:9/hook",
+            secret_encrypted=None,
+            events=[],
+        )
+        session.add(target)
+        await session.flush()
     return {
+        "notification_id": str(target.id),
         "repository_id": str(repository.id),
         "build_id": str(build.id),
         "provider": provider,

@@ -11,7 +11,7 @@ from buildsvc.crypto import Cipher, generate_key
 from buildsvc.secret_args import decrypt_secrets, encrypt_secrets
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
-from buildsvc.store.models import Build, BuildRule, ImageRepository
+from buildsvc.store.models import Build, BuildRule, ImageRepository, NotificationTarget
 from buildsvc.store.rotation import rotate_stored_secrets
 from tests.buildsvc.factories import add_account, add_build, add_repository, build_rule
 
@@ -63,5 +63,49 @@ async def test_rules_and_builds_secret_build_args_are_rotated(
             assert row.build_args["TOKEN"] != stored["TOKEN"]
             assert decrypt_secrets(only_new, row.build_args, row.secret_build_args) == ARGS
         assert [b.build_args for b in builds if b.id == plain.id] == [{"A": "1"}]
+    finally:
+        await engine.dispose()
+
+
+async def test_notification_urls_and_signing_secrets_are_rotated(
+    database_url: str, settings_for: Callable[[str], Settings]
+) -> None:
+    settings = settings_for(database_url)
+    await upgrade_database(settings)
+    old, new = generate_key().encode(), generate_key().encode()
+    before = Cipher([old])
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker.begin() as session:
+            account = await add_account(session)
+            repository = await add_repository(
+                session, account.id, hook_secret_encrypted=before.encrypt("hook-secret")
+            )
+            for kind, secret in (("webhook", "whsec_c2VjcmV0"), ("slack", None)):
+                session.add(
+                    NotificationTarget(
+                        repository_id=repository.id,
+                        kind=kind,
+                        url_encrypted=before.encrypt(f"https://{kind}.example.com/T0/secret"),
+                        url_display=f"https://{kind}.example.com/T0",
+                        secret_encrypted=before.encrypt(secret) if secret else None,
+                        events=["build.failed"],
+                    )
+                )
+
+        rotated = await rotate_stored_secrets(sessionmaker, Cipher([new, old]))
+
+        assert rotated == 1 + 3  # the hook secret; two URLs and one signing secret
+        only_new = Cipher([new])
+        async with sessionmaker() as session:
+            targets = (
+                await session.scalars(select(NotificationTarget).order_by(NotificationTarget.id))
+            ).all()
+        assert [only_new.decrypt(t.url_encrypted) for t in targets] == [
+            "https://webhook.example.com/T0/secret",
+            "https://slack.example.com/T0/secret",
+        ]
+        assert only_new.decrypt(targets[0].secret_encrypted or "") == "whsec_c2VjcmV0"
     finally:
         await engine.dispose()
