@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
+from buildsvc.builds.queries import last_pushed
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.config import Settings
 from buildsvc.secret_args import decrypt_secrets
@@ -31,6 +32,7 @@ from buildsvc.worker.errors import RegistryError, SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
 from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.outcomes import NotOwner, SourceNotBound
+from buildsvc.worker.registry_cache import NO_PREVIOUS, cache_source
 from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
 from buildsvc.worker.withheld import withholding
@@ -72,6 +74,23 @@ def registry_credentials(settings: Settings) -> dict[str, dict[str, str]]:
         return {}
     password = settings.registry_password.get_secret_value()
     return {settings.registry: {"username": settings.registry_username, "password": password}}
+
+
+async def cache_sources(deps: WorkerDeps, job: Job, log: BuildLog) -> tuple[str, ...]:
+    """The rule's last pushed image, as the build's registry cache (none: a miss)."""
+    if job.no_cache:
+        return ()
+    previous = await last_pushed(
+        deps.sessionmaker,
+        repository_id=job.repository_id,
+        rule_id=job.rule_id,
+        ref=job.ref,
+        before=job.build_id,
+    )
+    if previous is None:
+        log.write(NO_PREVIOUS)
+        return ()
+    return (cache_source(*previous),)
 
 
 def labels_line(labels: dict[str, str]) -> str:
@@ -222,7 +241,11 @@ async def run_pipeline(
             registry_credentials=registry_credentials(settings),
         )
         if request.uses_buildkit:
-            request = replace(request, labels=labels)  # BuildKit records them as metadata
+            request = replace(
+                request,
+                labels=labels,  # BuildKit records them as metadata
+                cache_from=await cache_sources(deps, job, log),
+            )
         # A secret build arg's value is in the image as built: no line may name it.
         write = withholding(log.write) if job.secret_values else log.write
         if job.secret_values:
