@@ -16,7 +16,9 @@ image with the inline BuildKit cache. Then, each round in another order, N times
   it; for ``uncached`` every step runs, as on a cold engine without the registry cache.
 
 Prints the medians and the ratio cached / uncached (goal: at most 0.30x when each step
-takes at least 1 s). ``--check`` exits 1 when the goal is missed.
+takes at least 1 s), and the same for the build phase alone as the worker logs it (the
+totals also hold what does not change with the cache: a worker's first job, the fetch,
+the push). ``--check`` exits 1 when the goal is missed.
 """
 
 from __future__ import annotations
@@ -78,6 +80,12 @@ def build(stack: Stack, repository: dict[str, Any]) -> tuple[float, list[str]]:
     return elapsed, lines
 
 
+def build_seconds(lines: list[str]) -> float:
+    """The build phase's seconds, from the worker's ``Built <id> in <s> s`` line."""
+    found = [line for line in lines if line.startswith("Built ") and line.endswith(" s")]
+    return float(found[-1].rsplit(" in ", 1)[1].removesuffix(" s")) if found else float("nan")
+
+
 def on_cold_engine(stack: Stack, repository: dict[str, Any]) -> tuple[float, list[str]]:
     with cold_engine() as url:
         stack.start_worker("worker-cold", docker_url=url)
@@ -94,6 +102,7 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 when the goal is missed")
     args = parser.parse_args()
     times: dict[str, list[float]] = {side: [] for side in SIDES}
+    building: dict[str, list[float]] = {side: [] for side in SIDES}  # the build phase alone
     cached_lines: list[str] = []
     with tempfile.TemporaryDirectory(prefix="buildsvc-bench-cache-") as tmp:
         stack = Stack(Path(tmp) / "stack", REDIS_DB)
@@ -113,11 +122,18 @@ def main() -> int:
                 for side in SIDES[n % 2 :] + SIDES[: n % 2]:
                     elapsed, lines = on_cold_engine(stack, repositories[side])
                     times[side].append(elapsed)
+                    building[side].append(build_seconds(lines))
                     if side == "cached":
                         cached_lines = lines
         finally:
             stack.close()
     hits = [line for line in cached_lines if line.startswith("cache: ")]
+    # Where the last cached build spent its time (the log's own phase lines).
+    phases = [
+        f"{line.split()[0].lower()} {line.rsplit(' in ', 1)[1]}"
+        for line in cached_lines
+        if line.startswith(("Fetched ", "Built ", "Pushed ")) and " in " in line
+    ]
     median = {side: statistics.median(found) for side, found in times.items()}
     ratio = median["cached"] / median["uncached"]
     print(
@@ -128,6 +144,12 @@ def main() -> int:
     for side, label in shown.items():
         print(f"  {label} {median[side]:.2f}  {[round(t, 2) for t in times[side]]}")
     print(f"  last cached build said: {hits[-1] if hits else '(no cache line)'}")
+    print(f"  its phases: {'; '.join(phases)}")
+    built = {side: statistics.median(found) for side, found in building.items()}
+    print(
+        f"  the build phase alone (the log's 'Built ... in'): {built['cached']:.2f} against "
+        f"{built['uncached']:.2f}, {built['cached'] / built['uncached']:.2f}x"
+    )
     print(f"  ratio with / without: {ratio:.2f}x (goal <= {GOAL_RATIO:.2f}x)")
     return 1 if args.check and ratio > GOAL_RATIO else 0
 
