@@ -168,6 +168,14 @@ class Settings(BaseSettings):
         ge=0,
         description="Times a build that lost its worker is requeued before WORKER_LOST.",
     )
+    worker_shutdown_grace_seconds: float = Field(
+        default=25.0,
+        ge=0,
+        description=(
+            "On SIGTERM a worker takes no new build and lets its running ones finish for "
+            "this long; the rest go back to the queue for another worker (0: at once)."
+        ),
+    )
     worker_image_retention_hours: float = Field(
         default=24.0,
         ge=0,

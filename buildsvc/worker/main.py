@@ -14,7 +14,11 @@ arq gets (also for an in-process ``arq.Worker`` in tests):
 - ``keep_result``: a minute (results are in the database; Redis keeps only the queue);
 - ``allow_abort_jobs``: arq's abort works on our jobs too;
 - ``max_tries``: high, because a build waiting behind its ref's running build is
-  deferred with ``Retry`` as often as needed (SIGTERM also retries: the job runs again).
+  deferred with ``Retry`` as often as needed (SIGTERM also retries: the job runs again);
+- ``job_completion_wait``: ``settings.worker_shutdown_grace_seconds``. On SIGTERM (or
+  SIGINT) arq stops taking jobs and waits that long for the running ones; then it
+  cancels them, and each cancelled build goes back to the queue (``run._requeue``) for
+  another worker. With 0 arq cancels at once.
 
 ``run_worker`` keeps the process up through Redis outages (``worker.supervise``): arq's
 poll loop is run again once Redis is back.
@@ -71,6 +75,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "keep_result": KEEP_RESULT_SECONDS,
         "poll_delay": settings.worker_poll_delay_seconds,
         "allow_abort_jobs": True,
+        "job_completion_wait": settings.worker_shutdown_grace_seconds,
         "health_check_interval": 10,
         "on_startup": startup,
         "on_shutdown": shutdown,
@@ -133,6 +138,8 @@ async def wake_on_enqueue(worker: Worker, redis: ArqRedis) -> None:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is None or worker.job_counter >= worker.max_jobs:
                     continue  # busy: the poll loop takes the job when a slot frees up
+                if not worker.allow_pick_jobs:
+                    continue  # shutting down: arq's own poll loop stopped taking jobs too
                 due = await redis.zrangebyscore(
                     worker.queue_name, min=float("-inf"), max=timestamp_ms(), start=0, num=10
                 )
@@ -164,7 +171,8 @@ async def serve(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM (running builds go back to the queue)."""
+    """Run until SIGINT/SIGTERM (running builds get the grace period, then go back
+    to the queue)."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:

@@ -3,21 +3,22 @@
 Each phase change is a guarded ``transition`` that also requires the build to still be
 this worker's (``Job.owned``): a build cancelled or requeued meanwhile raises
 ``NotOwner`` and the pipeline stops. Step failures raise the ``BuildError`` subclasses
-of ``buildsvc.worker.errors``; the caller records them. The checkout lives in a
-directory of its own under the worker's work directory and is removed on every path.
+of ``buildsvc.worker.errors``; the caller records them. The checkout is the work tree
+the worker keeps for the account's source repository (``WorkerDeps.source_tree``):
+a new commit rewrites only the files that changed (``fetch_source(kept=True)``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-import shutil
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TypeVar
 
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
+from buildsvc.builds.queries import last_pushed
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.config import Settings
 from buildsvc.secret_args import decrypt_secrets
@@ -31,6 +32,7 @@ from buildsvc.worker.errors import RegistryError, SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
 from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.outcomes import NotOwner, SourceNotBound
+from buildsvc.worker.registry_cache import NO_PREVIOUS, cache_source
 from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
 from buildsvc.worker.withheld import withholding
@@ -72,6 +74,23 @@ def registry_credentials(settings: Settings) -> dict[str, dict[str, str]]:
         return {}
     password = settings.registry_password.get_secret_value()
     return {settings.registry: {"username": settings.registry_username, "password": password}}
+
+
+async def cache_sources(deps: WorkerDeps, job: Job, log: BuildLog) -> tuple[str, ...]:
+    """The rule's last pushed image, as the build's registry cache (none: a miss)."""
+    if job.no_cache:
+        return ()
+    previous = await last_pushed(
+        deps.sessionmaker,
+        repository_id=job.repository_id,
+        rule_id=job.rule_id,
+        ref=job.ref,
+        before=job.build_id,
+    )
+    if previous is None:
+        log.write(NO_PREVIOUS)
+        return ()
+    return (cache_source(*previous),)
 
 
 def labels_line(labels: dict[str, str]) -> str:
@@ -183,72 +202,95 @@ async def push_labelled(
     return rewritten.digest
 
 
-async def run_pipeline(
-    deps: WorkerDeps, job: Job, log: BuildLog, credentials: GitCredentials
-) -> str:
+async def fetch(
+    deps: WorkerDeps, job: Job, log: BuildLog, credentials: GitCredentials, src: Path
+) -> None:
+    """Bring the kept work tree ``src`` to the build's commit."""
     settings = deps.settings
-    workdir = deps.workdir / f"build-{job.build_id}-{job.attempt}-{secrets.token_hex(3)}"
+    started = time.monotonic()
     try:
-        started = time.monotonic()
-        fetch = fetch_source(
+        await fetch_source(
             job.clone_url,
             job.commit_sha,
-            workdir / "src",
+            src,
             username=credentials.username,
             token=credentials.token,
             timeout=settings.build_timeout_seconds,
             on_line=log.write,
             policy=AddressPolicy.from_cidrs(settings.allowed_source_networks),
+            kept=True,
         )
-        try:
-            await fetch
-        except SourceAuthFailed as exc:  # the forge refused the token: the binding is broken
-            if job.binding is not None:
-                await note_clone_refusal(deps.sessionmaker, job.binding, exc.detail)
-            raise
-        log.write(f"Fetched {job.commit_sha[:12]} in {time.monotonic() - started:.1f} s")
+    except SourceAuthFailed as exc:  # the forge refused the token: the binding is broken
+        if job.binding is not None:
+            await note_clone_refusal(deps.sessionmaker, job.binding, exc.detail)
+        raise
+    log.write(f"Fetched {job.commit_sha[:12]} in {time.monotonic() - started:.1f} s")
 
-        started = time.monotonic()
-        labels = oci_labels(source_url(job.clone_url), job.commit_sha)  # created: now
-        request = BuildRequest(
-            context=resolve_context(workdir / "src", job.context),
-            tags=tuple(job.tags),
-            dockerfile=job.dockerfile,
-            buildargs=job.build_args,
-            nocache=job.no_cache,
-            network_mode=settings.build_network_mode,
-            memory_limit=settings.build_memory_limit,
-            builder=settings.build_builder,
-            registry_credentials=registry_credentials(settings),
-        )
-        if request.uses_buildkit:
-            request = replace(request, labels=labels)  # BuildKit records them as metadata
-        # A secret build arg's value is in the image as built: no line may name it.
-        write = withholding(log.write) if job.secret_values else log.write
-        if job.secret_values:
-            log.write("Secret build args: image ids are withheld until the image is masked")
-        building = build_image(deps.docker, request, on_line=write)
-        image_id = await entering(deps, job, BuildStatus.BUILDING, building)
-        write(f"Built {image_id} in {time.monotonic() - started:.1f} s")
-        if request.uses_buildkit:
-            log.write(labels_line(labels))
 
-        started = time.monotonic()
-        password = settings.registry_password
-        secret = password.get_secret_value() if password else None
-        pushing = push_labelled(
-            deps,
-            job,
-            log,
-            {} if request.uses_buildkit else labels,  # BuildKit's are in the image already
-            image_id=image_id,
-            username=settings.registry_username,
-            password=secret,
-            write=write,
+@dataclass(frozen=True, slots=True)
+class Built:
+    image_id: str
+    request: BuildRequest
+    labels: dict[str, str]
+    write: Callable[[str], None]  # the build's log, image ids withheld if it must
+
+
+async def build(deps: WorkerDeps, job: Job, log: BuildLog, src: Path) -> Built:
+    settings = deps.settings
+    started = time.monotonic()
+    labels = oci_labels(source_url(job.clone_url), job.commit_sha)  # created: now
+    request = BuildRequest(
+        context=resolve_context(src, job.context),
+        tags=tuple(job.tags),
+        dockerfile=job.dockerfile,
+        buildargs=job.build_args,
+        nocache=job.no_cache,
+        network_mode=settings.build_network_mode,
+        memory_limit=settings.build_memory_limit,
+        builder=settings.build_builder,
+        registry_credentials=registry_credentials(settings),
+    )
+    if request.uses_buildkit:
+        request = replace(
+            request,
+            labels=labels,  # BuildKit records them as metadata
+            cache_from=await cache_sources(deps, job, log),
         )
-        digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
-        log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
-        return digest
-    finally:
-        # Off the build's critical path: the status must not wait for a directory tree.
-        deps.spawn(asyncio.to_thread(shutil.rmtree, workdir, True))
+    # A secret build arg's value is in the image as built: no line may name it.
+    write = withholding(log.write) if job.secret_values else log.write
+    if job.secret_values:
+        log.write("Secret build args: image ids are withheld until the image is masked")
+    building = build_image(deps.docker, request, on_line=write)
+    image_id = await entering(deps, job, BuildStatus.BUILDING, building)
+    write(f"Built {image_id} in {time.monotonic() - started:.1f} s")
+    if request.uses_buildkit:
+        log.write(labels_line(labels))
+    return Built(image_id, request, labels, write)
+
+
+async def run_pipeline(
+    deps: WorkerDeps, job: Job, log: BuildLog, credentials: GitCredentials
+) -> str:
+    # The kept tree is this build's until the context has gone to the engine and the
+    # image is built; other builds of the repository on this worker wait for it.
+    async with deps.source_tree(job.account_id, job.clone_url) as src:
+        await fetch(deps, job, log, credentials, src)
+        built = await build(deps, job, log, src)
+
+    settings = deps.settings
+    started = time.monotonic()
+    password = settings.registry_password
+    secret = password.get_secret_value() if password else None
+    pushing = push_labelled(
+        deps,
+        job,
+        log,
+        {} if built.request.uses_buildkit else built.labels,  # BuildKit's are in the image
+        image_id=built.image_id,
+        username=settings.registry_username,
+        password=secret,
+        write=built.write,
+    )
+    digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
+    log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
+    return digest

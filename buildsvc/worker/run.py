@@ -15,7 +15,9 @@ raised anything else    ``failed`` with ``INTERNAL_ERROR`` (and a logged traceba
 ran out of time         ``timed_out`` (the docker stream closed: the step stops)
 was cancelled           left as the API set it (``cancelled``)
 lost its build          left to its new owner (log writing stops at once)
-worker shutting down    back to ``queued``; arq runs the job again elsewhere
+worker shutting down    finishes within the grace period (``settings.
+                        worker_shutdown_grace_seconds``) as above; past it, back
+                        to ``queued``, and arq runs the job again elsewhere
 ======================  =============================================================
 """
 
@@ -250,6 +252,10 @@ async def _requeue(deps: WorkerDeps, job: Job, build_log: BuildLog) -> None:
             pushing_at=None,
         )
     if moved:
-        build_log.write("The worker is shutting down; the build is queued again.")
+        grace = deps.settings.worker_shutdown_grace_seconds
+        build_log.write(
+            f"The worker is shutting down and the build did not finish within its {grace:g} s"
+            " grace period; the build is queued again."
+        )
     else:
         build_log.detach()

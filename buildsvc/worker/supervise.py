@@ -14,9 +14,10 @@ running its shutdown hook. Here instead:
   is forgotten before ``main`` restarts (arq's loop would re-raise its error as if
   Redis were down again), and its job freed to run again (``_release_failed_jobs``);
 - one line is logged when the connection is lost and one when it is back (``Outage``);
-- SIGINT/SIGTERM (arq's handler cancels the running jobs, which give their builds back)
-  end ``supervise`` wherever it waits, and ``close`` then needs no Redis: the shutdown
-  hook always runs.
+- SIGINT/SIGTERM (arq's handler stops taking jobs, waits the grace period for the
+  running ones, then cancels what is left, which gives those builds back) end
+  ``supervise`` wherever it waits, and ``close`` then needs no Redis: the shutdown hook
+  always runs.
 
 Jobs Redis lost meanwhile (it keeps nothing across a restart) are the reaper's: it
 enqueues every queued build whose job is missing again (``worker.reaper``).
@@ -57,7 +58,7 @@ async def supervise(worker: Worker, outage: Outage) -> None:
     """Run arq's poll loop until SIGINT/SIGTERM, through Redis outages."""
     this = asyncio.current_task()
 
-    def stop(_signal: signal.Signals) -> None:  # after arq's handler cancelled the jobs
+    def stop(_signal: signal.Signals) -> None:  # once arq's grace ended, jobs cancelled
         if this is not None:
             this.cancel()
 
