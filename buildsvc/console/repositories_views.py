@@ -53,18 +53,24 @@ async def repositories_page(request: web.Request) -> web.Response:
     session = await sessions.require(request)
     number = int(request.query["page"]) if request.query.get("page", "").isdigit() else 1
     number = max(1, number)
+    search = request.query.get("q", "").strip()[:255]
+    sessionmaker = request.app[SESSIONMAKER]
     repos, total = await queries.list_repositories(
-        request.app[SESSIONMAKER],
+        sessionmaker,
         session.account_id,
         offset=(number - 1) * PER_PAGE,
         limit=PER_PAGE,
+        search=search,
     )
+    last = await build_queries.last_builds(sessionmaker, session.account_id, [r.id for r in repos])
     return await page(
         request,
         "repositories.html",
         session,
         {
             "repositories": [_out(request, r) for r in repos],
+            "last_builds": {rid: BuildOut.from_build(b) for rid, b in last.items()},
+            "search": search,
             "total": total,
             "page": number,
             "pages": max(1, -(-total // PER_PAGE)),
