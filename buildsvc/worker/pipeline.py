@@ -29,8 +29,9 @@ from buildsvc.worker.docker_build import BuildRequest, build_image, oci_labels, 
 from buildsvc.worker.docker_push import push_image
 from buildsvc.worker.errors import RegistryError, SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
+from buildsvc.worker.image_size import pushed_size
 from buildsvc.worker.logs import BuildLog
-from buildsvc.worker.outcomes import NotOwner, SourceNotBound
+from buildsvc.worker.outcomes import NotOwner, Pushed, SourceNotBound
 from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
 from buildsvc.worker.withheld import withholding
@@ -185,7 +186,7 @@ async def push_labelled(
 
 async def run_pipeline(
     deps: WorkerDeps, job: Job, log: BuildLog, credentials: GitCredentials
-) -> str:
+) -> Pushed:
     settings = deps.settings
     workdir = deps.workdir / f"build-{job.build_id}-{job.attempt}-{secrets.token_hex(3)}"
     try:
@@ -248,7 +249,14 @@ async def run_pipeline(
         )
         digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
         log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
-        return digest
+        username = settings.registry_username
+        size = await pushed_size(
+            job.tags,
+            digest,
+            login=RegistryLogin(username, secret or "") if username else None,
+            insecure=await deps.registry_insecure(ImageRef.from_tags(job.tags).registry),
+        )
+        return Pushed(digest, size)
     finally:
         # Off the build's critical path: the status must not wait for a directory tree.
         deps.spawn(asyncio.to_thread(shutil.rmtree, workdir, True))
