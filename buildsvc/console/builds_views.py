@@ -110,6 +110,7 @@ async def _build_page(
     *,
     error: dict[str, str | None] | None = None,
     status: int = 200,
+    confirm_cancel: bool = False,
 ) -> web.Response:
     sessionmaker = request.app[SESSIONMAKER]
     build = await queries.get_build(sessionmaker, session.account_id, build_id)
@@ -129,6 +130,7 @@ async def _build_page(
             "last_seq": lines[-1].seq if lines else 0,
             "finished": build.status in FINISHED,
             "error": error,
+            "confirm_cancel": confirm_cancel,
         },
         status=status,
     )
@@ -147,6 +149,8 @@ async def cancel_build(request: web.Request) -> web.Response:
     session = await sessions.require(request)
     await sessions.check_csrf(request, session)
     build_id = build_id_of(request)
+    if (await request.post()).get("confirmed") != "yes":  # without JavaScript: ask on a page
+        return await _build_page(request, session, build_id, confirm_cancel=True)
     try:
         by = await token_owner(request.app[SESSIONMAKER], session.token)
         await cancel.cancel_build(

@@ -132,10 +132,22 @@ def seconds(value: float | None) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
+def size(value: int | None) -> str:
+    """Bytes as ``12.3 MB`` (decimal units, as registries and ``docker images`` show them)."""
+    if value is None:
+        return "\N{EN DASH}"
+    amount = float(value)
+    for unit in ("B", "kB", "MB", "GB"):
+        if amount < 1000 or unit == "GB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1000
+    raise AssertionError("unreachable: GB is the last unit")
+
+
 def rule_options(rule: RuleOut) -> str:
     """What a rule sets besides its pattern, in a few words (the rules table's summary)."""
     paths = len(rule.include_paths) + len(rule.ignore_paths)
     return options_summary(len(rule.build_args), len(rule.secret_build_args), rule.no_cache, paths)
 
 
-FILTERS = {"when": when, "ago": ago, "seconds": seconds, "rule_options": rule_options}
+FILTERS = {"when": when, "ago": ago, "seconds": seconds, "size": size, "rule_options": rule_options}

@@ -31,6 +31,9 @@ function setupDialogs() {
     if (typeof dialog.showModal !== "function") return;
     dialog.close();
     dialog.showModal();
+    // After an error, the field to fix, not the first one.
+    const wrong = dialog.querySelector("[aria-invalid=true]");
+    if (wrong) wrong.focus();
   });
   document.querySelectorAll("[data-close-dialog]").forEach((closer) => {
     closer.addEventListener("click", (event) => {
@@ -45,7 +48,11 @@ function setupDialogs() {
 function setupForms() {
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (event) => {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      if (!window.confirm(form.dataset.confirm)) {
+        event.preventDefault();
+      } else if (form.elements.confirmed) {
+        form.elements.confirmed.value = "yes"; // asked here, so the server need not ask again
+      }
     });
   });
   document.querySelectorAll("form[data-autosubmit] input[type=checkbox]").forEach((box) => {
