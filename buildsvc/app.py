@@ -45,6 +45,7 @@ from aiohttp import web
 from buildsvc import metrics
 from buildsvc.accounts.middleware import auth_middleware
 from buildsvc.api import (
+    badges,
     build_actions,
     builds,
     health,
@@ -92,6 +93,7 @@ ROUTE_MODULES: list[ModuleType] = [
     rule_preview,
     tokens,
     webhooks,
+    badges,
     openapi,
     metrics,
     console_views,

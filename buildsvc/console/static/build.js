@@ -27,24 +27,6 @@ function formatSize(bytes) {
   return (unit ? amount.toFixed(1) : String(amount)) + " " + units[unit];
 }
 
-function setupCopy() {
-  document.querySelectorAll("[data-copy]").forEach((button) => {
-    const field = document.getElementById(button.dataset.copy);
-    if (!field || !navigator.clipboard) return; // the field stays selectable by hand
-    button.hidden = false;
-    button.addEventListener("click", async () => {
-      try {
-        await navigator.clipboard.writeText(field.value);
-        button.textContent = "Copied";
-      } catch (error) {
-        field.select(); // no clipboard permission: select it for Ctrl+C
-        button.textContent = "Press Ctrl+C";
-      }
-      setTimeout(() => { button.textContent = "Copy"; }, 2000);
-    });
-  });
-}
-
 function showBuild(build) {
   const badge = document.getElementById("build-status");
   badge.textContent = build.status;
@@ -111,7 +93,6 @@ function appendLine(log, text) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  setupCopy();
   const section = document.getElementById("build");
   if (!section) return;
   const log = document.getElementById("log");

@@ -64,6 +64,25 @@ function setupForms() {
   document.querySelectorAll("[data-js-hide]").forEach((element) => { element.hidden = true; });
 }
 
+// A Copy button beside a read-only field (a pull command, a badge URL).
+function setupCopy() {
+  document.querySelectorAll("[data-copy]").forEach((button) => {
+    const field = document.getElementById(button.dataset.copy);
+    if (!field || !navigator.clipboard) return; // the field stays selectable by hand
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(field.value);
+        button.textContent = "Copied";
+      } catch (error) {
+        field.select(); // no clipboard permission: select it for Ctrl+C
+        button.textContent = "Press Ctrl+C";
+      }
+      setTimeout(() => { button.textContent = "Copy"; }, 2000);
+    });
+  });
+}
+
 function fillSelect(select, items, placeholder, label) {
   select.replaceChildren(new Option(placeholder, ""));
   items.forEach((item) => select.add(new Option(label(item), item.value)));
@@ -278,6 +297,7 @@ async function runPreview(form) {
 document.addEventListener("DOMContentLoaded", () => {
   setupDialogs();
   setupForms();
+  setupCopy();
   const form = document.getElementById("create-form") || document.getElementById("rules-form");
   if (form) {
     if (form.querySelector("[data-picker=provider]")) setupPickers(form);
