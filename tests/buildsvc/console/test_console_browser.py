@@ -177,6 +177,21 @@ def check_rule_options(browser: webdriver.Chrome) -> None:
     assert len(browser.find_elements(By.CSS_SELECTOR, "#rules details.rule-options")) == 1
 
 
+def check_badges(browser: webdriver.Chrome) -> None:
+    """Each rule's badge shows on the repository page; rule 1's says succeeded."""
+    browser.find_element(By.CSS_SELECTOR, "#badges summary").click()
+    images = browser.find_elements(By.CSS_SELECTOR, "#badges img")
+    assert len(images) == 2
+    wait(browser).until(
+        lambda b: all(b.execute_script("return arguments[0].naturalWidth", i) for i in images)
+    )
+    url = browser.find_element(By.CSS_SELECTOR, "#badges input").get_attribute("value")
+    assert url is not None
+    assert "?key=" in url
+    assert "team" not in url  # the URL names no repository
+    browser.find_element(By.CSS_SELECTOR, "#badges summary").click()  # closed again
+
+
 def watch_push_build(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot) -> str:
     sha = push_example(
         stack.forge, stack.forge_token, "acme/app", stack.root / "work", dockerfile=DOCKERFILE
@@ -285,10 +300,17 @@ def tour(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot, pages: Page
                 wait(browser).until(
                     lambda b: b.execute_script("return document.readyState") == "complete"
                 )
+                if path == "/api/docs":  # drawn from the spec by script: measure it drawn
+                    wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "details.op"))
                 dark = browser.execute_script(
                     "return matchMedia('(prefers-color-scheme: dark)').matches"
                 )
                 assert dark == (scheme == "dark")
+                background = browser.execute_script(
+                    "return getComputedStyle(document.documentElement).backgroundColor"
+                )
+                channels = [int(part) for part in background[4:-1].split(",")[:3]]
+                assert (sum(channels) < 3 * 128) == (scheme == "dark"), (path, background)
                 if phone:
                     width = browser.execute_script("return document.documentElement.scrollWidth")
                     assert width <= PHONE, f"{path} is {width}px wide at phone width"
@@ -328,6 +350,7 @@ def test_console_end_to_end(
     browser.find_element(By.CSS_SELECTOR, "h1 small a").click()
     wait(browser).until(ec.url_matches(r"/console/repositories/\d+$"))
     check_rule_options(browser)
+    check_badges(browser)
     shot_repository = screenshot("06-repository")
     assert shot_repository.exists()
     edit_rules(browser)
