@@ -45,6 +45,7 @@ from aiohttp import web
 from buildsvc import metrics
 from buildsvc.accounts.middleware import auth_middleware
 from buildsvc.api import (
+    badges,
     build_actions,
     builds,
     health,
@@ -94,6 +95,7 @@ ROUTE_MODULES: list[ModuleType] = [
     tokens,
     notifications,
     webhooks,
+    badges,
     openapi,
     metrics,
     console_views,

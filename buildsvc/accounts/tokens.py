@@ -16,8 +16,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.accounts.errors import InvalidTokenExpiry, InvalidTokenName, TokenNotFound
-from buildsvc.accounts.services import issue_token
-from buildsvc.store.models import ApiToken, utcnow
+from buildsvc.accounts.services import hash_token, issue_token
+from buildsvc.store.models import Account, ApiToken, utcnow
 
 MAX_TOKEN_NAME = 100
 MAX_LIFETIME = dt.timedelta(days=3650)
@@ -87,3 +87,21 @@ async def revoke_token(
         )
         if deleted.first() is None:
             raise TokenNotFound(detail=f"no API token {token_id} in this account")
+
+
+async def token_owner(sessionmaker: async_sessionmaker[AsyncSession], token: str) -> str:
+    """Who acts with ``token``, for records such as "cancelled by": ``acme (token ci)``.
+
+    Only names the caller may already see: its own account and token name.
+    """
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(Account.name, ApiToken.name)
+                .join(Account, Account.id == ApiToken.account_id)
+                .where(ApiToken.token_hash == hash_token(token))
+            )
+        ).one_or_none()
+    if row is None:  # revoked between authentication and now
+        return "a revoked token"
+    return f"{row[0]} (token {row[1]})"

@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from buildsvc.accounts.middleware import bearer_token
+from buildsvc.accounts.tokens import token_owner
 from buildsvc.api.builds import BuildOut
 from buildsvc.api.jsonio import json_body, json_response, path_id, query_params
 from buildsvc.api.keys import ACCOUNT_ID, ARQ, COMMIT_STATUS, SESSIONMAKER
@@ -111,8 +113,9 @@ async def rerun(request: web.Request) -> web.Response:
 @describe("Cancel a queued or running build", response=BuildOut, errors=(409,))
 async def cancel_build(request: web.Request) -> web.Response:
     build_id = path_id(request, "build_id", "Build")
+    by = await token_owner(request.app[SESSIONMAKER], bearer_token(request))
     build = await cancel.cancel_build(
-        request.app[SESSIONMAKER], request.app[ARQ], request[ACCOUNT_ID], build_id
+        request.app[SESSIONMAKER], request.app[ARQ], request[ACCOUNT_ID], build_id, by=by
     )
     request.app[COMMIT_STATUS].report([build.id], "canceled")  # if no worker had it yet
     return json_response(BuildOut.from_build(build))

@@ -47,6 +47,12 @@ class BuildOut(BaseModel):
     status: BuildStatus
     tags: list[str]
     digest: str | None
+    image_size: int | None = Field(
+        default=None, description="Bytes of the pushed image: config and layers, compressed."
+    )
+    cancelled_by: str | None = Field(
+        default=None, description='Who cancelled it: "acme (token ci-deploy)".'
+    )
     error: BuildErrorOut | None
     status_note: str | None
     queued_at: UtcDatetime
@@ -78,6 +84,8 @@ class BuildOut(BaseModel):
             status=BuildStatus(build.status),
             tags=[str(tag) for tag in build.tags],
             digest=build.digest,
+            image_size=build.image_size,
+            cancelled_by=build.cancelled_by,
             error=error,
             status_note=build.status_note,
             queued_at=build.queued_at,

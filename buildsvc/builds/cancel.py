@@ -48,12 +48,18 @@ async def cancel_build(
     pool: LazyArqPool,
     account_id: int,
     build_id: int,
+    *,
+    by: str,
 ) -> Build:
-    """Cancel the account's build; cancelling a cancelled build again is a no-op."""
+    """Cancel the account's build; cancelling a cancelled build again is a no-op.
+
+    ``by`` names who asked ("acme (token ci-deploy)"): pages show "cancelled by" it,
+    a person's choice rather than a failure.
+    """
     build = await queries.get_build(sessionmaker, account_id, build_id)
     while build.status not in FINISHED:
         was = BuildStatus(build.status)
-        reason = Cancelled(detail=f"cancelled through the API while {was.value}")
+        reason = Cancelled(detail=f"cancelled by {by} while {was.value}")
         async with sessionmaker.begin() as session:
             moved = await transition(
                 session,
@@ -61,6 +67,7 @@ async def cancel_build(
                 BuildStatus.CANCELLED,
                 only_from=[was],
                 cancel_requested=True,
+                cancelled_by=by[:255],
                 error_code=reason.code,
                 error_message=reason.message,
                 error_detail=reason.detail,

@@ -14,13 +14,18 @@ from buildsvc.store.models import Build
 
 
 def _scoped(
-    account_id: int, repository_id: int | None, status: BuildStatus | None
+    account_id: int,
+    repository_id: int | None,
+    status: BuildStatus | None,
+    branch: str | None = None,
 ) -> Select[Build]:
     query = select(Build).where(Build.account_id == account_id)
     if repository_id is not None:
         query = query.where(Build.repository_id == repository_id)
     if status is not None:
         query = query.where(Build.status == status.value)
+    if branch is not None:
+        query = query.where(Build.ref == f"refs/heads/{branch}")
     return query
 
 
@@ -30,15 +35,32 @@ async def list_builds(
     *,
     repository_id: int | None = None,
     status: BuildStatus | None = None,
+    branch: str | None = None,
     offset: int = 0,
     limit: int = 20,
 ) -> tuple[Sequence[Build], int]:
     """One page of the account's builds, newest first, and how many match in all."""
-    query = _scoped(account_id, repository_id, status)
+    query = _scoped(account_id, repository_id, status, branch)
     async with sessionmaker() as session:
         total = await session.scalar(select(func.count()).select_from(query.subquery()))
         rows = await session.scalars(query.order_by(Build.id.desc()).offset(offset).limit(limit))
         return rows.all(), int(total or 0)
+
+
+async def last_builds(
+    sessionmaker: async_sessionmaker[AsyncSession], account_id: int, repository_ids: Sequence[int]
+) -> dict[int, Build]:
+    """The newest build of each of these repositories (those with one)."""
+    if not repository_ids:
+        return {}
+    newest = (
+        select(func.max(Build.id))
+        .where(Build.account_id == account_id, Build.repository_id.in_(repository_ids))
+        .group_by(Build.repository_id)
+    )
+    async with sessionmaker() as session:
+        rows = await session.scalars(select(Build).where(Build.id.in_(newest)))
+        return {build.repository_id: build for build in rows.all()}
 
 
 async def get_build(

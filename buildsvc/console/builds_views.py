@@ -3,8 +3,13 @@ Rebuild. The live log itself streams from ``api_views``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
 from aiohttp import web
 
+from buildsvc.accounts.tokens import token_owner
 from buildsvc.api.builds import BuildOut
 from buildsvc.api.keys import ARQ, COMMIT_STATUS, SESSIONMAKER
 from buildsvc.api.openapi import hidden
@@ -35,30 +40,64 @@ def build_id_of(request: web.Request) -> int:
     return int(raw)
 
 
+@dataclass(frozen=True, slots=True)
+class BuildFilters:
+    """The Builds page's filters, as its URL carries them (so a filtered view is a link)."""
+
+    repository_id: int | None = None
+    status: BuildStatus | None = None
+    branch: str | None = None
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> BuildFilters:
+        repository = query.get("repository", "")
+        status = query.get("status", "")
+        branch = query.get("branch", "").strip()[:255]
+        return cls(
+            int(repository) if repository.isdigit() and len(repository) <= 18 else None,
+            BuildStatus(status) if status in set(BuildStatus) else None,
+            branch or None,
+        )
+
+    def query(self) -> str:
+        """The filters as a query string (the pager's links keep them)."""
+        pairs = {
+            "repository": str(self.repository_id or ""),
+            "status": self.status.value if self.status else "",
+            "branch": self.branch or "",
+        }
+        return urlencode({name: value for name, value in pairs.items() if value})
+
+
 @routes.get("/console/builds")
 @hidden
 async def builds_page(request: web.Request) -> web.Response:
     session = await sessions.require(request)
     number = max(1, int(request.query["page"])) if request.query.get("page", "").isdigit() else 1
-    status_filter = request.query.get("status") or None
-    status = BuildStatus(status_filter) if status_filter in set(BuildStatus) else None
+    filters = BuildFilters.from_query(request.query)
+    sessionmaker = request.app[SESSIONMAKER]
     builds, total = await queries.list_builds(
-        request.app[SESSIONMAKER],
+        sessionmaker,
         session.account_id,
-        status=status,
+        repository_id=filters.repository_id,
+        status=filters.status,
+        branch=filters.branch,
         offset=(number - 1) * PER_PAGE,
         limit=PER_PAGE,
     )
+    query = filters.query()
     return await page(
         request,
         "builds.html",
         session,
         {
             "builds": [BuildOut.from_build(b) for b in builds],
+            "repo_names": await repositories.repository_names(sessionmaker, session.account_id),
             "total": total,
             "page": number,
             "pages": max(1, -(-total // PER_PAGE)),
-            "status": status.value if status else "",
+            "filters": filters,
+            "pager_base": f"/console/builds?{query}&" if query else "/console/builds?",
             "statuses": [s.value for s in BuildStatus],
         },
     )
@@ -71,6 +110,7 @@ async def _build_page(
     *,
     error: dict[str, str | None] | None = None,
     status: int = 200,
+    confirm_cancel: bool = False,
 ) -> web.Response:
     sessionmaker = request.app[SESSIONMAKER]
     build = await queries.get_build(sessionmaker, session.account_id, build_id)
@@ -90,6 +130,7 @@ async def _build_page(
             "last_seq": lines[-1].seq if lines else 0,
             "finished": build.status in FINISHED,
             "error": error,
+            "confirm_cancel": confirm_cancel,
         },
         status=status,
     )
@@ -108,9 +149,16 @@ async def cancel_build(request: web.Request) -> web.Response:
     session = await sessions.require(request)
     await sessions.check_csrf(request, session)
     build_id = build_id_of(request)
+    if (await request.post()).get("confirmed") != "yes":  # without JavaScript: ask on a page
+        return await _build_page(request, session, build_id, confirm_cancel=True)
     try:
+        by = await token_owner(request.app[SESSIONMAKER], session.token)
         await cancel.cancel_build(
-            request.app[SESSIONMAKER], request.app[ARQ], session.account_id, build_id
+            request.app[SESSIONMAKER],
+            request.app[ARQ],
+            session.account_id,
+            build_id,
+            by=f"{by} in the console",
         )
     except ServiceError as exc:
         return await _build_page(

@@ -109,6 +109,20 @@ def when(value: dt.datetime | str | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def ago(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """A past moment relative to now: ``just now``, ``3 minutes ago``, ``2 days ago``."""
+    if value is None:
+        return "\N{EN DASH}"
+    elapsed = int(((now or dt.datetime.now(dt.UTC)) - value).total_seconds())
+    if elapsed < 45:
+        return "just now"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if elapsed >= size:
+            count = round(elapsed / size) if unit == "minute" else elapsed // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "1 minute ago"
+
+
 def seconds(value: float | None) -> str:
     if value is None:
         return "\N{EN DASH}"
@@ -118,10 +132,22 @@ def seconds(value: float | None) -> str:
     return f"{minutes} min {rest:02d} s"
 
 
+def size(value: int | None) -> str:
+    """Bytes as ``12.3 MB`` (decimal units, as registries and ``docker images`` show them)."""
+    if value is None:
+        return "\N{EN DASH}"
+    amount = float(value)
+    for unit in ("B", "kB", "MB", "GB"):
+        if amount < 1000 or unit == "GB":
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1000
+    raise AssertionError("unreachable: GB is the last unit")
+
+
 def rule_options(rule: RuleOut) -> str:
     """What a rule sets besides its pattern, in a few words (the rules table's summary)."""
     paths = len(rule.include_paths) + len(rule.ignore_paths)
     return options_summary(len(rule.build_args), len(rule.secret_build_args), rule.no_cache, paths)
 
 
-FILTERS = {"when": when, "seconds": seconds, "rule_options": rule_options}
+FILTERS = {"when": when, "ago": ago, "seconds": seconds, "size": size, "rule_options": rule_options}

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from buildsvc.api.builds import BuildOut
-from buildsvc.api.keys import ARQ, COMMIT_STATUS, SESSIONMAKER
+from buildsvc.api.keys import ARQ, CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
 from buildsvc.api.openapi import hidden
 from buildsvc.api.repositories import DeliveryOut, RepositoryOut
 from buildsvc.api.sources import NamespaceOut, source_access
@@ -28,6 +28,7 @@ from buildsvc.console.rule_form import (
 )
 from buildsvc.errors import NotFound, ServiceError
 from buildsvc.repositories import queries, service
+from buildsvc.repositories.badges import badge_paths
 from buildsvc.repositories.schemas import RepositoryPatch, default_rules
 
 routes = web.RouteTableDef()
@@ -53,18 +54,24 @@ async def repositories_page(request: web.Request) -> web.Response:
     session = await sessions.require(request)
     number = int(request.query["page"]) if request.query.get("page", "").isdigit() else 1
     number = max(1, number)
+    search = request.query.get("q", "").strip()[:255]
+    sessionmaker = request.app[SESSIONMAKER]
     repos, total = await queries.list_repositories(
-        request.app[SESSIONMAKER],
+        sessionmaker,
         session.account_id,
         offset=(number - 1) * PER_PAGE,
         limit=PER_PAGE,
+        search=search,
     )
+    last = await build_queries.last_builds(sessionmaker, session.account_id, [r.id for r in repos])
     return await page(
         request,
         "repositories.html",
         session,
         {
             "repositories": [_out(request, r) for r in repos],
+            "last_builds": {rid: BuildOut.from_build(b) for rid, b in last.items()},
+            "search": search,
             "total": total,
             "page": number,
             "pages": max(1, -(-total // PER_PAGE)),
@@ -194,6 +201,8 @@ async def _repository(
             "delivery_total": delivery_total,
             "builds": [BuildOut.from_build(b) for b in builds],
             "build_total": build_total,
+            "badges": badge_paths(request.app[CIPHER], repo),
+            "public_url": request.app[SETTINGS].public_url.rstrip("/"),
             "error": error,
         },
         status=status,

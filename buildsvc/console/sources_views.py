@@ -10,6 +10,7 @@ from buildsvc.api.openapi import hidden
 from buildsvc.api.sources import DEFAULT_URLS, BindingOut, source_access
 from buildsvc.bindings import service
 from buildsvc.console import session as sessions
+from buildsvc.console.bind_focus import wrong_field
 from buildsvc.console.render import (
     CARDS_BY_NAME,
     PROVIDER_CARDS,
@@ -46,6 +47,7 @@ async def _render(
             "notice": _notice(request),
             "page_error": None,
             "bind_error": None,
+            "wrong_field": None,
             "form_values": {},
             "hooks_left": [],
             **context,
@@ -103,6 +105,7 @@ async def bind(request: web.Request) -> web.Response:
             status=exc.status if 400 <= exc.status < 500 else 422,
             open_dialog=provider,
             bind_error=error_context(exc),
+            wrong_field=wrong_field(exc.code, exc.detail, has_url=card.url_mode != "none"),
             form_values=values,
         )
     raise web.HTTPSeeOther(location=f"/console/sources?bound={provider}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.errors import NotFound
@@ -35,22 +35,52 @@ async def get_repository(
         return await load(session, account_id, repository_id)
 
 
+def _search(text: str) -> ColumnElement[bool]:
+    """Image name (namespace/name) or source repository containing ``text``, any case."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    image = func.lower(ImageRepository.namespace + "/" + ImageRepository.name)
+    source = func.lower(ImageRepository.source_repository)
+    return or_(image.like(pattern, escape="\\"), source.like(pattern, escape="\\"))
+
+
 async def list_repositories(
-    sessionmaker: async_sessionmaker[AsyncSession], account_id: int, *, offset: int, limit: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    account_id: int,
+    *,
+    offset: int,
+    limit: int,
+    search: str = "",
 ) -> tuple[Sequence[ImageRepository], int]:
+    """One page of the account's repositories, oldest first; ``search`` narrows them."""
+    where = [ImageRepository.account_id == account_id]
+    if search.strip():
+        where.append(_search(search.strip()))
     async with sessionmaker() as session:
-        total = await session.scalar(
-            select(func.count(ImageRepository.id)).where(ImageRepository.account_id == account_id)
-        )
+        total = await session.scalar(select(func.count(ImageRepository.id)).where(*where))
         statement = (
             select(ImageRepository)
-            .where(ImageRepository.account_id == account_id)
+            .where(*where)
             .order_by(ImageRepository.id)
             .offset(offset)
             .limit(limit)
         )
         items = (await session.execute(statement)).scalars().all()
     return items, int(total or 0)
+
+
+async def repository_names(
+    sessionmaker: async_sessionmaker[AsyncSession], account_id: int
+) -> dict[int, str]:
+    """Every repository of the account as ``namespace/name``, by id, in name order."""
+    statement = (
+        select(ImageRepository.id, ImageRepository.namespace, ImageRepository.name)
+        .where(ImageRepository.account_id == account_id)
+        .order_by(ImageRepository.namespace, ImageRepository.name)
+    )
+    async with sessionmaker() as session:
+        rows = (await session.execute(statement)).all()
+    return {row.id: f"{row.namespace}/{row.name}" for row in rows}
 
 
 async def list_deliveries(

@@ -236,6 +236,8 @@ class Build(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     error_detail: Mapped[str | None] = mapped_column(Text)
     digest: Mapped[str | None] = mapped_column(String(128))
+    image_size: Mapped[int | None] = mapped_column(BigInteger)  # bytes: config + layers
+    cancelled_by: Mapped[str | None] = mapped_column(String(255))  # "acme (token ci)"
     status_note: Mapped[str | None] = mapped_column(Text)  # e.g. forge refused commit status
     # The commit status name its statuses go under (builds.status_context); NULL: "buildsvc".
     status_context: Mapped[str | None] = mapped_column(String(255))

@@ -25,6 +25,7 @@ from buildsvc.worker.errors import (
     RegistryUnauthorized,
     RegistryUnavailable,
 )
+from buildsvc.worker.push_lines import push_line
 from buildsvc.worker.streaming import (
     ENGINE_ERRORS,
     LineCallback,
@@ -101,7 +102,8 @@ def push_tag_sync(
                 status = item.get("status")
                 # Byte-progress updates repeat hundreds of times; the log keeps the rest.
                 if status and status != "Pushing":
-                    on_line(f"{item['id']}: {status}" if item.get("id") else str(status))
+                    shown = push_line(str(status), repository)
+                    on_line(f"{item['id']}: {shown}" if item.get("id") else shown)
     except BuildError:
         raise
     except docker.errors.APIError as exc:

@@ -15,6 +15,7 @@ Recorded on the build like the step failures of ``buildsvc.worker.errors``::
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 
 from buildsvc.errors import ServiceError
 
@@ -52,3 +53,11 @@ class InternalBuildError(ServiceError):
     code = "INTERNAL_ERROR"
     status = 500
     default_message = "The build failed because of an internal error of the build service."
+
+
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """What a build that succeeded records: the manifest digest and the image's size."""
+
+    digest: str
+    size: int | None  # bytes, config and layers; None when the registry would not say

@@ -30,8 +30,9 @@ from buildsvc.worker.docker_build import BuildRequest, build_image, oci_labels, 
 from buildsvc.worker.docker_push import push_image
 from buildsvc.worker.errors import RegistryError, SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
+from buildsvc.worker.image_size import pushed_size
 from buildsvc.worker.logs import BuildLog
-from buildsvc.worker.outcomes import NotOwner, SourceNotBound
+from buildsvc.worker.outcomes import NotOwner, Pushed, SourceNotBound
 from buildsvc.worker.registry_cache import NO_PREVIOUS, cache_source
 from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
@@ -270,7 +271,7 @@ async def build(deps: WorkerDeps, job: Job, log: BuildLog, src: Path) -> Built:
 
 async def run_pipeline(
     deps: WorkerDeps, job: Job, log: BuildLog, credentials: GitCredentials
-) -> str:
+) -> Pushed:
     # The kept tree is this build's until the context has gone to the engine and the
     # image is built; other builds of the repository on this worker wait for it.
     async with deps.source_tree(job.account_id, job.clone_url) as src:
@@ -293,4 +294,11 @@ async def run_pipeline(
     )
     digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
     log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
-    return digest
+    username = settings.registry_username
+    size = await pushed_size(
+        job.tags,
+        digest,
+        login=RegistryLogin(username, secret or "") if username else None,
+        insecure=await deps.registry_insecure(ImageRef.from_tags(job.tags).registry),
+    )
+    return Pushed(digest, size)

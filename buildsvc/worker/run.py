@@ -44,6 +44,7 @@ from buildsvc.worker.outcomes import (
     BuildTimedOut,
     InternalBuildError,
     NotOwner,
+    Pushed,
     StopReason,
 )
 from buildsvc.worker.pipeline import (
@@ -159,7 +160,7 @@ def _failure(exc: ServiceError, masker: Masker) -> Ending:
 
 
 def _ending(
-    handle: Handle, work: asyncio.Task[str], masker: Masker, timeout: int
+    handle: Handle, work: asyncio.Task[Pushed], masker: Masker, timeout: int
 ) -> Ending | BuildStatus | None:
     if handle.reason is StopReason.LOST:
         return None
@@ -176,7 +177,8 @@ def _ending(
     if exc is not None:
         log.error("build %s failed unexpectedly", handle.job.build_id, exc_info=exc)
         return _failure(InternalBuildError(detail=type(exc).__name__), masker)
-    return BuildStatus.SUCCEEDED, {"digest": work.result()}
+    pushed = work.result()
+    return BuildStatus.SUCCEEDED, {"digest": pushed.digest, "image_size": pushed.size}
 
 
 def _summary(status: BuildStatus, fields: dict[str, Any], job: Job) -> str:

@@ -30,7 +30,7 @@ from buildsvc.outage import Backoff
 from buildsvc.store.models import Build, utcnow
 from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
-from buildsvc.worker.outcomes import StopReason
+from buildsvc.worker.outcomes import Pushed, StopReason
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Handle:
     """A running build's pipeline task and why it was stopped, if it was."""
 
     job: Job
-    task: asyncio.Task[str]
+    task: asyncio.Task[Pushed]
     reason: StopReason | None = None
 
     def stop(self, reason: StopReason) -> None:

@@ -68,6 +68,9 @@ def test_cancel_while_queued_and_while_building(stack: Stack) -> None:
         assert time.monotonic() - started < 2, "the build step still runs 2 s after cancel"
         time.sleep(0.05)
     assert time.monotonic() - started < 2
+    who = stack.build(running)["cancelled_by"]
+    assert who.endswith(")")
+    assert " (token " in who
     assert events[-1] == (
         "end",
         {
@@ -75,7 +78,7 @@ def test_cancel_while_queued_and_while_building(stack: Stack) -> None:
             "error": {
                 "code": "BUILD_CANCELLED",
                 "message": "The build was cancelled.",
-                "detail": "cancelled through the API while building",
+                "detail": f"cancelled by {who} while building",
             },
         },
     )

@@ -15,6 +15,18 @@ function formatSeconds(value) {
   return minutes + " min " + String(Math.floor(value % 60)).padStart(2, "0") + " s";
 }
 
+function formatSize(bytes) {
+  if (bytes === null || bytes === undefined) return "–";
+  const units = ["B", "kB", "MB", "GB"];
+  let amount = bytes;
+  let unit = 0;
+  while (amount >= 1000 && unit < units.length - 1) {
+    amount /= 1000;
+    unit += 1;
+  }
+  return (unit ? amount.toFixed(1) : String(amount)) + " " + units[unit];
+}
+
 function showBuild(build) {
   const badge = document.getElementById("build-status");
   badge.textContent = build.status;
@@ -36,8 +48,20 @@ function showBuild(build) {
   });
   if (!build.tags.length) tags.textContent = "–";
   document.getElementById("build-digest").textContent = build.digest || "–";
+  document.getElementById("build-size").textContent = formatSize(build.image_size);
+  const pull = document.getElementById("pull");
+  if (build.digest && build.tags.length) {
+    document.getElementById("pull-command").value = "docker pull " + build.tags[0];
+    pull.hidden = false;
+  }
+  // A cancel is someone's choice, not a failure: a neutral note, not the error box.
+  const cancelled = document.getElementById("build-cancelled");
+  if (build.status === "cancelled") {
+    document.getElementById("cancelled-by").textContent = build.cancelled_by || "someone";
+    cancelled.hidden = false;
+  }
   const failure = document.getElementById("build-failure");
-  if (build.error) {
+  if (build.error && build.status !== "cancelled") {
     failure.replaceChildren();
     const message = document.createElement("p");
     message.textContent = build.error.message;
@@ -70,8 +94,10 @@ function appendLine(log, text) {
 
 document.addEventListener("DOMContentLoaded", () => {
   const section = document.getElementById("build");
-  if (!section || section.dataset.finished === "true") return;
+  if (!section) return;
   const log = document.getElementById("log");
+  log.scrollTop = log.scrollHeight; // the tail is what one came for
+  if (section.dataset.finished === "true") return;
   const state = document.getElementById("log-state");
   let ended = false;
 
@@ -98,5 +124,4 @@ document.addEventListener("DOMContentLoaded", () => {
     await refresh();
     if (ended) clearInterval(timer);
   }, 1000);
-  log.scrollTop = log.scrollHeight;
 });

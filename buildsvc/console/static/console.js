@@ -31,6 +31,9 @@ function setupDialogs() {
     if (typeof dialog.showModal !== "function") return;
     dialog.close();
     dialog.showModal();
+    // After an error, the field to fix, not the first one.
+    const wrong = dialog.querySelector("[aria-invalid=true]");
+    if (wrong) wrong.focus();
   });
   document.querySelectorAll("[data-close-dialog]").forEach((closer) => {
     closer.addEventListener("click", (event) => {
@@ -45,7 +48,11 @@ function setupDialogs() {
 function setupForms() {
   document.querySelectorAll("form[data-confirm]").forEach((form) => {
     form.addEventListener("submit", (event) => {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+      if (!window.confirm(form.dataset.confirm)) {
+        event.preventDefault();
+      } else if (form.elements.confirmed) {
+        form.elements.confirmed.value = "yes"; // asked here, so the server need not ask again
+      }
     });
   });
   document.querySelectorAll("form[data-autosubmit] input[type=checkbox]").forEach((box) => {
@@ -55,6 +62,25 @@ function setupForms() {
     select.addEventListener("change", () => select.form.submit());
   });
   document.querySelectorAll("[data-js-hide]").forEach((element) => { element.hidden = true; });
+}
+
+// A Copy button beside a read-only field (a pull command, a badge URL).
+function setupCopy() {
+  document.querySelectorAll("[data-copy]").forEach((button) => {
+    const field = document.getElementById(button.dataset.copy);
+    if (!field || !navigator.clipboard) return; // the field stays selectable by hand
+    button.hidden = false;
+    button.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(field.value);
+        button.textContent = "Copied";
+      } catch (error) {
+        field.select(); // no clipboard permission: select it for Ctrl+C
+        button.textContent = "Press Ctrl+C";
+      }
+      setTimeout(() => { button.textContent = "Copy"; }, 2000);
+    });
+  });
 }
 
 function fillSelect(select, items, placeholder, label) {
@@ -271,6 +297,7 @@ async function runPreview(form) {
 document.addEventListener("DOMContentLoaded", () => {
   setupDialogs();
   setupForms();
+  setupCopy();
   const form = document.getElementById("create-form") || document.getElementById("rules-form");
   if (form) {
     if (form.querySelector("[data-picker=provider]")) setupPickers(form);

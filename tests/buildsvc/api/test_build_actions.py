@@ -178,6 +178,8 @@ async def test_cancel_a_queued_build_drops_its_job(
     assert response.status == 200
     assert cancelled["status"] == "cancelled"
     assert cancelled["error"]["code"] == "BUILD_CANCELLED"
+    assert cancelled["cancelled_by"] == "alice (token default)"  # the account and its token
+    assert cancelled["error"]["detail"] == "cancelled by alice (token default) while queued"
     assert cancelled["finished_at"] is not None
     assert jobs.job_id(build_id) not in await queued_jobs(client)
     again = await client.post(f"/api/v1/builds/{build_id}/cancel", headers=auth_headers)

@@ -1,7 +1,8 @@
 """The console in headless Chromium: sign in, bind GitLab (a wrong token first), create a
 repository from the drop-downs with a rule preview and build options (a secret build arg,
-no cache), push, watch the live log reach success, rebuild and cancel; at desktop and phone
-width, with a screenshot of each page."""
+no cache), push, watch the live log reach success, rebuild and cancel (after a confirmation);
+then every page at desktop and phone width, light and dark, with a screenshot of each
+(``page-<name>-<desktop|phone>-<light|dark>.png``) and no sideways scroll on a phone."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from tests.conftest_services import ensure_services
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 Shot = Callable[[str], Path]
+Pages = list[tuple[str, str]]
 SECRET_ARG = "npm_browser-s3cret"
 # The example, with a RUN step slow enough (uncached) for Cancel to catch it.
 DOCKERFILE = EXAMPLE_DOCKERFILE.replace('"built from the test"', '"built from the test" && sleep 3')
@@ -81,6 +83,8 @@ def bind_gitlab(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot) -> N
     shot("03-bind-wrong-token")
 
     token_field = browser.find_element(By.ID, "token-gitlab")
+    assert browser.switch_to.active_element == token_field  # the field to fix, not the URL
+    assert token_field.get_attribute("aria-invalid") == "true"
     assert token_field.get_attribute("value") == ""  # a secret is never sent back
     token_field.send_keys(stack.forge_token)
     browser.find_element(By.ID, "bind-submit-gitlab").click()
@@ -173,6 +177,21 @@ def check_rule_options(browser: webdriver.Chrome) -> None:
     assert len(browser.find_elements(By.CSS_SELECTOR, "#rules details.rule-options")) == 1
 
 
+def check_badges(browser: webdriver.Chrome) -> None:
+    """Each rule's badge shows on the repository page; rule 1's says succeeded."""
+    browser.find_element(By.CSS_SELECTOR, "#badges summary").click()
+    images = browser.find_elements(By.CSS_SELECTOR, "#badges img")
+    assert len(images) == 2
+    wait(browser).until(
+        lambda b: all(b.execute_script("return arguments[0].naturalWidth", i) for i in images)
+    )
+    url = browser.find_element(By.CSS_SELECTOR, "#badges input").get_attribute("value")
+    assert url is not None
+    assert "?key=" in url
+    assert "team" not in url  # the URL names no repository
+    browser.find_element(By.CSS_SELECTOR, "#badges summary").click()  # closed again
+
+
 def watch_push_build(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot) -> str:
     sha = push_example(
         stack.forge, stack.forge_token, "acme/app", stack.root / "work", dockerfile=DOCKERFILE
@@ -190,6 +209,13 @@ def watch_push_build(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot)
     wait(browser).until(lambda b: text_of(b, "#log-state") == "(complete)")
     assert text_of(browser, "#build-digest").startswith("sha256:")
     assert f"127.0.0.1:5000/team/app:{sha[:7]}" in text_of(browser, "#build-tags")
+    wait(browser).until(lambda b: text_of(b, "#build-size").endswith(("kB", "MB")))
+    pull = browser.find_element(By.ID, "pull-command")
+    assert pull.get_attribute("value") == "docker pull 127.0.0.1:5000/team/app:latest"
+    assert browser.find_element(By.ID, "copy-pull").is_displayed()
+    log_top = browser.find_element(By.ID, "log").location["y"]
+    assert log_top < browser.find_element(By.ID, "image").location["y"]  # the log first
+    assert log_top < 700, "the log starts below the fold"
     assert "s" in text_of(browser, "#phases tr[data-phase=building] .phase-duration")
     assert browser.find_elements(By.ID, "cancel-build") == []
     shot("07-build-succeeded")
@@ -233,29 +259,90 @@ def rebuild_and_cancel(browser: webdriver.Chrome, shot: Shot) -> None:
     wait(browser).until(lambda b: b.current_url != first)
     assert text_of(browser, "#build-status") in {"queued", "fetching", "building", "pushing"}
     browser.find_element(By.ID, "cancel-build").click()
+    asked = wait(browser).until(ec.alert_is_present())
+    assert "Cancel build #" in asked.text
+    asked.dismiss()  # changed one's mind: nothing happens
+    assert text_of(browser, "#build-status") != "cancelled"
+    browser.find_element(By.ID, "cancel-build").click()
+    wait(browser).until(ec.alert_is_present()).accept()
     wait(browser).until(lambda b: text_of(b, "#build-status") == "cancelled")
-    assert "BUILD_CANCELLED" in text_of(browser, "#build-failure")
+    cancelled = wait(browser).until(ec.visibility_of_element_located((By.ID, "build-cancelled")))
+    assert cancelled.text == "Cancelled by console-tests (token default) in the console."
+    assert not browser.find_element(By.ID, "build-failure").is_displayed()  # no red error
     shot("08-build-cancelled")
 
 
-def check_phone_width(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot) -> None:
-    browser.set_window_size(390, 844)
-    for path, name in (
-        ("/console/sources", "09-phone-code-sources"),
-        ("/console/builds", "10-phone-builds"),
-    ):
-        browser.get(stack.url + path)
-        overflow = browser.execute_script(
-            "return document.documentElement.scrollWidth - window.innerWidth"
-        )
-        assert overflow <= 0, f"{path} scrolls sideways by {overflow}px at phone width"
-        shot(name)
-    browser.set_window_size(1280, 1100)
+PHONE = 390
+DESKTOP = (1280, 1100)
+
+
+def show_as(browser: webdriver.Chrome, scheme: str, phone: bool) -> None:
+    """Emulate the colour scheme (Chromium's flag for it is not reliable headless) and a
+    phone's viewport, or the desktop window."""
+    features = [{"name": "prefers-color-scheme", "value": scheme}]
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": features})
+    if phone:
+        metrics = {"width": PHONE, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    else:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        browser.set_window_size(*DESKTOP)
+
+
+def tour(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot, pages: Pages) -> None:
+    """Each page at desktop and phone width, light and dark, with a screenshot of each;
+    at phone width no page may scroll sideways."""
+    for scheme in ("light", "dark"):
+        for phone in (False, True):
+            show_as(browser, scheme, phone)
+            for path, name in pages:
+                browser.get(stack.url + path)
+                wait(browser).until(
+                    lambda b: b.execute_script("return document.readyState") == "complete"
+                )
+                if path == "/api/docs":  # drawn from the spec by script: measure it drawn
+                    wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "details.op"))
+                dark = browser.execute_script(
+                    "return matchMedia('(prefers-color-scheme: dark)').matches"
+                )
+                assert dark == (scheme == "dark")
+                background = browser.execute_script(
+                    "return getComputedStyle(document.documentElement).backgroundColor"
+                )
+                channels = [int(part) for part in background[4:-1].split(",")[:3]]
+                assert (sum(channels) < 3 * 128) == (scheme == "dark"), (path, background)
+                if phone:
+                    width = browser.execute_script("return document.documentElement.scrollWidth")
+                    assert width <= PHONE, f"{path} is {width}px wide at phone width"
+                shot(f"page-{name}-{'phone' if phone else 'desktop'}-{scheme}")
+    show_as(browser, "light", False)
+
+
+def pages_of(browser: webdriver.Chrome, stack: ConsoleStack) -> Pages:
+    """Every console page, with the repository and build the test made."""
+    repository = browser.find_element(By.CSS_SELECTOR, "h1 small a").get_attribute("href")
+    assert repository is not None
+    repository_path = "/" + repository.split("/", 3)[3]
+    build_path = "/" + browser.current_url.split("/", 3)[3]
+    return [
+        ("/console/repositories", "repositories"),
+        ("/console/repositories?q=app", "repositories-search"),
+        ("/console/repositories/new", "repository-new"),
+        (repository_path, "repository"),
+        (repository_path + "/rules", "repository-rules"),
+        ("/console/builds", "builds"),
+        ("/console/builds?status=cancelled", "builds-filtered"),
+        (build_path, "build"),
+        ("/console/sources", "code-sources"),
+        ("/console/tokens", "api-tokens"),
+        ("/api/docs", "api-docs"),
+    ]
 
 
 def test_console_end_to_end(
     browser: webdriver.Chrome, console_stack: ConsoleStack, screenshot: Shot
 ) -> None:
+    tour(browser, console_stack, screenshot, [("/console/login", "sign-in")])
     sign_in(browser, console_stack, screenshot)
     bind_gitlab(browser, console_stack, screenshot)
     create_repository(browser, screenshot)
@@ -263,14 +350,17 @@ def test_console_end_to_end(
     browser.find_element(By.CSS_SELECTOR, "h1 small a").click()
     wait(browser).until(ec.url_matches(r"/console/repositories/\d+$"))
     check_rule_options(browser)
+    check_badges(browser)
     shot_repository = screenshot("06-repository")
     assert shot_repository.exists()
     edit_rules(browser)
     browser.get(build_page)
     rebuild_and_cancel(browser, screenshot)
+    pages = pages_of(browser, console_stack)
     browser.get(console_stack.url + "/console/builds")
     assert len(browser.find_elements(By.CSS_SELECTOR, "tbody tr")) == 2
-    check_phone_width(browser, console_stack, screenshot)
+    assert "team/app" in text_of(browser, "tbody tr .build-repository")
+    tour(browser, console_stack, screenshot, pages)
     browser.get(console_stack.url + "/api/docs")
     wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "details.op"))
     assert "/api/v1/repositories/{repository_id}/builds" in text_of(browser, "#apidocs")

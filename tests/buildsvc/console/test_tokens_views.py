@@ -36,7 +36,9 @@ async def test_create_shows_the_token_once_and_revoke_ends_it(
 
     again = await (await client.get("/console/tokens")).text()
     assert token not in again  # shown once
-    row = re.search(r'<tr id="token-(\d+)"><td>laptop</td><td><code>…' + token[-4:], again)
+    row = re.search(
+        r'<tr id="token-(\d+)"><td>laptop</td><td data-label="Token"><code>…' + token[-4:], again
+    )
     assert row is not None
 
     revoked = await client.post(

@@ -119,7 +119,7 @@ async def test_cancel_while_building_ends_within_two_seconds(env: RunEnv) -> Non
     pool = LazyArqPool(env.settings.redis_url)
     started = time.monotonic()
 
-    cancelled = await cancel_build(env.sessionmaker, pool, env.account_id, build_id)
+    cancelled = await cancel_build(env.sessionmaker, pool, env.account_id, build_id, by="the test")
 
     assert cancelled.status == BuildStatus.CANCELLED
     assert await asyncio.wait_for(run, 2) == "cancelled"
@@ -135,9 +135,9 @@ async def test_cancel_while_queued_skips_the_job(env: RunEnv) -> None:
     build_id = await env.add_build("5" * 40)
     pool = LazyArqPool(env.settings.redis_url)
 
-    assert (await cancel_build(env.sessionmaker, pool, env.account_id, build_id)).status == (
-        BuildStatus.CANCELLED
-    )
+    assert (
+        await cancel_build(env.sessionmaker, pool, env.account_id, build_id, by="the test")
+    ).status == (BuildStatus.CANCELLED)
     await pool.close()
 
     assert await env.run(build_id) == "skipped: the build is already cancelled"

@@ -31,6 +31,9 @@ async def test_builds_pushes_and_records_everything(env: RunEnv) -> None:
     assert build.building_at <= build.pushing_at <= build.finished_at  # type: ignore[operator]
     for tag in tags:
         assert registry_image(env.services, tag).digest == build.digest
+    manifest = registry_image(env.services, tags[0]).manifest
+    layers = sum(layer["size"] for layer in manifest["layers"])
+    assert build.image_size == manifest["config"]["size"] + layers  # what docker pull fetches
     log = await env.log(build_id)
     assert [seq for seq, _ in log] == list(range(1, len(log) + 1))
     text = "\n".join(line for _, line in log)
