@@ -36,7 +36,10 @@ from arq.worker import Worker
 from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.builds.queue import JOB_FUNCTION, WAKE_CHANNEL
 from buildsvc.config import Settings
+from buildsvc.crypto import Cipher
 from buildsvc.outage import Backoff, Outage
+from buildsvc.replication.jobs import DEPS as REPLICATION
+from buildsvc.replication.jobs import ReplicationDeps, replication_function
 from buildsvc.worker.deps import DEADLINE_SLACK_SECONDS, close_deps, open_deps
 from buildsvc.worker.image_gc import collect_forever
 from buildsvc.worker.reaper import reap_forever
@@ -58,7 +61,10 @@ THREADS_PER_BUILD = 4
 def worker_options(settings: Settings) -> dict[str, Any]:
     timeout = settings.build_timeout_seconds + DEADLINE_SLACK_SECONDS
     return {
-        "functions": [func(run_build, name=JOB_FUNCTION, timeout=timeout, max_tries=MAX_TRIES)],
+        "functions": [
+            func(run_build, name=JOB_FUNCTION, timeout=timeout, max_tries=MAX_TRIES),
+            replication_function(settings),
+        ],
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "max_jobs": settings.worker_concurrency,
         "job_timeout": timeout,
@@ -78,6 +84,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=threads))
     deps = await open_deps(settings, ctx["redis"])
     ctx[DEPS] = deps
+    ctx[REPLICATION] = ReplicationDeps(settings, deps.sessionmaker, Cipher.from_settings(settings))
     ctx[TASKS] = [
         asyncio.create_task(reap_forever(deps), name="reaper"),
         asyncio.create_task(collect_forever(deps), name="image-gc"),

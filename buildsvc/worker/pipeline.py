@@ -20,6 +20,7 @@ from typing import TypeVar
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.config import Settings
+from buildsvc.replication.jobs import after_push
 from buildsvc.secret_args import decrypt_secrets
 from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import utcnow
@@ -248,6 +249,11 @@ async def run_pipeline(
         )
         digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
         log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
+        queued = await after_push(
+            deps.sessionmaker, deps.redis, job.repository_id, job.tags, digest, job.build_id
+        )
+        if queued:
+            log.write(f"Queued {queued} replications of {digest}")
         return digest
     finally:
         # Off the build's critical path: the status must not wait for a directory tree.

@@ -9,15 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.buildsvc.replication.registries import Registry
-
-
-def _running(tls: bool = False) -> Iterator[Registry]:
-    registry = Registry(tls=tls)
-    registry.start()
-    try:
-        yield registry
-    finally:
-        registry.close()
+from tests.buildsvc.replication.registries import running_registry as _running
 
 
 @pytest.fixture

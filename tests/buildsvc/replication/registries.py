@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,6 +173,16 @@ class Registry:
         """(status, body, Docker-Content-Digest) of a manifest GET."""
         answer = self.get(f"/v2/{repository}/manifests/{reference}", headers={"Accept": ACCEPT})
         return answer.status_code, answer.content, answer.headers.get("Docker-Content-Digest")
+
+
+def running_registry(tls: bool = False) -> Iterator[Registry]:
+    """A started ``Registry`` for a fixture to yield from; closed afterwards."""
+    registry = Registry(tls=tls)
+    registry.start()
+    try:
+        yield registry
+    finally:
+        registry.close()
 
 
 @dataclass(frozen=True)
