@@ -81,6 +81,11 @@ class ReplicationOut(BaseModel):
     updated_at: UtcDatetime
 
 
+class DeletedRuleOut(BaseModel):
+    id: int
+    deleted: bool
+
+
 class RunOut(BaseModel):
     planned: int  # tags the rule's filter matched
     queued: int  # of which jobs are on the queue (the rest stay pending: Redis was down)
@@ -150,13 +155,12 @@ async def update_rule(request: web.Request) -> web.Response:
 
 
 @routes.delete(RULE)
-@describe("Delete a replication rule (its status rows go with it)", status=204)
+@describe("Delete a replication rule (its status rows go with it)", response=DeletedRuleOut)
 async def delete_rule(request: web.Request) -> web.Response:
     account_id, repository_id = _ids(request)
-    await service.delete_rule(
-        request.app[SESSIONMAKER], account_id, repository_id, _rule_id(request)
-    )
-    return web.Response(status=204)
+    rule_id = _rule_id(request)
+    await service.delete_rule(request.app[SESSIONMAKER], account_id, repository_id, rule_id)
+    return json_response(DeletedRuleOut(id=rule_id, deleted=True))
 
 
 @routes.post(RULE + "/run")

@@ -87,7 +87,8 @@ async def test_rules_are_created_listed_changed_and_deleted(
     )
 
     gone = await client.delete(f"{rules}/{rule['id']}", headers=auth_headers)
-    assert gone.status == 204
+    assert gone.status == 200
+    assert await gone.json() == {"id": rule["id"], "deleted": True}
     again = await client.delete(f"{rules}/{rule['id']}", headers=auth_headers)
     assert (await again.json())["error"]["code"] == "REPLICATION_RULE_NOT_FOUND"
 

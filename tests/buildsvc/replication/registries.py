@@ -1,6 +1,7 @@
 """Real Distribution registries (``docker-registry serve``) for replication tests.
 
-``Registry`` runs one on a free loopback port with htpasswd auth, optionally behind a
+``RegistryHttp`` reads and writes any registry over HTTP; ``Registry`` runs one on a free
+loopback port with htpasswd auth, optionally behind a
 self-signed TLS certificate (``ca_pem`` is what a client must trust); ``stop`` and
 ``start`` keep its port and storage, as a region going down and coming back.
 ``put_image`` writes an image through the registry API (random layers, a Docker v2
@@ -66,72 +67,14 @@ def _self_signed(root: Path) -> tuple[Path, Path, str]:
     return root / "cert.pem", root / "key.pem", pem
 
 
-class Registry:
-    def __init__(self, *, tls: bool = False) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="buildsvc-region-"))
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self.url = f"{'https' if tls else 'http'}://{self.host}"
-        self.username = USERNAME
-        self.password = secrets.token_urlsafe(12)
-        self.ca_pem: str | None = None
-        self.process: subprocess.Popen[bytes] | None = None
-        htpasswd = subprocess.run(
-            ["htpasswd", "-nbB", self.username, self.password],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        (self.root / "htpasswd").write_text(htpasswd + "\n")
-        http: dict[str, object] = {"addr": self.host, "secret": secrets.token_hex(16)}
-        if tls:
-            cert, key, self.ca_pem = _self_signed(self.root)
-            http["tls"] = {"certificate": str(cert), "key": str(key)}
-        config = {
-            "version": 0.1,
-            "log": {"level": "warn", "accesslog": {"disabled": True}},
-            "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}},
-            "http": http,
-            "auth": {"htpasswd": {"realm": "region", "path": str(self.root / "htpasswd")}},
-        }
-        (self.root / "config.yml").write_text(json.dumps(config))  # YAML reads JSON
+@dataclass
+class RegistryHttp:
+    """A registry's HTTP API, as a test reads and writes it (requests, Basic auth)."""
 
-    def start(self) -> None:
-        with (self.root / "registry.log").open("ab") as out:
-            self.process = subprocess.Popen(
-                ["docker-registry", "serve", str(self.root / "config.yml")],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-            )
-        deadline = time.monotonic() + 15
-        while not self.answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                log = (self.root / "registry.log").read_text()
-                raise RuntimeError(f"docker-registry on {self.host} did not start:\n{log}")
-            time.sleep(0.05)
-
-    def answers(self) -> bool:
-        try:
-            return self.get("/v2/").status_code in (200, 401)
-        except requests.RequestException:
-            return False
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    @property
-    def verify(self) -> str | bool:
-        if self.ca_pem is None:
-            return True
-        return str(self.root / "cert.pem")
+    url: str
+    username: str
+    password: str
+    verify: str | bool = True
 
     def get(self, path: str, **kwargs: object) -> requests.Response:
         return self._call("GET", path, **kwargs)
@@ -175,6 +118,69 @@ class Registry:
         return answer.status_code, answer.content, answer.headers.get("Docker-Content-Digest")
 
 
+class Registry(RegistryHttp):
+    def __init__(self, *, tls: bool = False) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="buildsvc-region-"))
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        super().__init__(
+            f"{'https' if tls else 'http'}://{self.host}", USERNAME, secrets.token_urlsafe(12)
+        )
+        self.ca_pem: str | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+        htpasswd = subprocess.run(
+            ["htpasswd", "-nbB", self.username, self.password],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        (self.root / "htpasswd").write_text(htpasswd + "\n")
+        http: dict[str, object] = {"addr": self.host, "secret": secrets.token_hex(16)}
+        if tls:
+            cert, key, self.ca_pem = _self_signed(self.root)
+            self.verify = str(cert)
+            http["tls"] = {"certificate": str(cert), "key": str(key)}
+        config = {
+            "version": 0.1,
+            "log": {"level": "warn", "accesslog": {"disabled": True}},
+            "storage": {"filesystem": {"rootdirectory": str(self.root / "data")}},
+            "http": http,
+            "auth": {"htpasswd": {"realm": "region", "path": str(self.root / "htpasswd")}},
+        }
+        (self.root / "config.yml").write_text(json.dumps(config))  # YAML reads JSON
+
+    def start(self) -> None:
+        with (self.root / "registry.log").open("ab") as out:
+            self.process = subprocess.Popen(
+                ["docker-registry", "serve", str(self.root / "config.yml")],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+            )
+        deadline = time.monotonic() + 15
+        while not self.answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = (self.root / "registry.log").read_text()
+                raise RuntimeError(f"docker-registry on {self.host} did not start:\n{log}")
+            time.sleep(0.05)
+
+    def answers(self) -> bool:
+        try:
+            return self.get("/v2/").status_code in (200, 401)
+        except requests.RequestException:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 def running_registry(tls: bool = False) -> Iterator[Registry]:
     """A started ``Registry`` for a fixture to yield from; closed afterwards."""
     registry = Registry(tls=tls)
@@ -194,7 +200,7 @@ class PushedImage:
 
 
 def put_image(
-    registry: Registry, repository: str, tag: str, layers: list[bytes], *, indent: int = 3
+    registry: RegistryHttp, repository: str, tag: str, layers: list[bytes], *, indent: int = 3
 ) -> PushedImage:
     """An image of ``layers`` at ``repository:tag``; its manifest JSON is indented (as no
     re-serialising client would write it) so a copy that changed bytes shows."""
@@ -225,7 +231,9 @@ def put_image(
     return PushedImage(digest, raw, digests, config_digest)
 
 
-def put_index(registry: Registry, repository: str, tag: str, children: list[PushedImage]) -> str:
+def put_index(
+    registry: RegistryHttp, repository: str, tag: str, children: list[PushedImage]
+) -> str:
     """An OCI index over ``children`` (already in ``repository``) at ``tag``."""
     index = {
         "schemaVersion": 2,

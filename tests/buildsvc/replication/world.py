@@ -78,23 +78,33 @@ class ReplicationWorld:
             return int(build.id)
 
     async def rows(self) -> list[Replication]:
-        async with self.sessions() as session:
-            found = await session.scalars(select(Replication).order_by(Replication.id))
-            return list(found.all())
+        return await replication_rows(self.sessions)
 
-    async def wait_for(self, wanted: dict[str, str], seconds: float = 60) -> list[Replication]:
-        """The rows once each destination in ``wanted`` has its status (else fail)."""
-        deadline = time.monotonic() + seconds
-        while True:
-            rows = await self.rows()
-            seen = {row.destination: row.status for row in rows}
-            if all(seen.get(dest) == status for dest, status in wanted.items()):
-                return rows
-            assert time.monotonic() < deadline, f"waited for {wanted}, have {seen}"
-            await asyncio.sleep(0.1)
+    async def wait_for(self, wanted: dict[str, str]) -> list[Replication]:
+        return await wait_for_rows(self.sessions, wanted)
 
     def worker(self) -> contextlib.AbstractAsyncContextManager[Worker]:
         return replication_worker(self.settings, self.sessions)
+
+
+async def replication_rows(sessions: async_sessionmaker[AsyncSession]) -> list[Replication]:
+    async with sessions() as session:
+        found = await session.scalars(select(Replication).order_by(Replication.id))
+        return list(found.all())
+
+
+async def wait_for_rows(
+    sessions: async_sessionmaker[AsyncSession], wanted: dict[str, str], seconds: float = 60
+) -> list[Replication]:
+    """The rows once each destination in ``wanted`` has its status (else fail)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        rows = await replication_rows(sessions)
+        seen = {row.destination: row.status for row in rows}
+        if all(seen.get(dest) == status for dest, status in wanted.items()):
+            return rows
+        assert time.monotonic() < deadline, f"waited for {wanted}, have {seen}"
+        await asyncio.sleep(0.1)
 
 
 @contextlib.asynccontextmanager
