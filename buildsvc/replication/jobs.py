@@ -1,7 +1,8 @@
 """The arq job that copies one tag to one destination, and how such jobs are queued.
 
-A job is ``replicate(replication_id, generation)``, id ``replication:{id}:{generation}``
-(a second enqueue of the same generation is a no-op). An attempt that fails transiently
+A job is ``replicate(replication_id, generation)``, id
+``replication:{id}:{generation}:{job_token}`` (a second enqueue of the same plan is a
+no-op). An attempt that fails transiently
 (no answer, 5xx, 429) leaves the row ``failed`` with the registry's error code and is
 retried with exponential backoff (``BUILDSVC_REPLICATION_BACKOFF_SECONDS`` doubling up to
 ``..._BACKOFF_MAX_SECONDS``) until ``BUILDSVC_REPLICATION_ATTEMPTS`` attempts were made; a
@@ -73,7 +74,7 @@ def replication_function(settings: Settings) -> Function:
 
 
 def job_id(item: Planned) -> str:
-    return f"replication:{item.replication_id}:{item.generation}"
+    return f"replication:{item.replication_id}:{item.generation}:{item.job_token}"
 
 
 async def enqueue(redis: ArqRedis | None, items: Sequence[Planned]) -> int:
@@ -100,7 +101,7 @@ async def after_push(
     repository_id: int,
     tags: Sequence[str],
     digest: str,
-    build_id: int,
+    build_id: int | None,
 ) -> int:
     """Plan and queue the copies a build's push calls for (``tags`` as pushed,
     ``host/ns/name:tag``); the number queued."""

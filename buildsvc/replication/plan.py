@@ -10,6 +10,7 @@ its row.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ Sessions = async_sessionmaker[AsyncSession]
 class Planned:
     replication_id: int
     generation: int
+    job_token: str
 
 
 def destination_of(rule: ReplicationRule, repo: ImageRepository, tag: str) -> str:
@@ -107,6 +109,7 @@ async def _upsert(
         session.add(row)
     else:
         row.generation += 1
+    row.job_token = secrets.token_hex(8)
     row.build_id = build_id
     row.digest = digest
     row.destination = destination_of(rule, repo, tag)
@@ -116,4 +119,4 @@ async def _upsert(
     row.error_detail = None
     row.log = [f"{when} planned {digest} by {origin}"]
     await session.flush()
-    return Planned(row.id, row.generation)
+    return Planned(row.id, row.generation, row.job_token)

@@ -309,6 +309,9 @@ class Replication(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     # Bumped whenever the tag is planned again: a job of an older generation stops.
     generation: Mapped[int] = mapped_column(Integer, default=1)
+    # Names the generation's arq job: row ids come back on SQLite after a delete, and a
+    # kept arq result of an old job with the same id would refuse the new one.
+    job_token: Mapped[str] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_detail: Mapped[str | None] = mapped_column(Text)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from buildsvc.config import Settings
+from buildsvc.replication import service
 from buildsvc.replication.jobs import JOB_FUNCTION, after_push
 from buildsvc.worker.main import worker_options
 from tests.buildsvc.replication.registries import Registry, layers, put_image
@@ -94,3 +95,23 @@ async def test_a_stopped_region_fails_then_gets_every_copy_once_back(
         lines = [line for line in row.log if " attempt " in line]
         assert any("failed: UNREACHABLE" in line and "retry in" in line for line in lines)
         assert lines[-1].split(" ", 1)[1].startswith(f"attempt {row.attempts}: done")
+
+
+async def test_a_rule_made_again_after_a_delete_gets_its_copies(
+    world: ReplicationWorld, source: Registry, region2: Registry
+) -> None:
+    image = put_image(source, "acme/app", "v1", layers(1, 512))
+    tags = [f"{source.host}/acme/app:v1"]
+    async with world.worker():
+        for namespace in ("first", "second"):  # SQLite hands the deleted row's id out again
+            rule = await world.add_rule(region2, destination_namespace=namespace)
+            queued = await after_push(
+                world.sessions, world.redis, world.repository_id, tags, image.digest, None
+            )
+            assert queued == 1
+            await world.wait_for({f"{region2.host}/{namespace}/app:v1": "done"})
+            await service.delete_rule(
+                world.sessions, world.account_id, world.repository_id, rule.id
+            )
+
+    assert region2.manifest("second/app", "v1")[2] == image.digest

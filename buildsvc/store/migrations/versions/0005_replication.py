@@ -60,6 +60,7 @@ def upgrade() -> None:
         sa.Column("destination", sa.String(length=2048), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("generation", sa.Integer(), nullable=False),
+        sa.Column("job_token", sa.String(length=32), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("error_code", sa.String(length=64), nullable=True),
         sa.Column("error_detail", sa.Text(), nullable=True),
