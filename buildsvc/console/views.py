@@ -15,6 +15,7 @@ from buildsvc.console import session as sessions
 from buildsvc.console.api_views import routes as api_routes
 from buildsvc.console.builds_views import routes as builds_routes
 from buildsvc.console.render import error_context, page
+from buildsvc.console.replication_views import routes as replication_routes
 from buildsvc.console.repositories_views import routes as repositories_routes
 from buildsvc.console.sources_views import routes as sources_routes
 from buildsvc.errors import Unauthenticated
@@ -89,5 +90,6 @@ routes: list[web.AbstractRouteDef] = [
     *sources_routes,
     *repositories_routes,
     *builds_routes,
+    *replication_routes,
     *api_routes,
 ]
