@@ -16,7 +16,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from buildsvc.replication.errors import RegistryRefused
+from buildsvc.replication.errors import RegistryRefused, Superseded
 from buildsvc.replication.registry_api import RegistryClient, iter_body
 
 __all__ = ["ACCEPT", "CopyReport", "MountFrom", "copy_image"]
@@ -32,6 +32,12 @@ PARALLEL_BLOBS = 4
 
 # The repository of the destination to mount ``digest`` from, or None.
 MountFrom = Callable[[str], Awaitable[str | None]]
+# Whether the copy is still wanted, asked just before the tag is put.
+StillWanted = Callable[[], Awaitable[bool]]
+
+
+async def _always() -> bool:
+    return True
 
 
 @dataclass
@@ -61,18 +67,26 @@ async def copy_image(
     destination_repository: str,
     tag: str,
     mount_from: MountFrom,
+    still_wanted: StillWanted = _always,
 ) -> CopyReport:
-    """Copy ``source_repository@digest`` to ``destination_repository:tag``."""
+    """Copy ``source_repository@digest`` to ``destination_repository:tag``; raise
+    ``Superseded`` rather than put the tag once ``still_wanted`` says no."""
     src = _Side(source, source_repository)
     dst = _Side(destination, destination_repository)
     report = CopyReport(digest)
     await dst.client.authorize(dst.scope("pull,push"))
-    await _copy_manifest(src, dst, digest, tag, mount_from, report)
+    await _copy_manifest(src, dst, digest, tag, mount_from, report, still_wanted)
     return report
 
 
 async def _copy_manifest(
-    src: _Side, dst: _Side, digest: str, reference: str, mount_from: MountFrom, report: CopyReport
+    src: _Side,
+    dst: _Side,
+    digest: str,
+    reference: str,
+    mount_from: MountFrom,
+    report: CopyReport,
+    still_wanted: StillWanted = _always,
 ) -> None:
     raw, media_type = await _get_manifest(src, digest)
     manifest = json.loads(raw)
@@ -90,6 +104,9 @@ async def _copy_manifest(
                 await _copy_blob(src, dst, blob, size, mount_from, report)
 
         await asyncio.gather(*(one(blob, size) for blob, size in blobs.items()))
+    # An older copy must not move the tag back after a newer push of it.
+    if not await still_wanted():
+        raise Superseded(detail=f"{reference} was planned again while {digest} was copied")
     response = await dst.client.request(
         "PUT",
         f"/v2/{dst.repository}/manifests/{reference}",

@@ -7,6 +7,7 @@ ServiceError (buildsvc.errors)
 ├── NotFound
 │   └── ReplicationRuleNotFound     404 REPLICATION_RULE_NOT_FOUND
 └── CopyFailed                      502 REPLICATION_FAILED
+    ├── Superseded                  409 REPLICATION_SUPERSEDED (a newer plan of the tag)
     ├── RegistryUnreachable         503 REGISTRY_UNREACHABLE (network, 5xx, 429: retried)
     └── RegistryRefused             502 REGISTRY_REFUSED (a 4xx: ``registry_code`` is the
                                     registry's own error code, e.g. UNAUTHORIZED, DENIED)
@@ -46,6 +47,14 @@ class CopyFailed(ServiceError):
     def __init__(self, *, detail: str, registry_code: str | None = None) -> None:
         super().__init__(detail=detail)
         self.registry_code = registry_code or self.code
+
+
+class Superseded(CopyFailed):
+    """The tag was planned again while this copy ran: the newer copy puts the tag."""
+
+    code = "REPLICATION_SUPERSEDED"
+    status = 409
+    default_message = "A newer copy of this tag replaced this one."
 
 
 class RegistryUnreachable(CopyFailed):

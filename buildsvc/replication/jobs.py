@@ -14,6 +14,7 @@ context under ``DEPS``.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from buildsvc.crypto import Cipher
 from buildsvc.replication import status
 from buildsvc.replication.connect import open_session
 from buildsvc.replication.copy import copy_image
-from buildsvc.replication.errors import CopyFailed
+from buildsvc.replication.errors import CopyFailed, Superseded
 from buildsvc.replication.plan import Planned, plan_push
 from buildsvc.replication.registry_api import Endpoint, RegistryClient
 from buildsvc.replication.source import source_endpoint
@@ -141,7 +142,10 @@ async def replicate(ctx: dict[str, Any], replication_id: int, generation: int) -
                 attempt.destination_repository,
                 attempt.tag,
                 mount_from,
+                functools.partial(status.is_current, deps.sessionmaker, attempt),
             )
+    except Superseded:
+        return "superseded"
     except CopyFailed as exc:
         retry = exc.transient and attempt.number < deps.settings.replication_attempts
         delay = backoff(deps.settings, attempt.number) if retry else None

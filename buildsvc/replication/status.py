@@ -18,7 +18,7 @@ from buildsvc.replication.copy import CopyReport
 from buildsvc.replication.errors import CopyFailed
 from buildsvc.store.models import ImageRepository, ReplicatedBlob, Replication, ReplicationRule
 
-__all__ = ["Attempt", "begin", "fail", "finish", "mount_source"]
+__all__ = ["Attempt", "begin", "fail", "finish", "is_current", "mount_source"]
 
 Sessions = async_sessionmaker[AsyncSession]
 LOG_LINES = 50
@@ -77,6 +77,14 @@ async def begin(sessions: Sessions, replication_id: int, generation: int) -> Att
             rule=rule,
             destination_repository=row.destination.split("/", 1)[1].rsplit(":", 1)[0],
         )
+
+
+async def is_current(sessions: Sessions, attempt: Attempt) -> bool:
+    async with sessions() as session:
+        generation = await session.scalar(
+            select(Replication.generation).where(Replication.id == attempt.replication_id)
+        )
+    return generation == attempt.generation
 
 
 async def finish(sessions: Sessions, attempt: Attempt, report: CopyReport) -> None:

@@ -10,7 +10,12 @@ import pytest
 
 from buildsvc.replication.connect import open_session
 from buildsvc.replication.copy import CopyReport, copy_image
-from buildsvc.replication.errors import DestinationNotAllowed, RegistryRefused, RegistryUnreachable
+from buildsvc.replication.errors import (
+    DestinationNotAllowed,
+    RegistryRefused,
+    RegistryUnreachable,
+    Superseded,
+)
 from buildsvc.replication.registry_api import Endpoint, RegistryClient
 from buildsvc.sources.network import AddressPolicy
 from tests.buildsvc.replication.registries import Registry, layers, put_image, put_index
@@ -148,3 +153,17 @@ async def test_a_blocked_address_is_refused_at_connect_time(
     async with clients(source, endpoint(region2), policy=AddressPolicy()) as (a, b):
         with pytest.raises(DestinationNotAllowed):
             await copy_image(a, "acme/app", image.digest, b, "mirror/app", "v1", no_mount)
+
+
+async def test_a_superseded_copy_does_not_put_the_tag(source: Registry, region2: Registry) -> None:
+    image = put_image(source, "acme/app", "v1", layers(1, 512))
+
+    async def no_longer() -> bool:
+        return False
+
+    async with clients(source, endpoint(region2)) as (a, b):
+        with pytest.raises(Superseded):
+            await copy_image(
+                a, "acme/app", image.digest, b, "mirror/app", "v1", no_mount, no_longer
+            )
+    assert region2.manifest("mirror/app", "v1")[0] == 404
