@@ -115,6 +115,7 @@ async def _upsert(
     row.destination = destination_of(rule, repo, tag)
     row.status = "pending"
     row.attempts = 0
+    row.retry_at = None
     row.error_code = None
     row.error_detail = None
     row.log = [f"{when} planned {digest} by {origin}"]

@@ -64,6 +64,7 @@ async def begin(sessions: Sessions, replication_id: int, generation: int) -> Att
         if rule is None or repo is None or not rule.enabled:
             return None
         row.status = "copying"
+        row.retry_at = None
         row.attempts += 1
         _log(row, f"attempt {row.attempts}: copying {row.digest} to {row.destination}")
         session.expunge(rule)
@@ -114,6 +115,8 @@ async def fail(
         row.status = "failed"
         row.error_code = error.registry_code
         row.error_detail = error.detail
+        if retry_in is not None:
+            row.retry_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=retry_in)
         then = f"retry in {retry_in:.1f} s" if retry_in is not None else "no more retries"
         _log(
             row, f"attempt {attempt.number}: failed: {error.registry_code}: {error.detail}; {then}"

@@ -313,6 +313,7 @@ class Replication(Base):
     # kept arq result of an old job with the same id would refuse the new one.
     job_token: Mapped[str] = mapped_column(String(32))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[dt.datetime | None]  # a failed copy's next attempt, if it has one
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_detail: Mapped[str | None] = mapped_column(Text)
     log: Mapped[list[Any]] = mapped_column(default=list)  # one line per attempt

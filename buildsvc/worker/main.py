@@ -40,6 +40,7 @@ from buildsvc.crypto import Cipher
 from buildsvc.outage import Backoff, Outage
 from buildsvc.replication.jobs import DEPS as REPLICATION
 from buildsvc.replication.jobs import ReplicationDeps, replication_function
+from buildsvc.replication.sweep import sweep_cron
 from buildsvc.worker.deps import DEADLINE_SLACK_SECONDS, close_deps, open_deps
 from buildsvc.worker.image_gc import collect_forever
 from buildsvc.worker.reaper import reap_forever
@@ -65,6 +66,7 @@ def worker_options(settings: Settings) -> dict[str, Any]:
             func(run_build, name=JOB_FUNCTION, timeout=timeout, max_tries=MAX_TRIES),
             replication_function(settings),
         ],
+        "cron_jobs": [sweep_cron()],  # queues replications whose job Redis lost
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "max_jobs": settings.worker_concurrency,
         "job_timeout": timeout,

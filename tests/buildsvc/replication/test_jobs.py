@@ -10,6 +10,7 @@ import pytest
 from buildsvc.config import Settings
 from buildsvc.replication import service
 from buildsvc.replication.jobs import JOB_FUNCTION, after_push
+from buildsvc.replication.sweep import requeue_lost, sweep_cron
 from buildsvc.worker.main import worker_options
 from tests.buildsvc.replication.registries import Registry, layers, put_image
 from tests.buildsvc.replication.world import (
@@ -25,9 +26,10 @@ async def world(settings: Settings, source: Registry) -> AsyncIterator[Replicati
         yield made
 
 
-def test_the_build_worker_runs_replication_jobs(settings: Settings) -> None:
-    names = [f.name for f in worker_options(settings)["functions"]]
-    assert JOB_FUNCTION in names
+def test_the_build_worker_runs_replication_jobs_and_their_sweep(settings: Settings) -> None:
+    options = worker_options(settings)
+    assert JOB_FUNCTION in [f.name for f in options["functions"]]
+    assert [c.name for c in options["cron_jobs"]] == [sweep_cron().name]
 
 
 async def test_a_push_lands_the_same_digest_in_all_three_registries(
@@ -115,3 +117,23 @@ async def test_a_rule_made_again_after_a_delete_gets_its_copies(
             )
 
     assert region2.manifest("second/app", "v1")[2] == image.digest
+
+
+async def test_copies_planned_while_redis_was_down_are_queued_by_the_sweep(
+    world: ReplicationWorld, source: Registry, region2: Registry
+) -> None:
+    await world.add_rule(region2)
+    image = put_image(source, "acme/app", "v1", layers(1, 512))
+    tags = [f"{source.host}/acme/app:v1"]
+    assert (
+        await after_push(world.sessions, None, world.repository_id, tags, image.digest, None) == 0
+    )
+    assert [row.status for row in await world.rows()] == ["pending"]
+    assert await requeue_lost(world.sessions, world.redis) == 0  # not quiet for long yet
+
+    async with world.worker():
+        assert await requeue_lost(world.sessions, world.redis, lost_after=0) == 1
+        await world.wait_for({f"{region2.host}/app:v1": "done"})
+        assert await requeue_lost(world.sessions, world.redis, lost_after=0) == 0
+
+    assert region2.manifest("app", "v1")[2] == image.digest

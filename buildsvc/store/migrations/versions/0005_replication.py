@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("generation", sa.Integer(), nullable=False),
         sa.Column("job_token", sa.String(length=32), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("error_code", sa.String(length=64), nullable=True),
         sa.Column("error_detail", sa.Text(), nullable=True),
         sa.Column("log", sa.JSON(), nullable=False),
