@@ -1,9 +1,10 @@
 """Replicating an image through buildsvc against ``docker pull`` + ``tag`` + ``push``.
 
-Run: ``python bench/replication.py [--runs 3] [--check]`` (with Redis reachable at
-``BUILDSVC_REDIS_URL``, default the stack's, and the Docker engine). Starts its own
-``docker-registry`` processes on loopback (htpasswd): the source ("buildsvc's
-registry"), holding a 5-layer image of 50 MB (real gzipped tar layers of random bytes),
+Run: ``python bench/replication.py [--runs 3] [--check]`` (with the Docker engine, and
+Redis at ``BUILDSVC_BENCH_REDIS_URL``, default the stack's; it uses database 15 only).
+Starts its own ``docker-registry`` processes on loopback (htpasswd): the source
+("buildsvc's registry"), holding a 5-layer image of 50 MiB (gzipped tar layers of random
+bytes),
 and, for every run and side, a fresh empty destination. Each run, in alternating order:
 
 - buildsvc: a replication rule to the destination, the copies a push plans
@@ -53,6 +54,9 @@ from tests.buildsvc.replication.world import (  # noqa: E402
 )
 
 GOAL_RATIO = 0.7
+# A database of its own: its in-process worker must not take the stack's build jobs.
+REDIS_DB = 15
+REDIS_URL = os.environ.get("BUILDSVC_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
 LAYERS = 5
 LAYER_BYTES = 10 * 1024 * 1024
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -187,7 +191,7 @@ async def run(args: argparse.Namespace) -> int:
         second = put_tar_image(source, "acme/app", "v2", [*shared, layer(LAYER_BYTES)])
         settings = Settings(
             data_dir=tmp / "var",
-            redis_url=os.environ.get("BUILDSVC_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            redis_url=f"{REDIS_URL}/{REDIS_DB}",
             registry=source.host,
             registry_username=source.username,
             registry_password=SecretStr(source.password),
