@@ -10,6 +10,7 @@ its row.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from buildsvc.replication.errors import InvalidReplicationRule
 from buildsvc.replication.registry_api import Endpoint
 from buildsvc.replication.schemas import render_repository, tag_matcher
 from buildsvc.replication.service import applying_to
@@ -25,6 +27,7 @@ from buildsvc.store.models import ImageRepository, Replication, ReplicationRule
 __all__ = ["Planned", "plan_push", "plan_tags"]
 
 Sessions = async_sessionmaker[AsyncSession]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +60,11 @@ async def plan_push(
         )
         planned: list[Planned] = []
         for rule in rules:
-            matcher = tag_matcher(rule.tag_filter)
+            try:
+                matcher = tag_matcher(rule.tag_filter)
+            except InvalidReplicationRule as exc:  # saved under other syntax: never fail a build
+                log.warning("replication rule %d skipped: %s", rule.id, exc.detail)
+                continue
             for tag in tags:
                 if matcher.match(tag) is not None:
                     planned.append(await _upsert(session, rule, repo, tag, digest, build_id))
