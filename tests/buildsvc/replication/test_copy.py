@@ -19,6 +19,8 @@ from buildsvc.replication.errors import (
 from buildsvc.replication.registry_api import Endpoint, RegistryClient
 from buildsvc.sources.network import AddressPolicy
 from tests.buildsvc.replication.registries import Registry, layers, put_image, put_index
+from tests.buildsvc.worker.registry_fronts import ServerFactory, serve_token_registry
+from tests.conftest_services import Services
 from tests.servers import free_port
 
 LOOPBACK = AddressPolicy.from_cidrs(["127.0.0.0/8"])
@@ -167,3 +169,26 @@ async def test_a_superseded_copy_does_not_put_the_tag(source: Registry, region2:
                 a, "acme/app", image.digest, b, "mirror/app", "v1", no_mount, no_longer
             )
     assert region2.manifest("mirror/app", "v1")[0] == 404
+
+
+async def test_a_source_that_wants_bearer_tokens(
+    source: Registry, region2: Registry, aiohttp_server: ServerFactory
+) -> None:
+    image = put_image(source, "acme/app", "v1", layers(1, 512))
+    behind = Services("", source.host, source.username, source.password, "")
+    front = await serve_token_registry(behind, aiohttp_server)
+    token_source = Endpoint(f"http://127.0.0.1:{front.port}", source.username, source.password)
+
+    async with open_session(None, None) as a, open_session(LOOPBACK, None) as b:
+        await copy_image(
+            RegistryClient(token_source, a),
+            "acme/app",
+            image.digest,
+            RegistryClient(endpoint(region2), b),
+            "mirror/app",
+            "v1",
+            no_mount,
+        )
+
+    assert front.scopes == ["repository:acme/app:pull"]  # one token, for what it reads
+    assert region2.manifest("mirror/app", "v1")[2] == image.digest
