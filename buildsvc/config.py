@@ -112,6 +112,19 @@ class Settings(BaseSettings):
         description="Tries per tag when the registry fails transiently (5xx, network).",
     )
 
+    # Replication
+    replication_attempts: int = Field(
+        default=12,
+        ge=1,
+        description="Attempts per tag and destination while the destination fails transiently.",
+    )
+    replication_backoff_seconds: float = Field(
+        default=2.0, gt=0, description="Wait before a replication's second attempt; doubles."
+    )
+    replication_backoff_max_seconds: float = Field(
+        default=300.0, gt=0, description="Longest wait between two attempts of a replication."
+    )
+
     # Worker
     worker_concurrency: int = Field(
         default=2, ge=1, description="Builds one worker process runs at once."

@@ -13,6 +13,7 @@ from buildsvc.api.openapi import describe
 from buildsvc.api.pagination import Page, page_request, paginated_response
 from buildsvc.builds import queries
 from buildsvc.builds.states import BuildStatus
+from buildsvc.replication import service as replication
 from buildsvc.store.models import Build
 
 routes = web.RouteTableDef()
@@ -32,6 +33,15 @@ class PhaseDurations(BaseModel):
     building: float | None
     pushing: float | None
     total: float | None
+
+
+class BuildReplicationOut(BaseModel):
+    """Where the build's digest was (or is being) copied by replication rules."""
+
+    destination: str
+    status: str
+    error_code: str | None
+    updated_at: UtcDatetime
 
 
 class BuildOut(BaseModel):
@@ -61,6 +71,7 @@ class BuildOut(BaseModel):
     pushing_at: UtcDatetime | None
     finished_at: UtcDatetime | None
     durations: PhaseDurations
+    replications: list[BuildReplicationOut] | None = None  # on GET of one build
 
     @classmethod
     def from_build(cls, build: Build) -> BuildOut:
@@ -143,5 +154,20 @@ async def list_builds(request: web.Request) -> web.Response:
 @describe("One build", response=BuildOut)
 async def get_build(request: web.Request) -> web.Response:
     build_id = path_id(request, "build_id", "Build")
-    build = await queries.get_build(request.app[SESSIONMAKER], request[ACCOUNT_ID], build_id)
-    return json_response(BuildOut.from_build(build))
+    sessions = request.app[SESSIONMAKER]
+    build = await queries.get_build(sessions, request[ACCOUNT_ID], build_id)
+    copies = await replication.replications_of_build(sessions, build)
+    out = BuildOut.from_build(build).model_copy(
+        update={
+            "replications": [
+                BuildReplicationOut(
+                    destination=c.destination,
+                    status=c.status,
+                    error_code=c.error_code,
+                    updated_at=c.updated_at,
+                )
+                for c in copies
+            ]
+        }
+    )
+    return json_response(out)

@@ -19,6 +19,7 @@ from buildsvc.client_cli.completion import completion
 from buildsvc.client_cli.config import TOKEN_ENV, URL_ENV
 from buildsvc.client_cli.deliveries import deliveries
 from buildsvc.client_cli.notifications import notifications
+from buildsvc.client_cli.replication import replication
 from buildsvc.client_cli.repos import repos
 from buildsvc.client_cli.sources import sources
 from buildsvc.client_cli.tokens import tokens
@@ -33,6 +34,7 @@ COMMANDS: tuple[click.Command, ...] = (
     completion,
     tokens,
     notifications,
+    replication,
 )
 
 EPILOG = f"""\b

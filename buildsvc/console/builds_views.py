@@ -19,6 +19,7 @@ from buildsvc.builds.states import FINISHED, BuildStatus
 from buildsvc.console import session as sessions
 from buildsvc.console.render import error_context, page
 from buildsvc.errors import NotFound, ServiceError
+from buildsvc.replication import service as replication
 from buildsvc.repositories import queries as repositories
 
 routes = web.RouteTableDef()
@@ -117,6 +118,7 @@ async def _build_page(
     repo = await repositories.get_repository(sessionmaker, session.account_id, build.repository_id)
     lines = await logs.read(sessionmaker, build_id, limit=INITIAL_LOG_LINES)
     out = BuildOut.from_build(build)
+    copies = await replication.replications_of_build(sessionmaker, build)
     phases = [(name, getattr(out, column), getattr(out.durations, name)) for name, column in PHASES]
     return await page(
         request,
@@ -127,6 +129,7 @@ async def _build_page(
             "repo_name": f"{repo.namespace}/{repo.name}",
             "phases": phases,
             "lines": lines,
+            "replications": copies,
             "last_seq": lines[-1].seq if lines else 0,
             "finished": build.status in FINISHED,
             "error": error,

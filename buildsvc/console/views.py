@@ -16,6 +16,7 @@ from buildsvc.console.api_views import routes as api_routes
 from buildsvc.console.builds_views import routes as builds_routes
 from buildsvc.console.notifications_views import routes as notifications_routes
 from buildsvc.console.render import error_context, page
+from buildsvc.console.replication_views import routes as replication_routes
 from buildsvc.console.repositories_views import routes as repositories_routes
 from buildsvc.console.sources_views import routes as sources_routes
 from buildsvc.console.tokens_views import routes as tokens_routes
@@ -93,5 +94,6 @@ routes: list[web.AbstractRouteDef] = [
     *builds_routes,
     *tokens_routes,
     *notifications_routes,
+    *replication_routes,
     *api_routes,
 ]

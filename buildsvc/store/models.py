@@ -312,3 +312,74 @@ class NotificationDelivery(Base):
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_ms: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ReplicationRule(Base):
+    """Copy an image repository's tags (or a namespace's) to another registry."""
+
+    __tablename__ = "replication_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # The repository the rule was made on; a "namespace" rule covers its namespace.
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("image_repositories.id", ondelete="CASCADE"), index=True
+    )
+    scope: Mapped[str] = mapped_column(String(16), default="repository")  # | namespace
+    namespace: Mapped[str] = mapped_column(String(255))
+    destination_url: Mapped[str] = mapped_column(String(2048))
+    username: Mapped[str | None] = mapped_column(String(255))
+    password_encrypted: Mapped[str | None] = mapped_column(Text)
+    ca_cert: Mapped[str | None] = mapped_column(Text)
+    destination_namespace: Mapped[str] = mapped_column(String(255), default="")
+    name_template: Mapped[str] = mapped_column(String(255), default="{name}")
+    tag_filter: Mapped[str] = mapped_column(String(1024))  # build rules' pattern syntax
+    trigger: Mapped[str] = mapped_column(String(16), default="push")  # | manual
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Replication(Base):
+    """The copy of one tag to one rule's destination, and how its attempts went."""
+
+    __tablename__ = "replications"
+    __table_args__ = (
+        UniqueConstraint("rule_id", "repository_id", "tag"),
+        Index("ix_replications_repository_digest", "repository_id", "digest"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    rule_id: Mapped[int] = mapped_column(ForeignKey("replication_rules.id", ondelete="CASCADE"))
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("image_repositories.id", ondelete="CASCADE")
+    )
+    build_id: Mapped[int | None] = mapped_column(ForeignKey("builds.id", ondelete="SET NULL"))
+    tag: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(128))
+    destination: Mapped[str] = mapped_column(String(2048))  # host[:port]/repository:tag
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # Bumped whenever the tag is planned again: a job of an older generation stops.
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    # Names the generation's arq job: row ids come back on SQLite after a delete, and a
+    # kept arq result of an old job with the same id would refuse the new one.
+    job_token: Mapped[str] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[dt.datetime | None]  # a failed copy's next attempt, if it has one
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    log: Mapped[list[Any]] = mapped_column(default=list)  # one line per attempt
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ReplicatedBlob(Base):
+    """A blob known to be in a destination repository: the source of cross-repository
+    mounts on that destination."""
+
+    __tablename__ = "replicated_blobs"
+    __table_args__ = (UniqueConstraint("destination_url", "repository", "digest"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    destination_url: Mapped[str] = mapped_column(String(2048))
+    repository: Mapped[str] = mapped_column(String(512))
+    digest: Mapped[str] = mapped_column(String(128), index=True)

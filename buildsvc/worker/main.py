@@ -44,6 +44,9 @@ from buildsvc.builds.queue import JOB_FUNCTION, WAKE_CHANNEL
 from buildsvc.config import Settings
 from buildsvc.notifications import jobs as notifications
 from buildsvc.outage import Backoff, Outage
+from buildsvc.replication.jobs import DEPS as REPLICATION
+from buildsvc.replication.jobs import ReplicationDeps, replication_function
+from buildsvc.replication.sweep import sweep_cron
 from buildsvc.worker.deps import DEADLINE_SLACK_SECONDS, close_deps, open_deps
 from buildsvc.worker.image_gc import collect_forever
 from buildsvc.worker.reaper import reap_forever
@@ -68,7 +71,9 @@ def worker_options(settings: Settings) -> dict[str, Any]:
         "functions": [
             func(run_build, name=JOB_FUNCTION, timeout=timeout, max_tries=MAX_TRIES),
             notifications.arq_function(),
+            replication_function(settings),
         ],
+        "cron_jobs": [sweep_cron()],  # queues replications whose job Redis lost
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "max_jobs": settings.worker_concurrency,
         "job_timeout": timeout,
@@ -91,6 +96,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx[DEPS] = deps
     notifier = notifications.Notifier(deps.sessionmaker, deps.access.cipher, settings)
     ctx[notifications.NOTIFIER] = notifier
+    ctx[REPLICATION] = ReplicationDeps(settings, deps.sessionmaker, deps.access.cipher)
     ctx[TASKS] = [
         asyncio.create_task(notifications.sweep_forever(notifier, ctx["redis"]), name="notify"),
         asyncio.create_task(reap_forever(deps), name="reaper"),

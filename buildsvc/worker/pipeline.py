@@ -21,6 +21,7 @@ from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
 from buildsvc.builds.queries import last_pushed
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.config import Settings
+from buildsvc.replication.jobs import after_push
 from buildsvc.secret_args import decrypt_secrets
 from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import utcnow
@@ -294,6 +295,11 @@ async def run_pipeline(
     )
     digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
     log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
+    queued = await after_push(
+        deps.sessionmaker, deps.redis, job.repository_id, job.tags, digest, job.build_id
+    )
+    if queued:
+        log.write(f"Queued {queued} replications of {digest}")
     username = settings.registry_username
     size = await pushed_size(
         job.tags,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from buildsvc.api.keys import CIPHER, SESSIONMAKER
-from buildsvc.store.models import NotificationTarget
+from buildsvc.store.models import NotificationTarget, ReplicationRule
 from tests.buildsvc.factories import AccountInfo, add_build, add_repository
 from tests.buildsvc.gitlab_env import Client
 from webhooks import MAX_JSON_DEPTH
@@ -52,8 +52,17 @@ async def linked_repository(client: Client, account_id: int, provider: str) -> d
             events=[],
         )
         session.add(target)
+        rule = ReplicationRule(
+            account_id=account_id,
+            repository_id=repository.id,
+            namespace="depth",
+            destination_url="http://127.0.0.1:9",
+            tag_filter="/.+/",
+        )
+        session.add(rule)
         await session.flush()
     return {
+        "rule_id": str(rule.id),
         "notification_id": str(target.id),
         "repository_id": str(repository.id),
         "build_id": str(build.id),
