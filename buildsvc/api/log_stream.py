@@ -100,11 +100,18 @@ async def _next_or_stop(follower: AsyncIterator[Item], stopping: asyncio.Event) 
     stop = asyncio.ensure_future(stopping.wait())
     try:
         await asyncio.wait({step, stop}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:  # the handler was cancelled: the follower must be idle to close
+        await _cancel(step)
+        raise
     finally:
         stop.cancel()
     if step.done():
         return step.result()
-    step.cancel()  # the follower is closed next (aclosing): nothing is lost, it resumes
+    await _cancel(step)  # the follower is closed next (aclosing): the client resumes
+    return None
+
+
+async def _cancel(step: asyncio.Future[Item]) -> None:
+    step.cancel()
     with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
         await step
-    return None
