@@ -37,19 +37,20 @@ import requests
 
 from forgesim.client import AdminClient
 from tests.chaos import counts, repos
-from tests.chaos.cluster import ChaosCluster
 from tests.chaos.faults import Faults
+from tests.cluster import LocalCluster
 from tests.conftest_services import ensure_services
 
-# Quick to notice a lost worker, so the suite need not wait the default 15 s.
-SETTINGS = {"worker_lost_after_seconds": "6", "worker_heartbeat_seconds": "1"}
+# Quicker than the default 15 s to notice a lost worker, yet longer than a PostgreSQL
+# restart stops heartbeats (a worker seen lost then is a build run twice).
+SETTINGS = {"worker_lost_after_seconds": "12", "worker_heartbeat_seconds": "1"}
 SETTLE_SECONDS = 300.0
 REDELIVER_EVERY = 5
 
 
 def run(pushes: int, repositories: int, seed: int, window: float, keep: bool) -> counts.Counts:
     services = ensure_services()
-    cluster = ChaosCluster.create(SETTINGS)
+    cluster = LocalCluster.create(SETTINGS)
     try:
         started = time.monotonic()
         cluster.start()
@@ -104,7 +105,7 @@ def _push_while(
     return redelivered
 
 
-def _redeliver(cluster: ChaosCluster, forge: AdminClient, api: int) -> int:
+def _redeliver(cluster: LocalCluster, forge: AdminClient, api: int) -> int:
     """The last delivery answered 202, again, to API process ``api``: 1 if it answered."""
     answered = [d for d in forge.deliveries() if d["status"] == 202]
     if not answered:
@@ -122,7 +123,7 @@ def _redeliver(cluster: ChaosCluster, forge: AdminClient, api: int) -> int:
     return int(response.status_code == 202)
 
 
-def _settle(cluster: ChaosCluster) -> float:
+def _settle(cluster: LocalCluster) -> float:
     """Wait until the forge sent everything and no build is queued or running."""
     began = time.monotonic()
     forge = AdminClient(cluster.forge_url)

@@ -25,9 +25,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tests.chaos.cluster import ChaosCluster
+from tests.cluster import LocalCluster
 
 ROLLING = ("api-1", "api-2", "worker-1", "worker-2")
+STOP_TIMEOUT_SECONDS = 30.0  # then SIGKILL, as systemd's TimeoutStopSec would
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Fault:
 
 @dataclass
 class Faults:
-    cluster: ChaosCluster
+    cluster: LocalCluster
     rng: random.Random
     events: list[str] = field(default_factory=list)  # "t+12.3 s: worker-2 SIGKILLed", ...
     done: threading.Event = field(default_factory=threading.Event)
@@ -80,7 +81,11 @@ class Faults:
         self._start(part)
 
     def _term(self, part: str) -> None:
-        self.cluster.signal(part, signal.SIGTERM)  # waits until it has exited
+        try:
+            self.cluster.signal(part, signal.SIGTERM, timeout=STOP_TIMEOUT_SECONDS)
+        except TimeoutError:  # as systemd does after TimeoutStopSec: counted as a loss
+            self.events.append(f"{part} did not stop within {STOP_TIMEOUT_SECONDS:g} s: SIGKILL")
+            self.cluster.signal(part, signal.SIGKILL)
         self._start(part)
 
     def _restart(self, part: str, sig: signal.Signals) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from typing import Any
 import requests
 
 from forgesim.client import AdminClient
-from tests.chaos.cluster import ChaosCluster
+from tests.cluster import LocalCluster
 from tests.e2e.stack import git
 
 STEP_SECONDS = 1
@@ -38,7 +36,7 @@ class Repo:
 
 @dataclass
 class Repos:
-    cluster: ChaosCluster
+    cluster: LocalCluster
     namespace: str
     token: str  # the account's API token
     forge_token: str
@@ -67,9 +65,9 @@ class Repos:
         }
 
 
-def setup(cluster: ChaosCluster, count: int) -> Repos:
+def setup(cluster: LocalCluster, count: int) -> Repos:
     namespace = f"chaos{secrets.token_hex(3)}"  # the registry is shared: a new name each run
-    token = _create_account(cluster, namespace)
+    token = cluster.create_account(namespace)
     forge = AdminClient(cluster.forge_url)
     try:
         forge.create_user("alice")
@@ -103,21 +101,7 @@ def setup(cluster: ChaosCluster, count: int) -> Repos:
     return Repos(cluster, namespace, token, forge_token, items)
 
 
-def _create_account(cluster: ChaosCluster, name: str) -> str:
-    env = {**cluster.env, **cluster.settings(), "BUILDSVC_DATA_DIR": str(cluster.directory)}
-    result = subprocess.run(
-        [sys.executable, "-m", "buildsvc", "admin", "create-account", name],
-        cwd=cluster.directory,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout.strip().splitlines()[-1]
-
-
-def _call(cluster: ChaosCluster, token: str, path: str, body: Any) -> Any:
+def _call(cluster: LocalCluster, token: str, path: str, body: Any) -> Any:
     headers = {"Authorization": f"Bearer {token}"}
     response = requests.post(cluster.url + path, json=body, headers=headers, timeout=60)
     if response.status_code != 201:

@@ -1,9 +1,12 @@
-"""``scripts/cluster.sh`` in a directory and on ports of its own, with its processes to hurt.
+"""``scripts/cluster.sh`` in a directory and on ports of its own, for tests, the chaos suite
+and ``bench/cluster.py``; it runs beside a developer's ``make cluster``.
 
-``ChaosCluster.create()`` picks free ports and a fresh directory; ``start()`` is
-``cluster.sh start`` (with ``CLUSTER_SETTINGS``), ``start_parts(...)`` brings back what a
-fault stopped, ``signal(part, sig)`` sends a signal to a part's process (by the pid
-cluster.sh recorded) and waits until it is gone, ``stop()`` stops and removes it all.
+``LocalCluster.create(settings)`` picks free ports and a fresh directory; ``start()`` is
+``cluster.sh start`` (the extra ``settings`` through ``CLUSTER_SETTINGS``),
+``start_parts(...)`` brings back what was stopped, ``signal(part, sig)`` sends a signal to
+a part's process (by the pid cluster.sh recorded) and waits until it is gone,
+``create_account(name)`` is ``buildsvc admin create-account`` with the cluster's
+settings, ``stop()`` and ``remove()`` clean up.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from tests.servers import REPO_ROOT, free_port
 
@@ -25,15 +29,15 @@ PORTS = ("PG", "REDIS", "LB", "LB_TLS", "API1", "API2", "FORGE")
 
 
 @dataclass
-class ChaosCluster:
+class LocalCluster:
     directory: Path
     ports: dict[str, int]
     env: dict[str, str]
 
     @classmethod
-    def create(cls, settings: dict[str, str]) -> ChaosCluster:
+    def create(cls, settings: dict[str, str]) -> Self:
         # Short (socket paths) and world-traversable: PostgreSQL runs as user postgres.
-        directory = Path(tempfile.mkdtemp(prefix="bschaos-"))
+        directory = Path(tempfile.mkdtemp(prefix="bsc-"))
         directory.chmod(0o755)
         extra = directory / "extra.env"
         extra.write_text("".join(f"BUILDSVC_{k.upper()}={v}\n" for k, v in settings.items()))
@@ -104,8 +108,24 @@ class ChaosCluster:
         deadline = time.monotonic() + timeout
         while _alive(pid):
             if time.monotonic() > deadline:
-                raise RuntimeError(f"{part} (pid {pid}) did not exit on {sig.name}")
+                raise TimeoutError(f"{part} (pid {pid}) did not exit on {sig.name}")
             time.sleep(0.05)
+
+    def create_account(self, name: str) -> str:
+        """A new account's API token."""
+        env = {**self.env, **self.settings(), "BUILDSVC_DATA_DIR": str(self.directory)}
+        result = subprocess.run(
+            [sys.executable, "-m", "buildsvc", "admin", "create-account", name],
+            cwd=self.directory,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"admin create-account {name}: {result.stderr}")
+        return result.stdout.strip().splitlines()[-1]
 
     def log(self, part: str) -> str:
         path = self.directory / "log" / f"{part}.log"
