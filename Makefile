@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install system-deps services services-stop cluster cluster-stop lint mypy unit test conformance bench demo clean
+.PHONY: help install system-deps services services-stop cluster cluster-stop chaos chaos-short lint mypy unit test conformance bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -34,6 +34,12 @@ cluster: install ## the production topology locally: haproxy, 2 APIs, 2 workers 
 
 cluster-stop: ## stop what `make cluster` started
 	bash scripts/cluster.sh stop
+
+chaos: services ## the chaos suite: 300 signed pushes into a cluster of its own while its parts fail; prints the counts
+	$(PY) -m tests.chaos --pushes 300
+
+chaos-short: services ## the chaos suite's short form (60 pushes; tests/e2e/test_chaos.py runs it in `make test`)
+	$(PY) -m tests.chaos --pushes 60 --window 60
 
 lint: $(VENV)/.installed ## ruff
 	$(VENV)/bin/ruff check .

@@ -49,6 +49,7 @@ from buildsvc.api import (
     build_actions,
     builds,
     health,
+    log_stream,
     notifications,
     openapi,
     replication,
@@ -119,6 +120,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend(
         [_database, _cipher, _queue, outbox_ctx(ARQ, SESSIONMAKER), _providers, _commit_status]
     )
+    log_stream.setup_stopping(app)  # first of the shutdown steps: streams end at once
     metrics.setup_metrics(app)  # after _providers: it times the providers' forge calls
     setup_console(app)
     for module in ROUTE_MODULES:

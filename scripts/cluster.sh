@@ -12,7 +12,10 @@
 # listens on ports of its own, so it runs beside `make services`. Idempotent: `start`
 # leaves running parts alone; `stop` stops only what `start` started.
 #
-# usage: scripts/cluster.sh start|stop|status   (status exits 3 when something is down)
+# usage: scripts/cluster.sh start [PART...]|stop|status   (status exits 3 when something is down)
+#   start PART...: only those parts (api-1 api-2 worker-1 worker-2 postgresql redis haproxy
+#   forgesim), as after a crash, with the settings the last full start wrote.
+#   CLUSTER_SETTINGS: a file of extra BUILDSVC_* lines every buildsvc process gets.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -189,6 +192,7 @@ BUILDSVC_REGISTRY_PASSWORD=$(cat "$REGISTRY_PASSWORD_FILE")
 BUILDSVC_ALLOWED_SOURCE_NETWORKS='["127.0.0.0/8"]'
 BUILDSVC_LOG_LEVEL=INFO
 EOF
+        [ -z "${CLUSTER_SETTINGS:-}" ] || cat "$CLUSTER_SETTINGS" >>"$ENV_FILE.new"
     )
     mv "$ENV_FILE.new" "$ENV_FILE"
 }
@@ -336,6 +340,23 @@ cmd_start() {
     say "settings of every process: $ENV_FILE; check them with: set -a; . $ENV_FILE; .venv/bin/buildsvc admin check"
 }
 
+cmd_start_parts() { # part...
+    [ -s "$ENV_FILE" ] || fail "no $ENV_FILE: run a full start first"
+    local part
+    for part in "$@"; do
+        case "$part" in
+        api-1 | api-2) start_api "${part#api-}" ;;
+        worker-1) start_worker 1 "$ENGINE1" ;;
+        worker-2) start_worker 2 "$ENGINE2" ;;
+        postgresql) start_postgres ;;
+        redis) start_redis ;;
+        haproxy) start_haproxy ;;
+        forgesim) start_forgesim ;;
+        *) fail "unknown part $part (api-1 api-2 worker-1 worker-2 postgresql redis haproxy forgesim)" ;;
+        esac
+    done
+}
+
 cmd_stop() {
     # Front to back; the processes of one tier stop side by side (each takes seconds).
     stop_pidfile haproxy "$RUN/haproxy.pid"
@@ -379,7 +400,11 @@ lock() {
 }
 
 case "${1:-}" in
-start) lock && cmd_start ;;
+start)
+    shift
+    lock
+    if [ "$#" -gt 0 ]; then cmd_start_parts "$@"; else cmd_start; fi
+    ;;
 stop) lock && cmd_stop ;;
 status) cmd_status ;;
 *)

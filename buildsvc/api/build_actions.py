@@ -10,21 +10,18 @@
 - ``GET /api/v1/builds/{id}/logs?follow=true`` → server-sent events: one event per line
   (``id`` = its seq, data = the line object), then ``event: end`` with
   ``{"status", "error"}`` when the build ends. A reconnecting client sends
-  ``Last-Event-ID`` (or ``?after=``) and gets the lines after it, none twice.
+  ``Last-Event-ID`` (or ``?after=``) and gets the lines after it, none twice. A process
+  that stops ends its streams with ``event: reconnect`` (``buildsvc.api.log_stream``).
 """
 
 from __future__ import annotations
-
-import contextlib
-import json
-import time
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from buildsvc.accounts.middleware import bearer_token
 from buildsvc.accounts.tokens import token_owner
+from buildsvc.api import log_stream
 from buildsvc.api.builds import BuildOut
 from buildsvc.api.jsonio import json_body, json_response, path_id, query_params
 from buildsvc.api.keys import ACCOUNT_ID, ARQ, COMMIT_STATUS, SESSIONMAKER
@@ -35,7 +32,6 @@ from buildsvc.errors import InvalidInput, NotFound
 
 routes = web.RouteTableDef()
 
-KEEPALIVE_SECONDS = 15.0
 MAX_SEQ = 2**31 - 1  # build_log_lines.seq is a 32-bit integer
 
 
@@ -158,12 +154,6 @@ async def build_log(request: web.Request) -> web.StreamResponse:
     return json_response(page)
 
 
-def _event(data: object, *, event: str | None = None, event_id: int | None = None) -> bytes:
-    head = f"event: {event}\n" if event else ""
-    head += f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
-
-
 async def _error(request: web.Request, build_id: int) -> dict[str, str | None] | None:
     """The ended build's error, for the ``end`` event (None if it has none or is gone)."""
     try:
@@ -175,40 +165,7 @@ async def _error(request: web.Request, build_id: int) -> dict[str, str | None] |
 
 
 async def _stream(request: web.Request, build_id: int, after: int) -> web.StreamResponse:
-    sessionmaker = request.app[SESSIONMAKER]
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",  # proxies must not hold lines back
-        }
-    )
-    await response.prepare(request)
-    redis = await request.app[ARQ].get()
-    follower = logs.follow(sessionmaker, redis, build_id, after=after)
-    with contextlib.suppress(ConnectionResetError):  # the client went away: nothing to do
-        async with contextlib.aclosing(follower):
-            await _send(request, response, build_id, follower)
-        await response.write_eof()
-    return response
+    async def end(item: logs.LogEnd) -> dict[str, object]:
+        return {"status": item.status, "error": await _error(request, build_id)}
 
-
-async def _send(
-    request: web.Request,
-    response: web.StreamResponse,
-    build_id: int,
-    follower: AsyncIterator[logs.LogLine | logs.LogEnd | logs.LogIdle],
-) -> None:
-    written = time.monotonic()
-    async for item in follower:
-        if isinstance(item, logs.LogLine):
-            await response.write(_event(item.to_json(), event_id=item.seq))
-        elif isinstance(item, logs.LogEnd):
-            end = {"status": item.status, "error": await _error(request, build_id)}
-            await response.write(_event(end, event="end"))
-            return
-        elif time.monotonic() - written < KEEPALIVE_SECONDS:
-            continue
-        else:
-            await response.write(b": keep-alive\n\n")
-        written = time.monotonic()
+    return await log_stream.stream(request, build_id, after, end)

@@ -8,6 +8,8 @@ new state gets a key here.
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -28,6 +30,8 @@ ARQ = web.AppKey("arq", LazyArqPool)
 PROVIDERS = web.AppKey("providers", dict[str, SourceProvider])
 # ``.report(build_ids)``: "pending" commit statuses for queued builds, in the background.
 COMMIT_STATUS = web.AppKey("commit_status", QueuedStatus)
+# Set when the process begins to stop (SIGTERM): log streams end with ``reconnect``.
+STOPPING = web.AppKey("stopping", asyncio.Event)
 
 # Request state
 ACCOUNT_ID = web.RequestKey("account_id", int)  # set by the auth middleware on /api/v1/*

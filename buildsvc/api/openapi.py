@@ -63,7 +63,12 @@ SSE_EVENT: Mapping[str, Any] = {
     "type": "object",
     "required": ["data"],
     "properties": {
-        "event": {"type": "string", "enum": ["end"], "description": "end: the build ended"},
+        "event": {
+            "type": "string",
+            "enum": ["end", "reconnect"],
+            "description": "end: the build ended; reconnect: this API process is stopping,"
+            " reconnect with Last-Event-ID (after the event's retry milliseconds)",
+        },
         "id": {"type": "string", "description": "the line's seq (resume with Last-Event-ID)"},
         "data": {
             "type": "string",

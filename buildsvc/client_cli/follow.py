@@ -1,8 +1,10 @@
 """``--follow``: stream a build's log live, show its status and phase, exit by its ending.
 
 Log lines come from ``GET /api/v1/builds/{id}/logs?follow=true`` (server-sent events,
-one per line, ``id`` = the line's seq, then ``end``). When the stream breaks or the API
-answers 5xx (a restart, a proxy), the follower says so once on stderr and reconnects
+one per line, ``id`` = the line's seq, then ``end``). An API process that stops ends the
+stream with ``reconnect``: the follower reconnects at once, quietly (another process
+behind the load balancer answers). When the stream breaks, or the API answers 5xx or
+refuses (a restart, a proxy), the follower says so once on stderr and reconnects
 with growing pauses, sending ``Last-Event-ID`` so no line is shown twice or lost; only
 when the API stays gone for ``--reconnect-timeout`` seconds does it give up with one
 line and ``EXIT_STREAM_LOST``. The status and phase come from polling the build once a
@@ -123,6 +125,7 @@ def stream_log(
     lost_at: float | None = None
     pause = FIRST_PAUSE_SECONDS
     while True:
+        restarting = False
         try:
             events = client.events(path, last_event_id=last)
             lost_at = None  # the API answered: a later loss gets the full timeout again
@@ -130,9 +133,14 @@ def stream_log(
                 for event in events:
                     if event.event == "end":
                         return str(event.json().get("status"))
+                    if event.event == "reconnect":  # that API process is stopping
+                        restarting = True
+                        break
                     show(str(event.json().get("line", "")))
                     last = event.id or last
                     pause = FIRST_PAUSE_SECONDS
+            if restarting:
+                continue  # at once: another process (or this one restarted) answers
         except ApiError as exc:
             if not _transient(exc):
                 raise

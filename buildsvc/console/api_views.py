@@ -7,15 +7,12 @@ console twins here. They call the same services and answer the same models.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import time
-
 from aiohttp import web
 
+from buildsvc.api import log_stream
 from buildsvc.api.builds import BuildOut
 from buildsvc.api.jsonio import json_body, json_response
-from buildsvc.api.keys import ARQ, SESSIONMAKER, SETTINGS
+from buildsvc.api.keys import SESSIONMAKER, SETTINGS
 from buildsvc.api.openapi import hidden
 from buildsvc.api.sources import NamespaceOut, SourceRepositoryOut, source_access
 from buildsvc.bindings import service as bindings
@@ -26,8 +23,6 @@ from buildsvc.console.preview import PreviewIn, preview
 from buildsvc.errors import InvalidInput
 
 routes = web.RouteTableDef()
-
-KEEPALIVE_SECONDS = 15.0
 
 
 @routes.get("/console/api/sources/{provider}/namespaces")
@@ -74,12 +69,6 @@ async def build_status(request: web.Request) -> web.Response:
     return json_response(BuildOut.from_build(build))
 
 
-def _event(data: object, *, event: str | None = None, event_id: int | None = None) -> bytes:
-    head = f"event: {event}\n" if event else ""
-    head += f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}data: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
-
-
 def _after(request: web.Request) -> int:
     for raw in (request.headers.get("Last-Event-ID", ""), request.query.get("after", "")):
         if raw.strip().isdigit():
@@ -93,31 +82,9 @@ async def build_log(request: web.Request) -> web.StreamResponse:
     """The log after ``?after=`` (or ``Last-Event-ID``) as server-sent events until the end."""
     session = await sessions.require_api(request)
     build_id = build_id_of(request)
-    sessionmaker = request.app[SESSIONMAKER]
-    await queries.get_build(sessionmaker, session.account_id, build_id)
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await response.prepare(request)
-    redis = await request.app[ARQ].get()
-    follower = logs.follow(sessionmaker, redis, build_id, after=_after(request))
-    written = time.monotonic()
-    with contextlib.suppress(ConnectionResetError):
-        async with contextlib.aclosing(follower):
-            async for item in follower:
-                if isinstance(item, logs.LogLine):
-                    await response.write(_event(item.to_json(), event_id=item.seq))
-                elif isinstance(item, logs.LogEnd):
-                    await response.write(_event({"status": item.status}, event="end"))
-                    break
-                elif time.monotonic() - written >= KEEPALIVE_SECONDS:
-                    await response.write(b": keep-alive\n\n")
-                else:
-                    continue
-                written = time.monotonic()
-        await response.write_eof()
-    return response
+    await queries.get_build(request.app[SESSIONMAKER], session.account_id, build_id)
+
+    async def end(item: logs.LogEnd) -> dict[str, object]:
+        return {"status": item.status}
+
+    return await log_stream.stream(request, build_id, _after(request), end)

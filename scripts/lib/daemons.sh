@@ -2,7 +2,10 @@
 # Sourced, not run: the sourcing script defines `say` (its prefixed message).
 
 pid_alive() { # pidfile -> true when it names a live process
-    [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+    # A zombie is not alive: an exited daemon whose parent (here often an init that reaps
+    # late) has not reaped it yet must be started again, not reported running.
+    [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null &&
+        ! grep -q '^State:[[:space:]]*Z' "/proc/$(cat "$1")/status" 2>/dev/null
 }
 
 wait_until() { # seconds, check-command... -> true once the check passes

@@ -13,14 +13,9 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
-import shutil
 import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,47 +27,20 @@ import pytest
 import requests
 
 from forgesim.client import AdminClient
-from tests.e2e.stack import ROOT, git
-from tests.servers import free_port
+from tests.cluster import LocalCluster
+from tests.e2e.stack import git
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
-CLUSTER = ROOT / "scripts" / "cluster.sh"
-PORTS = ("PG", "REDIS", "LB", "LB_TLS", "API1", "API2", "FORGE")
 
 
 @dataclass
-class Cluster:
-    directory: Path
-    ports: dict[str, int]
-    env: dict[str, str]
+class Cluster(LocalCluster):
     token: str = ""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['LB']}"
-
-    def script(self, command: str) -> tuple[float, str]:
+    def timed(self, command: str) -> tuple[float, str]:
         started = time.monotonic()
-        result = subprocess.run(
-            ["bash", str(CLUSTER), command],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        output = result.stdout + result.stderr
-        assert result.returncode == 0, f"cluster.sh {command}:\n{output}"
+        output = self.script(command)
         return time.monotonic() - started, output
-
-    def settings(self) -> dict[str, str]:
-        """BUILDSVC_* of the env file every process of the cluster reads."""
-        values = {}
-        for line in (self.directory / "buildsvc.env").read_text().splitlines():
-            if line.startswith("BUILDSVC_"):
-                key, _, value = line.partition("=")
-                values[key] = value.strip("'")
-        return values
 
     def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"}
@@ -88,34 +56,12 @@ class Cluster:
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
-    # Short (socket paths) and world-traversable: PostgreSQL runs as user postgres.
-    directory = Path(tempfile.mkdtemp(prefix="bsc-"))
-    directory.chmod(0o755)
-    ports = {name: free_port() for name in PORTS}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BUILDSVC_")}
-    env.update({f"CLUSTER_{name}_PORT": str(port) for name, port in ports.items()})
-    env.update(CLUSTER_DIR=str(directory), PY=sys.executable)
-    running = Cluster(directory, ports, env)
+    running = Cluster.create({})
     try:
         yield running
     finally:
-        subprocess.run(["bash", str(CLUSTER), "stop"], env=env, capture_output=True, check=False)
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def create_account(cluster: Cluster) -> str:
-    env = {**cluster.env, **cluster.settings(), "BUILDSVC_DATA_DIR": str(cluster.directory)}
-    result = subprocess.run(
-        [sys.executable, "-m", "buildsvc", "admin", "create-account", "e2e"],
-        cwd=cluster.directory,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
+        running.stop()
+        running.remove()
 
 
 def push(work: Path, forge_url: str, token: str, message: str) -> str:
@@ -201,7 +147,7 @@ def leftovers(cluster: Cluster) -> list[str]:
 
 
 def test_make_cluster_builds_a_push_on_either_engine_and_stops_clean(cluster: Cluster) -> None:
-    cold, output = cluster.script("start")
+    cold, output = cluster.timed("start")
     print(f"cluster.sh start (cold): {cold:.1f} s")
     assert "cluster: ready" in output
     assert requests.get(cluster.url + "/healthz", timeout=5).json()["status"] == "ok"
@@ -212,7 +158,7 @@ def test_make_cluster_builds_a_push_on_either_engine_and_stops_clean(cluster: Cl
     )
     assert tls.status_code == 200
 
-    forge_url = f"http://127.0.0.1:{cluster.ports['FORGE']}"
+    forge_url = cluster.forge_url
     forge = AdminClient(forge_url)
     forge.create_user("alice")
     forge_token = forge.create_token("alice", ["api"])
@@ -220,7 +166,7 @@ def test_make_cluster_builds_a_push_on_either_engine_and_stops_clean(cluster: Cl
     project = forge.create_repository("acme", "app")
     forge.close()
 
-    cluster.token = create_account(cluster)
+    cluster.token = cluster.create_account("e2e")
     source = {"provider": "gitlab", "url": forge_url, "username": "alice", "token": forge_token}
     cluster.call("POST", "/api/v1/sources", source, expect=201)
     rules = [{"type": "branch", "pattern": "main", "tag": "{short_sha}"}]
@@ -242,33 +188,24 @@ def test_make_cluster_builds_a_push_on_either_engine_and_stops_clean(cluster: Cl
     built_on = engine_with(cluster, first["tags"][0])
 
     # With that engine's worker stopped, the next push can only build on the other one.
-    stop_process(cluster, f"worker-{built_on}")
+    cluster.signal(f"worker-{built_on}", signal.SIGTERM)
     sha = push(work, forge_url, forge_token, "second")
     second = follow_to_end(cluster, repository["id"], first["id"])
     assert second["commit_sha"] == sha
     assert engine_with(cluster, second["tags"][0]) == 3 - built_on
 
     # An API going away costs no request: haproxy sends it to the other one.
-    stop_process(cluster, "api-1")
+    cluster.signal("api-1", signal.SIGTERM)
     for _ in range(20):
         assert requests.get(cluster.url + "/healthz", timeout=5).status_code == 200
 
-    warm, output = cluster.script("start")  # idempotent: restarts what was stopped only
+    warm, output = cluster.timed("start")  # idempotent: restarts what was stopped only
     print(f"cluster.sh start (warm, one worker and one API down): {warm:.1f} s")
     assert f"worker-{built_on}: started" in output
     assert "api-1: started" in output
     assert "api-2: running" in output
     assert f"worker-{3 - built_on}: running" in output
 
-    stopping, _ = cluster.script("stop")
+    stopping, _ = cluster.timed("stop")
     print(f"cluster.sh stop: {stopping:.1f} s")
     assert leftovers(cluster) == []
-
-
-def stop_process(cluster: Cluster, name: str) -> None:
-    pid = int((cluster.directory / "run" / f"{name}.pid").read_text())
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while Path(f"/proc/{pid}").exists():
-        assert time.monotonic() < deadline, f"{name} did not stop"
-        time.sleep(0.1)

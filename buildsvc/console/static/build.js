@@ -113,13 +113,31 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   }
 
-  const source = new EventSource(section.dataset.logUrl + "?after=" + section.dataset.after);
-  source.onmessage = (event) => appendLine(log, JSON.parse(event.data).line);
-  source.addEventListener("end", () => {
-    source.close();
-    state.textContent = "(complete)";
-    refresh();
-  });
+  let after = section.dataset.after;
+  let finished = false;
+
+  // An API process that stops ends the stream with `reconnect` (and `retry:`): the
+  // browser reconnects by itself, sending Last-Event-ID (each line's id is its seq), to
+  // another process or this one restarted. An error answer instead (a proxy's 502 or
+  // 503 while no API is up) closes the EventSource for good: open a new one later.
+  function open() {
+    const source = new EventSource(section.dataset.logUrl + "?after=" + after);
+    source.onmessage = (event) => {
+      const line = JSON.parse(event.data);
+      after = line.seq;
+      appendLine(log, line.line);
+    };
+    source.addEventListener("end", () => {
+      finished = true;
+      source.close();
+      state.textContent = "(complete)";
+      refresh();
+    });
+    source.onerror = () => {
+      if (source.readyState === EventSource.CLOSED && !finished) setTimeout(open, 2000);
+    };
+  }
+  open();
   const timer = setInterval(async () => {
     await refresh();
     if (ended) clearInterval(timer);

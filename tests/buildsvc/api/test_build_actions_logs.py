@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import ClientResponse
 from redis.asyncio import Redis
 
-from buildsvc.api.keys import SESSIONMAKER
+from buildsvc.api.keys import SESSIONMAKER, STOPPING
 from buildsvc.builds import logs
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.config import Settings
@@ -119,3 +119,20 @@ async def test_unknown_build_and_bad_last_event_id(
         f"/api/v1/builds/{build_id}/logs", headers={**auth_headers, "Last-Event-ID": "x"}
     )
     assert response.status == 400
+
+
+async def test_a_stopping_process_ends_the_stream_with_reconnect_after_the_last_line(
+    client: Client, auth_headers: Headers, account: AccountInfo
+) -> None:
+    build_id = await new_build(client, account, "building", 3)
+    response = await client.get(f"/api/v1/builds/{build_id}/logs?follow=true", headers=auth_headers)
+    reading = asyncio.create_task(events(response))
+    await asyncio.sleep(0.3)  # the stored lines are sent; the stream waits for more
+
+    client.app[STOPPING].set()  # what on_shutdown does on SIGTERM
+    found = await asyncio.wait_for(reading, 10)
+
+    assert [(event, data.get("line")) for event, _, data in found[:3]] == [
+        ("message", f"line {n}") for n in (1, 2, 3)
+    ]
+    assert found[3:] == [("reconnect", None, {"after": 3})]

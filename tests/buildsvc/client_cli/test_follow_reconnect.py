@@ -2,8 +2,10 @@
 on the same port while ``buildsvc builds start --follow`` (or ``logs -f``) runs in a
 process of its own.
 
-No worker runs: the build's log lines are written to the store as the worker writes them
-(no Docker engine needed), and the API streams them. The follower must resume with
+A SIGTERM ends every stream with ``event: reconnect`` (so the stop waits for none of
+them) and the follower reconnects at once. No worker runs: the build's log lines are
+written to the store as the worker writes them (no Docker engine needed), and the API
+streams them. The follower must resume with
 ``Last-Event-ID`` (every line once) and exit by the build's ending, or exit 7 with one
 line when the API stays gone.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import os
 import re
 import subprocess
@@ -265,3 +268,23 @@ def test_follow_exits_7_with_one_line_when_the_api_stays_gone(api: Api) -> None:
     assert len(errors) == 1
     assert "did not come back within 2 s" in errors[0]
     assert f"buildsvc builds logs {build_id} -f" in errors[0]
+
+
+def test_a_stopping_api_ends_each_stream_with_reconnect_and_exits_cleanly(api: Api) -> None:
+    build_id = api.seed_build()
+    api.write_log(build_id, 1, 2)
+    url = f"{api.server.url}/api/v1/builds/{build_id}/logs?follow=true"
+    with requests.get(url, headers=api.headers(), stream=True, timeout=60) as response:
+        lines = response.iter_lines(decode_unicode=True)
+        seen = list(itertools.takewhile(lambda raw: raw != "id: 2", lines))
+        assert "id: 1" in seen  # read up to the second line
+        process = api.server.process
+        assert process is not None
+        process.terminate()  # SIGTERM while the stream waits for the build
+        rest = [raw for raw in lines if raw]  # the server ends it: no read timeout, no cut
+    code = process.wait(timeout=30)
+    api.server.start()
+
+    assert code == 0
+    assert rest[-3:] == ["retry: 500", "event: reconnect", 'data: {"after":2}']
+    assert "Traceback" not in (api.root / "serve.log").read_text()

@@ -1,0 +1,1 @@
+"""The chaos suite against ``make cluster`` (``python -m tests.chaos``; see ``__main__``)."""
