@@ -48,9 +48,13 @@ from buildsvc.api import (
     build_actions,
     builds,
     health,
+    namespaces,
     openapi,
+    registry_password,
+    registry_token,
     repositories,
     repository_hook,
+    robots,
     rule_preview,
     source_check,
     sources,
@@ -65,6 +69,7 @@ from buildsvc.api.keys import (
     PROVIDERS,
     SESSIONMAKER,
     SETTINGS,
+    TOKEN_SERVER,
 )
 from buildsvc.api.middleware import echo_request_id, error_middleware, request_id_middleware
 from buildsvc.bindings.access import SourceAccess
@@ -75,6 +80,7 @@ from buildsvc.console import setup_console
 from buildsvc.console import views as console_views
 from buildsvc.crypto import Cipher
 from buildsvc.queue import LazyArqPool
+from buildsvc.registry.server import TokenServer
 from buildsvc.sources.base import SourceProvider
 from buildsvc.sources.registry import build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker
@@ -89,6 +95,10 @@ ROUTE_MODULES: list[ModuleType] = [
     repositories,
     repository_hook,
     rule_preview,
+    namespaces,
+    registry_password,
+    robots,
+    registry_token,
     webhooks,
     openapi,
     metrics,
@@ -109,7 +119,15 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.on_response_prepare.append(echo_request_id)
     app.cleanup_ctx.extend(
-        [_database, _cipher, _queue, outbox_ctx(ARQ, SESSIONMAKER), _providers, _commit_status]
+        [
+            _database,
+            _cipher,
+            _queue,
+            outbox_ctx(ARQ, SESSIONMAKER),
+            _providers,
+            _commit_status,
+            _token_server,
+        ]
     )
     metrics.setup_metrics(app)  # after _providers: it times the providers' forge calls
     setup_console(app)
@@ -153,3 +171,9 @@ async def _commit_status(app: web.Application) -> AsyncIterator[None]:
     app[COMMIT_STATUS] = reporter
     yield
     await reporter.close()
+
+
+async def _token_server(app: web.Application) -> AsyncIterator[None]:
+    # Creates the signing key and certificate bundle under data_dir on first start.
+    app[TOKEN_SERVER] = TokenServer(app[SETTINGS], app[SESSIONMAKER], app[ARQ].get)
+    yield

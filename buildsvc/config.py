@@ -76,6 +76,21 @@ class Settings(BaseSettings):
     registry_password: SecretStr | None = Field(
         default=None, description="Registry password; masked in every log line."
     )
+    registry_service: str = Field(
+        default="buildsvc-registry",
+        description="The registry's name in its token auth config (the tokens' audience).",
+    )
+    registry_token_issuer: str = Field(
+        default="buildsvc", description="Issuer of registry tokens, as the registry expects it."
+    )
+    registry_token_lifetime_seconds: int = Field(
+        default=300, ge=60, le=3600, description="How long a registry token is valid."
+    )
+    registry_events_secret: SecretStr | None = Field(
+        default=None,
+        description="What the registry's notifications carry in their Authorization header; "
+        "default: a secret generated under data_dir.",
+    )
     registry_push_attempts: int = Field(
         default=4, description="Tries per tag when the registry fails transiently (5xx, network)."
     )

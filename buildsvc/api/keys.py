@@ -15,6 +15,7 @@ from buildsvc.builds.forge_status import QueuedStatus
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.queue import LazyArqPool
+from buildsvc.registry.server import TokenServer
 from buildsvc.sources.base import SourceProvider
 
 # Application state
@@ -28,6 +29,8 @@ ARQ = web.AppKey("arq", LazyArqPool)
 PROVIDERS = web.AppKey("providers", dict[str, SourceProvider])
 # ``.report(build_ids)``: "pending" commit statuses for queued builds, in the background.
 COMMIT_STATUS = web.AppKey("commit_status", QueuedStatus)
+# The registry's token server (signing key, verified-credential cache, login throttle).
+TOKEN_SERVER = web.AppKey("token_server", TokenServer)
 
 # Request state
 ACCOUNT_ID = web.RequestKey("account_id", int)  # set by the auth middleware on /api/v1/*

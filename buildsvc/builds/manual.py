@@ -42,6 +42,7 @@ from buildsvc.errors import InvalidInput, NotFound
 from buildsvc.queue import LazyArqPool
 from buildsvc.repositories import queries as repositories
 from buildsvc.repositories.errors import InvalidRule
+from buildsvc.repositories.links import source_link
 from buildsvc.repositories.rules import Rule, compile_rule, match_rules, parse_ref
 from buildsvc.sources import REF_NOT_FOUND
 from buildsvc.store.models import Build, BuildRule, ImageRepository, utcnow
@@ -122,6 +123,7 @@ async def start_build(
     """Queue the builds ``request`` asks for; returns them (already enqueued if Redis is up)."""
     async with access.sessionmaker() as session:
         repository = await repositories.load(session, account_id, repository_id)
+    link = source_link(repository)  # a plain repository has nothing to build
     rules = _compiled(repository.rules)
     if request.rule_id is not None:
         rules = [(row, rule) for row, rule in rules if row.id == request.rule_id]
@@ -135,10 +137,10 @@ async def start_build(
             detail=f"{candidates[0] if candidates else request.ref} "
             f"does not match {which} of repository {repository_id}"
         )
-    client = await access.client_for(account_id, repository.provider)
+    client = await access.client_for(account_id, link.provider)
     for index, (full_ref, matched) in enumerate(usable):
         try:
-            sha = await client.resolve_ref(repository.source_repository, full_ref)
+            sha = await client.resolve_ref(link.repository, full_ref)
         except NotFound as exc:  # a short name: maybe the tag of that name exists
             if exc.code != REF_NOT_FOUND or index == len(usable) - 1:
                 raise

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,13 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import SourceAccess, unprocessable
-from buildsvc.errors import SourceError
+from buildsvc.errors import InvalidInput, SourceError
 from buildsvc.repositories import queries
 from buildsvc.repositories.errors import (
     RepositoryExists,
     RepositoryLimitExceeded,
     SourceNotBound,
 )
+from buildsvc.repositories.links import linked
 from buildsvc.repositories.schemas import (
     RepositoryCreate,
     RepositoryPatch,
@@ -70,7 +72,7 @@ async def reserve_slot(session: AsyncSession, account_id: int, provider: str, li
         raise RepositoryLimitExceeded.gitlab(limit)
 
 
-async def release_slot(session: AsyncSession, account_id: int, provider: str) -> None:
+async def release_slot(session: AsyncSession, account_id: int, provider: str | None) -> None:
     if provider != "gitlab":
         return
     await session.execute(
@@ -81,10 +83,17 @@ async def release_slot(session: AsyncSession, account_id: int, provider: str) ->
     )
 
 
+# Takes the namespace for the account in the caller's transaction, or raises (another
+# account holds it). Passed in by the caller: namespaces belong to buildsvc.registry.
+ClaimNamespace = Callable[[AsyncSession, int, str], Awaitable[object]]
+
+
 async def create_repository(
-    access: SourceAccess, account_id: int, spec: RepositoryCreate
+    access: SourceAccess, account_id: int, spec: RepositoryCreate, claim: ClaimNamespace
 ) -> ImageRepository:
     check_image_name(spec.namespace, spec.name)
+    if spec.source is None:
+        raise InvalidInput(detail="source: required for a repository built from source")
     rules = prepare_rules(spec.rules) if spec.rules is not None else None
     provider = spec.source.provider
     client = await access.client_for(account_id, provider)
@@ -100,6 +109,7 @@ async def create_repository(
     hook: Hook | None = None
     try:
         async with access.sessionmaker.begin() as session:
+            await claim(session, account_id, spec.namespace)
             await reserve_slot(session, account_id, provider, settings.gitlab_repository_limit)
             repository = ImageRepository(
                 account_id=account_id,
@@ -111,6 +121,7 @@ async def create_repository(
                 clone_url=source.clone_url,
                 default_branch=source.default_branch,
                 auto_build=spec.auto_build,
+                visibility=spec.visibility,
                 hook_key=hook_key,
                 hook_secret_encrypted=access.cipher.encrypt(secret),
                 rules=[BuildRule(**rule) for rule in rules],
@@ -146,6 +157,8 @@ async def update_repository(
         repository = await queries.load(session, account_id, repository_id)
         if patch.auto_build is not None:
             repository.auto_build = patch.auto_build
+        if patch.visibility is not None:
+            repository.visibility = patch.visibility
         if rules is not None:
             # Queued builds keep their frozen copy; history keeps rule_id NULL.
             repository.rules = [BuildRule(**rule) for rule in rules]
@@ -156,10 +169,11 @@ async def delete_repository(access: SourceAccess, account_id: int, repository_id
     """Remove the hook (best effort, reported), then the repository and its history."""
     repository = await queries.get_repository(access.sessionmaker, account_id, repository_id)
     removed, detail = True, None
-    if repository.forge_hook_id is not None:
+    link = linked(repository)
+    if link is not None and repository.forge_hook_id is not None:
         try:
-            client = await access.client_for(account_id, repository.provider)
-            await client.delete_hook(repository.source_repository, repository.forge_hook_id)
+            client = await access.client_for(account_id, link.provider)
+            await client.delete_hook(link.repository, repository.forge_hook_id)
         except (SourceError, SourceNotBound) as exc:
             removed, detail = False, exc.detail or exc.message
     async with access.sessionmaker.begin() as session:

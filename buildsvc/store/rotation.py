@@ -30,6 +30,8 @@ async def rotate_stored_secrets(
             select(ImageRepository).execution_options(yield_per=BATCH_SIZE)
         )
         for repository in repositories:
+            if repository.hook_secret_encrypted is None:  # a plain repository has no hook
+                continue
             repository.hook_secret_encrypted = cipher.rotate(repository.hook_secret_encrypted)
             count += 1
     return count

@@ -163,15 +163,29 @@ async def _claim(deps: WorkerDeps, build_id: int, superseded: list[int]) -> Job 
         repository = await session.get(ImageRepository, build.repository_id)
         if repository is None:
             return Skip("the image repository no longer exists")
-        binding = await binding_row(session, build.account_id, repository.provider)
+        provider, full_path, clone_url = (
+            repository.provider,
+            repository.source_repository,
+            repository.clone_url,
+        )
+        if provider is None or full_path is None or clone_url is None:
+            return Skip("the image repository has no source")  # plain: nothing queues builds
+        binding = await binding_row(session, build.account_id, provider)
         first_seq = await logs.next_seq(session, build_id)
-        return _job(deps, build, repository, binding, first_seq)
+        return _job(deps, build, _Source(provider, full_path, clone_url), binding, first_seq)
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    provider: str
+    full_path: str
+    clone_url: str
 
 
 def _job(
     deps: WorkerDeps,
     build: Build,
-    repository: ImageRepository,
+    repository: _Source,
     binding: SourceBinding | None,
     first_seq: int,
 ) -> Job:
@@ -192,7 +206,7 @@ def _job(
         no_cache=build.no_cache,
         tags=[str(t) for t in build.tags],
         provider=repository.provider,
-        source_repository=repository.source_repository,
+        source_repository=repository.full_path,
         clone_url=repository.clone_url,
         first_seq=first_seq,
         binding=binding,

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from buildsvc.config import Settings
@@ -112,3 +114,73 @@ async def test_concurrent_upgrades_from_separate_processes(
     settings = settings_for(database_url)
     assert await current_revision(settings) == head_revision()
     assert await _run_sync(settings, _drift) == []
+
+
+def _to_0002_with_rows(connection: Connection) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "0002")
+    for account_id, name in ((1, "alpha"), (2, "beta"), (3, "gamma")):
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, name, gitlab_repository_count, created_at) "
+                "VALUES (:id, :name, 0, CURRENT_TIMESTAMP)"
+            ),
+            {"id": account_id, "name": name},
+        )
+    # alpha used "alpha" first; beta then created alpha/app too (the overwrite).
+    for repository_id, account_id, namespace, name in (
+        (1, 1, "alpha", "app"),
+        (2, 2, "alpha", "app"),
+        (3, 2, "beta", "web"),
+        (4, 3, "gamma", "x"),
+        (5, 1, "gamma", "y"),
+    ):
+        connection.execute(
+            text(
+                "INSERT INTO image_repositories (id, account_id, namespace, name, provider, "
+                "source_repository, source_repository_id, clone_url, auto_build, hook_key, "
+                "hook_secret_encrypted, created_at) VALUES (:id, :account, :ns, :name, "
+                "'gitlab', 'g/p', '1', 'http://x/g/p.git', true, :key, 'c', CURRENT_TIMESTAMP)"
+            ),
+            {
+                "id": repository_id,
+                "account": account_id,
+                "ns": namespace,
+                "name": name,
+                "key": f"k{repository_id}",
+            },
+        )
+
+
+async def test_namespaces_go_to_their_first_user_and_conflicts_are_reported(
+    database_url: str, settings_for: Callable[[str], Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(database_url)
+    await _run_sync(settings, _to_0002_with_rows)
+
+    with caplog.at_level(logging.WARNING, logger="buildsvc.store.migrations"):
+        await upgrade_database(settings)
+
+    owners = await _run_sync(
+        settings,
+        lambda c: dict(c.execute(text("SELECT name, account_id FROM namespaces")).all()),
+    )
+    assert owners == {"alpha": 1, "beta": 2, "gamma": 3}
+    warned = [r.getMessage() for r in caplog.records if r.name == "buildsvc.store.migrations"]
+    assert len(warned) == 2
+    assert "'alpha' went to account 1" in warned[0]
+    assert "[2]" in warned[0]
+    assert "'gamma' went to account 3" in warned[1]
+    assert "[1]" in warned[1]
+    # Not merged: every repository is still there, with its own account.
+    kept = await _run_sync(
+        settings,
+        lambda c: c.execute(text("SELECT count(*) FROM image_repositories")).scalar_one(),
+    )
+    assert kept == 5
+    visibility = await _run_sync(
+        settings,
+        lambda c: set(c.execute(text("SELECT visibility FROM image_repositories")).scalars()),
+    )
+    assert visibility == {"private"}

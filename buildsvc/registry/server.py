@@ -1,0 +1,101 @@
+"""The token server: Basic credentials and scopes in, a signed registry token out.
+
+``TokenServer.issue`` is all ``GET /v2/token`` does after parsing. It answers
+``BadCredentials`` (a bare 401 to the client) for wrong credentials, and for an anonymous
+request with no scope: that is how ``docker login`` checks a password, so an anonymous
+"login" must not pass. Every other request gets a token, granting what it may have of
+what it asked (possibly nothing: the registry then refuses with ``denied``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from buildsvc.config import Settings
+from buildsvc.registry import grants
+from buildsvc.registry.principals import (
+    BadCredentials,
+    VerifiedCache,
+    authenticate,
+    parse_basic,
+)
+from buildsvc.registry.scopes import parse_scopes
+from buildsvc.registry.signing import KeyStore, SigningKey
+from buildsvc.registry.throttle import LoginThrottle, RedisGetter
+from buildsvc.registry.tokens import HeaderForm, Issued, mint
+from buildsvc.store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+# Tokens stay verifiable this long after a newer key signs: lifetime plus the registry's
+# 60 s leeway, with room.
+RETIRE_MARGIN = dt.timedelta(minutes=5)
+
+
+def key_store(settings: Settings) -> KeyStore:
+    lifetime = dt.timedelta(seconds=settings.registry_token_lifetime_seconds)
+    return KeyStore(
+        registry_dir(settings), settings.registry_token_issuer, lifetime + RETIRE_MARGIN
+    )
+
+
+def registry_dir(settings: Settings) -> Path:
+    return settings.data_dir.resolve() / "registry"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    authorization: str | None
+    scopes: Sequence[str]
+    client_address: str | None
+
+
+class TokenServer:
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        redis: RedisGetter,
+        *,
+        header_form: HeaderForm = "both",
+    ) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.keys = key_store(settings)
+        self.key: SigningKey = self.keys.ensure()
+        self.cache = VerifiedCache()
+        self.throttle = LoginThrottle(redis)
+        self.header_form = header_form
+
+    async def issue(self, request: TokenRequest) -> Issued:
+        scopes = parse_scopes(request.scopes)
+        credentials = parse_basic(request.authorization)
+        if credentials is None and not request.scopes:
+            raise BadCredentials("")
+        if credentials is not None:
+            await self.throttle.wait(credentials.login, request.client_address)
+        try:
+            principal = await authenticate(self.sessionmaker, self.cache, credentials)
+        except BadCredentials as exc:
+            await self.throttle.failed(exc.login, request.client_address)
+            log.info("registry login refused", extra={"login": exc.login})
+            raise
+        if credentials is not None:
+            await self.throttle.succeeded(credentials.login, request.client_address)
+        access = await grants.grant(self.sessionmaker, principal, scopes, request.client_address)
+        return mint(
+            self.key,
+            issuer=self.settings.registry_token_issuer,
+            service=self.settings.registry_service,
+            subject=principal.login,
+            access=access,
+            lifetime=dt.timedelta(seconds=self.settings.registry_token_lifetime_seconds),
+            now=utcnow(),
+            header_form=self.header_form,
+        )
