@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         description="What the registry's notifications carry in their Authorization header; "
         "default: a secret generated under data_dir.",
     )
+    registry_api_url: str | None = Field(
+        default=None,
+        description="Where buildsvc itself reaches the registry's HTTP API (tags, deletes); "
+        "default: http://BUILDSVC_REGISTRY.",
+    )
     registry_push_attempts: int = Field(
         default=4, description="Tries per tag when the registry fails transiently (5xx, network)."
     )
@@ -153,6 +158,11 @@ class Settings(BaseSettings):
         ),
     )
     log_level: str = Field(default="INFO", description="Level of the JSON log lines on stderr.")
+
+    @property
+    def registry_base_url(self) -> str:
+        """``registry_api_url``, or plain HTTP to ``registry`` (a loopback registry)."""
+        return self.registry_api_url or f"http://{self.registry}"
 
     @property
     def resolved_database_url(self) -> str:

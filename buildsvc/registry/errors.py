@@ -6,9 +6,14 @@ ServiceError (buildsvc.errors)
 │   ├── InvalidPermission           400 INVALID_PERMISSION (detail names the entry)
 │   ├── InvalidNetwork              400 INVALID_NETWORK
 │   └── WeakPassword                400 WEAK_PASSWORD
+├── Forbidden
+│   └── NoDeleteRight               403 NO_DELETE_RIGHT
 ├── NotFound
 │   ├── NamespaceNotFound           404 NAMESPACE_NOT_FOUND
-│   └── RobotNotFound               404 ROBOT_NOT_FOUND
+│   ├── RobotNotFound               404 ROBOT_NOT_FOUND
+│   └── TagNotFound                 404 TAG_NOT_FOUND
+├── Unavailable
+│   └── RegistryUnreachable         503 REGISTRY_UNAVAILABLE
 └── Conflict
     ├── NamespaceTaken              409 NAMESPACE_TAKEN (another account holds it)
     ├── NamespaceExists             409 NAMESPACE_EXISTS (this account holds it already)
@@ -21,7 +26,7 @@ The token endpoint's refusals are not service errors: Distribution's clients wan
 
 from __future__ import annotations
 
-from buildsvc.errors import Conflict, InvalidInput, NotFound
+from buildsvc.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 
 
 class InvalidNamespace(InvalidInput):
@@ -72,3 +77,18 @@ class NamespaceNotEmpty(Conflict):
 class RobotExists(Conflict):
     code = "ROBOT_EXISTS"
     default_message = "A robot account of this name exists already."
+
+
+class NoDeleteRight(Forbidden):
+    code = "NO_DELETE_RIGHT"
+    default_message = "This account may not delete images of this repository."
+
+
+class TagNotFound(NotFound):
+    code = "TAG_NOT_FOUND"
+    default_message = "Tag not found."
+
+
+class RegistryUnreachable(Unavailable):
+    code = "REGISTRY_UNAVAILABLE"
+    default_message = "The registry could not be reached. Please try again later."

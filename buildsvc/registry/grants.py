@@ -4,6 +4,8 @@ Allowed on ``repository:<ns>/<name>``, where ``<ns>`` is a held namespace:
 
 - its owning account: pull, push, delete;
 - a robot of that account: what its permissions give for that repository;
+- a running build of that account: pull, push, delete on its own repository, pull on the
+  account's others (base images);
 - anyone, anonymous included: pull, if the owner's repository of that name is public;
 - nobody, from a client address outside the namespace's ``allowed_networks``.
 
@@ -51,6 +53,11 @@ async def _allowed(
             allowed |= OWNER_ACTIONS
         elif principal.kind == "robot":
             allowed |= actions_for(list(principal.permissions), namespace.name, name)
+        elif principal.kind == "build":
+            # Its own repository fully (delete: the masked-secret cleanup); base images
+            # from the account's other repositories: pull.
+            own = principal.repository == (namespace.name, name)
+            allowed |= OWNER_ACTIONS if own else {"pull"}
     if "pull" not in allowed:
         repository = await plain.find_owned(session, namespace.account_id, namespace.name, name)
         if repository is not None and repository.visibility == "public":

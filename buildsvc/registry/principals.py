@@ -1,5 +1,6 @@
 """Who asks the token server: an account (its registry password), one of its robots
-(``<account>+<robot>`` and the robot's secret), or anonymous (no credentials).
+(``<account>+<robot>`` and the robot's secret), a running build (``$build+<id>`` and the
+secret its worker made, see ``buildsvc.builds.registry_login``), or anonymous.
 
 Verifying a slow hash costs tens of milliseconds, and docker asks for a token per
 repository and action set, so a verified credential is kept for ``CACHE_SECONDS``
@@ -24,10 +25,12 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from buildsvc.builds import registry_login as build_login
+from buildsvc.builds.states import RUNNING
 from buildsvc.registry.hashing import verify_secret
 from buildsvc.registry.permissions import Permission, load_permissions
 from buildsvc.registry.robots import SEPARATOR
-from buildsvc.store.models import Account, Robot, utcnow
+from buildsvc.store.models import Account, Build, ImageRepository, Robot, utcnow
 
 CACHE_SECONDS = 60.0
 CACHE_SIZE = 10_000
@@ -44,10 +47,11 @@ class BadCredentials(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    kind: Literal["anonymous", "account", "robot"]
+    kind: Literal["anonymous", "account", "robot", "build"]
     account_id: int | None = None
     login: str = ""
     permissions: tuple[Permission, ...] = field(default_factory=tuple)
+    repository: tuple[str, str] | None = None  # a build's own (namespace, name)
 
 
 ANONYMOUS = Principal("anonymous")
@@ -141,6 +145,9 @@ async def authenticate(
     if credentials is None:
         return ANONYMOUS
     login = credentials.login
+    build_id = build_login.build_id_of(login)
+    if build_id is not None:
+        return await _build(sessionmaker, build_id, credentials)
     async with sessionmaker() as session:
         found = await _robot(session, login)
         if found is not None:
@@ -163,3 +170,26 @@ async def authenticate(
     if not await _verify(cache, credentials, account[1]):
         raise BadCredentials(login)
     return Principal("account", int(account[0]), login)
+
+
+async def _build(
+    sessionmaker: async_sessionmaker[AsyncSession], build_id: int, credentials: Credentials
+) -> Principal:
+    """A running build's own login (``builds.registry_login``); it ends with the build."""
+    running = [status.value for status in RUNNING]
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(
+                    Build.account_id,
+                    Build.registry_secret_hash,
+                    ImageRepository.namespace,
+                    ImageRepository.name,
+                )
+                .join(ImageRepository, ImageRepository.id == Build.repository_id)
+                .where(Build.id == build_id, Build.status.in_(running))
+            )
+        ).first()
+    if row is None or not build_login.secret_matches(row[1], credentials.password):
+        raise BadCredentials(credentials.login)
+    return Principal("build", int(row[0]), credentials.login, repository=(row[2], row[3]))

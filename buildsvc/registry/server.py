@@ -28,7 +28,7 @@ from buildsvc.registry.principals import (
 from buildsvc.registry.scopes import parse_scopes
 from buildsvc.registry.signing import KeyStore, SigningKey
 from buildsvc.registry.throttle import LoginThrottle, RedisGetter
-from buildsvc.registry.tokens import HeaderForm, Issued, mint
+from buildsvc.registry.tokens import Access, HeaderForm, Issued, mint
 from buildsvc.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # Tokens stay verifiable this long after a newer key signs: lifetime plus the registry's
 # 60 s leeway, with room.
 RETIRE_MARGIN = dt.timedelta(minutes=5)
+SERVICE_SUBJECT = "$buildsvc"  # the actor of buildsvc's own registry calls
 
 
 def key_store(settings: Settings) -> KeyStore:
@@ -72,6 +73,19 @@ class TokenServer:
         self.cache = VerifiedCache()
         self.throttle = LoginThrottle(redis)
         self.header_form = header_form
+
+    def service_token(self, access: list[Access]) -> str:
+        """A token for buildsvc's own calls to the registry (tags, deletes)."""
+        return mint(
+            self.key,
+            issuer=self.settings.registry_token_issuer,
+            service=self.settings.registry_service,
+            subject=SERVICE_SUBJECT,
+            access=access,
+            lifetime=dt.timedelta(seconds=60),
+            now=utcnow(),
+            header_form=self.header_form,
+        ).token
 
     async def issue(self, request: TokenRequest) -> Issued:
         scopes = parse_scopes(request.scopes)

@@ -248,6 +248,8 @@ class Build(Base):
     enqueued: Mapped[bool] = mapped_column(Boolean, default=False)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     worker_id: Mapped[str | None] = mapped_column(String(128))
+    # SHA-256 of the registry secret the claiming worker made (builds.registry_login).
+    registry_secret_hash: Mapped[str | None] = mapped_column(String(64))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     heartbeat_at: Mapped[dt.datetime | None]
     queued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

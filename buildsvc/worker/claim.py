@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import binding_row
-from buildsvc.builds import forge_status, logs
+from buildsvc.builds import forge_status, logs, registry_login
 from buildsvc.builds.states import FINISHED, RUNNING, BuildStatus, transition
 from buildsvc.builds.status_context import LEGACY
 from buildsvc.store.models import Build, ImageRepository, SourceBinding, utcnow
@@ -74,6 +74,8 @@ class Job:
     first_seq: int
     binding: SourceBinding | None = field(repr=False)
     status_context: str = LEGACY  # the name its commit statuses go under
+    # The build's own registry login's secret (builds.registry_login); memory only.
+    registry_secret: str = field(default="", repr=False)
 
     def owned(self) -> list[ColumnElement[bool]]:
         """Conditions under which the build is still this worker's (for ``transition``)."""
@@ -151,6 +153,7 @@ async def _claim(deps: WorkerDeps, build_id: int, superseded: list[int]) -> Job 
         quiet_in = await _burst_left(session, lane)
         if quiet_in > 0:
             return Wait("pushes to the ref keep coming", quiet_in)
+        registry_secret = registry_login.new_secret()
         if not await transition(
             session,
             build_id,
@@ -158,6 +161,7 @@ async def _claim(deps: WorkerDeps, build_id: int, superseded: list[int]) -> Job 
             only_from=[BuildStatus.QUEUED],
             worker_id=deps.worker_id,
             heartbeat_at=utcnow(),
+            registry_secret_hash=registry_login.secret_hash(registry_secret),
         ):
             return Skip("the build changed status meanwhile")
         repository = await session.get(ImageRepository, build.repository_id)
@@ -172,7 +176,8 @@ async def _claim(deps: WorkerDeps, build_id: int, superseded: list[int]) -> Job 
             return Skip("the image repository has no source")  # plain: nothing queues builds
         binding = await binding_row(session, build.account_id, provider)
         first_seq = await logs.next_seq(session, build_id)
-        return _job(deps, build, _Source(provider, full_path, clone_url), binding, first_seq)
+        source = _Source(provider, full_path, clone_url)
+        return _job(deps, build, source, binding, first_seq, registry_secret)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +193,7 @@ def _job(
     repository: _Source,
     binding: SourceBinding | None,
     first_seq: int,
+    registry_secret: str,
 ) -> Job:
     args: dict[str, Any] = build.build_args or {}
     return Job(
@@ -211,4 +217,5 @@ def _job(
         first_seq=first_seq,
         binding=binding,
         status_context=build.status_context or LEGACY,
+        registry_secret=registry_secret,
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
+from buildsvc.builds import registry_login as build_login
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.config import Settings
 from buildsvc.store.models import utcnow
@@ -56,12 +57,18 @@ def source_url(clone_url: str) -> str:
     return clone_url.removesuffix(".git")
 
 
-def registry_credentials(settings: Settings) -> dict[str, dict[str, str]]:
+def registry_login(settings: Settings, job: Job) -> tuple[str, str]:
+    """The login for the push registry: the build's own (``builds.registry_login``), or a
+    configured one for a registry without buildsvc's token auth (htpasswd)."""
+    if settings.registry_username and settings.registry_password is not None:
+        return settings.registry_username, settings.registry_password.get_secret_value()
+    return build_login.login_name(job.build_id), job.registry_secret
+
+
+def registry_credentials(settings: Settings, job: Job) -> dict[str, dict[str, str]]:
     """The push registry's login, for base images pulled from it before a build."""
-    if not settings.registry_username or settings.registry_password is None:
-        return {}
-    password = settings.registry_password.get_secret_value()
-    return {settings.registry: {"username": settings.registry_username, "password": password}}
+    username, password = registry_login(settings, job)
+    return {settings.registry: {"username": username, "password": password}}
 
 
 def labels_line(labels: dict[str, str]) -> str:
@@ -181,7 +188,7 @@ async def run_pipeline(
             network_mode=settings.build_network_mode,
             memory_limit=settings.build_memory_limit,
             builder=settings.build_builder,
-            registry_credentials=registry_credentials(settings),
+            registry_credentials=registry_credentials(settings, job),
         )
         if request.uses_buildkit:
             request = replace(request, labels=labels)  # BuildKit records them as metadata
@@ -192,15 +199,14 @@ async def run_pipeline(
             log.write(labels_line(labels))
 
         started = time.monotonic()
-        password = settings.registry_password
-        secret = password.get_secret_value() if password else None
+        username, secret = registry_login(settings, job)
         pushing = push_labelled(
             deps,
             job,
             log,
             {} if request.uses_buildkit else labels,  # BuildKit's are in the image already
             image_id=image_id,
-            username=settings.registry_username,
+            username=username,
             password=secret,
         )
         digest = await entering(deps, job, BuildStatus.PUSHING, pushing)

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from buildsvc.api.keys import TOKEN_SERVER
-from tests.buildsvc.factories import AccountInfo
+from buildsvc.api.keys import SESSIONMAKER, TOKEN_SERVER
+from buildsvc.builds import registry_login
+from tests.buildsvc.factories import AccountInfo, add_build, add_repository
 from tests.buildsvc.registry.tokens_env import access, basic, bearer, token_for
 
 Client = TestClient[Any, Any]
@@ -232,3 +233,45 @@ async def test_repeated_failures_are_slowed_down(client: Client, make_account: M
     assert waits[-1] == 4.0  # the right password waited too, then cleared the count
     assert (await token_for(client, [PUSH], basic("alpha", "not it at all")))[0] == 401
     assert len(waits) == 4
+
+
+async def running_build(client: Client, owner: AccountInfo, name: str, status: str) -> str:
+    """A build of ``alpha/<name>`` in ``status`` with a registry secret; its login."""
+    secret = registry_login.new_secret()
+    async with client.app[SESSIONMAKER].begin() as session:
+        repository = await add_repository(session, owner.id, namespace="alpha", name=name)
+        build = await add_build(
+            session,
+            owner.id,
+            repository.id,
+            status=status,
+            registry_secret_hash=registry_login.secret_hash(secret),
+        )
+    return f"{registry_login.login_name(build.id)}:{secret}"
+
+
+async def test_a_running_build_gets_its_repository_and_pulls_of_the_account(
+    client: Client, make_account: MakeAccount
+) -> None:
+    alpha, _ = await setup_alpha(client, make_account)
+    login, _, secret = (await running_build(client, alpha, "app", "building")).partition(":")
+    status, claims = await token_for(
+        client,
+        ["repository:alpha/app:pull,push,delete", "repository:alpha/base:pull,push"],
+        basic(login, secret),
+    )
+    assert (status, claims and claims["sub"]) == (200, login)
+    assert access(claims) == [
+        ("repository", "alpha/app", ["pull", "push", "delete"]),
+        ("repository", "alpha/base", ["pull"]),
+    ]
+    assert (await token_for(client, [PUSH], basic(login, "guessed")))[0] == 401
+
+
+@pytest.mark.parametrize("status", ["queued", "succeeded", "failed", "cancelled"])
+async def test_a_build_login_ends_with_the_build(
+    client: Client, make_account: MakeAccount, status: str
+) -> None:
+    alpha, _ = await setup_alpha(client, make_account)
+    login, _, secret = (await running_build(client, alpha, "app", status)).partition(":")
+    assert (await token_for(client, [PUSH], basic(login, secret)))[0] == 401

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import aiohttp
@@ -201,3 +202,50 @@ async def test_both_key_headers_are_accepted_by_the_registry(
             assert (await good.json())["errors"][0]["code"] == "NAME_UNKNOWN"
         async with http.get(url, headers={"Authorization": f"Bearer {forged}"}) as bad:
             assert bad.status == 401
+
+
+async def test_tags_show_up_with_their_digest_and_the_audit_log(
+    registry_stack: RegistryStack,
+) -> None:
+    alpha = await user(registry_stack, "alpha", "alpha")
+    assert (await login(registry_stack, "alpha", "alpha", alpha.password))[0] == 0
+    name = await asyncio.to_thread(registry_stack.image, "alpha/app:v1")
+    code, output = await docker(registry_stack, "alpha", "push", name)
+    assert code == 0, output
+    digest = re.search(r"digest: (sha256:[0-9a-f]{64})", output)
+    assert digest is not None, output
+    base = registry_stack.settings.public_url
+    headers = {"Authorization": f"Bearer {alpha.api_token}"}
+    async with aiohttp.ClientSession(base, headers=headers) as api:
+        async with api.get("/api/v1/repositories") as listed:
+            [repository] = (await listed.json())["items"]
+        tags_url = f"/api/v1/repositories/{repository['id']}/tags"
+        events_url = f"/api/v1/repositories/{repository['id']}/events"
+        async with api.get(tags_url) as answer:
+            body = await answer.json()
+        assert body["reconciled"] is True
+        assert [(t["name"], t["digest"]) for t in body["items"]] == [("v1", digest.group(1))]
+
+        # The registry's notification arrives on its own: who pushed, from where.
+        events: list[dict[str, object]] = []
+        for _ in range(50):
+            async with api.get(events_url) as answer:
+                events = (await answer.json())["items"]
+            if events:
+                break
+            await asyncio.sleep(0.2)
+        [push] = [e for e in events if e["action"] == "push"]
+        assert (push["actor"], push["tag"], push["digest"]) == ("alpha", "v1", digest.group(1))
+        assert push["client_addr"] == "127.0.0.1"
+        async with api.get(tags_url) as answer:
+            [tag] = (await answer.json())["items"]
+        assert tag["pushed_by"] == "alpha"
+
+        async with api.delete(f"{tags_url}/v1") as answer:
+            assert (answer.status, await answer.json()) == (200, {"deleted": ["v1"]})
+        async with api.get(tags_url) as answer:
+            assert (await answer.json())["items"] == []
+    await asyncio.to_thread(registry_stack.forget, name)
+    code, output = await docker(registry_stack, "alpha", "pull", name)
+    assert code != 0
+    assert "manifest unknown" in output

@@ -1,5 +1,5 @@
 """Registry access: owned namespaces, plain repositories, registry passwords, robots,
-registry tags and events.
+registry tags and events, and each running build's registry secret hash.
 
 Each namespace already in use goes to the account that first used it (its oldest image
 repository). Other accounts' repositories in a namespace given to someone else are
@@ -39,6 +39,7 @@ def upgrade() -> None:
     op.add_column(
         "accounts", sa.Column("registry_password_hash", sa.String(length=255), nullable=True)
     )
+    op.add_column("builds", sa.Column("registry_secret_hash", sa.String(length=64), nullable=True))
     with op.batch_alter_table("image_repositories") as batch:
         for name, type_ in _SOURCE_COLUMNS:
             batch.alter_column(name, existing_type=type_, nullable=True)
@@ -186,3 +187,5 @@ def downgrade() -> None:
             batch.alter_column(name, existing_type=type_, nullable=False)
     with op.batch_alter_table("accounts") as batch:
         batch.drop_column("registry_password_hash")
+    with op.batch_alter_table("builds") as batch:
+        batch.drop_column("registry_secret_hash")
