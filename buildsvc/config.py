@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     registry_token_lifetime_seconds: int = Field(
         default=300, ge=60, le=3600, description="How long a registry token is valid."
     )
+    registry_key_dir: Path | None = Field(
+        default=None,
+        description="Where the token signing keys, the registry's certificate bundle and the "
+        "events secret live; default: data_dir/registry.",
+    )
     registry_events_secret: SecretStr | None = Field(
         default=None,
         description="What the registry's notifications carry in their Authorization header; "

@@ -47,7 +47,7 @@ def key_store(settings: Settings) -> KeyStore:
 
 
 def registry_dir(settings: Settings) -> Path:
-    return settings.data_dir.resolve() / "registry"
+    return (settings.registry_key_dir or settings.data_dir / "registry").resolve()
 
 
 @dataclass(frozen=True, slots=True)
