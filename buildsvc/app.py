@@ -179,5 +179,9 @@ async def _commit_status(app: web.Application) -> AsyncIterator[None]:
 
 async def _token_server(app: web.Application) -> AsyncIterator[None]:
     # Creates the signing key and certificate bundle under data_dir on first start.
-    app[TOKEN_SERVER] = TokenServer(app[SETTINGS], app[SESSIONMAKER], app[ARQ].get)
+    reader = create_engine(app[SETTINGS], read_only=True)
+    app[TOKEN_SERVER] = TokenServer(
+        app[SETTINGS], app[SESSIONMAKER], create_sessionmaker(reader), app[ARQ].get
+    )
     yield
+    await reader.dispose()

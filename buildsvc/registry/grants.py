@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from buildsvc.registry import namespaces, plain
 from buildsvc.registry.names import split_repository
 from buildsvc.registry.permissions import actions_for
 from buildsvc.registry.principals import Principal
 from buildsvc.registry.scopes import ALL_ACTIONS, Scope
 from buildsvc.registry.tokens import Access
-from buildsvc.store.models import Namespace
+from buildsvc.store.models import ImageRepository, Namespace
 
 OWNER_ACTIONS = frozenset(ALL_ACTIONS)
 
@@ -44,8 +45,36 @@ def address_allowed(networks: Sequence[str], address: str | None) -> bool:
     return any(ip in ipaddress.ip_network(network) for network in networks)
 
 
-async def _allowed(
-    session: AsyncSession, principal: Principal, namespace: Namespace, name: str
+@dataclass(frozen=True, slots=True)
+class _Repository:
+    id: int
+    visibility: str
+
+
+async def _namespace_and_repository(
+    session: AsyncSession, namespace: str, name: str
+) -> tuple[Namespace, _Repository | None] | None:
+    """The held namespace and its owner's repository of that name, in one query (columns
+    only: loading the entity would load its build rules too)."""
+    owned = and_(
+        ImageRepository.account_id == Namespace.account_id,
+        ImageRepository.namespace == Namespace.name,
+        ImageRepository.name == name,
+    )
+    row = (
+        await session.execute(
+            select(Namespace, ImageRepository.id, ImageRepository.visibility)
+            .outerjoin(ImageRepository, owned)
+            .where(Namespace.name == namespace)
+        )
+    ).first()
+    if row is None:
+        return None
+    return row[0], None if row[1] is None else _Repository(row[1], row[2])
+
+
+def _allowed(
+    principal: Principal, namespace: Namespace, name: str, repository: _Repository | None
 ) -> set[str]:
     allowed: set[str] = set()
     if principal.account_id == namespace.account_id:
@@ -58,40 +87,45 @@ async def _allowed(
             # from the account's other repositories: pull.
             own = principal.repository == (namespace.name, name)
             allowed |= OWNER_ACTIONS if own else {"pull"}
-    if "pull" not in allowed:
-        repository = await plain.find_owned(session, namespace.account_id, namespace.name, name)
-        if repository is not None and repository.visibility == "public":
-            allowed.add("pull")
+    if repository is not None and repository.visibility == "public":
+        allowed.add("pull")
     return allowed
 
 
+@dataclass(frozen=True, slots=True)
+class Grant:
+    access: list[Access]
+    # (owner account, namespace, name) granted push that do not exist yet: the caller
+    # creates them (plain.ensure_for_push) in a write transaction of its own.
+    to_create: list[tuple[int, str, str]]
+
+
 async def grant(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     principal: Principal,
     scopes: Sequence[Scope],
     client_address: str | None,
-) -> list[Access]:
+) -> Grant:
+    """What ``principal`` gets of ``scopes``, read in the caller's (read-only) session."""
     granted: list[Access] = []
     to_create: list[tuple[int, str, str]] = []
-    async with sessionmaker() as session:
-        for scope in scopes:
-            if scope.type != "repository":
-                continue
-            parts = split_repository(scope.name)
-            if parts is None:
-                continue
-            namespace = await namespaces.find(session, parts[0])
-            if namespace is None:
-                continue
-            if not address_allowed(namespace.allowed_networks, client_address):
-                continue
-            allowed = await _allowed(session, principal, namespace, parts[1])
-            actions = tuple(a for a in ALL_ACTIONS if a in scope.actions and a in allowed)
-            if not actions:
-                continue
-            granted.append(Access("repository", scope.name, actions))
-            if "push" in actions:
-                to_create.append((namespace.account_id, parts[0], parts[1]))
-    for owner_id, namespace_name, name in to_create:
-        await plain.ensure_for_push(sessionmaker, owner_id, namespace_name, name)
-    return granted
+    for scope in scopes:
+        if scope.type != "repository":
+            continue
+        parts = split_repository(scope.name)
+        if parts is None:
+            continue
+        found = await _namespace_and_repository(session, *parts)
+        if found is None:
+            continue
+        namespace, repository = found
+        if not address_allowed(namespace.allowed_networks, client_address):
+            continue
+        allowed = _allowed(principal, namespace, parts[1], repository)
+        actions = tuple(a for a in ALL_ACTIONS if a in scope.actions and a in allowed)
+        if not actions:
+            continue
+        granted.append(Access("repository", scope.name, actions))
+        if "push" in actions and repository is None:
+            to_create.append((namespace.account_id, parts[0], parts[1]))
+    return Grant(granted, to_create)

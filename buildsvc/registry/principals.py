@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.builds import registry_login as build_login
 from buildsvc.builds.states import RUNNING
@@ -125,7 +125,7 @@ async def _verify(cache: VerifiedCache, credentials: Credentials, stored_hash: s
 async def _robot(session: AsyncSession, login: str) -> tuple[Robot, str] | None:
     account_name, sep, robot_name = login.rpartition(SEPARATOR)
     if not sep:
-        return None
+        return None  # no query: most logins are accounts
     row = (
         await session.execute(
             select(Robot, Account.name)
@@ -137,34 +137,34 @@ async def _robot(session: AsyncSession, login: str) -> tuple[Robot, str] | None:
 
 
 async def authenticate(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     cache: VerifiedCache,
     credentials: Credentials | None,
     now: dt.datetime | None = None,
 ) -> Principal:
+    """Who ``credentials`` are, read in the caller's (read-only) session."""
     if credentials is None:
         return ANONYMOUS
     login = credentials.login
     build_id = build_login.build_id_of(login)
     if build_id is not None:
-        return await _build(sessionmaker, build_id, credentials)
-    async with sessionmaker() as session:
-        found = await _robot(session, login)
-        if found is not None:
-            robot, _ = found
-            if robot.disabled:
-                raise BadCredentials(login)
-            if robot.expires_at is not None and robot.expires_at <= (now or utcnow()):
-                raise BadCredentials(login)
-            if not await _verify(cache, credentials, robot.secret_hash):
-                raise BadCredentials(login)
-            permissions = tuple(load_permissions(robot.permissions))
-            return Principal("robot", robot.account_id, login, permissions)
-        account = (
-            await session.execute(
-                select(Account.id, Account.registry_password_hash).where(Account.name == login)
-            )
-        ).first()
+        return await _build(session, build_id, credentials)
+    found = await _robot(session, login)
+    if found is not None:
+        robot, _ = found
+        if robot.disabled:
+            raise BadCredentials(login)
+        if robot.expires_at is not None and robot.expires_at <= (now or utcnow()):
+            raise BadCredentials(login)
+        if not await _verify(cache, credentials, robot.secret_hash):
+            raise BadCredentials(login)
+        permissions = tuple(load_permissions(robot.permissions))
+        return Principal("robot", robot.account_id, login, permissions)
+    account = (
+        await session.execute(
+            select(Account.id, Account.registry_password_hash).where(Account.name == login)
+        )
+    ).first()
     if account is None or account[1] is None:
         raise BadCredentials(login)
     if not await _verify(cache, credentials, account[1]):
@@ -172,24 +172,21 @@ async def authenticate(
     return Principal("account", int(account[0]), login)
 
 
-async def _build(
-    sessionmaker: async_sessionmaker[AsyncSession], build_id: int, credentials: Credentials
-) -> Principal:
+async def _build(session: AsyncSession, build_id: int, credentials: Credentials) -> Principal:
     """A running build's own login (``builds.registry_login``); it ends with the build."""
     running = [status.value for status in RUNNING]
-    async with sessionmaker() as session:
-        row = (
-            await session.execute(
-                select(
-                    Build.account_id,
-                    Build.registry_secret_hash,
-                    ImageRepository.namespace,
-                    ImageRepository.name,
-                )
-                .join(ImageRepository, ImageRepository.id == Build.repository_id)
-                .where(Build.id == build_id, Build.status.in_(running))
+    row = (
+        await session.execute(
+            select(
+                Build.account_id,
+                Build.registry_secret_hash,
+                ImageRepository.namespace,
+                ImageRepository.name,
             )
-        ).first()
+            .join(ImageRepository, ImageRepository.id == Build.repository_id)
+            .where(Build.id == build_id, Build.status.in_(running))
+        )
+    ).first()
     if row is None or not build_login.secret_matches(row[1], credentials.password):
         raise BadCredentials(credentials.login)
     return Principal("build", int(row[0]), credentials.login, repository=(row[2], row[3]))

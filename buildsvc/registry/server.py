@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.config import Settings
-from buildsvc.registry import grants
+from buildsvc.registry import grants, plain
 from buildsvc.registry.principals import (
     BadCredentials,
     VerifiedCache,
@@ -62,12 +62,14 @@ class TokenServer:
         self,
         settings: Settings,
         sessionmaker: async_sessionmaker[AsyncSession],
+        reader: async_sessionmaker[AsyncSession],
         redis: RedisGetter,
         *,
         header_form: HeaderForm = "both",
     ) -> None:
         self.settings = settings
         self.sessionmaker = sessionmaker
+        self.reader = reader  # read-only: a token request reads in one deferred transaction
         self.keys = key_store(settings)
         self.key: SigningKey = self.keys.ensure()
         self.cache = VerifiedCache()
@@ -92,17 +94,22 @@ class TokenServer:
         credentials = parse_basic(request.authorization)
         if credentials is None and not request.scopes:
             raise BadCredentials("")
+        failures = 0
         if credentials is not None:
-            await self.throttle.wait(credentials.login, request.client_address)
+            failures = await self.throttle.wait(credentials.login, request.client_address)
         try:
-            principal = await authenticate(self.sessionmaker, self.cache, credentials)
+            async with self.reader() as session:
+                principal = await authenticate(session, self.cache, credentials)
+                granted = await grants.grant(session, principal, scopes, request.client_address)
         except BadCredentials as exc:
             await self.throttle.failed(exc.login, request.client_address)
             log.info("registry login refused", extra={"login": exc.login})
             raise
-        if credentials is not None:
+        if credentials is not None and failures:
             await self.throttle.succeeded(credentials.login, request.client_address)
-        access = await grants.grant(self.sessionmaker, principal, scopes, request.client_address)
+        for owner_id, namespace, name in granted.to_create:
+            await plain.ensure_for_push(self.sessionmaker, owner_id, namespace, name)
+        access = granted.access
         return mint(
             self.key,
             issuer=self.settings.registry_token_issuer,

@@ -46,13 +46,15 @@ class LoginThrottle:
         self._redis = redis
         self.sleep = sleep
 
-    async def wait(self, login: str, address: str | None) -> float:
-        """Wait as long as this login's failures from this address require; returns it."""
-        failures = await self._call(lambda r: r.get(_key(login, address)))
-        delay = delay_after(int(failures) if isinstance(failures, bytes | str) else 0)
+    async def wait(self, login: str, address: str | None) -> int:
+        """Wait as long as this login's failures from this address require; returns how
+        many there were (a success need clear nothing when there were none)."""
+        stored = await self._call(lambda r: r.get(_key(login, address)))
+        failures = int(stored) if isinstance(stored, bytes | str) else 0
+        delay = delay_after(failures)
         if delay:
             await self.sleep(delay)
-        return delay
+        return failures
 
     async def failed(self, login: str, address: str | None) -> None:
         key = _key(login, address)

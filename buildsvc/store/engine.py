@@ -52,11 +52,18 @@ def is_postgresql(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
 
 
-def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
-    """The async engine for ``settings`` (or an explicit ``url``, used by migrations/tests)."""
+def create_engine(
+    settings: Settings, *, url: str | None = None, read_only: bool = False
+) -> AsyncEngine:
+    """The async engine for ``settings`` (or an explicit ``url``, used by migrations/tests).
+
+    ``read_only``: for hot paths that only read (the registry token server). On SQLite
+    its transactions begin deferred and the connection refuses writes, so under WAL they
+    run beside each other and beside the writer instead of queueing for the write lock.
+    """
     target = make_url(url or settings.resolved_database_url)
     if target.get_backend_name() == "sqlite":
-        return _sqlite_engine(target)
+        return _sqlite_engine(target, read_only=read_only)
     return create_async_engine(
         target,
         pool_size=PG_POOL_SIZE,
@@ -66,7 +73,7 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     )
 
 
-def _sqlite_engine(url: URL) -> AsyncEngine:
+def _sqlite_engine(url: URL, *, read_only: bool = False) -> AsyncEngine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -88,11 +95,15 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough under WAL, much faster
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+
+    begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
     return engine
 
