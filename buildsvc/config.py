@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     registry_token_lifetime_seconds: int = Field(
         default=300, ge=60, le=3600, description="How long a registry token is valid."
     )
+    registry_token_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How long an API process reuses a token decision for the same login, "
+        "password, scopes and client (0: never); changes take effect within it.",
+    )
     registry_key_dir: Path | None = Field(
         default=None,
         description="Where the token signing keys, the registry's certificate bundle and the "

@@ -19,13 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.config import Settings
 from buildsvc.registry import grants, plain
+from buildsvc.registry.decisions import Decision, DecisionCache, key_of
 from buildsvc.registry.principals import (
     BadCredentials,
+    Credentials,
     VerifiedCache,
     authenticate,
     parse_basic,
 )
-from buildsvc.registry.scopes import parse_scopes
+from buildsvc.registry.scopes import Scope, parse_scopes
 from buildsvc.registry.signing import KeyStore, SigningKey
 from buildsvc.registry.throttle import LoginThrottle, RedisGetter
 from buildsvc.registry.tokens import Access, HeaderForm, Issued, mint
@@ -73,6 +75,7 @@ class TokenServer:
         self.keys = key_store(settings)
         self.key: SigningKey = self.keys.ensure()
         self.cache = VerifiedCache()
+        self.decisions = DecisionCache(settings.registry_token_cache_seconds)
         self.throttle = LoginThrottle(redis)
         self.header_form = header_form
 
@@ -94,29 +97,38 @@ class TokenServer:
         credentials = parse_basic(request.authorization)
         if credentials is None and not request.scopes:
             raise BadCredentials("")
-        failures = 0
-        if credentials is not None:
-            failures = await self.throttle.wait(credentials.login, request.client_address)
-        try:
-            async with self.reader() as session:
-                principal = await authenticate(session, self.cache, credentials)
-                granted = await grants.grant(session, principal, scopes, request.client_address)
-        except BadCredentials as exc:
-            await self.throttle.failed(exc.login, request.client_address)
-            log.info("registry login refused", extra={"login": exc.login})
-            raise
-        if credentials is not None and failures:
-            await self.throttle.succeeded(credentials.login, request.client_address)
-        for owner_id, namespace, name in granted.to_create:
-            await plain.ensure_for_push(self.sessionmaker, owner_id, namespace, name)
-        access = granted.access
+        key = key_of(credentials, scopes, request.client_address)
+        decision = self.decisions.get(key)
+        if decision is None:
+            decision = await self._decide(credentials, scopes, request.client_address)
+            self.decisions.put(key, decision)
         return mint(
             self.key,
             issuer=self.settings.registry_token_issuer,
             service=self.settings.registry_service,
-            subject=principal.login,
-            access=access,
+            subject=decision.subject,
+            access=list(decision.access),
             lifetime=dt.timedelta(seconds=self.settings.registry_token_lifetime_seconds),
             now=utcnow(),
             header_form=self.header_form,
         )
+
+    async def _decide(
+        self, credentials: Credentials | None, scopes: list[Scope], address: str | None
+    ) -> Decision:
+        failures = 0
+        if credentials is not None:
+            failures = await self.throttle.wait(credentials.login, address)
+        try:
+            async with self.reader() as session:
+                principal = await authenticate(session, self.cache, credentials)
+                granted = await grants.grant(session, principal, scopes, address)
+        except BadCredentials as exc:
+            await self.throttle.failed(exc.login, address)
+            log.info("registry login refused", extra={"login": exc.login})
+            raise
+        if credentials is not None and failures:
+            await self.throttle.succeeded(credentials.login, address)
+        for owner_id, namespace, name in granted.to_create:
+            await plain.ensure_for_push(self.sessionmaker, owner_id, namespace, name)
+        return Decision(principal.login, tuple(granted.access))

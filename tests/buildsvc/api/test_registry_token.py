@@ -11,6 +11,8 @@ from aiohttp.test_utils import TestClient
 
 from buildsvc.api.keys import SESSIONMAKER, TOKEN_SERVER
 from buildsvc.builds import registry_login
+from buildsvc.config import Settings
+from buildsvc.registry.decisions import DecisionCache
 from tests.buildsvc.factories import AccountInfo, add_build, add_repository
 from tests.buildsvc.registry.tokens_env import access, basic, bearer, token_for
 
@@ -18,6 +20,12 @@ Client = TestClient[Any, Any]
 MakeAccount = Callable[..., Awaitable[AccountInfo]]
 PASSWORD = "registry pass 1"
 PUSH = "repository:alpha/app:pull,push"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Revocations must show at once here; the decision cache has tests of its own.
+    return settings.model_copy(update={"registry_token_cache_seconds": 0})
 
 
 async def setup_alpha(client: Client, make_account: MakeAccount) -> tuple[AccountInfo, AccountInfo]:
@@ -275,3 +283,18 @@ async def test_a_build_login_ends_with_the_build(
     alpha, _ = await setup_alpha(client, make_account)
     login, _, secret = (await running_build(client, alpha, "app", status)).partition(":")
     assert (await token_for(client, [PUSH], basic(login, secret)))[0] == 401
+
+
+async def test_a_decision_is_reused_briefly(
+    client: Client, make_account: MakeAccount, settings: Settings
+) -> None:
+    alpha, _ = await setup_alpha(client, make_account)
+    now = [0.0]
+    client.app[TOKEN_SERVER].decisions = DecisionCache(2.0, clock=lambda: now[0])
+    secret = await robot(client, alpha, "ci", [{"namespace": "alpha", "actions": ["pull"]}])
+    assert (await token_for(client, [PUSH], basic("alpha+ci", secret)))[0] == 200
+    await client.post("/api/v1/robots/ci/secret", headers=bearer(alpha.token))
+    status, claims = await token_for(client, [PUSH], basic("alpha+ci", secret))
+    assert (status, access(claims)) == (200, [("repository", "alpha/app", ["pull"])])
+    now[0] = 2.1  # the decision has lapsed
+    assert (await token_for(client, [PUSH], basic("alpha+ci", secret)))[0] == 401

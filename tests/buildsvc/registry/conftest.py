@@ -18,6 +18,12 @@ from tests.servers import free_port
 
 
 @pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # Revocations (a finished build's login) must show at once in these tests.
+    return settings.model_copy(update={"registry_token_cache_seconds": 0})
+
+
+@pytest.fixture
 async def registry_stack(
     settings: Settings,
     tmp_path: Path,
