@@ -71,10 +71,12 @@ class Settings(BaseSettings):
         default="127.0.0.1:5000", description="Registry host[:port] that images are pushed to."
     )
     registry_username: str | None = Field(
-        default=None, description="Registry login (none: push anonymously)."
+        default=None,
+        description="Registry login for a registry without buildsvc's token auth (none: each "
+        "build logs in as itself, see Registry access).",
     )
     registry_password: SecretStr | None = Field(
-        default=None, description="Registry password; masked in every log line."
+        default=None, description="That registry's password; masked in every log line."
     )
     registry_service: str = Field(
         default="buildsvc-registry",
