@@ -176,3 +176,23 @@ async def test_pickers_and_rule_preview(
     assert by_ref["v1.2.0"]["matches"][0]["tags"] == ["127.0.0.1:5000/team/app:1.2.0"]
     assert by_ref["feature/x"]["matches"] == []
     assert by_ref["refs/tags/main"]["matches"] == []  # a tag named main: no tag rule matches
+
+
+async def test_a_plain_repository_renders_without_a_source(
+    client: Client, account: AccountInfo
+) -> None:
+    created = await client.post(
+        "/api/v1/repositories",
+        json={"namespace": "plain", "name": "app", "visibility": "public"},
+        headers={"Authorization": f"Bearer {account.token}"},
+    )
+    repository = await created.json()
+    await sign_in(client, account.token)
+    listing = await client.get("/console/repositories")
+    assert listing.status == 200
+    assert "none (docker push)" in await listing.text()
+    page = await client.get(f"/console/repositories/{repository['id']}")
+    text = await page.text()
+    assert page.status == 200, text
+    assert f"docker push {repository['image']}:TAG" in text
+    assert "public" in text
