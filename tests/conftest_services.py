@@ -48,7 +48,9 @@ def ensure_services() -> Services:
     )
     if result.returncode != 0:
         pytest.fail(f"scripts/services.sh start failed:\n{result.stdout}\n{result.stderr}")
-    password = (ROOT / "var" / "registry" / "password").read_text().strip()
+    # htpasswd mode only: a token-auth registry has no admin password (tests/e2e/stack.py).
+    password_file = ROOT / "var" / "registry" / "password"
+    password = password_file.read_text().strip() if password_file.exists() else ""
     return Services(
         docker_url=DOCKER_URL,
         registry=REGISTRY,

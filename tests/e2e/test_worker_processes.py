@@ -39,7 +39,12 @@ def test_a_build_over_its_time_limit_is_timed_out_and_stopped(no_default_worker:
 
 def test_a_wrong_registry_password_is_unauthorized(no_default_worker: Stack) -> None:
     stack = no_default_worker
-    stack.start_worker("worker-password", registry_password="not-the-password")
+    # Under token auth the login is the account's, refused by buildsvc's token server.
+    stack.start_worker(
+        "worker-password",
+        registry_username=stack.services.registry_username,
+        registry_password="not-the-password",
+    )
     try:
         project = stack.new_project()
         repository = stack.link(project, "denied", [{"type": "branch", "pattern": "main"}])
