@@ -14,6 +14,7 @@ from buildsvc.api.openapi import hidden
 from buildsvc.console import session as sessions
 from buildsvc.console.api_views import routes as api_routes
 from buildsvc.console.builds_views import routes as builds_routes
+from buildsvc.console.registry_views import routes as registry_routes
 from buildsvc.console.render import error_context, page
 from buildsvc.console.repositories_views import routes as repositories_routes
 from buildsvc.console.sources_views import routes as sources_routes
@@ -89,5 +90,6 @@ routes: list[web.AbstractRouteDef] = [
     *sources_routes,
     *repositories_routes,
     *builds_routes,
+    *registry_routes,
     *api_routes,
 ]
