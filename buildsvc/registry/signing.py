@@ -116,7 +116,7 @@ class KeyStore:
     def bundle_path(self) -> Path:
         return self.directory / "bundle.pem"
 
-    def keys(self) -> list[SigningKey]:
+    def on_disk(self) -> list[SigningKey]:
         """Every key on disk, oldest first."""
         found = []
         if self.directory.is_dir():
@@ -128,31 +128,31 @@ class KeyStore:
 
     def ensure(self) -> SigningKey:
         """The current signing key, creating the first one (and the bundle) if none."""
-        keys = self.keys()
+        keys = self.on_disk()
         if not keys:
             write_once(self.directory / "signing-1.pem", _new_key_pem(self.issuer, _now()))
-            keys = self.keys()
+            keys = self.on_disk()
         self.write_bundle(keys)
         return keys[-1]
 
     def rotate(self) -> SigningKey:
-        keys = self.keys() or [self.ensure()]
+        keys = self.on_disk() or [self.ensure()]
         number = keys[-1].number + 1
         write_once(self.directory / f"signing-{number}.pem", _new_key_pem(self.issuer, _now()))
-        keys = self.keys()
+        keys = self.on_disk()
         self.write_bundle(keys)
         return keys[-1]
 
     def prune(self, now: dt.datetime | None = None) -> list[int]:
         """Drop keys whose every token has expired (a newer key exists for long enough)."""
         now = now or _now()
-        keys = self.keys()
+        keys = self.on_disk()
         dropped = []
         for older, newer in itertools.pairwise(keys):
             if now - newer.created_at > self.retired_after:
                 (self.directory / f"signing-{older.number}.pem").unlink(missing_ok=True)
                 dropped.append(older.number)
-        self.write_bundle(self.keys())
+        self.write_bundle(self.on_disk())
         return dropped
 
     def write_bundle(self, keys: list[SigningKey]) -> None:
