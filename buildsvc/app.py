@@ -21,8 +21,10 @@ Auth
     ``/api/v1/*`` requires a bearer token (except ``/api/v1/openapi.json``); the handler
     reads the caller's account as ``request[ACCOUNT_ID]`` and passes it to the service,
     which scopes every query by it (another account's row is ``NotFound``, 404).
-    ``/webhooks/*``, ``/healthz``, ``/metrics``, ``/console*`` and ``/api/docs`` are
-    public: they authenticate themselves if they must.
+    ``/webhooks/*``, ``/healthz``, ``/metrics``, ``/console*``, ``/api/docs``, the
+    registry's token endpoint ``/v2/token`` (Basic registry logins) and
+    ``/registry/events`` (the registry's secret header) are public: they authenticate
+    themselves if they must.
 
 Errors
     Raise ``buildsvc.errors`` subclasses (or a package's own subclass of them); the error

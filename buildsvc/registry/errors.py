@@ -4,6 +4,8 @@ ServiceError (buildsvc.errors)
 ├── InvalidInput
 │   ├── InvalidNamespace            400 INVALID_NAMESPACE
 │   ├── InvalidPermission           400 INVALID_PERMISSION (detail names the entry)
+│   ├── InvalidRobotName            400 INVALID_ROBOT_NAME
+│   ├── InvalidRepositoryName       400 INVALID_NAME
 │   ├── InvalidNetwork              400 INVALID_NETWORK
 │   └── WeakPassword                400 WEAK_PASSWORD
 ├── Forbidden
@@ -13,7 +15,7 @@ ServiceError (buildsvc.errors)
 │   ├── RobotNotFound               404 ROBOT_NOT_FOUND
 │   └── TagNotFound                 404 TAG_NOT_FOUND
 ├── Unavailable
-│   └── RegistryUnreachable         503 REGISTRY_UNAVAILABLE
+│   └── RegistryUnreachable         503 REGISTRY_UNREACHABLE (buildsvc's own registry calls)
 └── Conflict
     ├── NamespaceTaken              409 NAMESPACE_TAKEN (another account holds it)
     ├── NamespaceExists             409 NAMESPACE_EXISTS (this account holds it already)
@@ -37,6 +39,16 @@ class InvalidNamespace(InvalidInput):
 class InvalidPermission(InvalidInput):
     code = "INVALID_PERMISSION"
     default_message = "A robot permission is not valid."
+
+
+class InvalidRobotName(InvalidInput):
+    code = "INVALID_ROBOT_NAME"
+    default_message = "The robot name is not valid."
+
+
+class InvalidRepositoryName(InvalidInput):
+    code = "INVALID_NAME"
+    default_message = "The image repository name is not valid."
 
 
 class InvalidNetwork(InvalidInput):
@@ -90,5 +102,5 @@ class TagNotFound(NotFound):
 
 
 class RegistryUnreachable(Unavailable):
-    code = "REGISTRY_UNAVAILABLE"
+    code = "REGISTRY_UNREACHABLE"
     default_message = "The registry could not be reached. Please try again later."

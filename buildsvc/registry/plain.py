@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.errors import InvalidInput
 from buildsvc.registry import namespaces
+from buildsvc.registry.errors import InvalidRepositoryName
 from buildsvc.registry.names import is_component
 from buildsvc.repositories.errors import RepositoryExists
 from buildsvc.store.models import ImageRepository
@@ -24,8 +24,7 @@ Visibility = Literal["private", "public"]
 
 def check_repository_name(name: str) -> None:
     if not is_component(name):
-        raise InvalidInput(
-            "The image repository name is not valid.",
+        raise InvalidRepositoryName(
             detail="name: lowercase letters and digits, separated by single '.', '_', '__' or '-'",
         )
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.registry.errors import InvalidPermission, RobotExists, RobotNotFound
+from buildsvc.registry.errors import InvalidRobotName, RobotExists, RobotNotFound
 from buildsvc.registry.hashing import generate_robot_secret, hash_secret
 from buildsvc.registry.permissions import Permission, check_permissions
 from buildsvc.store.models import Account, Namespace, Robot
@@ -46,8 +46,7 @@ def username(account_name: str, robot_name: str) -> str:
 
 def check_name(name: str) -> None:
     if len(name) > MAX_NAME_LENGTH or not _NAME.fullmatch(name):
-        raise InvalidPermission(
-            "The robot name is not valid.",
+        raise InvalidRobotName(
             detail=f"name: up to {MAX_NAME_LENGTH} lowercase letters and digits, "
             "single '.', '_' or '-' between them",
         )

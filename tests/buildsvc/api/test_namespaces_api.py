@@ -150,3 +150,12 @@ async def test_allowed_networks_are_kept_normalised(client: Client, account: Acc
         headers=bearer(account),
     )
     assert (await changed.json())["allowed_networks"] == ["192.168.0.0/16", "::1/128"]
+
+
+async def test_an_invalid_plain_repository_name(client: Client, account: AccountInfo) -> None:
+    answer = await client.post(
+        "/api/v1/repositories",
+        json={"namespace": "ok", "name": "Bad..Name"},
+        headers=bearer(account),
+    )
+    assert (answer.status, (await answer.json())["error"]["code"]) == (400, "INVALID_NAME")

@@ -131,4 +131,4 @@ async def test_robot_names_are_unique_per_account(client: Client, account: Accou
     again = await client.post("/api/v1/robots", json={"name": "ci"}, headers=bearer(account))
     assert (again.status, (await again.json())["error"]["code"]) == (409, "ROBOT_EXISTS")
     bad = await client.post("/api/v1/robots", json={"name": "CI+x"}, headers=bearer(account))
-    assert bad.status == 400
+    assert (bad.status, (await bad.json())["error"]["code"]) == (400, "INVALID_ROBOT_NAME")
