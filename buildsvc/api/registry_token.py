@@ -33,7 +33,11 @@ class TokenOut(BaseModel):
     "Registry token (Basic credentials or anonymous; scope may repeat)",
     response=TokenOut,
     public=True,
-    errors=(401,),
+    bare_responses={
+        401: "Wrong credentials, or anonymous with no scope (how docker login checks a "
+        "password): an empty body, which docker prints as 'unauthorized: authentication "
+        "required'"
+    },
 )
 async def token(request: web.Request) -> web.Response:
     asked = TokenRequest(
