@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help install system-deps services services-stop lint mypy unit test conformance bench demo clean
+.PHONY: help install system-deps services services-stop cluster cluster-stop lint mypy unit test conformance bench demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -28,6 +28,12 @@ services: install ## start dockerd, the registry, Redis, the base image and forg
 
 services-stop: ## stop what `make services` started
 	bash scripts/services.sh stop
+
+cluster: install ## the production topology locally: haproxy, 2 APIs, 2 workers on 2 engines, PostgreSQL, Redis (CLUSTER_DIR, default var/cluster)
+	bash scripts/cluster.sh start
+
+cluster-stop: ## stop what `make cluster` started
+	bash scripts/cluster.sh stop
 
 lint: $(VENV)/.installed ## ruff
 	$(VENV)/bin/ruff check .

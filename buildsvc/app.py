@@ -51,6 +51,7 @@ from buildsvc.api import (
     builds,
     health,
     namespaces,
+    notifications,
     openapi,
     registry_events,
     registry_password,
@@ -62,6 +63,7 @@ from buildsvc.api import (
     rule_preview,
     source_check,
     sources,
+    tokens,
     webhooks,
 )
 from buildsvc.api.keys import (
@@ -105,6 +107,8 @@ ROUTE_MODULES: list[ModuleType] = [
     registry_token,
     registry_events,
     registry_tags,
+    tokens,
+    notifications,
     webhooks,
     openapi,
     metrics,

@@ -3,42 +3,88 @@
 Server side: ``serve`` (the API), ``worker`` (the build worker), ``admin`` (accounts,
 migrations, key rotation). Each builds ``Settings`` once from ``BUILDSVC_*`` / ``.env``,
 logs JSON lines to stderr, and brings the database schema up to date before working.
+
+A misconfiguration found on the way (``buildsvc.startup``: a setting, the data
+directory, the database, Redis for a worker, the listen address) ends the command with
+at most three lines naming the variable and the fix, and exit code 2.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import functools
 import gc
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, Any, ParamSpec, TypeVar
 
 import click
 from aiohttp import web
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from buildsvc import startup
 from buildsvc.client_cli import COMMANDS as CLIENT_COMMANDS
+from buildsvc.client_cli import EPILOG as CLIENT_EPILOG
 from buildsvc.config import Settings
 from buildsvc.errors import ServiceError
 from buildsvc.jsonlog import AccessLogger, configure_logging
+from buildsvc.preflight import check_command, startup_checks
 
 T = TypeVar("T")
+P = ParamSpec("P")
 log = logging.getLogger("buildsvc")
+STARTUP_EXIT_CODE = 2
+_LISTEN_ERRNOS = (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES)
 
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
 # gc thresholds of the API process: (young, middle, old); Python's defaults are (700, 10, 10).
 GC_THRESHOLDS = (7000, 20, 50)
 
 
+class StartupFailed(click.ClickException):
+    """A ``startup.StartupError`` as the command's last words: its lines, exit code 2."""
+
+    exit_code = STARTUP_EXIT_CODE
+
+    def __init__(self, error: startup.StartupError) -> None:
+        super().__init__("\n".join(error.lines()))
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(self.message, err=True)
+
+
+def reports_startup_errors(command: Callable[P, T]) -> Callable[P, T]:
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return command(*args, **kwargs)
+        except startup.StartupError as exc:
+            raise StartupFailed(exc) from exc
+
+    return wrapper
+
+
 def load_settings() -> Settings:
+    """The settings, validated, with a usable data directory and database path."""
     try:
         settings = Settings()
     except ValidationError as exc:
-        raise click.ClickException(f"invalid BUILDSVC_* settings:\n{exc}") from exc
+        raise startup.from_validation(exc) from exc
+    except SettingsError as exc:
+        raise startup.from_settings_error(exc) from exc
+    startup.check_paths(settings)
     configure_logging(settings.log_level)
     return settings
+
+
+def quiet_migrations() -> None:
+    # Commands whose output a user reads (a token to copy) keep Alembic's INFO lines
+    # ("Running upgrade ...") off the terminal; problems still show as warnings.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def run_with_database(
@@ -49,6 +95,7 @@ def run_with_database(
     from buildsvc.store.migrate import upgrade_database
 
     async def run() -> T:
+        await startup.check_database(settings)
         await upgrade_database(settings)
         engine = create_engine(settings)
         try:
@@ -59,10 +106,11 @@ def run_with_database(
     try:
         return asyncio.run(run())
     except ServiceError as exc:
-        raise click.ClickException(exc.message) from exc
+        detail = f" ({exc.detail})" if exc.detail else ""
+        raise click.ClickException(f"{exc.message}{detail}") from exc
 
 
-@click.group()
+@click.group(epilog=CLIENT_EPILOG)
 @click.version_option(package_name="buildsvc")
 def main() -> None:
     """buildsvc: git push becomes an image in a registry."""
@@ -71,6 +119,7 @@ def main() -> None:
 @main.command()
 @click.option("--host", help="Listen address [default: BUILDSVC_HOST].")
 @click.option("--port", type=int, help="Listen port [default: BUILDSVC_PORT].")
+@reports_startup_errors
 def serve(host: str | None, port: int | None) -> None:
     """Run the API server (applies database migrations first)."""
     from buildsvc.app import create_app
@@ -78,6 +127,9 @@ def serve(host: str | None, port: int | None) -> None:
     settings = load_settings()
     host = host or settings.host
     port = settings.port if port is None else port
+    startup.check_listen(host, port)
+    asyncio.run(startup.check_database(settings))
+    startup_checks(settings.model_copy(update={"port": port}), "api")
     log.info("serving on http://%s:%s", host, port, extra={"host": host, "port": port})
     app = create_app(settings)
     # Everything allocated so far (modules, the app) lives as long as the process: keep
@@ -86,14 +138,19 @@ def serve(host: str | None, port: int | None) -> None:
     # contexts) imports and allocates as much again.
     gc.freeze()
     app.on_startup.append(_settle_heap)  # after the cleanup contexts' startup
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        access_log_class=AccessLogger,
-        shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
-        print=None,
-    )
+    try:
+        web.run_app(
+            app,
+            host=host,
+            port=port,
+            access_log_class=AccessLogger,
+            shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
+            print=None,
+        )
+    except OSError as exc:  # taken since check_listen: a race, reported the same way
+        if exc.errno not in _LISTEN_ERRNOS:
+            raise
+        raise startup.CannotListen.at(host, port, exc.strerror or str(exc)) from exc
 
 
 async def _settle_heap(_app: web.Application) -> None:
@@ -106,12 +163,20 @@ async def _settle_heap(_app: web.Application) -> None:
 
 
 @main.command()
+@reports_startup_errors
 def worker() -> None:
     """Run a build worker (arq) next to a Docker engine."""
     from buildsvc.store.migrate import upgrade_database
     from buildsvc.worker.main import run_worker
 
     settings = load_settings()
+
+    async def check() -> None:
+        await startup.check_database(settings)
+        await startup.check_redis(settings)
+
+    asyncio.run(check())
+    startup_checks(settings, "worker")  # the engine and the registry, before any migration
     asyncio.run(upgrade_database(settings))
     run_worker(settings)
 
@@ -121,20 +186,30 @@ def admin() -> None:
     """Operator tasks against the service's database."""
 
 
+admin.add_command(check_command)
+
+
 @admin.command("create-account")
 @click.argument("name")
+@reports_startup_errors
 def create_account_command(name: str) -> None:
-    """Create an account; its first API token is printed on the last line."""
+    """Create an account; its first API token is printed on the last line.
+
+    NAME: lowercase letters and digits, with single '.', '_' or '-' between them.
+    """
     from buildsvc.accounts.services import create_account
 
+    settings = load_settings()
+    quiet_migrations()
     account, token = run_with_database(
-        load_settings(), lambda sessionmaker: create_account(sessionmaker, name)
+        settings, lambda sessionmaker: create_account(sessionmaker, name)
     )
     click.echo(f"Created account {account.name!r} (id {account.id}). Its API token, shown once:")
     click.echo(token)
 
 
 @admin.command()
+@reports_startup_errors
 def migrate() -> None:
     """Bring the database schema to the newest revision."""
     from buildsvc.store.migrate import current_revision, upgrade_database
@@ -142,6 +217,7 @@ def migrate() -> None:
     settings = load_settings()
 
     async def run() -> str | None:
+        await startup.check_database(settings)
         await upgrade_database(settings)
         return await current_revision(settings)
 
@@ -149,6 +225,7 @@ def migrate() -> None:
 
 
 @admin.command("rotate-secrets")
+@reports_startup_errors
 def rotate_secrets() -> None:
     """Re-encrypt stored secrets with the newest of BUILDSVC_SECRET_KEYS."""
     from buildsvc.crypto import Cipher
@@ -201,6 +278,6 @@ def rotate_registry_key() -> None:
     click.echo(f"restart the registry so it reads {store.bundle_path}")
 
 
-# The user-facing commands (login, sources, repos, builds) live in buildsvc.client_cli.
+# The user-facing commands (login, sources, repos, builds, ...) live in buildsvc.client_cli.
 for _command in CLIENT_COMMANDS:
     main.add_command(_command)

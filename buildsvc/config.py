@@ -3,15 +3,42 @@
 Every field reads ``BUILDSVC_<NAME>`` from the environment or a ``.env`` file.
 ``create_app(settings)`` and the worker take a ``Settings``; nothing else reads
 the environment.
+
+Values are checked here, with messages that say the expected form (numbers in range,
+URLs with a usable scheme, CIDRs that parse), so a misconfiguration ends before
+anything starts; ``buildsvc.startup`` turns the errors into a line naming the variable.
+List settings take a comma-separated list as well as JSON.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def comma_list(value: object) -> object:
+    """A JSON list as given, else a comma-separated string split into its items."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"a JSON list that does not parse ({exc.msg})") from None
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 class Settings(BaseSettings):
@@ -19,7 +46,7 @@ class Settings(BaseSettings):
 
     # HTTP server
     host: str = Field(default="127.0.0.1", description="Address the API server listens on.")
-    port: int = Field(default=8080, description="Port the API server listens on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port the API server listens on.")
     public_url: str = Field(
         default="http://127.0.0.1:8080",
         description="Base URL forges call back (webhooks) and commit statuses link to.",
@@ -45,25 +72,28 @@ class Settings(BaseSettings):
     )
 
     # Code sources
-    allowed_source_networks: list[str] = Field(
+    allowed_source_networks: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="CIDRs a source URL may resolve into although private/loopback "
-        '(JSON list, e.g. ["127.0.0.0/8"]).',
+        '(comma-separated, e.g. 127.0.0.0/8,10.0.0.0/8, or a JSON list ["127.0.0.0/8"]).',
     )
     source_timeout_seconds: float = Field(
-        default=10.0, description="Timeout of each call to a forge."
+        default=10.0, gt=0, description="Timeout of each call to a forge."
     )
     gitlab_repository_limit: int = Field(
-        default=100, description="Image repositories linked to GitLab per account."
+        default=100, ge=0, description="Image repositories linked to GitLab per account."
     )
     token_expiry_warning_days: int = Field(
         default=14,
+        ge=0,
         description="Bindings whose token expires within this many days carry a warning.",
     )
 
     # Webhooks
     webhook_max_body_bytes: int = Field(
-        default=25 * 1024 * 1024, description="Larger webhook deliveries are refused with 413."
+        default=25 * 1024 * 1024,
+        ge=1,
+        description="Larger webhook deliveries are refused with 413.",
     )
 
     # Registry
@@ -111,15 +141,17 @@ class Settings(BaseSettings):
         "default: http://BUILDSVC_REGISTRY.",
     )
     registry_push_attempts: int = Field(
-        default=4, description="Tries per tag when the registry fails transiently (5xx, network)."
+        default=4,
+        ge=1,
+        description="Tries per tag when the registry fails transiently (5xx, network).",
     )
 
     # Worker
     worker_concurrency: int = Field(
-        default=2, description="Builds one worker process runs at once."
+        default=2, ge=1, description="Builds one worker process runs at once."
     )
     build_timeout_seconds: int = Field(
-        default=3600, description="A build running longer ends in timed_out and is stopped."
+        default=3600, ge=1, description="A build running longer ends in timed_out and is stopped."
     )
     build_builder: Literal["buildkit", "legacy"] = Field(
         default="buildkit",
@@ -152,26 +184,143 @@ class Settings(BaseSettings):
     )
     worker_poll_delay_seconds: float = Field(
         default=0.5,
+        gt=0,
         description="How often a worker polls Redis for due jobs (enqueues also wake it at once).",
     )
     worker_heartbeat_seconds: float = Field(
-        default=2.0, description="How often a worker stamps heartbeat_at on its running builds."
+        default=2.0,
+        gt=0,
+        description="How often a worker stamps heartbeat_at on its running builds.",
     )
     worker_lost_after_seconds: float = Field(
         default=15.0,
+        gt=0,
         description="A running build whose heartbeat is older than this lost its worker.",
     )
     worker_lost_retries: int = Field(
-        default=1, description="Times a build that lost its worker is requeued before WORKER_LOST."
+        default=1,
+        ge=0,
+        description="Times a build that lost its worker is requeued before WORKER_LOST.",
+    )
+    worker_shutdown_grace_seconds: float = Field(
+        default=25.0,
+        ge=0,
+        description=(
+            "On SIGTERM a worker takes no new build and lets its running ones finish for "
+            "this long; the rest go back to the queue for another worker (0: at once)."
+        ),
     )
     worker_image_retention_hours: float = Field(
         default=24.0,
+        ge=0,
         description=(
             "Built images leave the worker's engine after this long, and BuildKit cache "
             "unused for as long is pruned (0: never)."
         ),
     )
-    log_level: str = Field(default="INFO", description="Level of the JSON log lines on stderr.")
+    log_level: str = Field(
+        default="INFO",
+        description="Level of the JSON log lines on stderr: DEBUG, INFO, WARNING or ERROR.",
+    )
+
+    @field_validator("allowed_source_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        return comma_list(value)
+
+    @field_validator("allowed_source_networks")
+    @classmethod
+    def _parse_networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr.strip(), strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{cidr!r} is not a network; expected comma-separated CIDRs such as "
+                    "127.0.0.0/8,10.0.0.0/8 (or a JSON list)"
+                ) from None
+        return [cidr.strip() for cidr in value]
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http(s) URL with a host, e.g. https://builds.example.com")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None  # empty: the default SQLite database under data_dir
+        if value.partition("://")[0] not in DATABASE_SCHEMES:
+            raise ValueError(
+                "expected sqlite+aiosqlite:////absolute/path.db or "
+                "postgresql+asyncpg://user:password@host/database"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        expected = "expected redis://[:password@]host[:port][/db], rediss://... or unix:///path"
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 -- raises ValueError on a port that is not a number
+        except ValueError:
+            raise ValueError(f"the port is not a number; {expected}") from None
+        if parts.scheme not in REDIS_SCHEMES:
+            raise ValueError(expected)
+        database = parts.path.strip("/")
+        if parts.scheme != "unix" and database and not database.isdigit():
+            raise ValueError(f"the database {database!r} is not a number; {expected}")
+        return value
+
+    @field_validator("secret_keys")
+    @classmethod
+    def _check_secret_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        keys = [key.strip() for key in value.get_secret_value().split(",") if key.strip()]
+        for position, key in enumerate(keys):  # none at all: the key file, as in crypto
+            try:
+                raw = base64.urlsafe_b64decode(key.encode())
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(
+                    f"key {position + 1} is not a Fernet key; expected comma-separated keys "
+                    "as printed by python -c 'from cryptography.fernet import Fernet; "
+                    "print(Fernet.generate_key().decode())'"
+                )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
+        return value.strip().upper()
+
+    notification_timeout_seconds: float = Field(
+        default=10.0, description="Timeout of each notification delivery (webhook, Slack)."
+    )
+    notification_backoff_seconds: float = Field(
+        default=10.0,
+        description="Wait before a failed notification is sent again; doubles per attempt.",
+    )
+    notification_backoff_max_seconds: float = Field(
+        default=3600.0, description="The longest wait between two attempts of a notification."
+    )
+    notification_give_up_seconds: float = Field(
+        default=86400.0,
+        description="A notification target failing this long is disabled (re-enable: PATCH).",
+    )
+    notification_sweep_seconds: float = Field(
+        default=1.0,
+        description="How often a worker looks for notifications due to be sent.",
+    )
 
     @property
     def registry_base_url(self) -> str:

@@ -8,7 +8,8 @@ burst of requests during an outage does not hammer Redis or wait on connect time
 
 Once connected the pool is kept: redis-py reconnects by itself when Redis comes back,
 and a command sent while it is down raises ``redis.exceptions.RedisError`` (or
-``OSError``), which callers treat like ``None``.
+``OSError``), which callers treat like ``None``. Enqueues report how they went to
+``outage``, which logs once when Redis goes and once when it is back.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import time
 from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
+
+from buildsvc.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,8 @@ class LazyArqPool:
         self._pool: ArqRedis | None = None
         self._next_attempt = 0.0
         self._lock = asyncio.Lock()
+        # Told by every enqueue how it went: one log line when Redis goes, one when back.
+        self.outage = Outage(log)
 
     @property
     def connected(self) -> bool:
@@ -68,8 +73,9 @@ class LazyArqPool:
         try:
             await redis.ping()
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("redis unreachable, builds stay in the outbox: %s", exc)
+            self.outage.lost(exc)  # builds stay in the outbox
             await redis.aclose()
             await connections.disconnect()
             return None
+        self.outage.restored()
         return redis

@@ -13,7 +13,7 @@
 # BUILDSVC_SERVICES_REGISTRY_PORT, BUILDSVC_SERVICES_REDIS_PORT and
 # BUILDSVC_SERVICES_FORGESIM_PORT; dockerd is shared.
 #
-# usage: scripts/services.sh start|stop|status   (status exits 3 when something is down)
+# usage: scripts/services.sh start|stop|status|base-image   (status exits 3 when something is down)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -48,49 +48,9 @@ fail() {
 
 # --- helpers ---------------------------------------------------------------------------
 
-pid_alive() { # pidfile -> true when it names a live process
-    [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
-}
-
-wait_until() { # seconds, check-command... -> true once the check passes
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -ge "$deadline" ] && return 1
-        sleep 0.2
-    done
-}
-
-stop_pidfile() { # name pidfile
-    local name=$1 pidfile=$2 pid
-    if ! pid_alive "$pidfile"; then
-        rm -f "$pidfile"
-        say "$name: not running (nothing started by services.sh)"
-        return 0
-    fi
-    pid="$(cat "$pidfile")"
-    kill -TERM "$pid"
-    if ! wait_until 20 bash -c "! kill -0 $pid 2>/dev/null"; then
-        say "$name: did not stop within 20 s, sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
-    say "$name: stopped (pid $pid)"
-}
-
-http_status() { # host port path -> prints the HTTP status code; no curl needed
-    local status
-    exec 3<>"/dev/tcp/$1/$2" || return 1
-    printf 'GET %s HTTP/1.0\r\nHost: %s:%s\r\n\r\n' "$3" "$1" "$2" >&3
-    read -r -t 2 _ status _ <&3 || status=""
-    exec 3<&- 3>&-
-    echo "$status"
-}
-
-port_holder() { # port -> pid of the process listening on it (empty if none or unknown)
-    # Nothing listening is an empty answer, not a failure (pipefail and set -e are on).
-    ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2 || true
-}
+# pid_alive, wait_until, stop_pidfile, http_status, port_holder
+# shellcheck source=scripts/lib/daemons.sh
+. "$ROOT/scripts/lib/daemons.sh"
 
 # --- dockerd ---------------------------------------------------------------------------
 
@@ -384,8 +344,10 @@ case "${1:-}" in
 start) lock && cmd_start ;;
 stop) lock && cmd_stop ;;
 status) cmd_status ;;
+# The base image on the engine DOCKER_HOST names (make cluster's second engine).
+base-image) ensure_base_image ;;
 *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop|status|base-image" >&2
     exit 2
     ;;
 esac

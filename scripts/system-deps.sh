@@ -14,8 +14,10 @@ declare -A WHY=(
     [chromium]="browser tests of the web console"
     [chromium-driver]="browser tests of the web console"
     [postgresql]="tests and deployments on PostgreSQL (initdb, pg_ctl)"
+    [haproxy]="the load balancer of make cluster: active /healthz checks, unbuffered SSE"
+    [systemd]="systemd-analyze, which checks the unit files in deploy/systemd"
 )
-PACKAGES=(docker.io docker-registry redis-server apache2-utils git busybox-static chromium chromium-driver)
+PACKAGES=(docker.io docker-registry redis-server apache2-utils git busybox-static chromium chromium-driver haproxy systemd)
 
 installed() { dpkg -s "$1" >/dev/null 2>&1; }
 

@@ -16,6 +16,8 @@ Service under test
 Real backing services
     ``redis_url``       ``redis://127.0.0.1:6379/<TEST_REDIS_DB>``, flushed; starts Redis with
                         ``scripts/services.sh start`` once if it does not answer.
+    ``own_redis``       a ``RedisServer`` of the test's own, running, on a free port: stop
+                        and start it at will (it starts empty, as after a restart).
     ``postgres_url``    (session) a PostgreSQL 15 server started for the test session
                         (initdb + pg_ctl as user ``postgres``, free port, trust auth),
                         as ``postgresql+asyncpg://postgres@127.0.0.1:PORT/postgres``.
@@ -43,6 +45,7 @@ from tests.buildsvc.factories import AccountInfo
 from tests.servers import (
     TEST_REDIS_DB,
     PostgresServer,
+    RedisServer,
     create_postgres_database,
     drop_postgres_database,
     ensure_redis,
@@ -80,6 +83,14 @@ async def redis_url(redis_server: str) -> str:
     url = f"{redis_server}/{TEST_REDIS_DB}"
     await flush_redis_db(url)
     return url
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
 
 
 @pytest.fixture

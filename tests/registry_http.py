@@ -70,3 +70,24 @@ def _token(challenge: str, name: str, auth: tuple[str, str]) -> str:
     )
     assert answer.status_code == 200, answer.text
     return str(answer.json()["token"])
+
+
+def stored_answers(services: Services, repository: str, digest: str) -> dict[str, bytes]:
+    """What ``repository`` (``registry/name``) serves for ``digest``, as a manifest and as
+    a blob: the body of each 200 answer, keyed ``manifest`` or ``blob``."""
+    name = repository.split("/", 1)[1]
+    auth = (services.registry_username, services.registry_password)
+    base = f"http://{services.registry}/v2/{name}"
+    headers = {"Accept": MANIFEST_TYPES}
+    found = {}
+    for kind, path in (("manifest", "manifests"), ("blob", "blobs")):
+        answer = requests.get(f"{base}/{path}/{digest}", auth=auth, headers=headers, timeout=10)
+        challenge = answer.headers.get("WWW-Authenticate", "")
+        if answer.status_code == 401 and challenge.lower().startswith("bearer "):
+            headers["Authorization"] = "Bearer " + _token(challenge, name, auth)
+            answer = requests.get(f"{base}/{path}/{digest}", headers=headers, timeout=10)
+        # A blob asked for as a manifest is an error of its own (500 "unknown"), not 404.
+        assert answer.status_code not in (401, 403), answer.text
+        if answer.status_code == 200:
+            found[kind] = answer.content
+    return found

@@ -1,4 +1,5 @@
-"""Real backing servers for tests: a throwaway PostgreSQL 15 and the stack's Redis."""
+"""Real backing servers for tests: a throwaway PostgreSQL 15, the stack's Redis, and
+throwaway Redis servers to stop and start."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
@@ -30,8 +32,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _redis_answers() -> bool:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+def redis_answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError):
@@ -42,7 +44,7 @@ def _redis_answers() -> bool:
 
 def ensure_redis() -> str:
     """The Redis base URL, after starting the stack's services if Redis does not answer."""
-    if not _redis_answers():
+    if not redis_answers(REDIS_URL):
         result = subprocess.run(
             ["bash", str(REPO_ROOT / "scripts" / "services.sh"), "start"],
             capture_output=True,
@@ -50,7 +52,7 @@ def ensure_redis() -> str:
             timeout=300,
             check=False,
         )
-        if not _redis_answers():
+        if not redis_answers(REDIS_URL):
             raise RuntimeError(
                 "Redis is not answering on 127.0.0.1:6379 and `scripts/services.sh start` "
                 f"did not start it (exit {result.returncode}):\n{result.stdout}{result.stderr}"
@@ -64,6 +66,51 @@ async def flush_redis_db(url: str) -> None:
         await client.flushdb()
     finally:
         await client.aclose()
+
+
+class RedisServer:
+    """A redis-server of its own on a free port, to stop and start again.
+
+    Like the stack's Redis it keeps nothing on disk, so a restart empties it: jobs
+    queued before are gone. With ``persist`` it writes every change to an append-only
+    file and a restart finds its data again.
+    """
+
+    def __init__(self, *, persist: bool = False) -> None:
+        self.persist = persist
+        self.root = Path(tempfile.mkdtemp(prefix="buildsvc-redis-"))
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir"]
+        argv += [str(self.root), "--save", ""]
+        argv += ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else []
+        with (self.root / "redis.log").open("ab") as out:
+            self.process = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 10
+        while not self.answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on port {self.port} did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def answers(self) -> bool:
+        return redis_answers(self.url)
 
 
 def _postgres_binary(name: str) -> str:

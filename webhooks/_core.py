@@ -18,6 +18,7 @@ from typing import Any
 import pydantic_core
 from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
+from webhooks._depth import MAX_JSON_DEPTH, json_too_deep
 from webhooks._errors import InvalidPayload, UnsupportedEvent
 from webhooks._models import Provider
 
@@ -68,21 +69,38 @@ def unsupported_event(provider: Provider, event: str) -> UnsupportedEvent:
     )
 
 
+def _too_deep(provider: Provider) -> InvalidPayload:
+    return InvalidPayload(
+        f"{provider} body nests deeper than {MAX_JSON_DEPTH} levels",
+        provider=provider,
+        reason="too_deep",
+    )
+
+
+def check_depth(provider: Provider, document: bytes | str) -> None:
+    """Refuse a document nesting deeper than ``MAX_JSON_DEPTH`` before ``json`` parses it."""
+    if json_too_deep(document):
+        raise _too_deep(provider)
+
+
 def load_object(provider: Provider, body: bytes | str) -> JSONObject:
     """Decode a JSON object; every decoding failure becomes ``InvalidPayload``.
 
-    pydantic-core's parser is about twice as fast as ``json`` on webhook bodies, but it
-    refuses some inputs ``json`` accepts (nesting deeper than 200, lone surrogate
-    escapes, non-UTF-8 encodings): those get a second, lenient try with ``json``, whose
-    C scanner stops very deep nesting with ``RecursionError`` after ~1000 levels.
-    Both are linear in the input size, so no input costs more than two linear passes.
+    pydantic-core's parser is about twice as fast as ``json`` on webhook bodies and
+    stops nesting past ``MAX_JSON_DEPTH`` itself. It refuses some inputs ``json`` accepts
+    (lone surrogate escapes, non-UTF-8 encodings): those get a second, lenient try with
+    ``json``, after ``check_depth``. Every pass is linear in the input size.
     """
     try:
         data = pydantic_core.from_json(body)
-    except ValueError:
+    except ValueError as strict:
+        if "recursion limit exceeded" in str(strict):
+            raise _too_deep(provider) from strict
+        check_depth(provider, body)  # before json, which recurses ~1000 levels first
         try:
             data = json.loads(body)
-        except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        # JSONDecodeError, UnicodeDecodeError; RecursionError only if the check is wrong
+        except (ValueError, RecursionError) as exc:
             raise InvalidPayload(
                 f"{provider} body is not valid JSON", provider=provider, reason="not_json"
             ) from exc

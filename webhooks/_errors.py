@@ -43,8 +43,9 @@ class SignatureError(WebhookError):
 class InvalidPayload(WebhookError):
     """The body (or a header it depends on) is not what the provider documents.
 
-    reason: ``missing_header``, ``not_json`` (undecodable, invalid or too deeply nested),
-    ``not_object`` (JSON but not an object), ``missing_field``, ``bad_field``.
+    reason: ``missing_header``, ``not_json`` (undecodable or invalid), ``too_deep``
+    (arrays and objects nested deeper than ``MAX_JSON_DEPTH``), ``not_object`` (JSON but
+    not an object), ``missing_field``, ``bad_field``.
     """
 
     code = "WEBHOOK_PAYLOAD_INVALID"

@@ -3,25 +3,32 @@
 A token is ``bsv_`` followed by 43 url-safe characters (256 bits). Only its SHA-256 (hex)
 is stored, plus the last 4 characters so a user can tell tokens apart; a fast hash is
 right here because the token is random, not a password. ``authenticate`` is on the path
-of every API request, so it writes ``last_used_at`` at most once a minute per token.
+of every API request, so it writes ``last_used_at`` at most once a minute per token, and
+refuses a token past its ``expires_at``. Tokens a user makes, lists and revokes
+themselves: ``accounts.tokens``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import secrets
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.errors import Conflict, InvalidInput, Unauthenticated
+from buildsvc.accounts.errors import InvalidAccountName
+from buildsvc.errors import Conflict, Unauthenticated
 from buildsvc.store.models import Account, ApiToken, utcnow
 
 TOKEN_PREFIX = "bsv_"  # noqa: S105 -- a public prefix, not a secret
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 MAX_NAME_LENGTH = 100
+# Lowercase words joined by single separators, as a Docker repository path component:
+# an account name can then serve wherever image names are made of it.
+ACCOUNT_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 
 
 def generate_token() -> str:
@@ -37,27 +44,40 @@ async def create_account(
 ) -> tuple[Account, str]:
     """A new account and the plaintext of its first API token (shown once, never stored)."""
     name = name.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
-        raise InvalidInput(detail=f"the account name must be 1 to {MAX_NAME_LENGTH} characters")
+    if len(name) > MAX_NAME_LENGTH or not ACCOUNT_NAME.fullmatch(name):
+        raise InvalidAccountName(
+            detail=f"{name[:40]!r}: 1 to {MAX_NAME_LENGTH} lowercase letters and digits, "
+            "with single '.', '_' or '-' between them (e.g. acme, team-a)"
+        )
     try:
         async with sessionmaker.begin() as session:
             account = Account(name=name)
             session.add(account)
             await session.flush()
-            token = await issue_token(session, account.id)
+            _, token = await issue_token(session, account.id)
     except IntegrityError as exc:
         raise Conflict(f"An account named {name!r} already exists.", code="ACCOUNT_EXISTS") from exc
     return account, token
 
 
-async def issue_token(session: AsyncSession, account_id: int, name: str = "default") -> str:
-    """Add an API token to an account in the caller's transaction; returns its plaintext."""
+async def issue_token(
+    session: AsyncSession,
+    account_id: int,
+    name: str = "default",
+    expires_at: dt.datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Add an API token to an account in the caller's transaction: its row and plaintext."""
     token = generate_token()
-    session.add(
-        ApiToken(account_id=account_id, token_hash=hash_token(token), last4=token[-4:], name=name)
+    row = ApiToken(
+        account_id=account_id,
+        token_hash=hash_token(token),
+        last4=token[-4:],
+        name=name,
+        expires_at=expires_at,
     )
+    session.add(row)
     await session.flush()
-    return token
+    return row, token
 
 
 async def authenticate(sessionmaker: async_sessionmaker[AsyncSession], token: str) -> int:
@@ -68,15 +88,19 @@ async def authenticate(sessionmaker: async_sessionmaker[AsyncSession], token: st
     async with sessionmaker() as session:
         row = (
             await session.execute(
-                select(ApiToken.id, ApiToken.account_id, ApiToken.last_used_at).where(
-                    ApiToken.token_hash == digest
-                )
+                select(
+                    ApiToken.id, ApiToken.account_id, ApiToken.last_used_at, ApiToken.expires_at
+                ).where(ApiToken.token_hash == digest)
             )
         ).one_or_none()
         if row is None:
             raise Unauthenticated(detail="unknown or revoked API token")
-        token_id, account_id, last_used_at = row
+        token_id, account_id, last_used_at, expires_at = row
         now = utcnow()
+        if expires_at is not None and now >= expires_at:
+            raise Unauthenticated(
+                detail=f"the API token expired at {expires_at:%Y-%m-%d %H:%M} UTC"
+            )
         if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
             await _touch(session, token_id, now)
     return int(account_id)

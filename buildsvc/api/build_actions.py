@@ -2,6 +2,7 @@
 
 - ``POST /api/v1/repositories/{id}/builds {"rule_id"?, "ref"?}`` → 201
   ``{"builds": [build, ...]}`` (see ``buildsvc.builds.manual`` for what is built);
+- ``POST /api/v1/builds/{id}/rerun`` → 201 ``{"builds": [...]}``: the same commit again;
 - ``POST /api/v1/builds/{id}/cancel`` → 200 the cancelled build (409 ``BUILD_FINISHED``
   once it ended otherwise);
 - ``GET /api/v1/builds/{id}/logs?after=&limit=`` → ``{"items": [{"seq", "ts", "line"}],
@@ -86,6 +87,22 @@ async def start(request: web.Request) -> web.Response:
         repository_id,
         manual.ManualBuild(rule_id=body.rule_id, ref=body.ref),
         request.app[COMMIT_STATUS],  # "pending" (and "superseded"), in the background
+    )
+    return json_response(StartedOut(builds=[BuildOut.from_build(b) for b in builds]), status=201)
+
+
+@routes.post("/api/v1/builds/{build_id}/rerun")
+@describe(
+    "Build the same commit of the same ref again", response=StartedOut, status=201, errors=(400,)
+)
+async def rerun(request: web.Request) -> web.Response:
+    build_id = path_id(request, "build_id", "Build")
+    builds = await manual.rerun_build(
+        source_access(request),
+        request.app[ARQ],
+        request[ACCOUNT_ID],
+        build_id,
+        request.app[COMMIT_STATUS],
     )
     return json_response(StartedOut(builds=[BuildOut.from_build(b) for b in builds]), status=201)
 

@@ -1,7 +1,8 @@
 """JSON in and out for handlers.
 
 - ``await json_body(request, Model)``: the body parsed and validated, or 400
-  (``INVALID_JSON`` for malformed JSON, ``VALIDATION_ERROR`` naming every bad field).
+  (``INVALID_JSON`` for malformed JSON or JSON nested deeper than
+  ``webhooks.MAX_JSON_DEPTH``, ``VALIDATION_ERROR`` naming every bad field).
 - ``query_params(request, Model)``: the query string validated the same way.
 - ``path_id(request, "build_id", "Build")``: a numeric path id; anything else is 404.
 - ``json_response(data)``: pydantic models, dicts and lists; datetimes as ISO-8601 UTC.
@@ -22,6 +23,7 @@ from typing import Annotated, Any, TypeVar
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ValidationError
 
+import webhooks
 from buildsvc.errors import InvalidInput, NotFound
 
 M = TypeVar("M", bound=BaseModel)
@@ -54,6 +56,12 @@ async def json_body(request: web.Request, model: type[M]) -> M:
     if not raw.strip():
         raise InvalidInput(
             "The request body is empty; a JSON object is expected.", code="INVALID_JSON"
+        )
+    # Before parsing: json.loads, validation and json.dumps all recurse per level.
+    if webhooks.json_too_deep(raw):
+        raise InvalidInput(
+            f"The request body nests deeper than {webhooks.MAX_JSON_DEPTH} levels.",
+            code="INVALID_JSON",
         )
     try:
         data = json.loads(raw)

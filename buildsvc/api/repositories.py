@@ -18,6 +18,7 @@ from buildsvc.api.sources import source_access
 from buildsvc.registry import namespaces, plain
 from buildsvc.repositories import hook_health, queries, service
 from buildsvc.repositories.links import linked
+from buildsvc.repositories.rule_warnings import rule_warnings
 from buildsvc.repositories.schemas import RepositoryCreate, RepositoryPatch
 from buildsvc.repositories.service import hook_url
 from buildsvc.store.models import BuildRule, Delivery, ImageRepository
@@ -88,6 +89,8 @@ class RepositoryOut(BaseModel):
     hook: HookOut | None
     rules: list[RuleOut]
     created_at: UtcDatetime
+    # Rules that are valid but doubtful (a pattern matching no sample name, ...).
+    warnings: list[str]
     last_delivery: DeliveryOut | None = None  # on GET of one repository
 
     def with_health(self, seen: hook_health.Inspection) -> RepositoryOut:
@@ -136,6 +139,7 @@ class RepositoryOut(BaseModel):
             ),
             rules=[RuleOut.from_rule(rule) for rule in repo.rules],
             created_at=repo.created_at,
+            warnings=rule_warnings([(rule.type, rule.pattern) for rule in repo.rules]),
         )
 
 

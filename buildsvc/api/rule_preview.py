@@ -89,6 +89,7 @@ class RefPreviewOut(BaseModel):
 class RulePreviewOut(BaseModel):
     image: str
     refs: list[RefPreviewOut]
+    warnings: list[str]  # rules whose pattern matches no sample name, and the like
 
 
 @routes.post("/api/v1/repositories/{repository_id}/rules/preview")
@@ -109,4 +110,6 @@ async def preview_rules(request: web.Request) -> web.Response:
         sha=body.sha,
     )
     refs = [RefPreviewOut.from_preview(item) for item in found.refs]
-    return json_response(RulePreviewOut(image=found.image, refs=refs))
+    return json_response(
+        RulePreviewOut(image=found.image, refs=refs, warnings=list(found.warnings))
+    )

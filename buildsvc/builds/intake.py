@@ -2,12 +2,13 @@
 
 ``receive`` runs the whole path: find the hook (404), read the body (the caller's reader
 enforces the size limit: 413), verify it with the repository's secret (401, nothing
-recorded), parse it (400 when malformed; other events are recorded as ignored; a
-Bitbucket Server push that would build has its commit message read from the forge
-first: ``commit_lookup``), then in one transaction (``builds.writer``) record the
-delivery and insert one queued ``Build`` per matching rule, marking older still-queued
-builds of the same ref ``superseded`` (``intake_db.stage``: the deliveries of one write
-group are written together, as if one after the other).
+recorded), parse it (400 when malformed, ``INVALID_JSON`` when nested too deep; other
+events are recorded as ignored; a Bitbucket Server push that would build has its commit
+message read from the forge first: ``commit_lookup``), then in one transaction
+(``builds.writer``) record the delivery and insert one queued ``Build`` per matching
+rule, marking older still-queued builds of the same ref ``superseded``
+(``intake_db.stage``: the deliveries of one write group are written together, as if one
+after the other).
 After the commit the builds are enqueued (``builds.queue``); if Redis is down they stay
 in the outbox and the delivery is still accepted. While Redis is reachable they are
 committed as enqueued and only unmarked if their job does not make it
@@ -170,6 +171,9 @@ def _parse(provider: str, headers: Mapping[str, str], body: bytes) -> Parsed:
         what = f"{name} event" if exc.reason == "event" else "not a branch or tag push"
         return Parsed(_fallback_id(headers, body), name[:32], outcome=f"ignored: {what}")
     except webhooks.WebhookError as exc:
+        if exc.reason == "too_deep":  # the code every JSON body too deep answers
+            message = f"The webhook payload nests deeper than {webhooks.MAX_JSON_DEPTH} levels."
+            raise InvalidInput(message, code="INVALID_JSON", detail=exc.message) from exc
         raise InvalidInput(
             "The webhook payload is malformed.", code=exc.code, detail=exc.message
         ) from exc

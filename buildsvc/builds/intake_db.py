@@ -36,6 +36,8 @@ from buildsvc.builds.triggers import (
     unchecked,
 )
 from buildsvc.errors import NotFound
+from buildsvc.notifications import intake as notify
+from buildsvc.notifications.events import has_targets
 from buildsvc.repositories.rules import Rule
 from buildsvc.store.models import Build, BuildRule, Delivery, ImageRepository
 
@@ -64,7 +66,7 @@ class Parsed:
     unchecked: Mapping[str, str] = field(default_factory=dict)
 
 
-_REPOSITORY_COLUMNS = 6  # then the rule's, NULL when the repository has no rule
+_REPOSITORY_COLUMNS = 7  # then the rule's, NULL when the repository has no rule
 _REPOSITORY_RULES = Prepared(
     select(
         ImageRepository.account_id,
@@ -73,6 +75,7 @@ _REPOSITORY_RULES = Prepared(
         ImageRepository.provider,
         ImageRepository.auto_build,
         ImageRepository.forge_hook_id,
+        has_targets(ImageRepository.id),  # then builds' events are recorded (notifications)
         BuildRule.id,
         BuildRule.type,
         BuildRule.pattern,
@@ -190,7 +193,7 @@ def stage(
     puts the ones that do not make it back in the outbox), so their rows say so at once.
     """
     stored = _repository_rules(connection, repository_id)
-    account_id, namespace, name, provider, auto_build, hook_id = stored.repository
+    account_id, namespace, name, provider, auto_build, hook_id, notified = stored.repository
     outcome = parsed.outcome
     parts: list[_Part] = []
     if parsed.pushes:
@@ -210,7 +213,9 @@ def stage(
                 for planned in decision.builds
             ]
             if rows:
-                parts.append(_Part(repository_id, event.ref, now, rows))
+                notice = {"id": repository_id, "namespace": namespace, "name": name}
+                notify = notice if notified else None
+                parts.append(_Part(repository_id, event.ref, now, rows, notify))
     delivery = {
         "repository_id": repository_id,
         "delivery_id": parsed.delivery_id,
@@ -244,6 +249,7 @@ class _Part:
     ref: str
     now: dt.datetime
     rows: list[dict[str, Any]]
+    notify: dict[str, Any] | None = None  # the repository, when it has notification targets
     ids: list[int] = field(default_factory=list)
     superseded: list[int] = field(default_factory=list)  # by this part's builds
 
@@ -292,6 +298,7 @@ class _Batch:
                 part.ids.append(int(build_id))
             if successor is not None:
                 successor.superseded.extend(part.ids)
+        older: dict[int, list[int]] = {}  # by the part that superseded them
         for (repository_id, ref), part in first.items():
             params = {
                 "b_repository_id": repository_id,
@@ -299,7 +306,12 @@ class _Batch:
                 "b_newest": min(part.ids),
                 "b_now": part.now,
             }
-            part.superseded[:0] = [row[0] for row in _SUPERSEDE.run(connection, params)]
+            older[id(part)] = [row[0] for row in _SUPERSEDE.run(connection, params)]
+            part.superseded[:0] = older[id(part)]
+        for part in parts:
+            if part.notify is not None:
+                built = zip(part.ids, part.rows, strict=True)
+                notify.record(connection, part.notify, older.get(id(part), ()), built, part.now)
         for staged in self.staged:
             delivery = staged.delivery
             delivery["build_ids"] = [i for part in staged.parts for i in part.ids]

@@ -9,7 +9,8 @@ and a gap (a batch published before the subscription took effect, or a lost mess
 sends the follower back to the store, which always holds every published line because
 lines are committed before they are published. The build's status is also checked on
 every quiet second, so a follower ends even when Redis is down or the end message is
-lost.
+lost. A follower that could not subscribe (Redis was away) tries again before each read
+of the store; one that was subscribed is subscribed again by redis-py when Redis is back.
 
 The worker's end message also names the build's last stored line (``last``): a follower
 that already sent it ends at once. Any other end (no ``last``, or lines missing) sends
@@ -148,8 +149,8 @@ async def publish(redis: Redis | None, build_id: int, data: str) -> None:
         return
     try:
         await redis.publish(channel(build_id), data)
-    except REDIS_ERRORS as exc:
-        log.warning("could not publish to %s: %s", channel(build_id), exc)
+    except REDIS_ERRORS as exc:  # during an outage, every batch: not worth a warning each
+        log.debug("could not publish to %s: %s", channel(build_id), exc)
 
 
 async def publish_end(
@@ -170,8 +171,8 @@ async def _subscribe(redis: Redis | None, build_id: int) -> PubSub | None:
     pubsub = redis.pubsub()
     try:
         await pubsub.subscribe(channel(build_id))
-    except REDIS_ERRORS as exc:
-        log.warning("live log unavailable, following from the store: %s", exc)
+    except REDIS_ERRORS as exc:  # tried again at the next read of the store
+        log.debug("live log unavailable, following from the store: %s", exc)
         await _close(pubsub)
         return None
     return pubsub
@@ -211,12 +212,14 @@ async def follow(
 
     ``IDLE`` comes after each quiet ``poll`` interval.
     """
-    pubsub = await _subscribe(redis, build_id)
+    pubsub: PubSub | None = None
     last = after
     try:
         sync_due = 0.0  # monotonic time of the next forced read of the store
         while True:
             if time.monotonic() >= sync_due:
+                if pubsub is None:  # first, or after Redis was away: before the read
+                    pubsub = await _subscribe(redis, build_id)
                 async for line in _stored(sessionmaker, build_id, last):
                     yield line
                     last = line.seq

@@ -2,16 +2,23 @@
 
 ``POST /api/v1/repositories/{id}/builds {"rule_id"?, "ref"?}``:
 
-- ``ref`` and ``rule_id``: the ref must match the rule's pattern (exact name or regex);
-- ``rule_id`` alone: the rule's own ref, when its pattern is an exact name; a regex rule
-  needs a ``ref`` (``REF_REQUIRED``);
+- ``ref`` and ``rule_id``: the ref must match the rule's pattern (name, glob or regex);
+- ``rule_id`` alone: the rule's own ref, when its pattern is an exact name; a glob or
+  regex rule needs a ``ref`` (``REF_REQUIRED``);
 - ``ref`` alone: every rule the ref matches;
 - neither: the repository's default branch, with every rule it matches.
 
-A short ref (``main``, ``v1.2``) is taken as a branch, then as a tag, as the chosen rules
-allow; ``refs/heads/…`` and ``refs/tags/…`` are taken as given. The ref is resolved to a
-commit through the forge (``REF_NOT_FOUND`` when it does not exist there), so the build
-fetches exactly what the ref named at request time. Then, as for a push, one queued
+``POST /api/v1/builds/{id}/rerun`` (``rerun_build``) builds the same commit of the same
+ref again: with the build's rule when it still exists, else (rules were replaced since)
+with every rule the ref matches now. The forge is not asked: the commit is pinned.
+
+The ref is resolved on the forge first, so the answer says what is really wrong: a
+short ref (``main``, ``v1.2``) is looked up as a branch, then as a tag, and the first
+that exists and some chosen rule matches is built; ``refs/heads/…`` and
+``refs/tags/…`` are looked up as given. None existing is ``REF_NOT_FOUND`` ("no branch
+or tag v1.2 on group/app"); one existing that no rule matches is ``REF_NOT_MATCHED``
+naming that ref (never the branch reading of a tag). The build fetches exactly the
+commit the ref named at request time. Then, as for a push, one queued
 build per rule, older queued builds of the ref superseded, jobs enqueued, and the
 forge told (in the background: ``pending`` for the new builds, a final status for the
 superseded ones).
@@ -21,7 +28,8 @@ ServiceError
 │   ├── RefRequired        400 REF_REQUIRED
 │   └── RefNotMatched      400 REF_NOT_MATCHED (no chosen rule matches the ref)
 └── NotFound
-    └── RuleNotFound       404 RULE_NOT_FOUND
+    ├── RuleNotFound       404 RULE_NOT_FOUND
+    └── RefMissing         404 REF_NOT_FOUND (no such branch or tag on the forge)
 """
 
 from __future__ import annotations
@@ -39,12 +47,14 @@ from buildsvc.builds.forge_status import QueuedStatus
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.builds.status_context import rule_contexts
 from buildsvc.errors import InvalidInput, NotFound
+from buildsvc.notifications.events import Event, record_build
 from buildsvc.queue import LazyArqPool
 from buildsvc.repositories import queries as repositories
 from buildsvc.repositories.errors import InvalidRule
 from buildsvc.repositories.links import source_link
 from buildsvc.repositories.rules import Rule, compile_rule, match_rules, parse_ref
 from buildsvc.sources import REF_NOT_FOUND
+from buildsvc.sources.base import SourceClient
 from buildsvc.store.models import Build, BuildRule, ImageRepository, utcnow
 
 TRIGGERS = ("api", "console")
@@ -63,6 +73,11 @@ class RefNotMatched(InvalidInput):
 class RuleNotFound(NotFound):
     code = "RULE_NOT_FOUND"
     default_message = "The build rule was not found in this image repository."
+
+
+class RefMissing(NotFound):
+    code = REF_NOT_FOUND  # the code the forge adapters use for the same situation
+    default_message = "The branch, tag or commit does not exist."
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,19 +100,18 @@ def _compiled(rows: Sequence[BuildRule]) -> list[tuple[BuildRule, Rule]]:
 def _candidates(
     request: ManualBuild, repository: ImageRepository, rules: list[tuple[BuildRule, Rule]]
 ) -> list[str]:
-    """Full refs to try, in order."""
+    """Full refs to look up on the forge, in order."""
     ref = (request.ref or "").strip()
     if not ref and request.rule_id is not None:
         row, rule = rules[0]
-        if rule.pattern.is_regex:
+        if not rule.pattern.is_exact:
             raise RefRequired(detail=f"rule {row.id} has the pattern {row.pattern}")
         return [f"refs/{'heads' if row.type == 'branch' else 'tags'}/{row.pattern}"]
     if not ref:
         return [f"refs/heads/{repository.default_branch or 'main'}"]
     if parse_ref(ref) is not None:
         return [ref]
-    kinds = {row.type for row, _ in rules}
-    return [f"refs/{p}/{ref}" for k, p in (("branch", "heads"), ("tag", "tags")) if k in kinds]
+    return [f"refs/heads/{ref}", f"refs/tags/{ref}"]
 
 
 def _matching(rules: list[tuple[BuildRule, Rule]], full_ref: str) -> list[tuple[BuildRule, Rule]]:
@@ -110,6 +124,23 @@ def _matching(rules: list[tuple[BuildRule, Rule]], full_ref: str) -> list[tuple[
         for row, rule in rules
         if rule.type == kind and rule.pattern.match(name) is not None
     ]
+
+
+def _missing(candidates: list[str], source_repository: str) -> str:
+    """``no branch or tag v1.0 on group/app``, or just the kind that was asked for."""
+    kinds = [parse_ref(ref) or ("ref", ref) for ref in candidates]
+    what = " or ".join(dict.fromkeys(kind for kind, _ in kinds))
+    return f"no {what} {kinds[0][1]} on {source_repository}"
+
+
+async def _lookup(client: SourceClient, source_repository: str, full_ref: str) -> str | None:
+    """The commit ``full_ref`` names on the forge, or None when it does not exist."""
+    try:
+        return await client.resolve_ref(source_repository, full_ref)
+    except NotFound as exc:
+        if exc.code != REF_NOT_FOUND:
+            raise
+        return None
 
 
 async def start_build(
@@ -130,20 +161,15 @@ async def start_build(
         if not rules:
             raise RuleNotFound(detail=f"no rule {request.rule_id} in repository {repository_id}")
     candidates = _candidates(request, repository, rules)
-    usable = [(ref, found) for ref in candidates if (found := _matching(rules, ref))]
-    if not usable:
-        which = f"rule {request.rule_id}" if request.rule_id is not None else "any rule"
-        raise RefNotMatched(
-            detail=f"{candidates[0] if candidates else request.ref} "
-            f"does not match {which} of repository {repository_id}"
-        )
     client = await access.client_for(account_id, link.provider)
-    for index, (full_ref, matched) in enumerate(usable):
-        try:
-            sha = await client.resolve_ref(link.repository, full_ref)
-        except NotFound as exc:  # a short name: maybe the tag of that name exists
-            if exc.code != REF_NOT_FOUND or index == len(usable) - 1:
-                raise
+    existing: list[str] = []
+    for full_ref in candidates:
+        sha = await _lookup(client, link.repository, full_ref)
+        if sha is None:
+            continue
+        existing.append(full_ref)
+        matched = _matching(rules, full_ref)
+        if not matched:
             continue
         builds, superseded = await _insert(
             access, repository, full_ref, sha, matched, request.trigger
@@ -152,7 +178,43 @@ async def start_build(
         statuses.report([b.id for b in builds])
         statuses.report(superseded, "superseded")
         return builds
-    raise AssertionError("unreachable: the last candidate raises")
+    if not existing:
+        raise RefMissing(detail=_missing(candidates, link.repository))
+    which = f"rule {request.rule_id}" if request.rule_id is not None else "any rule"
+    raise RefNotMatched(
+        detail=f"{' and '.join(existing)} {'does' if len(existing) == 1 else 'do'} not match "
+        f"{which} of repository {repository_id}"
+    )
+
+
+async def rerun_build(
+    access: SourceAccess,
+    pool: LazyArqPool,
+    account_id: int,
+    build_id: int,
+    statuses: QueuedStatus,
+    trigger: str = "api",
+) -> list[Build]:
+    """Queue the builds that run ``build_id``'s commit again (see the module docstring)."""
+    async with access.sessionmaker() as session:
+        old = await session.scalar(
+            select(Build).where(Build.id == build_id, Build.account_id == account_id)
+        )
+        if old is None:
+            raise NotFound(f"Build {build_id} not found.")
+        repository = await repositories.load(session, account_id, old.repository_id)
+    rules = _compiled(repository.rules)
+    own = [(row, rule) for row, rule in rules if row.id == old.rule_id]
+    matched = _matching(own, old.ref) or _matching(rules, old.ref)
+    if not matched:
+        raise RefNotMatched(detail=f"no rule of repository {repository.id} matches {old.ref}")
+    builds, superseded = await _insert(
+        access, repository, old.ref, old.commit_sha, matched, trigger
+    )
+    await queue.enqueue(pool, access.sessionmaker, [b.id for b in builds])
+    statuses.report([b.id for b in builds])
+    statuses.report(superseded, "superseded")
+    return builds
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +251,8 @@ async def _insert(
     async with access.sessionmaker.begin() as session:
         session.add_all(builds)
         await session.flush()
+        for build in builds:
+            await record_build(session, build.id, Event.BUILD_QUEUED, now)
         newest = min(b.id for b in builds)
         superseded = await _supersede(session, repository.id, full_ref, newest, now)
     return builds, superseded

@@ -1,4 +1,5 @@
-"""Reading builds for the API, always scoped to one account (another's build is 404)."""
+"""Reading builds: for the API, always scoped to one account (another's build is 404);
+for the worker, the image a rule pushed last (its registry build cache)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,29 @@ async def get_build(
     if build is None:
         raise NotFound(f"Build {build_id} not found.")
     return build
+
+
+async def last_pushed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    repository_id: int,
+    rule_id: int | None,
+    ref: str,
+    before: int,
+) -> tuple[str, str] | None:
+    """The first tag and the digest of the last succeeded build before build ``before``
+    of the same rule (of the same ref, for builds started without a rule); None if none."""
+    rule = Build.rule_id.is_(None) if rule_id is None else Build.rule_id == rule_id
+    query = select(Build.tags, Build.digest).where(
+        Build.repository_id == repository_id,
+        rule,
+        *([Build.ref == ref] if rule_id is None else []),
+        Build.status == BuildStatus.SUCCEEDED.value,
+        Build.digest.is_not(None),
+        Build.id < before,
+    )
+    async with sessionmaker() as session:
+        found = (await session.execute(query.order_by(Build.id.desc()).limit(1))).one_or_none()
+    if found is None or not found.tags or found.digest is None:
+        return None
+    return str(found.tags[0]), str(found.digest)

@@ -230,9 +230,12 @@ async def _send(pool: LazyArqPool, build_ids: Sequence[int], attempts: Sequence[
             failure = exc
         else:
             done.append(build_id)
-    if failure is not None:
+    if failure is None:
+        pool.outage.restored()
+    else:  # one warning per outage (``pool.outage``), not one per delivery or sweep
+        pool.outage.lost(failure)
         left = len(build_ids) - len(done)
-        log.warning("enqueue failed, %d build(s) left to the outbox: %s", left, failure)
+        log.debug("enqueue failed, %d build(s) left to the outbox: %s", left, failure)
     return done
 
 

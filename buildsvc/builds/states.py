@@ -12,19 +12,23 @@ Finished builds never change again. ``transition`` enforces that in the database
 Python: it is one ``UPDATE ... WHERE id = :id AND status IN (allowed predecessors)``, so
 when a worker finishing a build races a user cancelling it (or two workers race after a
 requeue), exactly one wins and a finished build is never resurrected.
+
+A move that is an event to notify (started, succeeded, failed, cancelled) records its
+notifications in the same transaction (``notifications.events.on_transition``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import ColumnElement, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.errors import ServiceError
+from buildsvc.notifications.events import NOTIFIED_STATUSES, on_transition
 from buildsvc.store.models import Build, utcnow
 
 
@@ -90,6 +94,7 @@ async def transition(
     only_from: Iterable[BuildStatus | str] | None = None,
     now: dt.datetime | None = None,
     where: Iterable[ColumnElement[bool]] = (),
+    notice: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> bool:
     """Move a build to ``to`` if its current status allows it; True if it moved.
@@ -97,7 +102,8 @@ async def transition(
     ``only_from`` narrows the allowed predecessors further (cancel a build only while
     queued, say). ``where`` adds conditions to the same statement (a worker moves only a
     build it still owns: ``Build.worker_id == me``). ``fields`` are other columns to set
-    in the same statement (``digest``, ``error_code`` ...). Runs in the caller's
+    in the same statement (``digest``, ``error_code`` ...). ``notice`` is what the move's
+    notification says beyond the row (a failed build's ``step``). Runs in the caller's
     transaction; the caller commits.
     """
     target = BuildStatus(to)
@@ -110,8 +116,9 @@ async def transition(
     if not allowed:
         return False
     values: dict[str, Any] = {"status": target.value, **fields}
+    now = now or utcnow()
     if target in PHASE_TIMESTAMP:
-        values.setdefault(PHASE_TIMESTAMP[target], now or utcnow())
+        values.setdefault(PHASE_TIMESTAMP[target], now)
     statement = (
         update(Build)
         .where(Build.id == build_id, Build.status.in_([status.value for status in allowed]))
@@ -120,4 +127,7 @@ async def transition(
         .execution_options(synchronize_session=False)
     )
     result = await session.execute(statement)
-    return bool(getattr(result, "rowcount", 0) == 1)
+    moved = bool(getattr(result, "rowcount", 0) == 1)
+    if moved and target.value in NOTIFIED_STATUSES:
+        await on_transition(session, build_id, target.value, now, notice or {})
+    return moved

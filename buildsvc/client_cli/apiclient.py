@@ -1,14 +1,15 @@
 """The REST API as the CLI sees it: JSON calls, pagination and server-sent events.
 
 Every failure becomes one ``ApiError`` carrying the API's ``code``, ``message`` and
-``detail`` (``CONNECTION_FAILED`` when the API cannot be reached at all), so commands
-print errors one way.
+``detail`` (``CONNECTION_FAILED`` when the API cannot be reached at all,
+``CONNECTION_LOST`` when an event stream breaks), so commands print errors one way and
+no requests exception escapes. ``status`` is 0 when no answer came.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,8 +114,14 @@ class ApiClient:
                 return
             page += 1
 
-    def events(self, path: str, *, last_event_id: str | None = None) -> Iterator[Event]:
-        """Server-sent events of ``path`` until the server closes the stream."""
+    def events(
+        self, path: str, *, last_event_id: str | None = None
+    ) -> Generator[Event, None, None]:
+        """Server-sent events of ``path`` until the server closes the stream.
+
+        The request is sent at once (an unreachable API raises here); a stream that
+        breaks later raises ``ApiError`` ``CONNECTION_LOST`` from the generator. Close
+        the generator when leaving early: that closes the connection."""
         headers = {"Accept": "text/event-stream"}
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
@@ -125,8 +132,16 @@ class ApiClient:
             stream=True,
             timeout=(self.timeout, STREAM_READ_TIMEOUT_SECONDS),
         )
+        return self._read_events(response)
+
+    def _read_events(self, response: requests.Response) -> Generator[Event, None, None]:
         with response:
-            yield from parse_events(response.iter_lines(decode_unicode=True))
+            try:
+                yield from parse_events(response.iter_lines(decode_unicode=True))
+            except requests.RequestException as exc:
+                raise ApiError(
+                    0, "CONNECTION_LOST", f"Lost the connection to {self.url}.", str(exc)
+                ) from exc
 
 
 def parse_events(lines: Iterator[str | bytes]) -> Iterator[Event]:

@@ -4,14 +4,19 @@
 it): the directory is created ``0700`` and the file written ``0600`` through a temporary
 file and a rename, so the token is never readable by others, not even for an instant.
 ``BUILDSVC_API_URL`` and ``BUILDSVC_API_TOKEN`` override the file (for CI jobs).
+
+A URL without a scheme gets one (``api.example.com`` → ``https://``, a loopback host
+→ ``http://``), as ``docker login`` does, rather than requests' "No connection adapters".
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 URL_ENV = "BUILDSVC_API_URL"
 TOKEN_ENV = "BUILDSVC_API_TOKEN"  # noqa: S105 -- the variable's name, not a secret
@@ -29,6 +34,27 @@ class Login:
 
     def __repr__(self) -> str:  # never print the token by accident
         return f"Login(url={self.url!r}, token='…{self.token[-4:]}')"
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def normalize_url(text: str) -> str:
+    """``text`` as an http(s) base URL without a trailing slash; ConfigError if it is none."""
+    url = text.strip()
+    if "://" not in url:
+        host = urlsplit(f"//{url}").hostname or ""
+        url = f"{'http' if _loopback(host) else 'https'}://{url}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{text!r} is not an API URL; give one like http://127.0.0.1:8080")
+    return url.rstrip("/")
 
 
 def config_dir() -> Path:
@@ -64,11 +90,11 @@ def load() -> Login:
             saved = json.loads(path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise ConfigError(f"{path} is not valid JSON; run `buildsvc login` again") from exc
-    url = url or saved.get("url") or DEFAULT_URL
+    url = normalize_url(url or saved.get("url") or DEFAULT_URL)
     token = token or saved.get("token")
     if not token:
         raise ConfigError(f"not logged in: run `buildsvc login` (or set {TOKEN_ENV})")
-    return Login(url.rstrip("/"), token)
+    return Login(url, token)
 
 
 def forget() -> bool:

@@ -10,7 +10,7 @@ code  meaning
 4     the build was cancelled
 5     the build timed out
 6     the build was superseded by a newer push to the same ref
-7     the log stream ended before the build did (the connection was lost for good)
+7     the API stayed unreachable for ``--reconnect-timeout`` while following a build
 ====  =========================================================================
 """
 

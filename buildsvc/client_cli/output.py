@@ -4,6 +4,10 @@
 ``render(console)`` otherwise. Errors go to stderr as ``error: CODE: message`` plus the
 detail (with ``--json``: the error object on stdout), and the command exits
 ``EXIT_ERROR``.
+
+Tables follow gh: on a terminal a rich table with status colours (rich drops colour when
+``NO_COLOR`` is set); piped, tab-separated rows without header, padding or colour, so
+``cut -f2`` works.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from buildsvc.client_cli.apiclient import ApiError
 from buildsvc.client_cli.config import ConfigError
@@ -49,13 +54,45 @@ def emit(as_json: bool, data: Any, render: Callable[[Console], None]) -> None:
         render(stdout())
 
 
-def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+STATUS_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "timed_out": "red",
+    "cancelled": "yellow",
+    "superseded": "dim",
+    "queued": "cyan",
+    "ok": "green",
+    "broken": "red",
+}
+
+
+def status_text(status: str) -> Text:
+    """A status word in its colour (running phases: blue)."""
+    return Text(status, style=STATUS_STYLE.get(status, "blue"))
+
+
+def _plain(cell: Any) -> str:
+    text = "" if cell is None else cell.plain if isinstance(cell, Text) else str(cell)
+    return " ".join(text.split("\t")).replace("\n", " ")
+
+
+def print_table(
+    console: Console,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    title: str | None = None,
+) -> None:
+    """Rows (cells: str, number, rich Text or None) as a table, or as TSV when piped."""
+    if not console.is_terminal:
+        for row in rows:  # click, not rich: rich would expand the tabs
+            click.echo("\t".join(_plain(cell) for cell in row), file=console.file)
+        return
     result = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         result.add_column(column, overflow="fold")
     for row in rows:
-        result.add_row(*("" if cell is None else str(cell) for cell in row))
-    return result
+        result.add_row(*(cell if isinstance(cell, Text) else _plain(cell) for cell in row))
+    console.print(result)
 
 
 def fail(error: ApiError | ConfigError, as_json: bool = False) -> NoReturn:

@@ -6,14 +6,15 @@ a robot's secret is printed once, when created or rotated.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 from rich.console import Console
 
-from buildsvc.client_cli.output import emit, handles_errors, json_option, table
+from buildsvc.client_cli.output import emit, handles_errors, json_option, print_table, stderr
+from buildsvc.client_cli.params import read_secret
 from buildsvc.client_cli.session import find_repository, open_client
+from buildsvc.client_cli.timefmt import plural, shown
 
 ACTIONS = ("pull", "push", "delete")
 
@@ -28,10 +29,9 @@ def registry() -> None:
 @handles_errors
 def password(password_stdin: bool) -> None:
     """Set the password `docker login -u <account>` takes (not an API token)."""
-    if password_stdin:
-        value = sys.stdin.readline().rstrip("\n")
-    else:
-        value = click.prompt("Registry password", hide_input=True, confirmation_prompt=True)
+    value = read_secret("Registry password", password_stdin, "--password-stdin")
+    if not password_stdin and value != read_secret("Repeat the password", False):
+        raise click.UsageError("the two passwords differ")
     open_client().call("PUT", "/api/v1/registry/password", body={"password": value})
     click.echo("Registry password set. Log in with: docker login <registry> -u <account name>")
 
@@ -98,6 +98,7 @@ def list_robots(as_json: bool) -> None:
     answer = open_client().get("/api/v1/robots")
 
     def render(console: Console) -> None:
+        terminal = console.is_terminal
         rows = [
             (
                 r["username"],
@@ -107,11 +108,13 @@ def list_robots(as_json: bool) -> None:
                 )
                 or "nothing",
                 "disabled" if r["disabled"] else "active",
-                r["expires_at"] or "never",
+                shown(r["expires_at"], terminal=terminal) or "never",
             )
             for r in answer["items"]
         ]
-        console.print(table(None, ["username", "may", "state", "expires"], rows))
+        print_table(console, ["username", "may", "state", "expires"], rows)
+        if terminal:
+            console.print(plural(len(answer["items"]), "robot"), style="dim")
 
     emit(as_json, answer, render)
 
@@ -166,18 +169,19 @@ def tags(repo: str, as_json: bool) -> None:
     answer = client.get(f"/api/v1/repositories/{found['id']}/tags")
 
     def render(console: Console) -> None:
+        terminal = console.is_terminal
         rows = [
             (
                 t["name"],
                 t["digest"][:19],
-                t["pushed_at"] or "",
+                shown(t["pushed_at"], terminal=terminal),
                 t["pushed_by"] or "",
                 f"docker pull {found['image']}:{t['name']}",
             )
             for t in answer["items"]
         ]
-        console.print(table(None, ["tag", "digest", "pushed", "by", "pull with"], rows))
+        print_table(console, ["tag", "digest", "pushed", "by", "pull with"], rows)
         if not answer["reconciled"]:
-            console.print("the registry did not answer: tags as last recorded", style="yellow")
+            stderr().print("the registry did not answer: tags as last recorded", style="yellow")
 
     emit(as_json, answer, render)

@@ -1,14 +1,29 @@
-"""``buildsvc sources bind|list|unbind``: code-source accounts of the logged-in account."""
+"""``buildsvc sources bind|list|check|unbind``: code-source accounts of the account.
+
+``check`` asks the API to re-validate the bound token with the forge and exits 1 when
+the binding is broken, so scripts can test it.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
-from buildsvc.client_cli.output import emit, handles_errors, json_option, stderr, table
+from buildsvc.client_cli import timefmt
+from buildsvc.client_cli.exit_codes import EXIT_ERROR
+from buildsvc.client_cli.output import (
+    emit,
+    handles_errors,
+    json_option,
+    print_table,
+    status_text,
+    stderr,
+)
+from buildsvc.client_cli.params import read_secret, token_stdin_option
 from buildsvc.client_cli.session import open_client
 
 PROVIDERS = ("gitlab", "github", "bitbucket", "bitbucket-server")
@@ -17,25 +32,26 @@ TOKEN_ENV = "BUILDSVC_SOURCE_TOKEN"  # noqa: S105 -- the variable's name, not a 
 
 @click.group()
 def sources() -> None:
-    """Bind, list and unbind code-source accounts (GitLab, GitHub, Bitbucket)."""
+    """Bind, list, check and unbind code-source accounts (GitLab, GitHub, Bitbucket)."""
 
 
 def _render_bindings(items: list[dict[str, Any]]) -> Any:
     def render(console: Console) -> None:
+        terminal = console.is_terminal
         rows = [
             (
                 b["provider"],
                 b["url"],
                 b["username"],
                 f"…{b['token_last4']}",
-                b.get("expires_at") or "never",
-                b["status"] + (f" ({b['broken_reason']})" if b.get("broken_reason") else ""),
+                timefmt.shown(b.get("expires_at"), terminal=terminal) or "never",
+                status_text(b["status"]),
+                b.get("broken_reason") or "",
             )
             for b in items
         ]
-        console.print(
-            table(None, ["provider", "url", "username", "token", "expires", "status"], rows)
-        )
+        columns = ["provider", "url", "username", "token", "expires", "status", "reason"]
+        print_table(console, columns, rows)
         for binding in items:
             for warning in binding.get("warnings") or []:
                 console.print(f"[yellow]warning[/] {binding['provider']}: {warning}")
@@ -50,10 +66,9 @@ def _render_bindings(items: list[dict[str, Any]]) -> Any:
 @click.option(
     "--token",
     envvar=TOKEN_ENV,
-    prompt="Access token",
-    hide_input=True,
-    help=f"Private/personal access token (prompted when absent; or ${TOKEN_ENV}).",
+    help=f"Access token (${TOKEN_ENV}); better --token-stdin or the hidden prompt.",
 )
+@token_stdin_option
 @click.option(
     "--ca-cert",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -65,12 +80,23 @@ def bind(
     provider: str,
     url: str | None,
     username: str,
-    token: str,
+    token: str | None,
+    token_stdin: bool,
     ca_cert: Path | None,
     as_json: bool,
 ) -> None:
-    """Bind a code-source account; the forge checks the URL, user and token."""
-    body: dict[str, Any] = {"provider": provider, "username": username, "token": token}
+    """Bind a code-source account; the forge checks the URL, user and token.
+
+    The token is read from --token-stdin, $BUILDSVC_SOURCE_TOKEN, or a hidden prompt.
+
+    \b
+    buildsvc sources bind gitlab --url https://gitlab.example.com --username alice
+    pass show gitlab | buildsvc sources bind github --username alice --token-stdin
+    """
+    if token and token_stdin:
+        raise click.UsageError("give the token once: --token or --token-stdin")
+    secret = token or read_secret("Access token", token_stdin)
+    body: dict[str, Any] = {"provider": provider, "username": username, "token": secret}
     if url:
         body["url"] = url
     if ca_cert is not None:
@@ -83,19 +109,47 @@ def bind(
 @json_option
 @handles_errors
 def list_sources(as_json: bool) -> None:
-    """The bound accounts (tokens shown as their last 4 characters)."""
+    """The bound accounts (tokens shown as their last 4 characters).
+
+    \b
+    buildsvc sources list
+    """
     answer = open_client().get("/api/v1/sources")
     emit(as_json, answer, _render_bindings(answer["items"]))
 
 
+@sources.command("check")
+@click.argument("provider", type=click.Choice(PROVIDERS))
+@json_option
+@handles_errors
+def check(provider: str, as_json: bool) -> None:
+    """Check the bound token with the forge again; exit 1 if the binding is broken.
+
+    \b
+    buildsvc sources check gitlab
+    """
+    binding = open_client().call("POST", f"/api/v1/sources/{provider}/check")
+    emit(as_json, binding, _render_bindings([binding]))
+    if binding["status"] != "ok":
+        sys.exit(EXIT_ERROR)
+
+
 @sources.command("unbind")
 @click.argument("provider", type=click.Choice(PROVIDERS))
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--yes", is_flag=True, help="Do not ask for confirmation (needed without a terminal)."
+)
 @json_option
 @handles_errors
 def unbind(provider: str, yes: bool, as_json: bool) -> None:
-    """Unbind: remove the hooks buildsvc created and forget the token."""
+    """Unbind: remove the hooks buildsvc created and forget the token.
+
+    \b
+    buildsvc sources unbind gitlab --yes
+    """
     if not yes:
+        if not sys.stdin.isatty():
+            raise click.UsageError("--yes is required when stdin is not a terminal")
         click.confirm(f"Unbind {provider} and remove its push hooks?", abort=True, err=True)
     result = open_client().call("DELETE", f"/api/v1/sources/{provider}")
 
@@ -107,6 +161,6 @@ def unbind(provider: str, yes: bool, as_json: bool) -> None:
             rows = [
                 (h["repository"], h["source_repository"], h["hook_id"], h["detail"]) for h in left
             ]
-            console.print(table(None, ["image", "source", "hook", "why"], rows))
+            print_table(console, ["image", "source", "hook", "why"], rows)
 
     emit(as_json, result, render)

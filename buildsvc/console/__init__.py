@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from buildsvc.console.render import FILTERS
 from buildsvc.errors import ServiceError
+from buildsvc.repositories.rules import PATTERN_HELP, TAG_HELP
 
 HERE = Path(__file__).parent
 STATIC_PREFIX = "/console/static"
@@ -67,6 +68,8 @@ def setup_console(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined,
     )
     environment.filters.update(FILTERS)
+    # One wording of the rule syntax, shared with the README and the API description.
+    environment.globals.update(pattern_help=PATTERN_HELP, tag_help=TAG_HELP)
     app.middlewares.append(console_errors)
     app.on_response_prepare.append(_security_headers)
     app.router.add_static(STATIC_PREFIX, HERE / "static", name="console-static")

@@ -4,6 +4,7 @@ Pure (uses ``buildsvc.repositories.rules`` only). A sample ref is a short name, 
 branch against branch rules and as a tag against tag rules, or a full
 ``refs/heads/...`` / ``refs/tags/...`` ref tried as exactly that. Tags render with a
 sample commit sha and today's date, and are shown with the image's repository prefix.
+``warnings`` names rules that match none of the sample refs (typed or built in).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from buildsvc.repositories.errors import InvalidRule
-from buildsvc.repositories.rules import Rule, compile_rule, match_rules, parse_ref
+from buildsvc.repositories.rule_warnings import rule_warnings
+from buildsvc.repositories.rules import Rule, RuleType, compile_rule, match_rules, parse_ref
 
 SAMPLE_SHA = "0123456789abcdef0123456789abcdef01234567"
 MAX_REFS = 20
@@ -72,12 +74,16 @@ def preview(spec: PreviewIn, now: dt.datetime | None = None) -> dict[str, object
     moment = now or dt.datetime.now(dt.UTC)
     compiled, states = compile_all(spec.rules)
     refs: list[RefPreview] = []
+    samples: list[tuple[RuleType, str]] = []
     for raw in spec.refs:
         name = raw.strip()
         if not name:
             continue
         parsed = parse_ref(name)
-        kinds = [parsed] if parsed else [("branch", name), ("tag", name)]
+        kinds: list[tuple[RuleType, str]] = (
+            [parsed] if parsed else [("branch", name), ("tag", name)]
+        )
+        samples.extend(kinds)
         result = RefPreview(name, parsed[0] if parsed else "both")
         for kind, ref_name in kinds:
             for match in match_rules(compiled, kind, ref_name, SAMPLE_SHA, moment):
@@ -93,5 +99,6 @@ def preview(spec: PreviewIn, now: dt.datetime | None = None) -> dict[str, object
     return {
         "rules": [{"index": s.index, "error": s.error} for s in states],
         "refs": [{"ref": r.ref, "kind": r.kind, "matches": r.matches} for r in refs],
+        "warnings": rule_warnings([(r.type, r.pattern) for r in spec.rules], samples),
         "sample_sha": SAMPLE_SHA[:7],
     }

@@ -256,15 +256,13 @@ async def save_rules(request: web.Request) -> web.Response:
         request.app[SESSIONMAKER], session.account_id, repository_id
     )
     rows = read_rows(await request.post())
+    access = source_access(request)
     try:
         # No rules: the defaults, as the form's hint and the create form say.
-        rules = rules_from_rows(rows, stored_secrets(repo.rules)) or default_rules(
-            repo.default_branch
-        )
+        kept = stored_secrets(repo.rules, access.cipher)
+        rules = rules_from_rows(rows, kept) or default_rules(repo.default_branch)
         patch = RepositoryPatch(rules=rules)
-        await service.update_repository(
-            source_access(request), session.account_id, repository_id, patch
-        )
+        await service.update_repository(access, session.account_id, repository_id, patch)
     except ServiceError as exc:
         status, error, cleared = _refused(
             exc, rows, "(type the new secret values again: an empty value keeps the stored one)"

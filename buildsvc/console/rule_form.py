@@ -9,7 +9,7 @@ by commas or spaces.
 On the edit form each row also carries ``rule_id``, the stored rule it was pre-filled
 from. Secret values are never pre-filled (``NAME=``), so an empty value for a name that
 is secret there and in the stored rule keeps the stored value (``rules_from_rows``'s
-``stored``); a typed value replaces it.
+``stored``, decrypted by ``stored_secrets``); a typed value replaces it.
 
 Meaning is checked by the API's own ``RuleIn`` and ``prepare_rules``; their errors are
 re-worded to name the rule and field as the user sees them (``Rule 2, build args: ...``)
@@ -27,8 +27,10 @@ from typing import Any, Protocol
 from multidict import MultiDictProxy
 from pydantic import ValidationError
 
+from buildsvc.crypto import Cipher
 from buildsvc.repositories.errors import InvalidRule
 from buildsvc.repositories.schemas import RuleIn, prepare_rules
+from buildsvc.secret_args import decrypt_secrets
 
 MAX_RULE_ROWS = 50
 TEXT_FIELDS = (
@@ -161,16 +163,14 @@ def row_from_rule(rule: StoredRule) -> RuleRow:
     )
 
 
-def stored_secrets(rules: Iterable[StoredRule]) -> dict[str, dict[str, str]]:
-    """Stored secret build args' values by rule id, for the edit form to keep."""
-    return {
-        str(rule.id): {
-            str(name): str(rule.build_args[name])
-            for name in rule.secret_build_args
-            if name in rule.build_args
-        }
-        for rule in rules
-    }
+def stored_secrets(rules: Iterable[StoredRule], cipher: Cipher) -> dict[str, dict[str, str]]:
+    """Stored secret build args' values (decrypted) by rule id, for the edit form to keep."""
+    kept = {}
+    for rule in rules:
+        names = [str(name) for name in rule.secret_build_args if name in rule.build_args]
+        secret = {name: rule.build_args[name] for name in names}
+        kept[str(rule.id)] = decrypt_secrets(cipher, secret, names)
+    return kept
 
 
 def lines(text: str) -> list[str]:

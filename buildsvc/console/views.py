@@ -14,10 +14,12 @@ from buildsvc.api.openapi import hidden
 from buildsvc.console import session as sessions
 from buildsvc.console.api_views import routes as api_routes
 from buildsvc.console.builds_views import routes as builds_routes
+from buildsvc.console.notifications_views import routes as notifications_routes
 from buildsvc.console.registry_views import routes as registry_routes
 from buildsvc.console.render import error_context, page
 from buildsvc.console.repositories_views import routes as repositories_routes
 from buildsvc.console.sources_views import routes as sources_routes
+from buildsvc.console.tokens_views import routes as tokens_routes
 from buildsvc.errors import Unauthenticated
 
 auth_routes = web.RouteTableDef()
@@ -91,5 +93,7 @@ routes: list[web.AbstractRouteDef] = [
     *repositories_routes,
     *builds_routes,
     *registry_routes,
+    *tokens_routes,
+    *notifications_routes,
     *api_routes,
 ]

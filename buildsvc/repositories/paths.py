@@ -38,10 +38,11 @@ def compile_glob(glob: str) -> regex.Pattern[str]:
         raise GlobError(f"path glob {glob!r}: names no path")
     prefix = "" if anchored else "(?:.*/)?"
     # The glob may match the path itself or any directory above it.
-    return regex.compile(prefix + _translate(body) + "(?:/.*)?", regex.DOTALL)
+    return regex.compile(prefix + translate(body) + "(?:/.*)?", regex.DOTALL)
 
 
-def _translate(glob: str) -> str:
+def translate(glob: str) -> str:
+    """The regex body of a glob (unanchored); build rule patterns use it too."""
     out: list[str] = []
     i = 0
     while i < len(glob):

@@ -10,6 +10,9 @@ built or stored.
 - ``sha``: the commit to render ``{sha}`` and ``{short_sha}`` with; by default the commit
   the ref names on the forge now, looked up (bounded) only for refs some rule matches.
 
+The answer's ``warnings`` name rules whose pattern matches none of the sample names
+(the ref asked about among them), or holds regex syntax without slashes.
+
 Matching and rendering are ``repositories.rules``, the functions webhook intake and
 manual builds use, so the preview says what a push would do. Rules stored before a
 validation was tightened never match, as at intake. Path filters are shown, not applied:
@@ -30,6 +33,7 @@ from buildsvc.errors import InvalidInput, NotFound, ServiceError
 from buildsvc.repositories import queries
 from buildsvc.repositories.errors import InvalidRule
 from buildsvc.repositories.links import source_link
+from buildsvc.repositories.rule_warnings import rule_warnings
 from buildsvc.repositories.rules import Rule, RuleType, compile_rule, match_rules, parse_ref
 from buildsvc.repositories.schemas import RuleIn, prepare_rules
 from buildsvc.sources import REF_NOT_FOUND
@@ -75,6 +79,7 @@ class RefPreview:
 class Preview:
     image: str
     refs: tuple[RefPreview, ...]
+    warnings: tuple[str, ...]  # doubtful rules, see ``rule_warnings``
 
 
 def _stored(rows: Sequence[BuildRule]) -> list[PreviewRule]:
@@ -181,4 +186,5 @@ async def preview(
             for m in found
         )
         refs.append(RefPreview(full_ref, kind, name, commit, error, hits))
-    return Preview(image, tuple(refs))
+    warnings = rule_warnings([(r.type, r.pattern) for r in previewed], wanted)
+    return Preview(image, tuple(refs), tuple(warnings))

@@ -3,13 +3,23 @@
 Pure (no I/O): the repository service validates rules with it, webhook intake matches
 pushes with it, and the rule preview answers "what would this ref build".
 
-Patterns
-    A pattern is a regular expression when it is wrapped in slashes (``/v\\d+/``) or
-    contains one of ``^ $ * + ? ( ) [ ] { } | \\``; otherwise it is an exact name. A dot
-    alone does not make a regex: ``release-1.0`` matches only itself. A regex must match
-    the whole name and may name groups (``(?P<version>\\d+)``) for use in the tag. To
-    match a name holding those characters literally, wrap it escaped: ``/feature\\+x/``.
-    Names are matched without ``refs/heads/`` or ``refs/tags/``.
+Patterns (``PATTERN_HELP``, the text the console and the README show)
+    A pattern is one of three things, told apart by its form:
+
+    - an exact name (``main``, ``release-1.0``, ``feature+x``): matches only itself;
+    - a glob, when it holds ``*``, ``?`` or ``[``, none of which a git ref name may hold:
+      ``*`` matches within one ``/``-separated part, ``**`` across parts, ``?`` one
+      character, ``[0-9]`` a class. ``v*`` matches ``v1.0``, ``release/*`` matches
+      ``release/1.0`` but not ``release/1.0/hotfix``, ``release/**`` matches both. The
+      glob engine is the path filters' (``repositories.paths``);
+    - a regular expression between slashes (``/v(\\d+)\\.(\\d+)/``): it must match the
+      whole name; its groups, numbered (``{1}``, or ``{\\1}`` as Docker Hub writes it)
+      or named (``(?P<version>...)``, ``{version}``), can be used in the tag.
+
+    ``\\`` and ``^`` cannot occur in a ref name, so an unslashed pattern holding them is
+    refused with the slashed form to use instead. Names are matched without
+    ``refs/heads/`` or ``refs/tags/``. Rules stored when an unslashed pattern with
+    regex characters was a regex were wrapped in slashes by migration 0003.
 
     Regexes run on the ``regex`` engine with a time limit: a pattern that backtracks
     catastrophically on probe inputs is refused when the rule is saved, and a match that
@@ -18,10 +28,10 @@ Patterns
 Tag templates
     Comma-separated tags, each literal text (``latest``) with placeholders ``{branch}``
     (branch rules), ``{tag}`` (tag rules), ``{sha}``, ``{short_sha}`` (7 hex), ``{date}``
-    (UTC, YYYYMMDD) and the pattern's named groups. Rendered values are made Docker-safe:
-    characters outside ``[A-Za-z0-9_.-]`` become ``-`` (``feature/x`` renders
-    ``feature-x``), leading ``.`` and ``-`` are dropped, and a tag is cut at 128
-    characters. A tag that renders empty (an unmatched optional group) is left out.
+    (UTC, YYYYMMDD) and a regex pattern's groups (``{1}``/``{\\1}``, ``{name}``). Rendered
+    values are made Docker-safe: characters outside ``[A-Za-z0-9_.-]`` become ``-``
+    (``feature/x`` renders ``feature-x``), leading ``.`` and ``-`` are dropped, and a tag
+    is cut at 128 characters. A tag that renders empty (an unmatched optional group) is left out.
 """
 
 from __future__ import annotations
@@ -29,14 +39,26 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal
 
 import regex
 
 from buildsvc.repositories.errors import InvalidRule
+from buildsvc.repositories.paths import translate
 
 RuleType = Literal["branch", "tag"]
 RULE_TYPES: tuple[RuleType, ...] = ("branch", "tag")
+PatternKind = Literal["exact", "glob", "regex"]
+
+PATTERN_HELP = (
+    "A pattern is an exact name (main), a glob (v*, release/**: * stays within one "
+    "/-separated part, ** spans several, ? is one character), or a regular expression "
+    "between slashes (/v(\\d+)\\.(\\d+)/) whose groups tags use as {1} or {name}."
+)
+TAG_HELP = (
+    "Tags: comma-separated templates with {branch}, {tag}, {sha}, {short_sha}, {date} "
+    "and a regular expression's groups ({1}, {name})."
+)
 
 PATTERN_MAX_LENGTH = 256
 NAME_MAX_LENGTH = 1024  # longer ref names never match: bounds the regex work per push
@@ -46,13 +68,15 @@ MAX_TAGS_PER_RULE = 10
 MATCH_TIMEOUT_SECONDS = 0.05
 PROBE_TIMEOUT_SECONDS = 0.02
 
-_REGEX_MARKERS = frozenset("^$*+?()[]{}|\\")
+_GLOB_MARKERS = frozenset("*?[")
+_REGEX_ONLY = frozenset("\\^")  # git refuses both in ref names: only a regex needs them
 _BUILTINS: dict[RuleType, frozenset[str]] = {
     "branch": frozenset({"branch", "sha", "short_sha", "date"}),
     "tag": frozenset({"tag", "sha", "short_sha", "date"}),
 }
 _RESERVED = _BUILTINS["branch"] | _BUILTINS["tag"]
 _PLACEHOLDER = regex.compile(r"\{([^{}]*)\}")
+_BACKREFERENCE = regex.compile(r"\\([0-9]+)")  # {\1}: Docker Hub's spelling of {1}
 _TAG_LITERAL = regex.compile(r"[A-Za-z0-9_.-]*")
 _TAG_VALID = regex.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _UNSAFE = regex.compile(r"[^A-Za-z0-9_.-]")
@@ -62,18 +86,23 @@ _NAME_FORBIDDEN = regex.compile(r"[\x00-\x20\x7f]")
 @dataclass(frozen=True, slots=True)
 class RefPattern:
     source: str  # as the user wrote it
+    kind: PatternKind
     compiled: regex.Pattern[str] | None  # None: an exact name
 
     @property
-    def is_regex(self) -> bool:
-        return self.compiled is not None
+    def is_exact(self) -> bool:
+        return self.compiled is None
 
     @property
     def group_names(self) -> frozenset[str]:
-        return frozenset(self.compiled.groupindex) if self.compiled is not None else frozenset()
+        """Placeholders the pattern adds: a regex's group names and numbers."""
+        if self.kind != "regex" or self.compiled is None:
+            return frozenset()
+        numbers = (str(n) for n in range(1, self.compiled.groups + 1))
+        return frozenset(self.compiled.groupindex) | frozenset(numbers)
 
     def match(self, name: str) -> dict[str, str] | None:
-        """The named groups of a full match ({} for an exact name), or None."""
+        """The groups of a full match by name and number ({} for a name), or None."""
         if len(name) > NAME_MAX_LENGTH:
             return None
         if self.compiled is None:
@@ -84,7 +113,11 @@ class RefPattern:
             return None
         if found is None:
             return None
-        return cast(dict[str, str], found.groupdict(default=""))
+        if self.kind == "glob":
+            return {}  # a glob's wildcards are not groups
+        groups = {str(n): value for n, value in enumerate(found.groups(default=""), 1)}
+        groups.update(found.groupdict(default=""))
+        return groups
 
 
 def compile_pattern(text: str) -> RefPattern:
@@ -93,13 +126,22 @@ def compile_pattern(text: str) -> RefPattern:
     if len(text) > PATTERN_MAX_LENGTH:
         raise InvalidRule(detail=f"pattern: longer than {PATTERN_MAX_LENGTH} characters")
     if len(text) > 2 and text.startswith("/") and text.endswith("/"):
-        body = text[1:-1]
-    elif _REGEX_MARKERS.intersection(text):
-        body = text
-    else:
-        if _NAME_FORBIDDEN.search(text) or text.startswith("/") or text.endswith("/"):
-            raise InvalidRule(detail=f"pattern {text!r}: not a valid branch or tag name")
-        return RefPattern(text, None)
+        return _compile_regex(text, text[1:-1])
+    if _REGEX_ONLY.intersection(text):
+        raise InvalidRule(
+            detail=f"pattern {text!r}: a branch or tag name cannot hold '\\' or '^'; "
+            f"write a regular expression between slashes: /{text}/"
+        )
+    if _NAME_FORBIDDEN.search(text) or text.startswith("/") or text.endswith("/"):
+        raise InvalidRule(detail=f"pattern {text!r}: not a valid branch or tag name")
+    if _GLOB_MARKERS.intersection(text):
+        compiled = regex.compile(translate(text), regex.DOTALL)
+        _probe(compiled, text)
+        return RefPattern(text, "glob", compiled)
+    return RefPattern(text, "exact", None)
+
+
+def _compile_regex(text: str, body: str) -> RefPattern:
     try:
         compiled = regex.compile(body)
     except regex.error as exc:
@@ -113,7 +155,7 @@ def compile_pattern(text: str) -> RefPattern:
             "rename the group"
         )
     _probe(compiled, text)
-    return RefPattern(text, compiled)
+    return RefPattern(text, "regex", compiled)
 
 
 def _probe(compiled: regex.Pattern[str], text: str) -> None:
@@ -166,6 +208,8 @@ def _compile_tag(piece: str, allowed: frozenset[str]) -> tuple[tuple[str, bool],
     for found in _PLACEHOLDER.finditer(piece):
         parts.append((piece[pos : found.start()], False))
         name = found.group(1)
+        backreference = _BACKREFERENCE.fullmatch(name)
+        name = backreference.group(1) if backreference else name
         if name not in allowed:
             raise InvalidRule(
                 detail=f"tag {piece!r}: unknown placeholder {{{name}}}; "

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from buildsvc.errors import InvalidInput
 from buildsvc.repositories.errors import InvalidRule
 from buildsvc.repositories.paths import MAX_GLOBS, GlobError, compile_glob
-from buildsvc.repositories.rules import compile_rule
+from buildsvc.repositories.rules import PATTERN_HELP, TAG_HELP, compile_rule
 
 MAX_RULES = 50
 MAX_BUILD_ARGS = 100
@@ -32,8 +32,10 @@ class RuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal["branch", "tag"]
-    pattern: str = Field(max_length=256)
-    tag: str | None = Field(default=None, max_length=512, description="default: {branch} or {tag}")
+    pattern: str = Field(max_length=256, description=PATTERN_HELP)
+    tag: str | None = Field(
+        default=None, max_length=512, description=f"{TAG_HELP} Default: {{branch}} or {{tag}}."
+    )
     dockerfile: str = "Dockerfile"
     context: str = "."
     build_args: dict[str, str] = Field(default_factory=dict)

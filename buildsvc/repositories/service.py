@@ -9,7 +9,8 @@ commit fails after the hook exists, the hook is deleted again.
 
 The hook delivers to ``{public_url}/webhooks/{provider}/{hook_key}`` with a random
 per-repository secret (stored encrypted); ``hook_key`` is random too, so the URL reveals
-nothing and cannot be guessed.
+nothing and cannot be guessed. The values of a rule's secret build args are stored
+encrypted with the same keys (``secret_args``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import SourceAccess, unprocessable
+from buildsvc.crypto import Cipher
 from buildsvc.errors import InvalidInput, SourceError
 from buildsvc.repositories import queries
 from buildsvc.repositories.errors import (
@@ -41,6 +43,7 @@ from buildsvc.repositories.schemas import (
     default_rules,
     prepare_rules,
 )
+from buildsvc.secret_args import encrypt_secrets
 from buildsvc.sources.base import Hook, SourceClient
 from buildsvc.store.models import Account, BuildRule, ImageRepository
 
@@ -56,6 +59,21 @@ class Deleted:
 
 def hook_url(public_url: str, provider: str, hook_key: str) -> str:
     return f"{public_url.rstrip('/')}/webhooks/{provider}/{hook_key}"
+
+
+def rule_rows(cipher: Cipher, rules: list[dict[str, Any]]) -> list[BuildRule]:
+    """``prepare_rules``' values as rows, secret build args encrypted (``secret_args``)."""
+    return [
+        BuildRule(
+            **{
+                **rule,
+                "build_args": encrypt_secrets(
+                    cipher, rule["build_args"], rule["secret_build_args"]
+                ),
+            }
+        )
+        for rule in rules
+    ]
 
 
 async def reserve_slot(session: AsyncSession, account_id: int, provider: str, limit: int) -> None:
@@ -124,7 +142,7 @@ async def create_repository(
                 visibility=spec.visibility,
                 hook_key=hook_key,
                 hook_secret_encrypted=access.cipher.encrypt(secret),
-                rules=[BuildRule(**rule) for rule in rules],
+                rules=rule_rows(access.cipher, rules),
             )
             session.add(repository)
             await session.flush()
@@ -161,7 +179,7 @@ async def update_repository(
             repository.visibility = patch.visibility
         if rules is not None:
             # Queued builds keep their frozen copy; history keeps rule_id NULL.
-            repository.rules = [BuildRule(**rule) for rule in rules]
+            repository.rules = rule_rows(access.cipher, rules)
     return repository
 
 

@@ -24,7 +24,7 @@ from buildsvc.sources.common import REF_NOT_FOUND
 from buildsvc.sources.failures import SOURCE_URL_NOT_ALLOWED
 from buildsvc.sources.github import GitHubProvider
 from buildsvc.sources.gitlab import GitLabProvider
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources.network import AddressPolicy, ForbiddenAddress, resolve_checked
 from buildsvc.sources.registry import build_providers
 from buildsvc.sources.transport import INVALID_CA_CERT
 from buildsvc.sources.urls import INVALID_SOURCE_URL
@@ -40,6 +40,7 @@ __all__ = [
     "BitbucketServerProvider",
     "CommitState",
     "Credentials",
+    "ForbiddenAddress",
     "GitHubProvider",
     "GitLabProvider",
     "Hook",
@@ -49,4 +50,5 @@ __all__ = [
     "SourceProvider",
     "SourceRepository",
     "build_providers",
+    "resolve_checked",
 ]

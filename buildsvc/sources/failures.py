@@ -6,14 +6,17 @@ thread and the deadline). What comes out is one of::
     SourceUnreachable   SOURCE_UNREACHABLE     DNS failure, refused, timeout, TLS not trusted,
                                                connection broken
     SourceErrorResponse SOURCE_ERROR_RESPONSE  401/403/404/5xx, HTML or unparsable answer,
-                                               unexpected JSON, redirect of a write
+                                               unexpected JSON, JSON nested too deep to
+                                               decode (RecursionError), redirect of a write
                                                (python-gitlab, PyGithub, atlassian-python-api
                                                and requests.HTTPError from raise_for_status)
     InvalidInput        SOURCE_URL_NOT_ALLOWED the host resolves into a refused network
 
 with a ``detail`` naming the cause. Details are scrubbed of the token (and anything
 that looks like one) and cut to a readable length, because they reach users and logs.
-Anything not listed (a ``TypeError`` from our own code) is a bug and passes through.
+Anything not listed (a ``TypeError`` from our own code) is a bug and passes through. A
+``RecursionError`` is listed: in a forge call nothing of ours recurses, but every
+client library's JSON decoding does, once per level of the forge's answer.
 """
 
 from __future__ import annotations
@@ -159,7 +162,7 @@ def _unreachable(exc: BaseException, ctx: Context) -> str:
 def _body_field(body: bytes | None, key: str) -> str | None:
     try:
         value = json.loads(body or b"").get(key)
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return None
     return str(value) if value else None
 
@@ -176,10 +179,7 @@ def _http_detail(exc: gitlab.exceptions.GitlabError, code: int, ctx: Context) ->
         return ctx.details[code]
     phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else ""
     head = f"{ctx.forge} answered {code} {phrase}".rstrip()
-    body = exc.error_message
-    if isinstance(body, dict | list):
-        body = json.dumps(body)
-    text = str(body).strip()
+    text = _json_text(exc.error_message)
     if "<html" in text.lower() or text.startswith("<"):
         text = "(an HTML page)"
     if code == 401:
@@ -197,9 +197,19 @@ def _head(forge: str, code: int) -> str:
     return f"{forge} answered {code} {phrase}".rstrip()
 
 
+def _json_text(value: object) -> str:
+    """A decoded message as text; JSON as deep as the decoder allowed is only named."""
+    if not isinstance(value, dict | list):
+        return str(value).strip()
+    try:
+        return json.dumps(value)
+    except RecursionError:
+        return "(JSON nested too deep)"
+
+
 def _message_text(value: object) -> str:
     """A forge's error message as text; an HTML body is named, not quoted."""
-    text = (json.dumps(value) if isinstance(value, dict | list) else str(value or "")).strip()
+    text = _json_text(value) if isinstance(value, dict | list) else str(value or "").strip()
     return "(an HTML page)" if "<html" in text.lower() or text.startswith("<") else text
 
 
@@ -248,7 +258,7 @@ def _atlassian_body(response: requests.Response) -> tuple[str, str, object]:
     """
     try:
         body = json.loads(response.content or b"")
-    except ValueError:
+    except (ValueError, RecursionError):
         return "", "", None
     if not isinstance(body, dict):
         return "", "", None
@@ -378,6 +388,8 @@ def translate(exc: BaseException, ctx: Context) -> ServiceError | None:
         response = _atlassian_detail(exc, ctx)
     elif isinstance(exc, requests.exceptions.JSONDecodeError | json.JSONDecodeError):
         response = f"{ctx.forge} answered with a body that is not valid JSON"
+    elif isinstance(exc, RecursionError):
+        response = f"{ctx.forge} answered with JSON nested too deep to decode"
     elif isinstance(exc, requests.exceptions.TooManyRedirects):
         response = f"{ctx.forge} redirected too many times"
     elif isinstance(exc, requests.exceptions.ContentDecodingError):

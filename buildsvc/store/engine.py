@@ -18,7 +18,6 @@ Conventions for services (every domain follows them):
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -53,17 +52,31 @@ def is_postgresql(url: str | URL) -> bool:
 
 
 def create_engine(
-    settings: Settings, *, url: str | None = None, read_only: bool = False
+    settings: Settings,
+    *,
+    url: str | None = None,
+    read_only: bool = False,
+    foreign_keys: bool = True,
 ) -> AsyncEngine:
     """The async engine for ``settings`` (or an explicit ``url``, used by migrations/tests).
 
     ``read_only``: for hot paths that only read (the registry token server). On SQLite
     its transactions begin deferred and the connection refuses writes, so under WAL they
     run beside each other and beside the writer instead of queueing for the write lock.
+
+    ``foreign_keys=False``: for migrations. SQLite changes a column by copying its table
+    and dropping the old one, and a DROP TABLE under enforced foreign keys deletes the
+    rows that reference it (``ON DELETE CASCADE``): rules and builds would go with a
+    change to ``image_repositories``. The pragma cannot change inside a transaction, so
+    it is chosen per connection here.
     """
     target = make_url(url or settings.resolved_database_url)
     if target.get_backend_name() == "sqlite":
-        return _sqlite_engine(target, read_only=read_only)
+        if settings.database_url is None and url in (None, settings.resolved_database_url):
+            # The default database's directory is data_dir, made on first use; the
+            # directory of a configured URL never is (a typo would go unnoticed).
+            settings.data_dir.mkdir(exist_ok=True)
+        return _sqlite_engine(target, read_only=read_only, foreign_keys=foreign_keys)
     return create_async_engine(
         target,
         pool_size=PG_POOL_SIZE,
@@ -73,10 +86,7 @@ def create_engine(
     )
 
 
-def _sqlite_engine(url: URL, *, read_only: bool = False) -> AsyncEngine:
-    database = url.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+def _sqlite_engine(url: URL, *, read_only: bool = False, foreign_keys: bool = True) -> AsyncEngine:
     engine = create_async_engine(
         url,
         pool_size=SQLITE_POOL_SIZE,
@@ -93,7 +103,7 @@ def _sqlite_engine(url: URL, *, read_only: bool = False) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough under WAL, much faster
         if read_only:
             cursor.execute("PRAGMA query_only=ON")

@@ -105,7 +105,8 @@ class ApiToken(Base):
     last4: Mapped[str] = mapped_column(String(4))
     name: Mapped[str] = mapped_column(String(100), default="default")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]  # written at most once a minute
+    expires_at: Mapped[dt.datetime | None]  # None: never; past it the token is refused
 
 
 class SourceBinding(Base):
@@ -176,7 +177,7 @@ class BuildRule(Base):
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
     type: Mapped[str] = mapped_column(String(16))  # branch | tag
-    pattern: Mapped[str] = mapped_column(String(1024))  # exact name or regex
+    pattern: Mapped[str] = mapped_column(String(1024))  # exact name, glob or /regex/
     tag: Mapped[str] = mapped_column(String(1024))  # template: {branch} {tag} {sha} ...
     dockerfile: Mapped[str] = mapped_column(String(1024), default="Dockerfile")
     context: Mapped[str] = mapped_column(String(1024), default=".")
@@ -342,3 +343,52 @@ class RegistryEvent(Base):
     media_type: Mapped[str | None] = mapped_column(String(255))
     size: Mapped[int | None] = mapped_column(BigInteger)
     occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class NotificationTarget(Base):
+    """Where an image repository's events go: a signed webhook or a Slack incoming webhook."""
+
+    __tablename__ = "notification_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("image_repositories.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # webhook | slack
+    description: Mapped[str] = mapped_column(String(255), default="")
+    # Encrypted: a Slack URL embeds its token, and a webhook URL may carry one.
+    url_encrypted: Mapped[str] = mapped_column(Text)
+    url_display: Mapped[str] = mapped_column(String(2048))  # without secrets
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)  # webhook signing secret
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    failing_since: Mapped[dt.datetime | None]
+    disabled_at: Mapped[dt.datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class NotificationDelivery(Base):
+    """One event for one target, and how sending it went (the last attempt)."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        Index("ix_notification_deliveries_target_state", "target_id", "state", "id"),
+        Index("ix_notification_deliveries_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    target_id: Mapped[int] = mapped_column(
+        ForeignKey("notification_targets.id", ondelete="CASCADE")
+    )
+    event: Mapped[str] = mapped_column(String(32))
+    build_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[dt.datetime | None]
+    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)

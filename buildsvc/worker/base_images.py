@@ -95,8 +95,11 @@ def pull_missing(
     on_line: Callable[[str], None],
     cancel: StreamCancel,
     failures: PullFailures | None = None,
+    kind: str = "base image",
 ) -> None:
     """Pull each of ``images`` the engine lacks; ``credentials`` by registry host.
+
+    ``kind`` names the images in log lines and errors ("base image", "cache image").
 
     A pull the registry refuses (no such image, denied) raises ``BuildFailed`` naming
     the image, as the legacy builder's own pull would; with ``failures`` given it is
@@ -108,12 +111,12 @@ def pull_missing(
         try:
             if _present(api, image):
                 continue
-            _pull(api, image, credentials, on_line)
+            _pull(api, image, credentials, on_line, kind)
         except BuildFailed as failed:
             if failures is None:
                 raise
             failures[image] = failed
-            on_line(f"Base image {image} not pulled: {failed.error}")
+            on_line(f"{kind.capitalize()} {image} not pulled: {failed.error}")
 
 
 def _pull(
@@ -121,10 +124,11 @@ def _pull(
     image: str,
     credentials: Mapping[str, Mapping[str, str]],
     on_line: Callable[[str], None],
+    kind: str,
 ) -> None:
-    repository, tag = parse_repository_tag(image)
+    repository, tag = parse_repository_tag(image)  # the tag is a digest after "@"
     registry, _ = resolve_repository_name(repository)
-    on_line(f"Pulling base image {image}")
+    on_line(f"Pulling {kind} {image}")
     try:
         stream = api.pull(
             repository,
@@ -135,16 +139,16 @@ def _pull(
         )
         for item in stream:
             if "error" in item:
-                raise _pull_failed(image, str(item["error"]))
+                raise _pull_failed(image, str(item["error"]), kind)
             if item.get("status", "").startswith(("Digest:", "Status:")):
                 on_line(str(item["status"]))
     except docker.errors.APIError as exc:
-        raise _pull_failed(image, str(exc.explanation or exc)) from exc
+        raise _pull_failed(image, str(exc.explanation or exc), kind) from exc
 
 
-def _pull_failed(image: str, error: str) -> BuildFailed:
+def _pull_failed(image: str, error: str, kind: str) -> BuildFailed:
     return BuildFailed(
-        f"base image {image} could not be pulled: {error.strip()}",
+        f"{kind} {image} could not be pulled: {error.strip()}",
         step=f"FROM {image}",
         last_lines=[],
     )

@@ -1,10 +1,20 @@
-"""The build context: where it is in the checkout, and the tar the engine receives."""
+"""The build context: where it is in the checkout, and the tar the engine receives.
+
+Only files of the build context (a directory of the checkout) are read. A symlink may
+lead anywhere (``.dockerignore`` -> ``/etc/shadow``), so each path read is resolved
+first: a Dockerfile that leads outside the build context is refused, a ``.dockerignore``
+that does is treated as absent, each with a line in the build log. The tar stores
+symlinks as links, as ``docker build`` does, and opens regular files only, never
+through a link.
+"""
 
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -15,11 +25,29 @@ from buildsvc.worker.errors import BuildContextNotFound, DockerfileNotFound
 __all__ = ["check_dockerfile", "context_tar", "resolve_context"]
 
 
+Line = Callable[[str], None]
+
+
+def _quiet(_line: str) -> None:
+    pass
+
+
 def _inside(root: Path, relative: str) -> Path | None:
     """``root/relative`` resolved, or None when it escapes ``root`` (``..``, symlinks)."""
     base = root.resolve()
-    target = (base / relative).resolve()
+    try:
+        target = (base / relative).resolve()
+    except RuntimeError:  # a symlink loop: it leads nowhere inside
+        return None
     return target if target == base or target.is_relative_to(base) else None
+
+
+def _escape(root: Path, relative: str) -> str:
+    """How ``relative`` leaves ``root``: by its spelling, or through a symlink."""
+    spelled = Path(os.path.normpath(root.resolve() / relative))
+    if spelled.is_relative_to(root.resolve()):
+        return "leads outside the build context through a symlink"
+    return "is outside the build context"
 
 
 def resolve_context(source_root: Path, context: str) -> Path:
@@ -32,18 +60,23 @@ def resolve_context(source_root: Path, context: str) -> Path:
     return path
 
 
-def check_dockerfile(context: Path, dockerfile: str) -> str:
+def check_dockerfile(context: Path, dockerfile: str, on_line: Line = _quiet) -> str:
     """The Dockerfile's path relative to ``context``; it must be a file inside it."""
     path = _inside(context, dockerfile)
     if path is None:
-        raise DockerfileNotFound(dockerfile, detail=f"{dockerfile!r} is outside the build context")
+        detail = f"{dockerfile!r} {_escape(context, dockerfile)}; it is not read"
+        on_line(f"Dockerfile {detail}")
+        raise DockerfileNotFound(dockerfile, detail=detail)
     if not path.is_file():
         raise DockerfileNotFound(dockerfile)
     return path.relative_to(context.resolve()).as_posix()
 
 
-def _ignore_patterns(context: Path) -> list[str]:
-    ignore = context / ".dockerignore"
+def _ignore_patterns(context: Path, on_line: Line) -> list[str]:
+    ignore = _inside(context, ".dockerignore")
+    if ignore is None:
+        on_line(f".dockerignore {_escape(context, '.dockerignore')}; building as if absent")
+        return []
     if not ignore.is_file():
         return []
     lines = (line.strip() for line in ignore.read_text().splitlines())
@@ -58,7 +91,11 @@ def _plain(info: tarfile.TarInfo) -> bool:
         return False
 
 
-def context_tar(context: Path, dockerfile: str) -> IO[bytes]:
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
+
+
+def context_tar(context: Path, dockerfile: str, on_line: Line = _quiet) -> IO[bytes]:
     """The build context as a tar file, minus what ``.dockerignore`` excludes.
 
     Same rules as ``docker build``: docker-py's own ``.dockerignore`` parser, every entry
@@ -67,8 +104,11 @@ def context_tar(context: Path, dockerfile: str) -> IO[bytes]:
     out of the first 512 bytes, so an entry that needs no extended (PAX) header goes
     first; if none does (every name long or not ASCII), the tar is gzipped, which BuildKit
     recognises by its magic bytes. Tarring here also lets us close the file on every path.
+    docker-py's walk does not descend into symlinked directories, and ``gettarinfo``
+    does not follow a link, so a symlink is archived as one and never read.
     """
-    paths = sorted(exclude_paths(str(context), _ignore_patterns(context), dockerfile=dockerfile))
+    patterns = _ignore_patterns(context, on_line)
+    paths = sorted(exclude_paths(str(context), patterns, dockerfile=dockerfile))
     archive: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - returned open
     try:
         # gettarinfo needs a TarFile; this one is never written to.
@@ -90,7 +130,9 @@ def context_tar(context: Path, dockerfile: str) -> IO[bytes]:
         ) as tar:
             for info in infos:
                 if info.isfile():
-                    with (context / info.name).open("rb") as content:
+                    # A regular file when listed; O_NOFOLLOW keeps a link from ever
+                    # being read through, whatever happened since.
+                    with open(context / info.name, "rb", opener=_no_follow) as content:
                         tar.addfile(info, content)
                 else:
                     tar.addfile(info)

@@ -28,7 +28,9 @@ class BuildRequest:
     network_mode: str | None = None
     memory_limit: int | str | None = None  # bytes or docker notation ("512m")
     builder: Builder = "buildkit"
-    # Registry host -> {"username", "password"}: for base images BuildKit needs pulled.
+    # Images whose inline BuildKit cache the build may reuse (``registry_cache``).
+    cache_from: tuple[str, ...] = ()
+    # Registry host -> {"username", "password"}: for base and cache images pulled first.
     registry_credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
 
     @property

@@ -8,7 +8,9 @@ the image id as ``moby.image.id`` and a failure as an ``error`` item.
 BuildKit pulls only through a client session, which a plain API client has not; the
 base images it needs are pulled first (``base_images``), and an image that slipped
 through (named in a way only BuildKit resolves) is pulled when BuildKit names it in its
-"no active sessions" failure, and the build tried again.
+"no active sessions" failure, and the build tried again. So are the images of
+``request.cache_from`` (``registry_cache``); every build exports its cache inline for
+the next one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from buildsvc.worker.base_images import PullFailures, external_images, pull_miss
 from buildsvc.worker.build_request import BuildRequest
 from buildsvc.worker.buildkit_trace import TRACE_ID, Progress
 from buildsvc.worker.errors import BuildCancelled, BuildFailed
+from buildsvc.worker.registry_cache import INLINE_CACHE_ARG, hit_line, pull_cache_sources
 from buildsvc.worker.streaming import CancellableBody, StreamCancel
 
 __all__ = ["build_with_buildkit"]
@@ -63,12 +66,15 @@ def buildkit_network(api: docker.APIClient, mode: str | None) -> str:
     return "default" if _has_bridge[api] else "none"
 
 
-def _params(api: docker.APIClient, request: BuildRequest, dockerfile: str) -> dict[str, Any]:
+def _params(
+    api: docker.APIClient, request: BuildRequest, dockerfile: str, cache_from: tuple[str, ...]
+) -> dict[str, Any]:
     return {
         "version": "2",  # BuildKit
         "t": list(request.tags),  # every tag in the one build
         "dockerfile": dockerfile,
-        "buildargs": json.dumps(dict(request.buildargs)),
+        "buildargs": json.dumps({**request.buildargs, **INLINE_CACHE_ARG}),
+        "cachefrom": json.dumps(list(cache_from)),
         "labels": json.dumps(dict(request.labels)),  # image metadata, no build step
         "nocache": "1" if request.nocache else "0",
         "networkmode": buildkit_network(api, request.network_mode),
@@ -89,6 +95,7 @@ def _consume(
     on_line: Callable[[str], None],
     cancel: StreamCancel,
 ) -> str:
+    """The image id the build stream ends with."""
     image_id: str | None = None
     for item in stream:
         if cancel.cancelled:
@@ -120,16 +127,18 @@ def _build_once(
     request: BuildRequest,
     dockerfile: str,
     archive: IO[bytes],
+    cache_from: tuple[str, ...],
     on_line: Callable[[str], None],
     cancel: StreamCancel,
-) -> str:
+) -> tuple[str, int]:
+    """The image id, and how many Dockerfile steps came from the cache."""
     size = archive.seek(0, 2)
     archive.seek(0)
     if cancel.cancelled:
         raise BuildCancelled()
     response = api.post(
         f"{api.base_url}/v{api.api_version}/build",
-        params=_params(api, request, dockerfile),
+        params=_params(api, request, dockerfile, cache_from),
         data=CancellableBody(archive, size, cancel),
         headers={"Content-Type": "application/x-tar"},
         stream=True,
@@ -141,7 +150,9 @@ def _build_once(
         except requests.HTTPError as exc:
             docker.errors.create_api_error_from_http_exception(exc)  # raises APIError
         chunks = response.iter_content(chunk_size=None)
-        return _consume(json_stream(chunks), Progress(on_line), on_line, cancel)
+        progress = Progress(on_line)
+        image_id = _consume(json_stream(chunks), progress, on_line, cancel)
+        return image_id, progress.cached_steps
     finally:
         response.close()
 
@@ -181,9 +192,14 @@ def build_with_buildkit(
         cancel=cancel,
         failures=failed,
     )
+    cache_from = pull_cache_sources(
+        api, request.cache_from, credentials=credentials, on_line=on_line, cancel=cancel
+    )
     for _ in range(MAX_PULL_ROUNDS):
         try:
-            return _build_once(api, request, dockerfile, archive, on_line, cancel)
+            image_id, cached = _build_once(
+                api, request, dockerfile, archive, cache_from, on_line, cancel
+            )
         except BuildFailed as failure:
             image = _needed_image(failure)
             if image is None:
@@ -193,6 +209,10 @@ def build_with_buildkit(
                 raise earlier from failure  # why the image is not there: the pull's error
             on_line(f"BuildKit needs {image}, which the engine does not have: pulling it")
             pull_missing(api, [image], credentials=credentials, on_line=on_line, cancel=cancel)
+            continue
+        for ref in cache_from:
+            on_line(hit_line(ref, cached))
+        return image_id
     raise BuildFailed(
         f"base images still missing after {MAX_PULL_ROUNDS} pulls", step=None, last_lines=[]
     )

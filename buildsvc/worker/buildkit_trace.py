@@ -12,12 +12,14 @@ so no generated code is vendored.
     #5 0.412 compiling...
     #5 DONE 1.3s
 
-and remembers what a failure report needs: the failing step and its last lines.
+and remembers what a failure report needs: the failing step and its last lines, and
+how many of the Dockerfile's steps came from the cache.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +31,11 @@ __all__ = ["TRACE_ID", "Progress", "decode_trace"]
 
 TRACE_ID = "moby.buildkit.trace"
 TAIL_LINES = 20
+# A Dockerfile step that makes a layer: "[2/5] RUN make", "[build 3/4] COPY . /src";
+# not the FROM that starts a stage (an image, not a step to cache).
+_LAYER_STEP = re.compile(r"\[(?:\S+ )?\d+/\d+\] (?!FROM )")
+# A cache source BuildKit could not read: the build goes on without it.
+_CACHE_IMPORT = "importing cache manifest from "
 
 _F = descriptor_pb2.FieldDescriptorProto
 _STRING, _BYTES, _BOOL, _INT64 = _F.TYPE_STRING, _F.TYPE_BYTES, _F.TYPE_BOOL, _F.TYPE_INT64
@@ -148,6 +155,7 @@ class Progress:
         self._vertexes: dict[str, _Vertex] = {}
         self._statuses_done: set[str] = set()
         self.failed: _Vertex | None = None
+        self.cached_steps = 0  # Dockerfile steps (layers) taken from the cache
 
     def feed(self, message: Any) -> None:
         # A step's output comes before its end, whatever order one message lists them in.
@@ -215,12 +223,16 @@ class Progress:
         vertex.ended = True
         if message.error:
             vertex.error = message.error
-            if self.failed is None or _collateral(self.failed.error):
+            if vertex.name.startswith(_CACHE_IMPORT):
+                pass  # not the build's failure: it goes on, building without that cache
+            elif self.failed is None or _collateral(self.failed.error):
                 # When one step fails BuildKit cancels the steps running beside it,
                 # and they end in errors too: the failure is the first real one.
                 self.failed = vertex
             self._emit(f"#{vertex.number} ERROR: {message.error}")
         elif message.cached:
+            if _LAYER_STEP.match(vertex.name):
+                self.cached_steps += 1
             self._emit(f"#{vertex.number} CACHED")
         else:
             took = completed - (vertex.started or completed) if completed else 0.0

@@ -64,7 +64,8 @@ class Job:
     commit_sha: str
     dockerfile: str
     context: str
-    build_args: dict[str, str]
+    # As stored, secret values encrypted, until ``pipeline.open_secret_args`` (``execute``).
+    build_args: dict[str, str] = field(repr=False)
     secret_build_args: list[str]
     no_cache: bool
     tags: list[str]

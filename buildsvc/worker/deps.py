@@ -3,16 +3,19 @@
 The docker client is shared (one connection pool to the engine, no per-build
 handshake), and so are the database engine, the Redis pool (arq's own) and the forge
 providers. ``running`` maps each build this process is working on to its handle, so a
-cancel message can reach it.
+cancel message can reach it. ``source_tree`` hands out the work tree kept for each
+account's source repository (under ``<data_dir>/sources``), to one build at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import os
 import secrets
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,7 @@ class WorkerDeps:
     workdir: Path
     running: dict[int, Callable[[], None]] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    _source_locks: dict[Path, asyncio.Lock] = field(default_factory=dict)
     _insecure_registries: dict[str, bool] = field(default_factory=dict)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -57,6 +61,18 @@ class WorkerDeps:
         task = asyncio.create_task(work)
         self.background.add(task)
         task.add_done_callback(self.background.discard)
+
+    @contextlib.asynccontextmanager
+    async def source_tree(self, account_id: int, clone_url: str) -> AsyncIterator[Path]:
+        """The work tree kept for this account's ``clone_url``, held until the block ends.
+
+        Per account: each build's fetch still proves its own token can read the commit,
+        and no account's checkout is another's.
+        """
+        key = hashlib.sha256(f"{account_id}\n{clone_url}".encode()).hexdigest()[:32]
+        path = self.workdir.parent / "sources" / key
+        async with self._source_locks.setdefault(path, asyncio.Lock()):
+            yield path
 
     async def registry_insecure(self, registry: str) -> bool:
         """Whether this worker's engine pushes to ``registry`` over plain HTTP (cached)."""

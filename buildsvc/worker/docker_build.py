@@ -162,9 +162,9 @@ def build_image_sync(
 ) -> str:
     """Build ``request`` and tag it with every tag; return the image id (blocking)."""
     handle = cancel or StreamCancel()
-    dockerfile = check_dockerfile(request.context, request.dockerfile)
+    dockerfile = check_dockerfile(request.context, request.dockerfile, on_line)
     lines = _Lines(on_line)
-    archive = context_tar(request.context, dockerfile)
+    archive = context_tar(request.context, dockerfile, on_line)
     try:
         size = archive.seek(0, 2)
         archive.seek(0)

@@ -9,6 +9,8 @@ ServiceError
     ├── SourceFetchFailed           SOURCE_FETCH_FAILED (network, server error, bad URL)
     │   ├── SourceAuthFailed        SOURCE_AUTH_FAILED (the forge rejected the token)
     │   ├── CommitNotFound          SOURCE_COMMIT_NOT_FOUND (sha not in the repository)
+    │   ├── SourceUrlNotAllowed     SOURCE_URL_NOT_ALLOWED (the clone URL's host resolves
+    │   │                           into a network the address policy refuses)
     │   └── SourceFetchTimeout      SOURCE_FETCH_TIMEOUT
     ├── BuildContextNotFound        BUILD_CONTEXT_NOT_FOUND
     ├── DockerfileNotFound          DOCKERFILE_NOT_FOUND
@@ -56,6 +58,15 @@ class SourceAuthFailed(SourceFetchFailed):
 class CommitNotFound(SourceFetchFailed):
     code = "SOURCE_COMMIT_NOT_FOUND"
     default_message = "The commit to build was not found in the source repository."
+    transient = False
+
+
+class SourceUrlNotAllowed(SourceFetchFailed):
+    """The same refusal binding makes (``buildsvc.sources``), made again at every fetch."""
+
+    code = "SOURCE_URL_NOT_ALLOWED"
+    status = 400
+    default_message = "The source URL points to a network this service may not contact."
     transient = False
 
 

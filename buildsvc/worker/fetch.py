@@ -2,13 +2,25 @@
 
 ``git init`` + ``git fetch --depth 1 <url> <sha>`` + ``git checkout --detach``. The
 token reaches git only through its environment: ``GIT_CONFIG_COUNT``/``KEY``/``VALUE``
-set ``http.<origin>/.extraHeader`` to an ``Authorization: Basic`` header, scoped to the
-clone URL's origin so a redirect to another host never receives it. Nothing with the
-token goes into argv, the URL, a log line or an error detail (all output is masked).
-Global and system git config are ignored, so no credential helper stores the token.
+set ``http.<origin>/.extraHeader`` to an ``Authorization: Basic`` header. git matches
+that key against the clone URL once and then sends the header with every request of the
+fetch, wherever it goes; so redirects are not followed at all (``http.followRedirects``
+false: a 3xx fails the fetch, naming the redirect), and no proxy stands between git and
+the forge. The clone URL's host is checked against the address policy first and git
+connects only to the addresses checked (``source_address``). Nothing with the token
+goes into argv, the URL, a log line or an error detail (all output is masked). Global
+and system git config are ignored, so no credential helper stores the token.
 
 Each git runs in its own process group; on timeout or cancellation the whole group
 (git and its ``git-remote-http`` child) is killed.
+
+``kept=True`` reuses ``dest``, a work tree kept across builds of one repository: its
+objects are dropped (a shallow fetch sends the whole tree again anyway, so they would
+only pile up), the commit is fetched as above, and ``git read-tree -u --reset`` rewrites
+only the files whose content differs from the last build's, going by the index; ``git
+clean`` removes the rest. On a large repository that saves writing every file again.
+A kept tree git cannot update (a git killed mid-way left a lock) is started afresh.
+The caller keeps two builds out of one kept tree at once.
 """
 
 from __future__ import annotations
@@ -19,12 +31,14 @@ import contextlib
 import inspect
 import os
 import re
+import shutil
 import signal
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from buildsvc.sources import AddressPolicy, resolve_checked
 from buildsvc.worker.errors import (
     CommitNotFound,
     SourceAuthFailed,
@@ -32,6 +46,7 @@ from buildsvc.worker.errors import (
     SourceFetchTimeout,
 )
 from buildsvc.worker.masking import Masker
+from buildsvc.worker.source_address import Resolver, check_clone_host
 
 LineCallback = Callable[[str], Awaitable[None] | None]
 
@@ -52,12 +67,21 @@ _MISSING_COMMIT_PATTERNS = (
     "no such remote ref",
     "reference is not a tree",
 )
+_REDIRECT = re.compile(r"returned error: (3\d\d)")
 
 
 def git_auth_env(
-    clone_url: str, username: str | None, token: str | None, *, protocols: Sequence[str]
+    clone_url: str,
+    username: str | None,
+    token: str | None,
+    *,
+    protocols: Sequence[str],
+    pins: Sequence[str] = (),
 ) -> dict[str, str]:
-    """The environment that makes git non-interactive, hermetic and authenticated."""
+    """The environment that makes git non-interactive, hermetic and authenticated.
+
+    ``pins`` are ``http.curloptResolve`` values: host:port:addresses git connects to.
+    """
     env = {
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ASKPASS": "true",  # answer any prompt with nothing instead of hanging
@@ -67,7 +91,12 @@ def git_auth_env(
         "GIT_ALLOW_PROTOCOL": ":".join(protocols),
         "LC_ALL": "C",  # error messages are matched in English
     }
-    config: list[tuple[str, str]] = [("credential.helper", "")]
+    config: list[tuple[str, str]] = [
+        ("credential.helper", ""),
+        ("http.followRedirects", "false"),
+        ("http.proxy", ""),  # empty: no proxy, not even one from http_proxy & co.
+        *(("http.curloptResolve", pin) for pin in pins),
+    ]
     if token:
         parts = urlsplit(clone_url)
         credential = base64.b64encode(f"{username or 'oauth2'}:{token}".encode()).decode()
@@ -103,6 +132,12 @@ def _classify(output: Sequence[str], step: str) -> SourceFetchFailed:
         return SourceAuthFailed(detail=detail)
     if any(pattern in lowered for pattern in _MISSING_COMMIT_PATTERNS):
         return CommitNotFound(detail=detail)
+    redirect = _REDIRECT.search(lowered)
+    if redirect is not None:
+        return SourceFetchFailed(
+            detail=f"the forge answered with a redirect (HTTP {redirect.group(1)}), which is "
+            f"not followed: the token goes to the clone URL's host only; {detail}"
+        )
     return SourceFetchFailed(detail=detail)
 
 
@@ -152,6 +187,38 @@ async def _git(
     return list(tail)
 
 
+def _kept_steps(clone_url: str, sha: str) -> list[tuple[str, ...]]:
+    return [
+        ("init", "--quiet"),  # a no-op for an existing repository
+        ("fetch", "--depth", "1", "--no-tags", "--", clone_url, sha),
+        ("read-tree", "-u", "--reset", sha),  # only the files that changed
+        ("update-ref", "--no-deref", "HEAD", sha),
+        ("clean", "-ffdxq"),
+    ]
+
+
+def _drop_objects(dest: Path) -> None:
+    """The last build's objects and shallow list go; the index (what is checked out) stays."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if not (dest / ".git").is_dir():
+        return  # a new tree: ``git init`` makes it
+    objects = dest / ".git" / "objects"
+    shutil.rmtree(objects, ignore_errors=True)
+    (dest / ".git" / "shallow").unlink(missing_ok=True)
+    (objects / "pack").mkdir(parents=True, exist_ok=True)
+    (objects / "info").mkdir(exist_ok=True)
+
+
+def _steps(clone_url: str, sha: str) -> list[tuple[str, ...]]:
+    return [
+        ("init", "--quiet"),
+        ("fetch", "--depth", "1", "--no-tags", "--", clone_url, sha),
+        # A full sha names exactly one object: once fetch and checkout succeed, HEAD is
+        # ``sha`` (a ``rev-parse HEAD`` to confirm it was one more git process per build).
+        ("-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha),
+    ]
+
+
 async def fetch_source(
     clone_url: str,
     sha: str,
@@ -161,34 +228,61 @@ async def fetch_source(
     token: str | None = None,
     timeout: float = 300.0,  # noqa: ASYNC109 - the fetch owns its deadline (a setting)
     on_line: LineCallback | None = None,
+    policy: AddressPolicy,
     protocols: Sequence[str] = ("https", "http"),
+    resolve: Resolver = resolve_checked,
+    kept: bool = False,
 ) -> str:
     """Check out commit ``sha`` of ``clone_url`` into ``dest`` (new or empty); return the sha.
 
+    With ``kept``, ``dest`` is a work tree kept across builds (see the module's text).
+
     ``on_line`` receives each (masked) output line; it may be a coroutine function.
-    ``protocols`` are the URL schemes git may use (tests add ``file``).
+    ``policy`` says which addresses the clone URL's host may resolve to.
+    ``protocols`` are the URL schemes git may use (tests add ``file``); ``resolve``
+    looks the host up and checks it (tests pin a name of their own).
     """
     sha = sha.strip().lower()
     if not _SHA_RE.fullmatch(sha):
         raise CommitNotFound(detail=f"{sha!r} is not a full commit sha")
     _check_url(clone_url, protocols)
-    _prepare_dest(dest)
 
     masker = Masker()
     masker.add(token, username=username or "oauth2")
-    env = git_auth_env(clone_url, username, token, protocols=protocols)
-
-    async def run(*args: str) -> list[str]:
-        return await _git(args, cwd=dest, env=env, masker=masker, on_line=on_line)
 
     try:
         async with asyncio.timeout(timeout):
-            await _emit(on_line, f"Fetching {masker.mask(clone_url)} at {sha}")
-            await run("init", "--quiet")
-            await run("fetch", "--depth", "1", "--no-tags", "--", clone_url, sha)
-            # A full sha names exactly one object: once fetch and checkout succeed, HEAD is
-            # ``sha`` (a ``rev-parse HEAD`` to confirm it was one more git process per build).
-            await run("-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", sha)
+            checked = await check_clone_host(clone_url, policy, resolve=resolve)
+            pins = checked.curl_resolve() if checked is not None else []
+            env = git_auth_env(clone_url, username, token, protocols=protocols, pins=pins)
+            where = f" ({', '.join(checked.addresses)})" if checked is not None else ""
+            await _emit(on_line, f"Fetching {masker.mask(clone_url)}{where} at {sha}")
+            if not kept:
+                _prepare_dest(dest)
+                for args in _steps(clone_url, sha):
+                    await _git(args, cwd=dest, env=env, masker=masker, on_line=on_line)
+                return sha
+            try:
+                await _update_kept(dest, clone_url, sha, env, masker, on_line)
+            except (SourceAuthFailed, CommitNotFound):
+                raise
+            except SourceFetchFailed:
+                await _emit(on_line, "The kept work tree could not be updated; fetching afresh")
+                await asyncio.to_thread(shutil.rmtree, dest, True)
+                await _update_kept(dest, clone_url, sha, env, masker, on_line)
     except TimeoutError as exc:
         raise SourceFetchTimeout(detail=f"git did not finish within {timeout:g} s") from exc
     return sha
+
+
+async def _update_kept(
+    dest: Path,
+    clone_url: str,
+    sha: str,
+    env: Mapping[str, str],
+    masker: Masker,
+    on_line: LineCallback | None,
+) -> None:
+    await asyncio.to_thread(_drop_objects, dest)
+    for args in _kept_steps(clone_url, sha):
+        await _git(args, cwd=dest, env=env, masker=masker, on_line=on_line)

@@ -14,7 +14,16 @@ arq gets (also for an in-process ``arq.Worker`` in tests):
 - ``keep_result``: a minute (results are in the database; Redis keeps only the queue);
 - ``allow_abort_jobs``: arq's abort works on our jobs too;
 - ``max_tries``: high, because a build waiting behind its ref's running build is
-  deferred with ``Retry`` as often as needed (SIGTERM also retries: the job runs again).
+  deferred with ``Retry`` as often as needed (SIGTERM also retries: the job runs again);
+- ``job_completion_wait``: ``settings.worker_shutdown_grace_seconds``. On SIGTERM (or
+  SIGINT) arq stops taking jobs and waits that long for the running ones; then it
+  cancels them, and each cancelled build goes back to the queue (``run._requeue``) for
+  another worker. With 0 arq cancels at once.
+
+``run_worker`` keeps the process up through Redis outages (``worker.supervise``): arq's
+poll loop is run again once Redis is back.
+The worker also sends notifications (``notifications.jobs``: their job, and the sweeper
+that enqueues it).
 """
 
 from __future__ import annotations
@@ -33,10 +42,13 @@ from arq.worker import Worker
 from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.builds.queue import JOB_FUNCTION, WAKE_CHANNEL
 from buildsvc.config import Settings
+from buildsvc.notifications import jobs as notifications
+from buildsvc.outage import Backoff, Outage
 from buildsvc.worker.deps import DEADLINE_SLACK_SECONDS, close_deps, open_deps
 from buildsvc.worker.image_gc import collect_forever
 from buildsvc.worker.reaper import reap_forever
 from buildsvc.worker.run import DEPS, run_build
+from buildsvc.worker.supervise import close, connect, supervise
 from buildsvc.worker.watch import listen_for_cancels
 
 log = logging.getLogger(__name__)
@@ -44,7 +56,6 @@ log = logging.getLogger(__name__)
 SETTINGS = "buildsvc_settings"  # arq ctx key
 TASKS = "buildsvc_tasks"
 WORKER = "buildsvc_worker"  # the arq Worker itself, when made by create_worker
-RECONNECT_SECONDS = 1.0
 KEEP_RESULT_SECONDS = 60
 MAX_TRIES = 1_000_000
 # Each running build streams docker output in a thread; forge calls run in threads too.
@@ -54,13 +65,17 @@ THREADS_PER_BUILD = 4
 def worker_options(settings: Settings) -> dict[str, Any]:
     timeout = settings.build_timeout_seconds + DEADLINE_SLACK_SECONDS
     return {
-        "functions": [func(run_build, name=JOB_FUNCTION, timeout=timeout, max_tries=MAX_TRIES)],
+        "functions": [
+            func(run_build, name=JOB_FUNCTION, timeout=timeout, max_tries=MAX_TRIES),
+            notifications.arq_function(),
+        ],
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "max_jobs": settings.worker_concurrency,
         "job_timeout": timeout,
         "keep_result": KEEP_RESULT_SECONDS,
         "poll_delay": settings.worker_poll_delay_seconds,
         "allow_abort_jobs": True,
+        "job_completion_wait": settings.worker_shutdown_grace_seconds,
         "health_check_interval": 10,
         "on_startup": startup,
         "on_shutdown": shutdown,
@@ -74,7 +89,10 @@ async def startup(ctx: dict[str, Any]) -> None:
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=threads))
     deps = await open_deps(settings, ctx["redis"])
     ctx[DEPS] = deps
+    notifier = notifications.Notifier(deps.sessionmaker, deps.access.cipher, settings)
+    ctx[notifications.NOTIFIER] = notifier
     ctx[TASKS] = [
+        asyncio.create_task(notifications.sweep_forever(notifier, ctx["redis"]), name="notify"),
         asyncio.create_task(reap_forever(deps), name="reaper"),
         asyncio.create_task(collect_forever(deps), name="image-gc"),
         asyncio.create_task(listen_for_cancels(deps), name="cancel-listener"),
@@ -110,21 +128,25 @@ async def wake_on_enqueue(worker: Worker, redis: ArqRedis) -> None:
     build. ``start_jobs`` is arq's own claim: it takes a job only if no worker (nor this
     one's poll loop, running alongside) has it in progress, and within ``max_jobs``.
     """
+    backoff = Backoff()
     while True:
         pubsub = redis.pubsub()
         try:
             await pubsub.subscribe(WAKE_CHANNEL)
+            backoff.reset()
             while True:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is None or worker.job_counter >= worker.max_jobs:
                     continue  # busy: the poll loop takes the job when a slot frees up
+                if not worker.allow_pick_jobs:
+                    continue  # shutting down: arq's own poll loop stopped taking jobs too
                 due = await redis.zrangebyscore(
                     worker.queue_name, min=float("-inf"), max=timestamp_ms(), start=0, num=10
                 )
                 await worker.start_jobs(due)
-        except REDIS_ERRORS as exc:
-            log.warning("wake-up channel unavailable (polling covers it): %s", exc)
-            await asyncio.sleep(RECONNECT_SECONDS)
+        except REDIS_ERRORS as exc:  # the supervisor logs the outage; polling covers it
+            log.debug("wake-up channel unavailable: %s", exc)
+            await asyncio.sleep(backoff.next())
         finally:
             with contextlib.suppress(*REDIS_ERRORS):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
@@ -137,12 +159,25 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
     return worker
 
 
+async def serve(settings: Settings) -> None:
+    """The worker until SIGINT/SIGTERM, through Redis outages."""
+    outage = Outage(log)
+    pool = await connect(worker_options(settings)["redis_settings"], outage)
+    worker = create_worker(settings, redis_pool=pool)
+    try:
+        await supervise(worker, outage)
+    finally:
+        await close(worker)
+
+
 def run_worker(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM (running builds go back to the queue)."""
+    """Run until SIGINT/SIGTERM (running builds get the grace period, then go back
+    to the queue)."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        create_worker(settings).run()
+        with contextlib.suppress(asyncio.CancelledError):  # how SIGINT/SIGTERM end it
+            loop.run_until_complete(serve(settings))
     finally:
         asyncio.set_event_loop(None)
         loop.close()

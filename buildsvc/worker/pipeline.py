@@ -3,34 +3,40 @@
 Each phase change is a guarded ``transition`` that also requires the build to still be
 this worker's (``Job.owned``): a build cancelled or requeued meanwhile raises
 ``NotOwner`` and the pipeline stops. Step failures raise the ``BuildError`` subclasses
-of ``buildsvc.worker.errors``; the caller records them. The checkout lives in a
-directory of its own under the worker's work directory and is removed on every path.
+of ``buildsvc.worker.errors``; the caller records them. The checkout is the work tree
+the worker keeps for the account's source repository (``WorkerDeps.source_tree``):
+a new commit rewrites only the files that changed (``fetch_source(kept=True)``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import secrets
-import shutil
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TypeVar
 
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
 from buildsvc.builds import registry_login as build_login
+from buildsvc.builds.queries import last_pushed
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.config import Settings
+from buildsvc.secret_args import decrypt_secrets
+from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import utcnow
 from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
 from buildsvc.worker.docker_build import BuildRequest, build_image, oci_labels, resolve_context
 from buildsvc.worker.docker_push import push_image
-from buildsvc.worker.errors import SourceAuthFailed
+from buildsvc.worker.errors import RegistryError, SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
 from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.outcomes import NotOwner, SourceNotBound
+from buildsvc.worker.registry_cache import NO_PREVIOUS, cache_source
+from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
+from buildsvc.worker.withheld import withholding
 
 T = TypeVar("T")
 
@@ -52,6 +58,12 @@ def git_credentials(deps: WorkerDeps, job: Job) -> GitCredentials:
     return GitCredentials(username, token)
 
 
+def open_secret_args(deps: WorkerDeps, job: Job) -> Job:
+    """The job with its secret build args decrypted, only in memory, for this build."""
+    args = decrypt_secrets(deps.access.cipher, job.build_args, job.secret_build_args)
+    return replace(job, build_args=args)
+
+
 def source_url(clone_url: str) -> str:
     """The repository's web address for the OCI source label (the clone URL minus .git)."""
     return clone_url.removesuffix(".git")
@@ -69,6 +81,23 @@ def registry_credentials(settings: Settings, job: Job) -> dict[str, dict[str, st
     """The push registry's login, for base images pulled from it before a build."""
     username, password = registry_login(settings, job)
     return {settings.registry: {"username": username, "password": password}}
+
+
+async def cache_sources(deps: WorkerDeps, job: Job, log: BuildLog) -> tuple[str, ...]:
+    """The rule's last pushed image, as the build's registry cache (none: a miss)."""
+    if job.no_cache:
+        return ()
+    previous = await last_pushed(
+        deps.sessionmaker,
+        repository_id=job.repository_id,
+        rule_id=job.rule_id,
+        ref=job.ref,
+        before=job.build_id,
+    )
+    if previous is None:
+        log.write(NO_PREVIOUS)
+        return ()
+    return (cache_source(*previous),)
 
 
 def labels_line(labels: dict[str, str]) -> str:
@@ -113,6 +142,7 @@ async def push_labelled(
     image_id: str,
     username: str | None,
     password: str | None,
+    write: Callable[[str], None],
 ) -> str:
     """Push every tag, then put ``labels`` (if any) into the pushed image's config, and
     take the values of secret build args out of its history.
@@ -120,7 +150,10 @@ async def push_labelled(
     The legacy builder would spend a committed container on labels, so its builds get
     them at the registry (``registry_labels``); BuildKit builds carry them already and
     pass none. Both builders write the build args a RUN step used into its history
-    entry, which ships with the image. The rewritten manifest's digest is the build's.
+    entry, which ships with the image. When that had to be masked, the image as pushed
+    first is deleted from the registry (``registry_forget``), and so it is when the
+    masking fails. The rewritten manifest's digest is the build's. ``write`` takes the
+    push's own lines (ids withheld in secret builds), ``log`` the ones naming the result.
     """
     attempts = deps.settings.registry_push_attempts
     digest = await push_image(
@@ -128,90 +161,142 @@ async def push_labelled(
         job.tags,
         username=username,
         password=password,
-        on_line=log.write,
+        on_line=write,
         attempts=attempts,
     )
     secret_values = job.secret_values
     if not labels and not secret_values:
         return digest
     ref = ImageRef.from_tags(job.tags)
-    rewritten = await label_image(
-        job.tags,
-        digest,
-        labels,
-        login=RegistryLogin(username, password or "") if username else None,
-        insecure=await deps.registry_insecure(ref.registry),
-        config_digest=image_id,  # the engine's image id is the pushed config's digest
-        attempts=attempts,
-        on_line=log.write,
-        mask=secret_values,
-    )
+    login = RegistryLogin(username, password or "") if username else None
+    insecure = await deps.registry_insecure(ref.registry)
+    try:
+        rewritten = await label_image(
+            job.tags,
+            digest,
+            labels,
+            login=login,
+            insecure=insecure,
+            config_digest=image_id,  # the engine's image id is the pushed config's digest
+            attempts=attempts,
+            on_line=write,
+            mask=secret_values,
+        )
+    except RegistryError:
+        if secret_values:  # the tags may still name the value: better no image than that
+            try:
+                await forget_image(
+                    job.tags, digest, image_id, login=login, insecure=insecure, attempts=1
+                )
+            except RegistryError as exc:
+                write(f"The image as built could not be deleted from the registry: {exc.detail}")
+        raise
     if labels:
         log.write(labels_line(labels))
-    if rewritten != digest and secret_values:
-        log.write("Secret build args: masked wherever the image's history recorded them")
-    return rewritten
+    if rewritten.unmasked is not None:
+        await forget_image(
+            job.tags,
+            *rewritten.unmasked,
+            login=login,
+            insecure=insecure,
+            attempts=attempts,
+            on_line=write,
+        )
+        log.write(
+            "Secret build args: masked wherever the image's history recorded them;"
+            " the image as built is deleted from the registry"
+        )
+    return rewritten.digest
+
+
+async def fetch(
+    deps: WorkerDeps, job: Job, log: BuildLog, credentials: GitCredentials, src: Path
+) -> None:
+    """Bring the kept work tree ``src`` to the build's commit."""
+    settings = deps.settings
+    started = time.monotonic()
+    try:
+        await fetch_source(
+            job.clone_url,
+            job.commit_sha,
+            src,
+            username=credentials.username,
+            token=credentials.token,
+            timeout=settings.build_timeout_seconds,
+            on_line=log.write,
+            policy=AddressPolicy.from_cidrs(settings.allowed_source_networks),
+            kept=True,
+        )
+    except SourceAuthFailed as exc:  # the forge refused the token: the binding is broken
+        if job.binding is not None:
+            await note_clone_refusal(deps.sessionmaker, job.binding, exc.detail)
+        raise
+    log.write(f"Fetched {job.commit_sha[:12]} in {time.monotonic() - started:.1f} s")
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    image_id: str
+    request: BuildRequest
+    labels: dict[str, str]
+    write: Callable[[str], None]  # the build's log, image ids withheld if it must
+
+
+async def build(deps: WorkerDeps, job: Job, log: BuildLog, src: Path) -> Built:
+    settings = deps.settings
+    started = time.monotonic()
+    labels = oci_labels(source_url(job.clone_url), job.commit_sha)  # created: now
+    request = BuildRequest(
+        context=resolve_context(src, job.context),
+        tags=tuple(job.tags),
+        dockerfile=job.dockerfile,
+        buildargs=job.build_args,
+        nocache=job.no_cache,
+        network_mode=settings.build_network_mode,
+        memory_limit=settings.build_memory_limit,
+        builder=settings.build_builder,
+        registry_credentials=registry_credentials(settings, job),
+    )
+    if request.uses_buildkit:
+        request = replace(
+            request,
+            labels=labels,  # BuildKit records them as metadata
+            cache_from=await cache_sources(deps, job, log),
+        )
+    # A secret build arg's value is in the image as built: no line may name it.
+    write = withholding(log.write) if job.secret_values else log.write
+    if job.secret_values:
+        log.write("Secret build args: image ids are withheld until the image is masked")
+    building = build_image(deps.docker, request, on_line=write)
+    image_id = await entering(deps, job, BuildStatus.BUILDING, building)
+    write(f"Built {image_id} in {time.monotonic() - started:.1f} s")
+    if request.uses_buildkit:
+        log.write(labels_line(labels))
+    return Built(image_id, request, labels, write)
 
 
 async def run_pipeline(
     deps: WorkerDeps, job: Job, log: BuildLog, credentials: GitCredentials
 ) -> str:
+    # The kept tree is this build's until the context has gone to the engine and the
+    # image is built; other builds of the repository on this worker wait for it.
+    async with deps.source_tree(job.account_id, job.clone_url) as src:
+        await fetch(deps, job, log, credentials, src)
+        built = await build(deps, job, log, src)
+
     settings = deps.settings
-    workdir = deps.workdir / f"build-{job.build_id}-{job.attempt}-{secrets.token_hex(3)}"
-    try:
-        started = time.monotonic()
-        fetch = fetch_source(
-            job.clone_url,
-            job.commit_sha,
-            workdir / "src",
-            username=credentials.username,
-            token=credentials.token,
-            timeout=settings.build_timeout_seconds,
-            on_line=log.write,
-        )
-        try:
-            await fetch
-        except SourceAuthFailed as exc:  # the forge refused the token: the binding is broken
-            if job.binding is not None:
-                await note_clone_refusal(deps.sessionmaker, job.binding, exc.detail)
-            raise
-        log.write(f"Fetched {job.commit_sha[:12]} in {time.monotonic() - started:.1f} s")
-
-        started = time.monotonic()
-        labels = oci_labels(source_url(job.clone_url), job.commit_sha)  # created: now
-        request = BuildRequest(
-            context=resolve_context(workdir / "src", job.context),
-            tags=tuple(job.tags),
-            dockerfile=job.dockerfile,
-            buildargs=job.build_args,
-            nocache=job.no_cache,
-            network_mode=settings.build_network_mode,
-            memory_limit=settings.build_memory_limit,
-            builder=settings.build_builder,
-            registry_credentials=registry_credentials(settings, job),
-        )
-        if request.uses_buildkit:
-            request = replace(request, labels=labels)  # BuildKit records them as metadata
-        building = build_image(deps.docker, request, on_line=log.write)
-        image_id = await entering(deps, job, BuildStatus.BUILDING, building)
-        log.write(f"Built {image_id} in {time.monotonic() - started:.1f} s")
-        if request.uses_buildkit:
-            log.write(labels_line(labels))
-
-        started = time.monotonic()
-        username, secret = registry_login(settings, job)
-        pushing = push_labelled(
-            deps,
-            job,
-            log,
-            {} if request.uses_buildkit else labels,  # BuildKit's are in the image already
-            image_id=image_id,
-            username=username,
-            password=secret,
-        )
-        digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
-        log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
-        return digest
-    finally:
-        # Off the build's critical path: the status must not wait for a directory tree.
-        deps.spawn(asyncio.to_thread(shutil.rmtree, workdir, True))
+    started = time.monotonic()
+    username, secret = registry_login(settings, job)
+    pushing = push_labelled(
+        deps,
+        job,
+        log,
+        {} if built.request.uses_buildkit else built.labels,  # BuildKit's are in the image
+        image_id=built.image_id,
+        username=username,
+        password=secret,
+        write=built.write,
+    )
+    digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
+    log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
+    return digest

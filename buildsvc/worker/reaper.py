@@ -128,7 +128,7 @@ async def _revive_orphans(deps: WorkerDeps, cutoff: dt.datetime) -> None:
     if deps.redis is None:
         return
     outbox = utcnow() - dt.timedelta(seconds=OUTBOX_SECONDS)
-    statement = select(Build.id, Build.attempt, Build.enqueued).where(
+    statement = select(Build.id, Build.attempt).where(
         Build.status == BuildStatus.QUEUED.value,
         or_(
             and_(Build.enqueued.is_(True), Build.queued_at < cutoff),
@@ -137,15 +137,19 @@ async def _revive_orphans(deps: WorkerDeps, cutoff: dt.datetime) -> None:
     )
     async with deps.sessionmaker() as session:
         waiting = (await session.execute(statement)).all()
-    for build_id, attempt, enqueued in waiting:
+    for build_id, attempt in waiting:
         job = jobs.job_id(build_id, attempt)
         try:
             known = await deps.redis.exists(job_key_prefix + job)
             queued = await deps.redis.zscore(default_queue_name, job)
         except logs.REDIS_ERRORS:
             return
-        if not enqueued or not known or queued is None:
-            log.warning("build %s: its job is not in Redis; enqueueing it", build_id)
-            await jobs.requeue(
-                deps.redis, deps.sessionmaker, build_id, old_attempt=attempt, attempt=attempt
-            )
+        if known and queued is not None:
+            # Left alone even when unmarked (the outbox sent it, the mark did not make
+            # it): replacing it would drop a worker's in-progress marker, and a second
+            # job would run for the build.
+            continue
+        log.warning("build %s: its job is not in Redis; enqueueing it", build_id)
+        await jobs.requeue(
+            deps.redis, deps.sessionmaker, build_id, old_attempt=attempt, attempt=attempt
+        )

@@ -15,7 +15,9 @@ raised anything else    ``failed`` with ``INTERNAL_ERROR`` (and a logged traceba
 ran out of time         ``timed_out`` (the docker stream closed: the step stops)
 was cancelled           left as the API set it (``cancelled``)
 lost its build          left to its new owner (log writing stops at once)
-worker shutting down    back to ``queued``; arq runs the job again elsewhere
+worker shutting down    finishes within the grace period (``settings.
+                        worker_shutdown_grace_seconds``) as above; past it, back
+                        to ``queued``, and arq runs the job again elsewhere
 ======================  =============================================================
 """
 
@@ -44,7 +46,12 @@ from buildsvc.worker.outcomes import (
     NotOwner,
     StopReason,
 )
-from buildsvc.worker.pipeline import GitCredentials, git_credentials, run_pipeline
+from buildsvc.worker.pipeline import (
+    GitCredentials,
+    git_credentials,
+    open_secret_args,
+    run_pipeline,
+)
 from buildsvc.worker.watch import Handle, row, verdict, watch
 
 log = logging.getLogger(__name__)
@@ -67,6 +74,7 @@ async def run_build(ctx: dict[str, Any], build_id: int) -> str:
 
 
 Ending = tuple[BuildStatus, dict[str, Any]]
+NOTICE_STEP = "failed_step"  # in an Ending's fields: for the notification, not a column
 
 
 async def execute(deps: WorkerDeps, job: Job) -> BuildStatus | None:
@@ -74,9 +82,10 @@ async def execute(deps: WorkerDeps, job: Job) -> BuildStatus | None:
     password = deps.settings.registry_password
     credentials: GitCredentials | None = None
     try:
+        job = open_secret_args(deps, job)
         credentials = git_credentials(deps, job)
-    except ServiceError as exc:
-        unbound = exc
+    except ServiceError as exc:  # unbound, or a key retired too early: fails the build
+        refused = exc
     masker = build_masker(
         token=credentials.token if credentials else None,
         git_username=credentials.username if credentials else None,
@@ -91,7 +100,7 @@ async def execute(deps: WorkerDeps, job: Job) -> BuildStatus | None:
             + (f" (attempt {job.attempt + 1})" if job.attempt else "")
         )
         if credentials is None:
-            ending: Ending | BuildStatus | None = _failure(unbound, masker)
+            ending: Ending | BuildStatus | None = _failure(refused, masker)
         else:
             commit_status.report(deps, job, "running", "Building the image")
             ending = await _supervise(deps, job, build_log, credentials, masker)
@@ -140,10 +149,12 @@ async def _supervise(
 def _failure(exc: ServiceError, masker: Masker) -> Ending:
     # Step output (a failing RUN's last lines) may show a secret build arg: mask it.
     detail = masker.mask(exc.detail) if exc.detail else None
+    step = getattr(exc, "step", None)  # BuildFailed's, for the build.failed notification
     return BuildStatus.FAILED, {
         "error_code": exc.code,
         "error_message": masker.mask(exc.message),
         "error_detail": detail,
+        NOTICE_STEP: masker.mask(step) if step else None,
     }
 
 
@@ -183,10 +194,18 @@ async def _end(
     stored even if the status does not move (cancelled meanwhile, or not ours anymore).
     """
     status, fields = ending
+    columns = {name: value for name, value in fields.items() if name != NOTICE_STEP}
+    notice = {"step": fields[NOTICE_STEP]} if fields.get(NOTICE_STEP) else None
 
     async def record(session: AsyncSession) -> bool:
         return await transition(
-            session, job.build_id, status, where=job.owned(), heartbeat_at=None, **fields
+            session,
+            job.build_id,
+            status,
+            where=job.owned(),
+            heartbeat_at=None,
+            notice=notice,
+            **columns,
         )
 
     moved, last = await build_log.flush_with(record)
@@ -233,6 +252,10 @@ async def _requeue(deps: WorkerDeps, job: Job, build_log: BuildLog) -> None:
             pushing_at=None,
         )
     if moved:
-        build_log.write("The worker is shutting down; the build is queued again.")
+        grace = deps.settings.worker_shutdown_grace_seconds
+        build_log.write(
+            f"The worker is shutting down and the build did not finish within its {grace:g} s"
+            " grace period; the build is queued again."
+        )
     else:
         build_log.detach()

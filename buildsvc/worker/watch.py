@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from buildsvc.builds.cancel import CANCEL_CHANNEL
 from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.builds.states import RUNNING, BuildStatus
+from buildsvc.outage import Backoff
 from buildsvc.store.models import Build, utcnow
 from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
@@ -34,7 +35,6 @@ from buildsvc.worker.outcomes import StopReason
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
-RECONNECT_SECONDS = 1.0
 
 
 @dataclass
@@ -104,10 +104,12 @@ async def watch(deps: WorkerDeps, handle: Handle) -> None:
 
 async def listen_for_cancels(deps: WorkerDeps) -> None:
     """Stop builds of this process named on the cancel channel (runs until cancelled)."""
+    backoff = Backoff()
     while deps.redis is not None:
         pubsub = deps.redis.pubsub()
         try:
             await pubsub.subscribe(CANCEL_CHANNEL)
+            backoff.reset()
             while True:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is None or message.get("type") != "message":
@@ -118,9 +120,9 @@ async def listen_for_cancels(deps: WorkerDeps) -> None:
                 if stop is not None:
                     log.info("build %s: cancel requested", text)
                     stop()
-        except REDIS_ERRORS as exc:
-            log.warning("cancel channel unavailable (polling covers it): %s", exc)
-            await asyncio.sleep(RECONNECT_SECONDS)
+        except REDIS_ERRORS as exc:  # the supervisor logs the outage; polling covers it
+            log.debug("cancel channel unavailable: %s", exc)
+            await asyncio.sleep(backoff.next())
         finally:
             with contextlib.suppress(*REDIS_ERRORS):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py

@@ -2,6 +2,7 @@
 
 ``await add_repository(session, account_id)`` and ``await add_build(session, account_id,
 repository_id, status="building")``; keyword arguments override any column.
+``build_rule(**columns)`` is a rule to pass in ``add_repository(..., rules=[...])``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from buildsvc.store.models import Account, Build, ImageRepository
+from buildsvc.store.models import Account, Build, BuildRule, ImageRepository
 
 
 class AccountInfo(NamedTuple):
@@ -45,6 +46,12 @@ async def add_repository(session: AsyncSession, account_id: int, **fields: Any) 
     session.add(repository)
     await session.flush()
     return repository
+
+
+def build_rule(**fields: Any) -> BuildRule:
+    values: dict[str, Any] = {"type": "branch", "pattern": "main", "tag": "latest"}
+    values.update(fields)
+    return BuildRule(**values)
 
 
 async def add_build(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from buildsvc.config import Settings
 
@@ -34,3 +35,48 @@ def test_an_empty_memory_limit_means_none(monkeypatch: pytest.MonkeyPatch) -> No
     assert Settings(_env_file=None).build_memory_limit is None  # type: ignore[call-arg]
     monkeypatch.setenv("BUILDSVC_BUILD_MEMORY_LIMIT", "2g")
     assert Settings(_env_file=None).build_memory_limit == "2g"  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("value", "networks"),
+    [
+        ("127.0.0.0/8", ["127.0.0.0/8"]),  # issue 14: this used to want JSON
+        ("127.0.0.0/8, 10.0.0.0/8", ["127.0.0.0/8", "10.0.0.0/8"]),
+        ('["127.0.0.0/8", "::1/128"]', ["127.0.0.0/8", "::1/128"]),
+        ("", []),
+    ],
+)
+def test_list_settings_take_commas_or_json(
+    monkeypatch: pytest.MonkeyPatch, value: str, networks: list[str]
+) -> None:
+    monkeypatch.setenv("BUILDSVC_ALLOWED_SOURCE_NETWORKS", value)
+    assert Settings(_env_file=None).allowed_source_networks == networks  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("ALLOWED_SOURCE_NETWORKS", "127.0.0.0/33", "is not a network"),
+        ("ALLOWED_SOURCE_NETWORKS", '["127.0.0.0/8"', "a JSON list that does not parse"),
+        ("BUILD_TIMEOUT_SECONDS", "-1", "greater than or equal to 1"),
+        ("WORKER_CONCURRENCY", "0", "greater than or equal to 1"),
+        ("PORT", "70000", "less than or equal to 65535"),
+        ("SOURCE_TIMEOUT_SECONDS", "0", "greater than 0"),
+        ("REDIS_URL", "localhost:6379", "expected redis://"),
+        ("REDIS_URL", "redis://localhost:63x9/0", "the port is not a number"),
+        ("REDIS_URL", "redis://localhost/zero", "the database 'zero' is not a number"),
+        ("DATABASE_URL", "sqlite:///var/x.db", "expected sqlite+aiosqlite:///"),
+        ("PUBLIC_URL", "builds.example.com", "expected an http(s) URL"),
+        ("SECRET_KEYS", "not-a-key", "key 1 is not a Fernet key"),
+        ("LOG_LEVEL", "loud", "expected one of DEBUG"),
+    ],
+)
+def test_values_out_of_range_or_form_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, fragment: str
+) -> None:
+    monkeypatch.setenv(f"BUILDSVC_{name}", value)
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    [error] = caught.value.errors()
+    assert error["loc"] == (name.lower(),)
+    assert fragment in error["msg"]

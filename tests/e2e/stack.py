@@ -166,7 +166,7 @@ class Stack:
             return
         process.send_signal(sig)
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=40)  # a worker lets running builds finish for 25 s
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

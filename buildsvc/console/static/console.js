@@ -250,6 +250,7 @@ async function runPreview(form) {
   body.rules.filter((rule) => rule.error).forEach((rule) => {
     result.appendChild(element("p", "Rule " + (rule.index + 1) + ": " + rule.error, "alert error"));
   });
+  body.warnings.forEach((warning) => result.appendChild(element("p", warning, "alert warning")));
   const list = element("ul", undefined, "preview-list");
   body.refs.forEach((ref) => {
     const item = element("li");

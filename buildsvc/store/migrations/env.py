@@ -1,9 +1,10 @@
 """Alembic environment: runs on a connection handed in by ``buildsvc.store.migrate``.
 
 ``upgrade_database`` passes an open (sync-facing) connection in
-``config.attributes["connection"]`` while it holds the migration lock. Run from the
-``alembic`` command line instead, this opens its own async engine for the URL in the
-config or, failing that, the one the ``BUILDSVC_`` settings describe.
+``config.attributes["connection"]`` while it holds the migration lock, and its Settings
+(``migrate.SETTINGS``). Run from the ``alembic`` command line instead, this opens its own
+async engine for the URL in the config or, failing that, the one the ``BUILDSVC_``
+settings describe, and passes those settings.
 """
 
 from __future__ import annotations
@@ -60,8 +61,11 @@ def _url() -> str:
 async def _run_standalone() -> None:
     from buildsvc.config import Settings
     from buildsvc.store.engine import create_engine
+    from buildsvc.store.migrate import SETTINGS
 
-    engine = create_engine(Settings(), url=_url())
+    settings = Settings()
+    config.attributes.setdefault(SETTINGS, settings)
+    engine = create_engine(settings, url=_url())
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

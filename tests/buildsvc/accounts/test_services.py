@@ -40,10 +40,11 @@ async def test_duplicate_name_is_a_conflict(client: TestClient[Any, Any]) -> Non
     assert caught.value.code == "ACCOUNT_EXISTS"
 
 
-@pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101, "Bad Name!", "Acme", "a--b", "-a"])
 async def test_bad_names_are_refused(client: TestClient[Any, Any], name: str) -> None:
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput) as caught:
         await create_account(client.app[SESSIONMAKER], name)
+    assert caught.value.code == "INVALID_ACCOUNT_NAME"
 
 
 async def test_authenticate(client: TestClient[Any, Any]) -> None:

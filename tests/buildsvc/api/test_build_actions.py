@@ -90,14 +90,15 @@ async def test_regex_rules_need_a_matching_ref(
     await bind(client, auth_headers, gitlab)
     rules = [{"type": "branch", "pattern": "/release-(?P<v>[0-9]+)/", "tag": "rel-{v}"}]
     repository = await link(client, auth_headers, gitlab, auto_build=False, rules=rules)
-    sha = await git_push(gitlab, tmp_path / "work", branch="release-7")
+    sha = await git_push(gitlab, tmp_path / "work", branch="release-7", tag="v9")
     rule_id = repository["rules"][0]["id"]
 
     status, body = await start(client, auth_headers, repository["id"], rule_id=rule_id)
     assert (status, body["error"]["code"]) == (400, "REF_REQUIRED")
 
-    status, body = await start(client, auth_headers, repository["id"], rule_id=rule_id, ref="main")
+    status, body = await start(client, auth_headers, repository["id"], rule_id=rule_id, ref="v9")
     assert (status, body["error"]["code"]) == (400, "REF_NOT_MATCHED")
+    assert body["error"]["detail"].startswith(f"refs/tags/v9 does not match rule {rule_id}")
 
     status, body = await start(client, auth_headers, repository["id"], ref="release-8")
     assert (status, body["error"]["code"]) == (404, "REF_NOT_FOUND")
@@ -109,6 +110,33 @@ async def test_regex_rules_need_a_matching_ref(
     [build] = body["builds"]
     assert (build["ref"], build["commit_sha"]) == ("refs/heads/release-7", sha)
     assert build["tags"][0].endswith(":rel-7")
+
+
+async def test_a_ref_is_resolved_on_the_forge_before_matching_rules(
+    client: Client, auth_headers: Headers, gitlab: GitLabEnv, tmp_path: Path
+) -> None:
+    # Issue 14: "--rule tag 'v*' '{tag}'", then a build of a tag not pushed yet.
+    await bind(client, auth_headers, gitlab)
+    rules = [{"type": "tag", "pattern": "v*", "tag": "{tag}"}]
+    repository = await link(client, auth_headers, gitlab, auto_build=False, rules=rules)
+    sha = await git_push(gitlab, tmp_path / "work", tag="v1.0")
+
+    status, body = await start(client, auth_headers, repository["id"], ref="v2.0")
+    assert (status, body["error"]["code"]) == (404, "REF_NOT_FOUND")
+    assert body["error"]["detail"] == f"no branch or tag v2.0 on {gitlab.project}"
+
+    status, body = await start(client, auth_headers, repository["id"], ref="refs/tags/v2.0")
+    assert body["error"]["detail"] == f"no tag v2.0 on {gitlab.project}"
+
+    status, body = await start(client, auth_headers, repository["id"], ref="main")
+    assert (status, body["error"]["code"]) == (400, "REF_NOT_MATCHED")
+    assert body["error"]["detail"].startswith("refs/heads/main does not match any rule")
+
+    status, body = await start(client, auth_headers, repository["id"], ref="v1.0")
+    assert status == 201, body
+    [build] = body["builds"]
+    assert (build["ref"], build["commit_sha"]) == ("refs/tags/v1.0", sha)
+    assert build["tags"][0].endswith(":v1.0")
 
 
 async def test_unknown_rule_and_foreign_repository_are_404(

@@ -167,3 +167,19 @@ async def test_accounts_are_isolated(
     listed = await (await client.get("/api/v1/repositories", headers=theirs)).json()
     assert listed["total"] == 0
     assert (await client.get(url, headers=auth_headers)).status == 200
+
+
+async def test_doubtful_rules_are_saved_with_warnings(
+    client: Client, auth_headers: dict[str, str], gitlab: GitLabEnv
+) -> None:
+    # Issue 14: "/v*/" reads "zero or more v" and no tag v1.0 would ever build.
+    await bind(client, auth_headers, gitlab)
+    rules = [{"type": "branch", "pattern": "main"}, {"type": "tag", "pattern": "/v*/"}]
+    made = await link(client, auth_headers, gitlab, rules=rules)
+    [warning] = made["warnings"]
+    assert warning.startswith("rules[1]: the tag pattern '/v*/' matches none of the sample")
+
+    path = f"/api/v1/repositories/{made['id']}"
+    glob = {"rules": [{"type": "branch", "pattern": "main"}, {"type": "tag", "pattern": "v*"}]}
+    response = await client.patch(path, json=glob, headers=auth_headers)
+    assert (await response.json())["warnings"] == []

@@ -169,3 +169,23 @@ async def test_a_newer_push_supersedes_queued_builds(
         "refs/heads/main": ["superseded", "superseded", "queued"],
         "refs/tags/v1": ["queued"],  # another ref: untouched
     }
+
+
+async def test_a_glob_tag_rule_builds_the_pushed_tag(
+    client: Client, auth_headers: dict[str, str], gitlab: GitLabEnv, tmp_path: Path
+) -> None:
+    # Issue 14: "--rule tag 'v*' '{tag}'" recorded "no rule matched refs/tags/v1.0".
+    await bind(client, auth_headers, gitlab)
+    rules = [{"type": "tag", "pattern": "v*", "tag": "{tag}"}]
+    repo = await link(client, auth_headers, gitlab, name="web", rules=rules)
+
+    await git_push(gitlab, tmp_path / "work", tag="v1.0")
+
+    found = await wait_deliveries(client, auth_headers, repo["id"], 2)
+    outcomes = {delivery["ref"]: delivery["outcome"] for delivery in found}
+    assert outcomes == {
+        "refs/heads/main": "no rule matched refs/heads/main",
+        "refs/tags/v1.0": "queued 1 build",
+    }
+    [build] = await builds(client)
+    assert build.tags == ["127.0.0.1:5000/team/web:v1.0"]

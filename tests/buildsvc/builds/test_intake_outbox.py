@@ -9,8 +9,9 @@ connected, so builds committed as enqueued must be put back in the outbox.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,67 +33,34 @@ from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     link,
     served_client,
 )
-from tests.servers import free_port
+from tests.servers import RedisServer, free_port
 
 
-class LateRedis:
-    """A redis-server on a port chosen now and started later (no persistence)."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._workdir = workdir
-        self._process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        self._process = await asyncio.create_subprocess_exec(
-            *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""),
-            cwd=self._workdir,
-            stdout=asyncio.subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            connection = redis.asyncio.Redis.from_url(self.url)
-            try:
-                if await connection.ping():
-                    return
-            except (redis.RedisError, OSError):
-                if time.monotonic() > deadline:
-                    raise
-            finally:
-                await connection.aclose()
-            await asyncio.sleep(0.05)
-
-    async def jobs(self) -> set[str]:
-        connection = redis.asyncio.Redis.from_url(self.url)
-        try:
-            return {k.decode().removeprefix("arq:job:") for k in await connection.keys("arq:job:*")}
-        finally:
-            await connection.aclose()
-
-    async def stop(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            self._process.terminate()
-            await asyncio.wait_for(self._process.wait(), timeout=10)
+async def jobs_in(url: str) -> set[str]:
+    connection = redis.asyncio.Redis.from_url(url)
+    try:
+        return {k.decode().removeprefix("arq:job:") for k in await connection.keys("arq:job:*")}
+    finally:
+        await connection.aclose()
 
 
 @pytest.fixture
-async def late_redis(tmp_path: Path) -> AsyncIterator[LateRedis]:
-    server = LateRedis(tmp_path)  # redis-server runs in tmp_path (no dump: --save "")
+def late_redis() -> Iterator[RedisServer]:
+    server = RedisServer()  # started by the test, or by ``redis_up``
     yield server
-    await server.stop()
+    server.close()
 
 
 @pytest.fixture(name="settings")
-def down_settings(settings: Settings, late_redis: LateRedis) -> Settings:
+def down_settings(settings: Settings, late_redis: RedisServer) -> Settings:
     public_url = f"http://127.0.0.1:{free_port()}"
     return settings.model_copy(update={"redis_url": late_redis.url, "public_url": public_url})
 
 
 @pytest.fixture
-async def redis_up(late_redis: LateRedis) -> LateRedis:
+async def redis_up(late_redis: RedisServer) -> RedisServer:
     """Started before the application (list it first), so that the application connects."""
-    await late_redis.start()
+    await asyncio.to_thread(late_redis.start)
     return late_redis
 
 
@@ -106,7 +74,7 @@ async def test_builds_wait_for_redis_and_are_enqueued_once_it_is_back(
     auth_headers: dict[str, str],
     gitlab: GitLabEnv,
     tmp_path: Path,
-    late_redis: LateRedis,
+    late_redis: RedisServer,
 ) -> None:
     await bind(client, auth_headers, gitlab)
     await link(client, auth_headers, gitlab, name="web")
@@ -118,12 +86,12 @@ async def test_builds_wait_for_redis_and_are_enqueued_once_it_is_back(
     assert len(builds) == 2
     assert not any(build.enqueued for build in builds)
 
-    await late_redis.start()
+    await asyncio.to_thread(late_redis.start)
     deadline = time.monotonic() + 15
     while not all(build.enqueued for build in await queued(client)):
         assert time.monotonic() < deadline, "the outbox did not drain"
         await asyncio.sleep(0.1)
-    assert await late_redis.jobs() == {job_id(build.id) for build in builds}
+    assert await jobs_in(late_redis.url) == {job_id(build.id) for build in builds}
 
 
 async def test_sweeping_twice_enqueues_once(
@@ -131,14 +99,14 @@ async def test_sweeping_twice_enqueues_once(
     auth_headers: dict[str, str],
     gitlab: GitLabEnv,
     tmp_path: Path,
-    late_redis: LateRedis,
+    late_redis: RedisServer,
 ) -> None:
     """Two API processes sweeping the same outbox: arq's job id keeps one job per build."""
     await bind(client, auth_headers, gitlab)
     await link(client, auth_headers, gitlab, name="web")
     await git_push(gitlab, tmp_path / "work")
     await asyncio.to_thread(gitlab.forge.admin.wait_for_deliveries, 1)
-    await late_redis.start()
+    await asyncio.to_thread(late_redis.start)
     pools = [LazyArqPool(late_redis.url), LazyArqPool(late_redis.url)]
     try:
         sessionmaker = client.app[SESSIONMAKER]
@@ -157,25 +125,33 @@ async def test_sweeping_twice_enqueues_once(
 
 
 async def test_builds_whose_job_does_not_make_it_go_back_to_the_outbox(
-    redis_up: LateRedis,
+    redis_up: RedisServer,
     client: Client,
     auth_headers: dict[str, str],
     gitlab: GitLabEnv,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, "buildsvc.queue")
     await bind(client, auth_headers, gitlab)
     await link(client, auth_headers, gitlab, name="web")
-    await redis_up.stop()  # after the application connected: it records builds as enqueued
+    # After the application connected: it records builds as enqueued.
+    await asyncio.to_thread(redis_up.stop)
     await git_push(gitlab, tmp_path / "work")
 
     [sent] = await asyncio.to_thread(gitlab.forge.admin.wait_for_deliveries, 1)
     assert sent["status"] == 202
     [build] = await queued(client)
     assert not build.enqueued  # its job did not reach Redis: unmarked, in the outbox
+    await asyncio.sleep(1.0)  # sweeps that fail too
 
-    await redis_up.start()  # an empty Redis again: it does not know the enqueue script either
+    # An empty Redis again: it does not know the enqueue script either.
+    await asyncio.to_thread(redis_up.start)
     deadline = time.monotonic() + 15
     while not all(build.enqueued for build in await queued(client)):
         assert time.monotonic() < deadline, "the outbox did not drain"
         await asyncio.sleep(0.1)
-    assert await redis_up.jobs() == {job_id(build.id)}
+    assert await jobs_in(redis_up.url) == {job_id(build.id)}
+    said = [r.getMessage() for r in caplog.records if r.name == "buildsvc.queue"]
+    assert sum("redis connection lost" in line for line in said) == 1, said
+    assert sum("redis connection restored" in line for line in said) == 1, said

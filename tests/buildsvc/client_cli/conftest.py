@@ -113,6 +113,7 @@ def bind_and_link(cli: Callable[..., Result], stack: CliStack, image: str, sourc
             stack.forge.url,
             "--username",
             "alice",
+            "--token-stdin",
             input=stack.forge_token + "\n",
         )
         assert bound.exit_code == 0, bound.output

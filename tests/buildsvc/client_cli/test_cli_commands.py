@@ -94,11 +94,12 @@ def test_bind_list_create_show_and_list_repositories(cli: Cli, cli_stack: CliSta
         cli_stack.forge.url,
         "--username",
         "alice",
+        "--token-stdin",
         "--json",
-        input=cli_stack.forge_token + "\n",  # the hidden prompt
+        input=cli_stack.forge_token + "\n",
     )
     assert bound.exit_code == 0, bound.output
-    binding = json.loads(bound.stdout[bound.stdout.index("{") :])
+    binding = json.loads(bound.stdout)
     assert binding["username"] == "alice"
     assert binding["token_last4"] == cli_stack.forge_token[-4:]
     assert cli_stack.forge_token not in bound.output

@@ -8,6 +8,7 @@ import re
 
 from yarl import URL
 
+from buildsvc.api import openapi
 from buildsvc.console.session import LOGIN_CSRF_COOKIE, SESSION_COOKIE
 from tests.buildsvc.factories import AccountInfo
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
@@ -18,6 +19,7 @@ from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     served_client,
     served_settings,
 )
+from webhooks import MAX_JSON_DEPTH
 
 REDIS_DB = 11
 
@@ -152,7 +154,7 @@ async def test_pickers_and_rule_preview(
         "rules": [
             {"type": "branch", "pattern": "main", "tag": "latest,{short_sha}"},
             {"type": "tag", "pattern": "/v(?P<version>[0-9.]+)/", "tag": "{version}"},
-            {"type": "branch", "pattern": "(unclosed", "tag": "x"},
+            {"type": "branch", "pattern": "/(unclosed/", "tag": "x"},
         ],
         "refs": ["main", "v1.2.0", "feature/x", "refs/tags/main"],
         "image": "team/app",
@@ -264,3 +266,26 @@ async def test_the_registry_page_lists_images_with_their_pull_command(
         headers={"Authorization": f"Bearer {account.token}"},
     )
     assert (await answer.json())["visibility"] == "public"
+
+
+async def test_console_json_endpoints_refuse_deep_json(
+    client: Client, account: AccountInfo
+) -> None:
+    csrf = await sign_in(client, account.token)
+    posts = [
+        route.split(" ", 1)[1]
+        for route in openapi.hidden_routes(client.app)
+        if route.startswith("POST /console/api/")
+    ]
+    assert posts == ["/console/api/rules/preview"]  # a new one: give it real path ids here
+    for body in (b"[" * 100_000, b'{"a":' * 5_000 + b"1" + b"}" * 5_000):
+        for path in posts:
+            answer = await client.post(
+                path,
+                data=body,
+                headers={"X-CSRF-Token": csrf, "Content-Type": "application/json"},
+            )
+            assert answer.status == 400, path
+            error = (await answer.json())["error"]
+            assert error["code"] == "INVALID_JSON"
+            assert f"nests deeper than {MAX_JSON_DEPTH} levels" in error["message"]

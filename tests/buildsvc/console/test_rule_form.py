@@ -14,6 +14,7 @@ from buildsvc.console.rule_form import (
     rules_from_rows,
     stored_secrets,
 )
+from buildsvc.crypto import Cipher, generate_key
 from buildsvc.repositories.schemas import MAX_BUILD_ARGS
 
 BLANK = {
@@ -138,7 +139,7 @@ def test_a_value_too_long_names_the_argument() -> None:
 
 def test_bad_glob_pattern_and_type_name_their_field() -> None:
     assert refused({"pattern": "main", "include_paths": "/"}).field == "include_paths"
-    assert refused({"pattern": "(open"}).field == "pattern"
+    assert refused({"pattern": "/(open/"}).field == "pattern"
     assert refused({"pattern": "main", "type": "commit"}).detail == (
         "Rule 1, type: choose branch or tag"
     )
@@ -185,9 +186,9 @@ def test_a_stored_rule_prefills_the_edit_form_without_its_secret_values() -> Non
 
 
 def test_an_empty_secret_value_keeps_only_its_own_stored_rules_secret() -> None:
-    stored = stored_secrets(
-        [Stored(7, {"A": "1", "TOKEN": "hunter2"}, ["TOKEN"]), Stored(8, {"B": "x"}, [])]
-    )
+    cipher = Cipher([generate_key().encode()])
+    sealed = {"A": "1", "TOKEN": cipher.encrypt("hunter2")}  # as the service stores it
+    stored = stored_secrets([Stored(7, sealed, ["TOKEN"]), Stored(8, {"B": "x"}, [])], cipher)
     assert stored == {"7": {"TOKEN": "hunter2"}, "8": {}}
     typed = {"pattern": "main", "build_args": "A=\nTOKEN=", "secret_build_args": "TOKEN"}
     data = form(typed, typed, {**typed, "build_args": "TOKEN=new"})

@@ -8,8 +8,10 @@ import html
 import re
 from typing import Any
 
-from buildsvc.api.keys import SESSIONMAKER
+from buildsvc.api.keys import CIPHER, SESSIONMAKER
 from buildsvc.repositories import queries
+from buildsvc.repositories.rules import PATTERN_HELP
+from buildsvc.secret_args import decrypt_secrets
 from tests.buildsvc.console.test_console_http import sign_in
 from tests.buildsvc.console.test_repositories_views import SECRET, bound, create_form
 from tests.buildsvc.factories import AccountInfo
@@ -63,9 +65,12 @@ def edit_form(csrf: str, rules: list[dict[str, str]]) -> list[tuple[str, str]]:
 
 
 async def stored_rules(client: Client, account: AccountInfo, repository_id: int) -> list[Any]:
-    """The rules as stored, secret values included (the API masks them)."""
+    """The rules as stored, secret values decrypted (the API masks them)."""
     sessionmaker = client.server.app[SESSIONMAKER]
     repo = await queries.get_repository(sessionmaker, account.id, repository_id)
+    cipher = client.server.app[CIPHER]
+    for rule in repo.rules:  # detached: the change stays in this test
+        rule.build_args = decrypt_secrets(cipher, rule.build_args, rule.secret_build_args)
     return list(repo.rules)
 
 
@@ -296,3 +301,22 @@ async def test_another_accounts_repository_is_404(
     assert SECRET not in await response.text()
     [rule] = await stored_rules(client, account, repository_id)
     assert rule.pattern == "main"
+
+
+async def test_the_form_explains_the_pattern_syntax_and_the_page_warns_of_doubtful_rules(
+    client: Client, account: AccountInfo, gitlab: GitLabEnv
+) -> None:
+    csrf, repository_id = await created(client, account, gitlab)
+    page = await (await client.get(f"/console/repositories/{repository_id}/rules")).text()
+    assert html.escape(PATTERN_HELP, quote=False) in page
+
+    response = await client.post(
+        f"/console/repositories/{repository_id}/rules",
+        data=edit_form(csrf, [{"type": "tag", "pattern": "/v*/", "tag": "{tag}"}]),
+        allow_redirects=False,
+    )
+    assert response.status == 303, await response.text()
+    repo_page = await (await client.get(f"/console/repositories/{repository_id}")).text()
+    warning = re.search(r'<p class="alert warning rule-warning"[^>]*>([^<]*)</p>', repo_page)
+    assert warning is not None
+    assert "the tag pattern &#39;/v*/&#39; matches none of the sample" in warning[1]

@@ -153,3 +153,16 @@ async def test_another_accounts_repository_is_404(
     headers = {"Authorization": f"Bearer {other.token}"}
     status, found = await preview(client, headers, repo, ref="main")
     assert (status, found["error"]["code"]) == (404, "REPOSITORY_NOT_FOUND")
+
+
+async def test_a_glob_tag_rule_matches_and_a_regex_that_matches_nothing_is_flagged(
+    client: Client, auth_headers: dict[str, str], repo: dict[str, Any]
+) -> None:
+    rules = [{"type": "tag", "pattern": "v*"}, {"type": "tag", "pattern": "/v*/"}]
+    status, found = await preview(client, auth_headers, repo, ref="v1.0", rules=rules)
+    assert status == 200, found
+    _, as_tag = found["refs"]
+    assert [hit["index"] for hit in as_tag["matches"]] == [0]
+    [warning] = found["warnings"]
+    assert warning.startswith("rules[1]: the tag pattern '/v*/' matches none")
+    assert "(v1.0, v1, " in warning  # the ref asked about is one of the samples

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 
 import pytest
 
 from buildsvc.repositories.errors import InvalidRule
 from buildsvc.repositories.rules import (
+    PATTERN_HELP,
+    TAG_HELP,
     compile_pattern,
     compile_rule,
     match_rules,
@@ -20,21 +23,42 @@ NOW = dt.datetime(2024, 5, 17, 23, 30, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(
-    ("pattern", "is_regex"),
+    ("pattern", "kind"),
     [
-        ("main", False),
-        ("release-1.0", False),  # a dot alone is not a regex
-        ("feature/login", False),
-        ("/release-.*/", True),
-        ("/main/", True),
-        ("v[0-9]+", True),
-        (r"^v\d+$", True),
-        ("release-(?P<version>.+)", True),
-        ("main|develop", True),
+        ("main", "exact"),
+        ("release-1.0", "exact"),  # a dot alone is not a regex
+        ("feature/login", "exact"),
+        ("feature+x", "exact"),  # legal in a git ref name: matched literally
+        ("main|develop", "exact"),  # likewise (the rule warnings point at /main|develop/)
+        ("v*", "glob"),
+        ("release/**", "glob"),
+        ("v[0-9]*", "glob"),
+        ("/release-.*/", "regex"),
+        ("/main/", "regex"),
     ],
 )
-def test_pattern_kind(pattern: str, is_regex: bool) -> None:
-    assert compile_pattern(pattern).is_regex is is_regex
+def test_pattern_kind(pattern: str, kind: str) -> None:
+    assert compile_pattern(pattern).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matches", "misses"),
+    [
+        # Issue 14: "v*" was a regex ("zero or more v") and v1.0 built nothing.
+        ("v*", ["v1.0", "v", "v2.0.0-rc.1"], ["1.0", "release/v1"]),
+        ("release/*", ["release/1.0"], ["release/1.0/hotfix", "release", "release-1"]),
+        ("release/**", ["release/1.0", "release/1.0/hotfix"], ["release", "releases/1"]),
+        ("v?.?", ["v1.0"], ["v10.0", "v1/0"]),
+        ("v[0-9]*", ["v1.0", "v2"], ["vx", "v"]),
+        ("feature+x", ["feature+x"], ["featurex", "featureex"]),
+    ],
+)
+def test_globs_and_names_match_like_path_filters(
+    pattern: str, matches: list[str], misses: list[str]
+) -> None:
+    compiled = compile_pattern(pattern)
+    assert [name for name in matches if compiled.match(name) is None] == []
+    assert [name for name in misses if compiled.match(name) is not None] == []
 
 
 def test_exact_pattern_matches_only_itself() -> None:
@@ -59,9 +83,11 @@ def test_slashes_allow_literal_metacharacters() -> None:
 
 def test_named_groups() -> None:
     pattern = compile_pattern(r"/v(?P<major>\d+)\.(?P<minor>\d+)(?:\.(?P<patch>\d+))?/")
-    assert pattern.group_names == {"major", "minor", "patch"}
-    assert pattern.match("v1.2") == {"major": "1", "minor": "2", "patch": ""}
-    assert pattern.match("v1.2.3") == {"major": "1", "minor": "2", "patch": "3"}
+    # Named groups are numbered too: {1} and {major} are the same value.
+    assert pattern.group_names == {"major", "minor", "patch", "1", "2", "3"}
+    found = pattern.match("v1.2")
+    assert found == {"major": "1", "minor": "2", "patch": "", "1": "1", "2": "2", "3": ""}
+    assert (pattern.match("v1.2.3") or {}).get("patch") == "3"
 
 
 @pytest.mark.parametrize(
@@ -71,6 +97,8 @@ def test_named_groups() -> None:
         ("/(unclosed/", "not a valid regular expression"),
         ("a" * 257, "longer than 256"),
         ("has space", "not a valid branch or tag name"),
+        (r"v\d+", r"write a regular expression between slashes: /v\d+/"),
+        ("^main$", "write a regular expression between slashes: /^main$/"),
         ("/v(?P<tag>.+)/", "built-in placeholder"),
         ("/(a+)+$/", None),
         ("/(a|aa)+b/", "catastrophic backtracking"),
@@ -107,6 +135,18 @@ def test_named_groups_in_tags_and_empty_tags_dropped() -> None:
     )
     assert match_rules([rule], "tag", "v1.2", SHA, NOW)[0].tags == ("1.2",)
     assert match_rules([rule], "tag", "v1.2-rc1", SHA, NOW)[0].tags == ("1.2", "rc1")
+
+
+@pytest.mark.parametrize("template", ["{1}.{2}", "{\\1}.{\\2}"])
+def test_numbered_groups_in_tags_as_docker_hub_writes_them(template: str) -> None:
+    rule = compile_rule("tag", r"/v(\d+)\.(\d+)/", template)
+    assert match_rules([rule], "tag", "v1.2", SHA, NOW)[0].tags == ("1.2",)
+
+
+def test_globs_have_no_groups_for_tags() -> None:
+    with pytest.raises(InvalidRule) as info:
+        compile_rule("tag", "v*", "{1}")
+    assert "unknown placeholder {1}" in (info.value.detail or "")
 
 
 def test_leading_separators_are_dropped_and_tags_cut_at_128() -> None:
@@ -157,3 +197,9 @@ def test_parse_ref() -> None:
     assert parse_ref("refs/tags/v1") == ("tag", "v1")
     assert parse_ref("refs/heads/") is None
     assert parse_ref("main") is None
+
+
+def test_the_readme_says_what_the_console_and_the_api_say() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text()
+    assert PATTERN_HELP in readme
+    assert TAG_HELP in readme

@@ -22,6 +22,7 @@ def test_public_names() -> None:
             "Binding",
             "CommitState",
             "Credentials",
+            "ForbiddenAddress",
             "BitbucketProvider",
             "BitbucketServerProvider",
             "GitHubProvider",
@@ -33,6 +34,7 @@ def test_public_names() -> None:
             "SourceProvider",
             "SourceRepository",
             "build_providers",
+            "resolve_checked",
         ]
     )
     for name in buildsvc.sources.__all__:

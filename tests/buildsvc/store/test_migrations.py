@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import Connection, make_url
 
 from buildsvc.config import Settings
-from buildsvc.store.engine import create_engine
-from buildsvc.store.migrate import alembic_config, current_revision, head_revision, upgrade_database
-from buildsvc.store.models import Base
+from buildsvc.crypto import Cipher
+from buildsvc.secret_args import decrypt_secrets
+from buildsvc.store.engine import create_engine, create_sessionmaker
+from buildsvc.store.migrate import (
+    SETTINGS,
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade_database,
+)
+from buildsvc.store.models import Base, Build, BuildRule
+from tests.buildsvc.factories import add_account, add_build, add_repository, build_rule
+
+SECRET_VALUE = "stored-in-clear-by-0002"
 
 
 def _drift(connection: Connection) -> list[Any]:
@@ -28,7 +42,7 @@ def _drift(connection: Connection) -> list[Any]:
 
 
 async def _run_sync(settings: Settings, function: Callable[[Connection], Any]) -> Any:
-    engine = create_engine(settings)
+    engine = create_engine(settings, foreign_keys=False)  # as upgrade_database's
     try:
         async with engine.connect() as connection:
             result = await connection.run_sync(function)
@@ -116,10 +130,88 @@ async def test_concurrent_upgrades_from_separate_processes(
     assert await _run_sync(settings, _drift) == []
 
 
-def _to_0002_with_rows(connection: Connection) -> None:
+async def test_0003_encrypts_stored_secret_build_args_and_0002_decrypts_them(
+    database_url: str, settings_for: Callable[[str], Settings]
+) -> None:
+    settings = settings_for(database_url)
+
+    def to(revision: str, step: Callable[[Config, str], None]) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = connection
+            cfg.attributes[SETTINGS] = settings
+            step(cfg, revision)
+
+        return run
+
+    await _run_sync(settings, to("0002", command.upgrade))
+    await _run_sync(settings, _add_later_columns)
+    args = {"MODE": "prod", "TOKEN": SECRET_VALUE}
+    # Another process's connection stays open throughout, as the service's would: SQLite
+    # then keeps the WAL file (the last connection to close would checkpoint and delete it).
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine).begin() as session:  # as 0002's code stored them
+            account = await add_account(session)
+            rule = build_rule(build_args=args, secret_build_args=["TOKEN"])
+            repository = await add_repository(session, account.id, rules=[rule])
+            await add_build(
+                session, account.id, repository.id, build_args=args, secret_build_args=["TOKEN"]
+            )
+            await add_build(session, account.id, repository.id, build_args={"A": "1"})
+        await _run_sync(settings, _drop_later_columns)
+
+        await upgrade_database(settings)
+
+        stored = await _run_sync(settings, _stored_args)
+        assert SECRET_VALUE not in json.dumps(stored)
+        assert stored[2] == {"A": "1"}
+        cipher = Cipher.from_settings(settings)
+        assert [decrypt_secrets(cipher, a, ["TOKEN"]) for a in stored[:2]] == [args, args]
+        url = make_url(database_url)
+        if url.get_backend_name() == "sqlite":  # nor anywhere in its files, WAL included
+            database = Path(url.database or "")
+            files = list(database.parent.glob(f"{database.name}*"))
+            assert f"{database.name}-wal" in {f.name for f in files}
+            for path in files:
+                assert SECRET_VALUE.encode() not in path.read_bytes(), path.name
+    finally:
+        await engine.dispose()
+
+    await _run_sync(settings, to("0002", command.downgrade))
+    assert await _run_sync(settings, _stored_args) == [args, args, {"A": "1"}]
+
+
+# Columns the models map that come after 0002 (in 0007): the factories' inserts at 0002
+# need them, and they go again before the upgrade adds them.
+_LATER_COLUMNS = (
+    ("accounts", "registry_password_hash", "VARCHAR(255)"),
+    ("builds", "registry_secret_hash", "VARCHAR(64)"),
+    ("image_repositories", "visibility", "VARCHAR(16) DEFAULT 'private'"),
+)
+
+
+def _add_later_columns(connection: Connection) -> None:
+    for table, column, type_ in _LATER_COLUMNS:
+        connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {type_}"))
+
+
+def _drop_later_columns(connection: Connection) -> None:
+    for table, column, _ in _LATER_COLUMNS:
+        connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+
+
+def _stored_args(connection: Connection) -> list[Any]:
+    """build_args of every rule, then of every build (in id order)."""
+    rules = connection.execute(select(BuildRule.build_args).order_by(BuildRule.id)).scalars()
+    builds = connection.execute(select(Build.build_args).order_by(Build.id)).scalars()
+    return [*rules, *builds]
+
+
+def _to_0006_with_rows(connection: Connection) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "0002")
+    command.upgrade(cfg, "0006")
     for account_id, name in ((1, "alpha"), (2, "beta"), (3, "gamma")):
         connection.execute(
             text(
@@ -157,7 +249,7 @@ async def test_namespaces_go_to_their_first_user_and_conflicts_are_reported(
     database_url: str, settings_for: Callable[[str], Settings], caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = settings_for(database_url)
-    await _run_sync(settings, _to_0002_with_rows)
+    await _run_sync(settings, _to_0006_with_rows)
 
     with caplog.at_level(logging.WARNING, logger="buildsvc.store.migrations"):
         await upgrade_database(settings)

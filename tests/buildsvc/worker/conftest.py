@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import docker
 import pytest
+from aiohttp.test_utils import TestServer
 
-from tests.buildsvc.worker.helpers import git, untag_all
+from tests.buildsvc.worker.helpers import GIT_USERNAME, GitHttpServer, git, untag_all
 from tests.conftest_services import Services, ensure_services
 
 
@@ -56,3 +58,21 @@ def bare_repo(tmp_path: Path) -> tuple[Path, list[str]]:
     bare = tmp_path / "repo.git"
     git("clone", "--quiet", "--bare", str(work), str(bare), cwd=tmp_path)
     return bare, shas
+
+
+@pytest.fixture
+def token() -> str:
+    return "tok-" + secrets.token_hex(16)
+
+
+@pytest.fixture
+async def http_repo(
+    aiohttp_server: Callable[..., Awaitable[TestServer]],
+    bare_repo: tuple[Path, list[str]],
+    token: str,
+) -> tuple[GitHttpServer, str, list[str]]:
+    """``bare_repo`` served over git smart HTTP on 127.0.0.1, behind Basic auth."""
+    bare, shas = bare_repo
+    backend = GitHttpServer(project_root=bare.parent, username=GIT_USERNAME, token=token)
+    server = await aiohttp_server(backend.app())
+    return backend, f"http://127.0.0.1:{server.port}/{bare.name}", shas

@@ -14,7 +14,9 @@ from aiohttp import web
 
 from tests.build_steps import processes_containing
 
-__all__ = ["GitHttpServer", "git", "processes_containing", "untag_all"]
+__all__ = ["GIT_USERNAME", "GitHttpServer", "git", "processes_containing", "untag_all"]
+
+GIT_USERNAME = "builder"  # what GitHttpServer expects with the token
 
 
 def git(*args: str, cwd: Path) -> str:

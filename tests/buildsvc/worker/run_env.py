@@ -4,7 +4,8 @@
 builds it at startup, a bound GitLab account on forgesim with project ``acme/app``, and
 an image repository row linked to it. ``env.push(files)`` commits and pushes source with
 git; ``await env.add_build(sha, ...)`` inserts a queued build for it, frozen like intake
-freezes one; ``await env.run(build_id)`` runs the arq job function the way arq calls it.
+freezes one (secret build args encrypted); ``await env.run(build_id)`` runs the arq job
+function the way arq calls it.
 
 Use ``run_env_fixture`` (import it into the test module; it is named ``env``); the
 module's ``REDIS_DB`` picks the Redis database (default 2), flushed per test.
@@ -31,6 +32,7 @@ import forgesim
 from buildsvc.builds.states import BuildStatus
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
+from buildsvc.secret_args import encrypt_secrets
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Build, BuildLogLine, SourceBinding
 from buildsvc.worker.deps import WorkerDeps, close_deps, open_deps
@@ -95,6 +97,12 @@ class RunEnv:
             "enqueued": True,
         }
         values.update(fields)
+        # Secret values stored encrypted, as a rule holds them and intake copies them.
+        values["build_args"] = encrypt_secrets(
+            self.deps.access.cipher,
+            values.get("build_args", {}),
+            values.get("secret_build_args", []),
+        )
         async with self.sessionmaker.begin() as session:
             build = Build(account_id=self.account_id, repository_id=self.repository_id, **values)
             session.add(build)

@@ -144,3 +144,28 @@ def test_a_step_seen_first_in_its_output_is_named_once_known() -> None:
     lines, _ = render(early, named)
 
     assert lines == ["#1 early line", "#1 [2/2] RUN make"]  # never an empty "#1 "
+
+
+def test_the_dockerfile_steps_taken_from_the_cache_are_counted() -> None:
+    response = StatusResponse()
+    vertex(response, "sha256:" + "a" * 64, "[internal] load metadata for x", cached=True)
+    vertex(response, FROM, "[1/4] FROM docker.io/buildsvc/busybox:latest", cached=True)
+    vertex(response, RUN, "[2/4] RUN make", cached=True)
+    vertex(response, "sha256:" + "3" * 64, "[builder 3/4] COPY . /src", cached=True)
+    vertex(response, "sha256:" + "4" * 64, "[4/4] RUN test", started=1.0, completed=2.0)
+
+    _, progress = render(response)
+
+    assert progress.cached_steps == 2  # the RUN and the COPY; not FROM, not internals
+
+
+def test_a_cache_source_buildkit_could_not_read_is_not_the_failure() -> None:
+    response = StatusResponse()
+    importing = "importing cache manifest from 127.0.0.1:5000/ns/app@sha256:" + "9" * 64
+    vertex(response, FROM, importing, started=1.0, completed=1.1, error="no active sessions")
+    vertex(response, RUN, "[2/2] RUN make", started=2.0, completed=3.0, error="exit code: 2")
+
+    lines, progress = render(response)
+
+    assert "#1 ERROR: no active sessions" in lines  # still shown
+    assert progress.step == "[2/2] RUN make"

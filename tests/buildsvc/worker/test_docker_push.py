@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import time
-from collections.abc import Awaitable, Callable
 
-import aiohttp
 import docker
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from buildsvc.worker.docker_push import classify_push_error, push_image
 from buildsvc.worker.errors import (
@@ -19,17 +15,11 @@ from buildsvc.worker.errors import (
     RegistryUnauthorized,
     RegistryUnavailable,
 )
-from tests.conftest_services import BASE_IMAGE, Services
+from tests.buildsvc.worker.registry_fronts import FlakyRegistry, ServerFactory, tag_base
+from tests.conftest_services import Services
 from tests.registry_http import registry_image
 
 pytestmark = pytest.mark.e2e
-ServerFactory = Callable[..., Awaitable[TestServer]]
-
-
-def tag_base(api: docker.APIClient, repository: str, *tags: str) -> list[str]:
-    for tag in tags:
-        api.tag(BASE_IMAGE, repository, tag)
-    return [f"{repository}:{tag}" for tag in tags]
 
 
 async def test_pushes_every_tag_and_returns_registry_digest(
@@ -99,37 +89,6 @@ async def test_unreachable_registry_is_retried_then_unavailable(
     assert "connection refused" in str(caught.value.detail)
     assert len([line for line in lines if "retry in" in line]) == 2
     assert time.monotonic() - started >= 0.3  # 0.1 s, then 0.2 s of backoff
-
-
-class FlakyRegistry:
-    """Forwards to the real registry, but answers the first ``failures`` manifest PUTs with 503."""
-
-    def __init__(self, upstream: str, failures: int) -> None:
-        self.upstream = upstream
-        self.failures = failures
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        # The manifest upload: the daemon does not retry it itself (it does retry layers).
-        if request.method == "PUT" and "/manifests/" in request.path and self.failures > 0:
-            self.failures -= 1
-            return web.Response(status=503, text="registry restarting")
-        hop = {"content-length", "transfer-encoding", "connection"}  # recomputed per hop
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in hop}
-        async with (
-            aiohttp.ClientSession(auto_decompress=False) as session,
-            session.request(
-                request.method,
-                f"http://{self.upstream}{request.path_qs}",
-                headers=headers,  # Host stays the proxy's, so Location points back here
-                data=io.BytesIO(await request.read()),  # bytes would warn for a layer
-                allow_redirects=False,
-            ) as answer,
-        ):
-            body = b"" if request.method == "HEAD" else await answer.read()
-            # Content-Length stays: a HEAD answer carries the blob size in it.
-            skip = {"transfer-encoding", "connection"}
-            kept = {k: v for k, v in answer.headers.items() if k.lower() not in skip}
-            return web.Response(status=answer.status, body=body, headers=kept)
 
 
 async def test_transient_5xx_is_retried_until_it_succeeds(

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import io
 import secrets
-from collections.abc import Awaitable, Callable
 
-import aiohttp
 import docker
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from buildsvc.worker.docker_push import push_image
 from buildsvc.worker.errors import RegistryError, RegistryUnauthorized, RegistryUnavailable
@@ -24,11 +19,15 @@ from buildsvc.worker.registry_labels import (
     label_pushed_image,
     registry_is_insecure,
 )
-from tests.buildsvc.worker.test_docker_push import FlakyRegistry, tag_base
+from tests.buildsvc.worker.registry_fronts import (
+    FlakyRegistry,
+    ServerFactory,
+    serve_token_registry,
+    tag_base,
+)
 from tests.conftest_services import BASE_IMAGE, Services
 from tests.registry_http import registry_image
 
-ServerFactory = Callable[..., Awaitable[TestServer]]
 LABELS = {
     "org.opencontainers.image.source": "http://forge.test/acme/app",
     "org.opencontainers.image.revision": "ab" * 20,
@@ -111,7 +110,7 @@ async def test_labels_every_tag_over_the_same_layers(
 
     image_id = docker_api.inspect_image(BASE_IMAGE)["Id"]  # the pushed config's digest
 
-    labelled = await asyncio.to_thread(
+    relabelled = await asyncio.to_thread(
         label_pushed_image,
         tags,
         digest,
@@ -121,7 +120,9 @@ async def test_labels_every_tag_over_the_same_layers(
         config_digest=image_id,  # read side by side with the manifest
     )
 
+    labelled = relabelled.digest
     assert labelled != digest
+    assert relabelled.unmasked is None  # nothing was masked: nothing to delete
     for tag in tags:
         after = registry_image(services, tag)
         assert after.digest == labelled
@@ -140,7 +141,7 @@ async def test_labels_every_tag_over_the_same_layers(
         insecure=True,
         config_digest="sha256:" + "0" * 64,
     )
-    assert again == labelled
+    assert again.digest == labelled
 
 
 @pytest.mark.e2e
@@ -157,63 +158,6 @@ async def test_a_wrong_password_is_unauthorized(
     assert wrong.password not in str(caught.value.detail)
 
 
-class TokenRegistry:
-    """A registry front that wants bearer tokens (as Docker Hub, GHCR, Harbor do).
-
-    ``/token`` hands out a token for the real registry's login; everything else is
-    passed to the real registry once the token is presented.
-    """
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.token = secrets.token_hex(8)
-        self.scopes: list[str] = []
-        self.port = 0
-
-    def _basic(self) -> str:
-        pair = f"{self.services.registry_username}:{self.services.registry_password}"
-        return "Basic " + base64.b64encode(pair.encode()).decode()
-
-    async def issue(self, request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != self._basic():
-            return web.json_response({"details": "bad credentials"}, status=401)
-        self.scopes.append(request.query.get("scope", ""))
-        assert request.query.get("service") == "test-registry"
-        return web.json_response({"token": self.token})
-
-    async def handle(self, request: web.Request) -> web.Response:
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
-            realm = f"http://127.0.0.1:{self.port}/token"
-            challenge = f'Bearer realm="{realm}",service="test-registry"'
-            return web.json_response(
-                {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]},
-                status=401,
-                headers={"WWW-Authenticate": challenge},
-            )
-        headers = {
-            k: v
-            for k, v in request.headers.items()
-            if k.lower() not in {"content-length", "transfer-encoding", "connection"}
-        }
-        headers["Authorization"] = self._basic()
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method,
-                f"http://{self.services.registry}{request.path_qs}",
-                headers=headers,  # Host stays ours, so Location points back here
-                data=io.BytesIO(await request.read()),
-                allow_redirects=False,
-            ) as answer,
-        ):
-            kept = {
-                k: v
-                for k, v in answer.headers.items()
-                if k.lower() not in {"transfer-encoding", "connection", "content-length"}
-            }
-            return web.Response(status=answer.status, body=await answer.read(), headers=kept)
-
-
 @pytest.mark.e2e
 async def test_bearer_token_registries_are_asked_for_a_push_scope(
     docker_api: docker.APIClient,
@@ -222,17 +166,18 @@ async def test_bearer_token_registries_are_asked_for_a_push_scope(
     aiohttp_server: ServerFactory,
 ) -> None:
     digest = await pushed(docker_api, services, registry_repo)
-    front = TokenRegistry(services)
-    app = web.Application()
-    app.router.add_get("/token", front.issue)
-    app.router.add_route("*", "/v2/{path:.*}", front.handle)
-    server = await aiohttp_server(app)
-    front.port = server.port
+    front = await serve_token_registry(services, aiohttp_server)
     name = registry_repo.split("/", 1)[1]
 
-    labelled = await label_image(
-        [f"127.0.0.1:{server.port}/{name}:1"], digest, LABELS, login=login(services), insecure=True
-    )
+    labelled = (
+        await label_image(
+            [f"127.0.0.1:{front.port}/{name}:1"],
+            digest,
+            LABELS,
+            login=login(services),
+            insecure=True,
+        )
+    ).digest
 
     assert front.scopes == [f"repository:{name}:pull,push"]  # one token for every call
     image = registry_image(services, f"{registry_repo}:1")
@@ -241,7 +186,7 @@ async def test_bearer_token_registries_are_asked_for_a_push_scope(
 
     # The next build reuses the token while it lives; a refused token is renewed once.
     again = {**LABELS, "org.opencontainers.image.revision": "cd" * 20}
-    target = [f"127.0.0.1:{server.port}/{name}:1"]
+    target = [f"127.0.0.1:{front.port}/{name}:1"]
     await label_image(target, digest, again, login=login(services), insecure=True)
     assert len(front.scopes) == 1
     front.token = secrets.token_hex(8)  # the token service restarted: old tokens refused
@@ -265,7 +210,7 @@ async def test_a_transient_failure_is_retried(
     name = registry_repo.split("/", 1)[1]
     lines: list[str] = []
 
-    labelled = await label_image(
+    relabelled = await label_image(
         [f"127.0.0.1:{server.port}/{name}:1"],
         digest,
         LABELS,
@@ -274,6 +219,7 @@ async def test_a_transient_failure_is_retried(
         base_delay=0.05,
         on_line=lines.append,
     )
+    labelled = relabelled.digest
 
     assert registry_image(services, f"{registry_repo}:1").digest == labelled
     assert [line for line in lines if "retry in" in line] == [
@@ -296,3 +242,52 @@ async def test_an_unreachable_registry_gives_up_as_unavailable(unused_tcp_port: 
             base_delay=0.01,
         )
     assert "gave up after 2 attempts" in str(caught.value.detail)
+
+
+class DeepRegistry:
+    """A registry whose JSON answers (manifest, error body or token) nest 100,000 deep."""
+
+    DEEP = "[" * 100_000
+
+    def __init__(self, *, status: int = 200, token_service: bool = False) -> None:
+        self.status = status
+        self.token_service = token_service
+        self.port = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.path == "/token":
+            return web.Response(text=self.DEEP, content_type="application/json")
+        if self.token_service and "Authorization" not in request.headers:
+            realm = f'Bearer realm="http://127.0.0.1:{self.port}/token",service="test"'
+            return web.Response(status=401, headers={"WWW-Authenticate": realm})
+        if request.method == "POST":  # an upload opened early
+            return web.Response(status=202, headers={"Location": "/v2/acme/app/blobs/uploads/1"})
+        return web.Response(text=self.DEEP, status=self.status, content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    ("registry", "error", "words"),
+    [
+        (DeepRegistry(), RegistryError, "unexpected registry answer: RecursionError"),
+        (DeepRegistry(status=500), RegistryUnavailable, "500"),
+        (DeepRegistry(token_service=True), RegistryError, "answered without a token"),
+    ],
+    ids=["manifest", "error body", "token"],
+)
+async def test_registry_json_too_deep_to_decode_is_a_registry_error(
+    aiohttp_server: ServerFactory, registry: DeepRegistry, error: type[RegistryError], words: str
+) -> None:
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", registry.handle)
+    server = await aiohttp_server(app)
+    registry.port = server.port
+    with pytest.raises(error) as caught:
+        await label_image(
+            [f"127.0.0.1:{server.port}/acme/app:1"],
+            "sha256:" + "0" * 64,
+            LABELS,
+            login=RegistryLogin("robot", "not-a-real-password"),
+            insecure=True,
+            attempts=1,
+        )
+    assert words in str(caught.value.detail)

@@ -67,6 +67,21 @@ async def test_a_missing_dockerfile_is_named(env: RunEnv) -> None:
     assert "docker/Dockerfile.prod" in str(build.error_detail)
 
 
+async def test_a_clone_url_outside_the_allowed_networks_fails_the_build(env: RunEnv) -> None:
+    # forgesim listens on 127.0.0.1; this worker may reach 127.0.0.2 only.
+    env.deps.settings = env.settings.model_copy(
+        update={"allowed_source_networks": ["127.0.0.2/32"]}
+    )
+    sha = env.push(HELLO)
+    build_id = await env.add_build(sha)
+
+    assert await env.run(build_id) == "failed"
+
+    build = await env.build(build_id)
+    assert build.error_code == "SOURCE_URL_NOT_ALLOWED"
+    assert "resolves to 127.0.0.1, a loopback address" in str(build.error_detail)
+
+
 async def test_a_wrong_registry_password_is_unauthorized(env: RunEnv) -> None:
     env.deps.settings = env.settings.model_copy(
         update={"registry_password": SecretStr("not-the-password")}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from arq.constants import default_queue_name, job_key_prefix
+from arq.constants import default_queue_name, in_progress_key_prefix, job_key_prefix
 
 from buildsvc.builds import jobs
 from buildsvc.builds.states import BuildStatus
@@ -105,3 +105,21 @@ async def test_queued_builds_whose_job_is_not_in_redis_are_enqueued(env: RunEnv)
     assert (await env.build(in_outbox)).enqueued
     assert not await job_queued(env, jobs.job_id(just_queued))  # intake is still on it
     assert await env.redis.zcard(default_queue_name) == 3
+
+
+async def test_a_job_redis_still_holds_is_not_enqueued_again(env: RunEnv) -> None:
+    # Sent by the outbox, but the mark did not make it; a worker has just started it.
+    started = await env.add_build("8" * 40, queued_at=ago(60), enqueued=False)
+    await env.redis.enqueue_job("run_build", started, _job_id=jobs.job_id(started))
+    await env.redis.set(in_progress_key_prefix + jobs.job_id(started), b"1")
+    # Lost with a Redis restart: enqueued once, however often the sweep runs.
+    lost = await env.add_build("9" * 40, ref="refs/heads/lost", queued_at=ago(60))
+
+    await reap_once(env.deps)
+    first = await env.redis.get(job_key_prefix + jobs.job_id(lost))
+    await reap_once(env.deps)
+
+    assert await env.redis.exists(in_progress_key_prefix + jobs.job_id(started))
+    assert first is not None
+    assert await env.redis.get(job_key_prefix + jobs.job_id(lost)) == first
+    assert await env.redis.zcard(default_queue_name) == 2

@@ -6,8 +6,8 @@ repository). Other accounts' repositories in a namespace given to someone else a
 conflicts: they are kept (not merged, not deleted) and listed in a warning, and their
 accounts get no registry rights there; an operator settles each by hand.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07
 """
 
@@ -18,8 +18,8 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
