@@ -21,8 +21,10 @@ Auth
     ``/api/v1/*`` requires a bearer token (except ``/api/v1/openapi.json``); the handler
     reads the caller's account as ``request[ACCOUNT_ID]`` and passes it to the service,
     which scopes every query by it (another account's row is ``NotFound``, 404).
-    ``/webhooks/*``, ``/healthz``, ``/metrics``, ``/console*`` and ``/api/docs`` are
-    public: they authenticate themselves if they must.
+    ``/webhooks/*``, ``/healthz``, ``/metrics``, ``/console*``, ``/api/docs``, the
+    registry's token endpoint ``/v2/token`` (Basic registry logins) and
+    ``/registry/events`` (the registry's secret header) are public: they authenticate
+    themselves if they must.
 
 Errors
     Raise ``buildsvc.errors`` subclasses (or a package's own subclass of them); the error
@@ -50,11 +52,17 @@ from buildsvc.api import (
     builds,
     health,
     log_stream,
+    namespaces,
     notifications,
     openapi,
+    registry_events,
+    registry_password,
+    registry_tags,
+    registry_token,
     replication,
     repositories,
     repository_hook,
+    robots,
     rule_preview,
     source_check,
     sources,
@@ -70,6 +78,7 @@ from buildsvc.api.keys import (
     PROVIDERS,
     SESSIONMAKER,
     SETTINGS,
+    TOKEN_SERVER,
 )
 from buildsvc.api.middleware import echo_request_id, error_middleware, request_id_middleware
 from buildsvc.bindings.access import SourceAccess
@@ -80,6 +89,7 @@ from buildsvc.console import setup_console
 from buildsvc.console import views as console_views
 from buildsvc.crypto import Cipher
 from buildsvc.queue import LazyArqPool
+from buildsvc.registry.server import TokenServer
 from buildsvc.sources.base import SourceProvider
 from buildsvc.sources.registry import build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker
@@ -95,6 +105,12 @@ ROUTE_MODULES: list[ModuleType] = [
     repository_hook,
     replication,
     rule_preview,
+    namespaces,
+    registry_password,
+    robots,
+    registry_token,
+    registry_events,
+    registry_tags,
     tokens,
     notifications,
     webhooks,
@@ -118,7 +134,15 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.on_response_prepare.append(echo_request_id)
     app.cleanup_ctx.extend(
-        [_database, _cipher, _queue, outbox_ctx(ARQ, SESSIONMAKER), _providers, _commit_status]
+        [
+            _database,
+            _cipher,
+            _queue,
+            outbox_ctx(ARQ, SESSIONMAKER),
+            _providers,
+            _commit_status,
+            _token_server,
+        ]
     )
     log_stream.setup_stopping(app)  # first of the shutdown steps: streams end at once
     metrics.setup_metrics(app)  # after _providers: it times the providers' forge calls
@@ -163,3 +187,13 @@ async def _commit_status(app: web.Application) -> AsyncIterator[None]:
     app[COMMIT_STATUS] = reporter
     yield
     await reporter.close()
+
+
+async def _token_server(app: web.Application) -> AsyncIterator[None]:
+    # Creates the signing key and certificate bundle under data_dir on first start.
+    reader = create_engine(app[SETTINGS], read_only=True)
+    app[TOKEN_SERVER] = TokenServer(
+        app[SETTINGS], app[SESSIONMAKER], create_sessionmaker(reader), app[ARQ].get
+    )
+    yield
+    await reader.dispose()

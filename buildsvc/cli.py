@@ -17,6 +17,7 @@ import functools
 import gc
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import IO, Any, ParamSpec, TypeVar
 
 import click
@@ -236,6 +237,45 @@ def rotate_secrets() -> None:
         settings, lambda sessionmaker: rotate_stored_secrets(sessionmaker, cipher)
     )
     click.echo(f"re-encrypted {count} stored secrets with the newest key")
+
+
+@admin.command("registry-config")
+@click.option(
+    "--addr", default=None, help="HOST:PORT the registry listens on [default: BUILDSVC_REGISTRY]."
+)
+@click.option(
+    "--storage",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of the registry's blobs [default: DATA_DIR/registry/storage].",
+)
+def registry_config(addr: str | None, storage: Path | None) -> None:
+    """Print the registry's config.yml: token auth against this service, deletes, events.
+
+    Creates the token signing key, its certificate bundle and the events secret under
+    the data directory if they do not exist yet.
+    """
+    from buildsvc.registry.config import render
+    from buildsvc.registry.server import registry_dir
+
+    settings = load_settings()
+    click.echo(
+        render(settings, addr or settings.registry, storage or registry_dir(settings) / "storage"),
+        nl=False,
+    )
+
+
+@admin.command("rotate-registry-key")
+def rotate_registry_key() -> None:
+    """Make a new token signing key; restart the registry afterwards (it reads the bundle,
+    which keeps the older certificates until their tokens expired, at start)."""
+    from buildsvc.registry.server import key_store
+
+    store = key_store(load_settings())
+    dropped = store.prune()
+    key = store.rotate()
+    click.echo(f"signing with key {key.number} (kid {key.kid}); pruned {dropped or 'none'}")
+    click.echo(f"restart the registry so it reads {store.bundle_path}")
 
 
 # The user-facing commands (login, sources, repos, builds, ...) live in buildsvc.client_cli.

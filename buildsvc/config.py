@@ -101,10 +101,44 @@ class Settings(BaseSettings):
         default="127.0.0.1:5000", description="Registry host[:port] that images are pushed to."
     )
     registry_username: str | None = Field(
-        default=None, description="Registry login (none: push anonymously)."
+        default=None,
+        description="Registry login for a registry without buildsvc's token auth (none: each "
+        "build logs in as itself, see Registry access).",
     )
     registry_password: SecretStr | None = Field(
-        default=None, description="Registry password; masked in every log line."
+        default=None, description="That registry's password; masked in every log line."
+    )
+    registry_service: str = Field(
+        default="buildsvc-registry",
+        description="The registry's name in its token auth config (the tokens' audience).",
+    )
+    registry_token_issuer: str = Field(
+        default="buildsvc", description="Issuer of registry tokens, as the registry expects it."
+    )
+    registry_token_lifetime_seconds: int = Field(
+        default=300, ge=60, le=3600, description="How long a registry token is valid."
+    )
+    registry_token_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="How long an API process reuses a token decision for the same login, "
+        "password, scopes and client (0: never); changes take effect within it.",
+    )
+    registry_key_dir: Path | None = Field(
+        default=None,
+        description="Where the token signing keys, the registry's certificate bundle and the "
+        "events secret live; default: data_dir/registry.",
+    )
+    registry_events_secret: SecretStr | None = Field(
+        default=None,
+        description="What the registry's notifications carry in their Authorization header; "
+        "default: a secret generated under data_dir.",
+    )
+    registry_api_url: str | None = Field(
+        default=None,
+        description="Where buildsvc itself reaches the registry's HTTP API (tags, deletes); "
+        "default: http://BUILDSVC_REGISTRY.",
     )
     registry_push_attempts: int = Field(
         default=4,
@@ -300,6 +334,11 @@ class Settings(BaseSettings):
         default=1.0,
         description="How often a worker looks for notifications due to be sent.",
     )
+
+    @property
+    def registry_base_url(self) -> str:
+        """``registry_api_url``, or plain HTTP to ``registry`` (a loopback registry)."""
+        return self.registry_api_url or f"http://{self.registry}"
 
     @property
     def resolved_database_url(self) -> str:

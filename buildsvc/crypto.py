@@ -8,15 +8,13 @@ key can be put in front and the old ones retired after ``rotate`` re-encrypted t
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from buildsvc.config import Settings
 from buildsvc.errors import ServiceError
+from buildsvc.files import write_once
 
 KEY_FILE_NAME = "secret.key"
 
@@ -79,18 +77,7 @@ def load_or_create_key_file(path: Path) -> bytes:
         return _read_key(path)
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(Fernet.generate_key() + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_once(path, Fernet.generate_key() + b"\n")
     return _read_key(path)
 
 

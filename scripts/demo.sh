@@ -13,8 +13,14 @@ cd "$ROOT"
 PY="${PY:-$ROOT/.venv/bin/python}"
 [ -x "$PY" ] || PY="$(command -v python3)"
 DEMO="$ROOT/var/demo"
-FORGE_PORT=8939 # its own forge: make services keeps a development one on 8929
-API_PORT=8080
+FORGE_PORT="${BUILDSVC_DEMO_FORGE_PORT:-8939}" # its own forge: make services keeps one on 8929
+API_PORT="${BUILDSVC_DEMO_API_PORT:-8080}"
+REGISTRY="127.0.0.1:${BUILDSVC_SERVICES_REGISTRY_PORT:-5000}"
+REDIS_PORT="${BUILDSVC_SERVICES_REDIS_PORT:-6379}"
+# htpasswd: the worker and the pull use the registry's admin login. token: the registry
+# trusts buildsvc's tokens, the worker logs in per build, and the pull uses the demo
+# account's own registry password (scripts/services.sh reads the same variable).
+REGISTRY_AUTH="${BUILDSVC_SERVICES_REGISTRY_AUTH:-htpasswd}"
 FORGE="http://127.0.0.1:$FORGE_PORT"
 API="http://127.0.0.1:$API_PORT"
 REDIS_DB=1 # the demo's own Redis database, flushed at start
@@ -72,24 +78,37 @@ forge_admin() { # path json body
 }
 
 step "services (dockerd, registry, Redis, base image)"
-bash scripts/services.sh start
+BUILDSVC_PUBLIC_URL="$API" bash scripts/services.sh start
 REGISTRY_PASSWORD_FILE="$ROOT/var/registry/password"
-[ -s "$REGISTRY_PASSWORD_FILE" ] || fail "no registry password in var/registry/password"
+if [ "$REGISTRY_AUTH" = htpasswd ]; then
+    [ -s "$REGISTRY_PASSWORD_FILE" ] || fail "no registry password in var/registry/password"
+fi
+if [ "$REGISTRY_AUTH" = token ]; then
+    # A registry started earlier (make services) may send clients to another API's realm.
+    curl -s -o /dev/null -D - "http://$REGISTRY/v2/" | grep -qiF "realm=\"$API/v2/token\"" ||
+        fail "the registry on $REGISTRY does not send clients to $API/v2/token; restart it with BUILDSVC_PUBLIC_URL=$API scripts/services.sh stop/start"
+fi
 for port in "$FORGE_PORT" "$API_PORT"; do
     port_free "$port" || fail "port 127.0.0.1:$port is in use; stop what holds it and retry"
 done
 
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
-redis-cli -n "$REDIS_DB" flushdb >/dev/null
+redis-cli -p "$REDIS_PORT" -n "$REDIS_DB" flushdb >/dev/null
 
 export BUILDSVC_DATA_DIR="$DEMO"
 export BUILDSVC_HOST=127.0.0.1 BUILDSVC_PORT="$API_PORT" BUILDSVC_PUBLIC_URL="$API"
-export BUILDSVC_REDIS_URL="redis://127.0.0.1:6379/$REDIS_DB"
+export BUILDSVC_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/$REDIS_DB"
 export BUILDSVC_ALLOWED_SOURCE_NETWORKS='["127.0.0.0/8"]'
-export BUILDSVC_REGISTRY=127.0.0.1:5000 BUILDSVC_REGISTRY_USERNAME=buildsvc
-BUILDSVC_REGISTRY_PASSWORD="$(cat "$REGISTRY_PASSWORD_FILE")"
-export BUILDSVC_REGISTRY_PASSWORD
+export BUILDSVC_REGISTRY="$REGISTRY"
+if [ "$REGISTRY_AUTH" = token ]; then
+    # Sign with the key whose certificate the registry's bundle holds (services.sh made it).
+    export BUILDSVC_REGISTRY_KEY_DIR="$ROOT/var/registry"
+else
+    export BUILDSVC_REGISTRY_USERNAME=buildsvc
+    BUILDSVC_REGISTRY_PASSWORD="$(cat "$REGISTRY_PASSWORD_FILE")"
+    export BUILDSVC_REGISTRY_PASSWORD
+fi
 export BUILDSVC_LOG_LEVEL=INFO
 
 step "forgesim (GitLab) on $FORGE"
@@ -203,7 +222,22 @@ REF="${IMAGE%:*}@$DIGEST"
 step "docker pull $REF from the registry and run it"
 export DOCKER_CONFIG="$DEMO/docker" # a private login, not the user's ~/.docker
 mkdir -p "$DOCKER_CONFIG"
-docker login -u buildsvc --password-stdin "$BUILDSVC_REGISTRY" <"$REGISTRY_PASSWORD_FILE" >/dev/null 2>&1
+if [ "$REGISTRY_AUTH" = token ]; then
+    # The account's own registry password, set through the API; never in argv.
+    (umask 077 && od -An -N18 -tx1 /dev/urandom | tr -d ' \n' >"$DEMO/registry-password")
+    (umask 077 && "$PY" -c '
+import json, sys
+json.dump({"password": open(sys.argv[1]).read()}, open(sys.argv[2], "w"))' \
+        "$DEMO/registry-password" "$DEMO/registry-password.json")
+    # curl reads the body from the file: the password stays out of every argv.
+    [ "$(curl -sS -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/json' --data @"$DEMO/registry-password.json" \
+        "$API/api/v1/registry/password")" = 204 ] || fail "setting the registry password failed"
+    docker login -u demo --password-stdin "$BUILDSVC_REGISTRY" <"$DEMO/registry-password" >/dev/null 2>&1 ||
+        fail "docker login as the demo account failed"
+else
+    docker login -u buildsvc --password-stdin "$BUILDSVC_REGISTRY" <"$REGISTRY_PASSWORD_FILE" >/dev/null 2>&1
+fi
 docker image rm "$IMAGE" "${IMAGE%:*}:${SHA:0:7}" >/dev/null 2>&1 || true
 docker pull -q "$REF" >/dev/null
 OUTPUT="$(docker run --rm "$REF")"

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Start, stop or show the local services of the buildsvc stack: dockerd, the registry
-# (Distribution, htpasswd auth on 127.0.0.1:5000), redis-server (127.0.0.1:6379) and the
-# base image buildsvc/busybox:latest, and forgesim (a local GitLab on 127.0.0.1:8929 for
+# (Distribution on 127.0.0.1:5000), redis-server (127.0.0.1:6379) and the base image
+# buildsvc/busybox:latest, and forgesim (a local GitLab on 127.0.0.1:8929 for
 # development). Idempotent: `start` leaves running services alone.
 # State lives under var/ of the repository: var/run (pidfiles), var/log, var/registry, var/redis.
+#
+# The registry authenticates with htpasswd (user buildsvc, password in
+# var/registry/password) or, with BUILDSVC_SERVICES_REGISTRY_AUTH=token, against
+# buildsvc's token server: its config is then what `buildsvc admin registry-config`
+# prints (realm BUILDSVC_PUBLIC_URL/v2/token, signing keys under var/registry).
+# A second stack on one machine (another checkout) takes other ports with
+# BUILDSVC_SERVICES_REGISTRY_PORT, BUILDSVC_SERVICES_REDIS_PORT and
+# BUILDSVC_SERVICES_FORGESIM_PORT; dockerd is shared.
 #
 # usage: scripts/services.sh start|stop|status|base-image   (status exits 3 when something is down)
 set -euo pipefail
@@ -17,11 +25,12 @@ REDIS_DIR="$VAR/redis"
 
 DOCKER_SOCK=/var/run/docker.sock
 REGISTRY_HOST=127.0.0.1
-REGISTRY_PORT=5000
+REGISTRY_PORT="${BUILDSVC_SERVICES_REGISTRY_PORT:-5000}"
+REGISTRY_AUTH="${BUILDSVC_SERVICES_REGISTRY_AUTH:-htpasswd}"
 REGISTRY_USER=buildsvc
-REDIS_PORT=6379
+REDIS_PORT="${BUILDSVC_SERVICES_REDIS_PORT:-6379}"
 BASE_IMAGE=buildsvc/busybox:latest
-FORGESIM_PORT=8929
+FORGESIM_PORT="${BUILDSVC_SERVICES_FORGESIM_PORT:-8929}"
 
 DOCKERD_TIMEOUT="${DOCKERD_TIMEOUT:-60}"
 REGISTRY_TIMEOUT="${REGISTRY_TIMEOUT:-20}"
@@ -101,6 +110,24 @@ start_dockerd() {
 registry_ready() { [ "$(http_status "$REGISTRY_HOST" "$REGISTRY_PORT" /v2/ 2>/dev/null)" = 401 ]; }
 
 write_registry_config() {
+    case "$REGISTRY_AUTH" in
+    htpasswd) write_htpasswd_config ;;
+    token) write_token_config ;;
+    *) fail "registry: BUILDSVC_SERVICES_REGISTRY_AUTH must be htpasswd or token, not $REGISTRY_AUTH" ;;
+    esac
+}
+
+write_token_config() {
+    # buildsvc signs the tokens: its data dir (var/) holds the key the bundle trusts.
+    mkdir -p "$REG_DIR/data"
+    [ -x "$ROOT/.venv/bin/buildsvc" ] || fail "registry: $ROOT/.venv is missing; run make install"
+    (umask 077 && BUILDSVC_DATA_DIR="$VAR" "$ROOT/.venv/bin/buildsvc" admin registry-config \
+        --addr "$REGISTRY_HOST:$REGISTRY_PORT" --storage "$REG_DIR/data" >"$REG_DIR/config.yml.new") ||
+        fail "registry: buildsvc admin registry-config failed"
+    mv "$REG_DIR/config.yml.new" "$REG_DIR/config.yml"
+}
+
+write_htpasswd_config() {
     mkdir -p "$REG_DIR/data"
     if [ ! -s "$REG_DIR/password" ]; then
         # Generated once; the service and tests read it from this file.
@@ -174,7 +201,11 @@ start_registry() {
         tail -n 20 "$LOG/registry.log" | sed 's/^/    /' >&2
         exit 1
     fi
-    say "registry: started (pid $(cat "$RUN/registry.pid"), user $REGISTRY_USER, password in var/registry/password)"
+    if [ "$REGISTRY_AUTH" = token ]; then
+        say "registry: started (pid $(cat "$RUN/registry.pid"), $REGISTRY_HOST:$REGISTRY_PORT, token auth against buildsvc)"
+    else
+        say "registry: started (pid $(cat "$RUN/registry.pid"), user $REGISTRY_USER, password in var/registry/password)"
+    fi
 }
 
 # --- redis -----------------------------------------------------------------------------

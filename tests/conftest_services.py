@@ -9,6 +9,7 @@ runs that costs a fraction of a second.
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,8 @@ from tests.servers import REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES_SCRIPT = ROOT / "scripts" / "services.sh"
-REGISTRY = "127.0.0.1:5000"
+# Another checkout's stack on this machine may move the registry (scripts/services.sh).
+REGISTRY = f"127.0.0.1:{os.environ.get('BUILDSVC_SERVICES_REGISTRY_PORT', '5000')}"
 REGISTRY_USER = "buildsvc"
 DOCKER_URL = "unix:///var/run/docker.sock"
 BASE_IMAGE = "buildsvc/busybox:latest"
@@ -46,7 +48,9 @@ def ensure_services() -> Services:
     )
     if result.returncode != 0:
         pytest.fail(f"scripts/services.sh start failed:\n{result.stdout}\n{result.stderr}")
-    password = (ROOT / "var" / "registry" / "password").read_text().strip()
+    # htpasswd mode only: a token-auth registry has no admin password (tests/e2e/stack.py).
+    password_file = ROOT / "var" / "registry" / "password"
+    password = password_file.read_text().strip() if password_file.exists() else ""
     return Services(
         docker_url=DOCKER_URL,
         registry=REGISTRY,

@@ -17,6 +17,7 @@ from buildsvc.builds.forge_status import QueuedStatus
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.queue import LazyArqPool
+from buildsvc.registry.server import TokenServer
 from buildsvc.sources.base import SourceProvider
 
 # Application state
@@ -32,6 +33,8 @@ PROVIDERS = web.AppKey("providers", dict[str, SourceProvider])
 COMMIT_STATUS = web.AppKey("commit_status", QueuedStatus)
 # Set when the process begins to stop (SIGTERM): log streams end with ``reconnect``.
 STOPPING = web.AppKey("stopping", asyncio.Event)
+# The registry's token server (signing key, verified-credential cache, login throttle).
+TOKEN_SERVER = web.AppKey("token_server", TokenServer)
 
 # Request state
 ACCOUNT_ID = web.RequestKey("account_id", int)  # set by the auth middleware on /api/v1/*

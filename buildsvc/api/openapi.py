@@ -106,6 +106,8 @@ class Operation:
     path_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Answers that are not the error envelope: status -> (description, model).
     other_responses: Mapping[int, tuple[str, type[BaseModel]]] = field(default_factory=dict)
+    # Answers with no body at all: status -> description (the registry token endpoint's 401).
+    bare_responses: Mapping[int, str] = field(default_factory=dict)
     body_schema: Mapping[str, Any] | None = None  # a free-form body (webhook payloads)
     description: str | None = None
 
@@ -308,6 +310,8 @@ def _operation_object(
             "description": description,
             "content": {"application/json": {"schema": schemas.ref(model, "serialization")}},
         }
+    for status, description in op.bare_responses.items():
+        responses[str(status)] = {"description": description}
     doc = (op.description or handler.__doc__ or "").strip()
     operation: dict[str, Any] = {
         "operationId": f"{handler.__module__.rsplit('.', 1)[-1]}_{handler.__name__}",

@@ -15,7 +15,9 @@ from buildsvc.api.keys import ACCOUNT_ID, SESSIONMAKER, SETTINGS
 from buildsvc.api.openapi import describe
 from buildsvc.api.pagination import Page, page_request, paginated_response
 from buildsvc.api.sources import source_access
+from buildsvc.registry import namespaces, plain
 from buildsvc.repositories import hook_health, queries, service
+from buildsvc.repositories.links import linked
 from buildsvc.repositories.rule_warnings import rule_warnings
 from buildsvc.repositories.schemas import RepositoryCreate, RepositoryPatch
 from buildsvc.repositories.service import hook_url
@@ -81,9 +83,10 @@ class RepositoryOut(BaseModel):
     namespace: str
     name: str
     image: str
-    source: SourceOut
+    visibility: str
+    source: SourceOut | None  # None: a plain repository, pushed to with docker
     auto_build: bool
-    hook: HookOut
+    hook: HookOut | None
     rules: list[RuleOut]
     created_at: UtcDatetime
     # Rules that are valid but doubtful (a pattern matching no sample name, ...).
@@ -93,6 +96,8 @@ class RepositoryOut(BaseModel):
     def with_health(self, seen: hook_health.Inspection) -> RepositoryOut:
         """This answer with the hook as the forge has it and the last delivery."""
         state = seen.hook
+        if self.hook is None:  # plain: only the last delivery (there is none) to add
+            return self
         hook = self.hook.model_copy(
             update={
                 "id": state.id,
@@ -109,22 +114,28 @@ class RepositoryOut(BaseModel):
     @classmethod
     def build(cls, request: web.Request, repo: ImageRepository) -> RepositoryOut:
         settings = request.app[SETTINGS]
+        link = linked(repo)
         return cls(
             id=repo.id,
             namespace=repo.namespace,
             name=repo.name,
             image=f"{settings.registry}/{repo.namespace}/{repo.name}",
-            source=SourceOut(
-                provider=repo.provider,
-                repository=repo.source_repository,
-                id=repo.source_repository_id,
-                clone_url=repo.clone_url,
+            visibility=repo.visibility,
+            source=None
+            if link is None
+            else SourceOut(
+                provider=link.provider,
+                repository=link.repository,
+                id=link.repository_id,
+                clone_url=link.clone_url,
                 default_branch=repo.default_branch,
             ),
             auto_build=repo.auto_build,
-            hook=HookOut(
+            hook=None
+            if link is None
+            else HookOut(
                 id=repo.forge_hook_id,
-                url=hook_url(settings.public_url, repo.provider, repo.hook_key),
+                url=hook_url(settings.public_url, link.provider, link.hook_key),
             ),
             rules=[RuleOut.from_rule(rule) for rule in repo.rules],
             created_at=repo.created_at,
@@ -169,7 +180,7 @@ def _id(request: web.Request) -> int:
 
 @routes.post("/api/v1/repositories")
 @describe(
-    "Create an image repository linked to a source repository",
+    "Create an image repository: linked to a source repository, or plain (no source)",
     body=RepositoryCreate,
     response=RepositoryOut,
     status=201,
@@ -177,7 +188,14 @@ def _id(request: web.Request) -> int:
 )
 async def create(request: web.Request) -> web.Response:
     spec = await json_body(request, RepositoryCreate)
-    repo = await service.create_repository(source_access(request), request[ACCOUNT_ID], spec)
+    account_id = request[ACCOUNT_ID]
+    if spec.source is None:
+        repo = await plain.create(
+            request.app[SESSIONMAKER], account_id, spec.namespace, spec.name, spec.visibility
+        )
+    else:
+        access = source_access(request)
+        repo = await service.create_repository(access, account_id, spec, namespaces.claim)
     return json_response(RepositoryOut.build(request, repo), status=201)
 
 
@@ -204,7 +222,12 @@ async def get(request: web.Request) -> web.Response:
 
 
 @routes.patch("/api/v1/repositories/{repository_id}")
-@describe("Change rules or auto build", body=RepositoryPatch, response=RepositoryOut, errors=(409,))
+@describe(
+    "Change rules, auto build or visibility",
+    body=RepositoryPatch,
+    response=RepositoryOut,
+    errors=(409,),
+)
 async def update(request: web.Request) -> web.Response:
     repository_id = _id(request)
     patch = await json_body(request, RepositoryPatch)

@@ -144,14 +144,17 @@ async def _remove_hooks(
 
     async def remove(repo: ImageRepository) -> None:
         hook_id = repo.forge_hook_id or ""
+        full_path = repo.source_repository
+        if full_path is None:  # selected by provider, so never: plain ones have none
+            return
         async with limit:
             try:
-                await client.delete_hook(repo.source_repository, hook_id)
+                await client.delete_hook(full_path, hook_id)
             except SourceError as exc:
                 left.append(
                     HookLeft(
                         f"{repo.namespace}/{repo.name}",
-                        repo.source_repository,
+                        full_path,
                         hook_id,
                         exc.detail or exc.message,
                     )

@@ -30,6 +30,7 @@ from buildsvc.builds.triggers import commit_sha, decide
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.errors import ServiceError
+from buildsvc.repositories.links import linked
 from buildsvc.sources.base import SourceClient, SourceProvider
 from buildsvc.store.models import BuildRule, ImageRepository, SourceBinding, utcnow
 from webhooks import Commit, PushEvent
@@ -66,7 +67,8 @@ async def complete(deps: LookupDeps, repository_id: int, parsed: Parsed) -> Pars
         return parsed
     async with deps.sessionmaker() as session:
         repository = await session.get(ImageRepository, repository_id)
-        if repository is None or repository.forge_hook_id is None:
+        link = linked(repository) if repository is not None else None
+        if repository is None or link is None or repository.forge_hook_id is None:
             return parsed  # deleted or unbound: intake records that, nothing builds
         statement = (
             select(BuildRule)
@@ -82,9 +84,9 @@ async def complete(deps: LookupDeps, repository_id: int, parsed: Parsed) -> Pars
         ]
         if not building:
             return parsed
-        binding = await binding_row(session, repository.account_id, repository.provider)
+        binding = await binding_row(session, repository.account_id, link.provider)
     shas = sorted({commit_sha(event) for event in building})
-    messages, reasons = await _look_up(deps, binding, repository.source_repository, shas)
+    messages, reasons = await _look_up(deps, binding, link.repository, shas)
     looked_up = {id(event) for event in building}
     pushes = [
         _with_message(event, messages[commit_sha(event)])

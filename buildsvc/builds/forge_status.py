@@ -227,6 +227,7 @@ async def load_targets(
         found: dict[int, tuple[str, SourceBinding]] = {
             repository_id: (source_repository, binding)
             for repository_id, source_repository, binding in await session.execute(sources)
+            if source_repository is not None  # joined by provider: always linked
         }
     targets = []
     for (repository_id, sha, context), (build_id, report, superseder) in newest.items():

@@ -93,7 +93,7 @@ async def _hook(deps: IntakeDeps, provider: str, key: str) -> _Hook:
             ImageRepository.hook_key == key, ImageRepository.provider == provider
         )
         row = (await session.execute(statement)).first()
-    if row is None:
+    if row is None or row[1] is None:
         raise NotFound("No such webhook.", code="HOOK_NOT_FOUND")
     found = _Hook(row[0], deps.cipher.decrypt(row[1]))
     cache[(provider, key)] = found

@@ -51,6 +51,7 @@ from buildsvc.notifications.events import Event, record_build
 from buildsvc.queue import LazyArqPool
 from buildsvc.repositories import queries as repositories
 from buildsvc.repositories.errors import InvalidRule
+from buildsvc.repositories.links import source_link
 from buildsvc.repositories.rules import Rule, compile_rule, match_rules, parse_ref
 from buildsvc.sources import REF_NOT_FOUND
 from buildsvc.sources.base import SourceClient
@@ -153,16 +154,17 @@ async def start_build(
     """Queue the builds ``request`` asks for; returns them (already enqueued if Redis is up)."""
     async with access.sessionmaker() as session:
         repository = await repositories.load(session, account_id, repository_id)
+    link = source_link(repository)  # a plain repository has nothing to build
     rules = _compiled(repository.rules)
     if request.rule_id is not None:
         rules = [(row, rule) for row, rule in rules if row.id == request.rule_id]
         if not rules:
             raise RuleNotFound(detail=f"no rule {request.rule_id} in repository {repository_id}")
     candidates = _candidates(request, repository, rules)
-    client = await access.client_for(account_id, repository.provider)
+    client = await access.client_for(account_id, link.provider)
     existing: list[str] = []
     for full_ref in candidates:
-        sha = await _lookup(client, repository.source_repository, full_ref)
+        sha = await _lookup(client, link.repository, full_ref)
         if sha is None:
             continue
         existing.append(full_ref)
@@ -177,7 +179,7 @@ async def start_build(
         statuses.report(superseded, "superseded")
         return builds
     if not existing:
-        raise RefMissing(detail=_missing(candidates, repository.source_repository))
+        raise RefMissing(detail=_missing(candidates, link.repository))
     which = f"rule {request.rule_id}" if request.rule_id is not None else "any rule"
     raise RefNotMatched(
         detail=f"{' and '.join(existing)} {'does' if len(existing) == 1 else 'do'} not match "

@@ -2,11 +2,11 @@
 
 ``login``/``logout``, ``sources bind|list|check|unbind``, ``repos
 create|list|show|edit|delete``, ``builds start|list|show|rerun|logs|cancel``,
-``deliveries list`` and ``completion``. They use the saved login (``config.py``) or
-``BUILDSVC_API_URL``/``BUILDSVC_API_TOKEN``, print tables (TSV when piped) or, with
-``--json``, JSON, and exit with the codes of ``exit_codes.py`` (``--follow`` exits by how
-the build ended). ``buildsvc.cli`` adds ``COMMANDS`` to its group and ``EPILOG`` to its
-help.
+``deliveries list``, ``registry password|robots|tags`` and ``completion``. They use the
+saved login (``config.py``) or ``BUILDSVC_API_URL``/``BUILDSVC_API_TOKEN``, print tables
+(TSV when piped) or, with ``--json``, JSON, and exit with the codes of ``exit_codes.py``
+(``--follow`` exits by how the build ended). ``buildsvc.cli`` adds ``COMMANDS`` to its
+group and ``EPILOG`` to its help.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from buildsvc.client_cli.completion import completion
 from buildsvc.client_cli.config import TOKEN_ENV, URL_ENV
 from buildsvc.client_cli.deliveries import deliveries
 from buildsvc.client_cli.notifications import notifications
+from buildsvc.client_cli.registry import registry
 from buildsvc.client_cli.replication import replication
 from buildsvc.client_cli.repos import repos
 from buildsvc.client_cli.sources import sources
@@ -35,6 +36,7 @@ COMMANDS: tuple[click.Command, ...] = (
     tokens,
     notifications,
     replication,
+    registry,
 )
 
 EPILOG = f"""\b

@@ -92,6 +92,8 @@ class ApiClient:
         params: Mapping[str, Any] | None = None,
     ) -> Any:
         response = self._send(method, path, json=body, params=params, timeout=self.timeout)
+        if response.status_code == 204:  # No Content: nothing to parse
+            return None
         try:
             return response.json()
         except ValueError as exc:

@@ -31,14 +31,16 @@ def repos() -> None:
 
 def _render_repository(repo: dict[str, Any]) -> Callable[[Console], None]:
     def render(console: Console) -> None:
-        source = repo["source"]
+        source, hook = repo["source"], repo["hook"]
         console.print(
             f"[bold]{repo['namespace']}/{repo['name']}[/] (id {repo['id']})", highlight=False
         )
         console.print(f"  image:      {repo['image']}", markup=False, highlight=False)
-        console.print(f"  source:     {source['provider']} {source['repository']}", highlight=False)
+        console.print(f"  visibility: {repo['visibility']}")
+        origin = f"{source['provider']} {source['repository']}" if source else "none (docker push)"
+        console.print(f"  source:     {origin}", highlight=False)
         console.print(f"  auto build: {'on' if repo['auto_build'] else 'off'}")
-        console.print(f"  hook:       {repo['hook']['id'] or 'none'}", highlight=False)
+        console.print(f"  hook:       {(hook and hook['id']) or 'none'}", highlight=False)
         last = repo.get("last_delivery")
         if last:
             when = timefmt.shown(last["received_at"], terminal=console.is_terminal)
@@ -152,7 +154,9 @@ def list_repositories(page: int, per_page: int, as_json: bool) -> None:
             (
                 r["id"],
                 f"{r['namespace']}/{r['name']}",
-                f"{r['source']['provider']}:{r['source']['repository']}",
+                f"{r['source']['provider']}:{r['source']['repository']}"
+                if r["source"]
+                else "plain",
                 "on" if r["auto_build"] else "off",
                 len(r["rules"]),
             )

@@ -27,6 +27,7 @@ from buildsvc.console.rule_form import (
     stored_secrets,
 )
 from buildsvc.errors import NotFound, ServiceError
+from buildsvc.registry import namespaces
 from buildsvc.repositories import queries, service
 from buildsvc.repositories.badges import badge_paths
 from buildsvc.repositories.schemas import RepositoryPatch, default_rules
@@ -143,7 +144,9 @@ async def create_repository(request: web.Request) -> web.Response:
     values["rules"] = read_rows(form)
     try:
         spec = forms.repository_create(form)
-        repo = await service.create_repository(source_access(request), session.account_id, spec)
+        repo = await service.create_repository(
+            source_access(request), session.account_id, spec, namespaces.claim
+        )
     except ServiceError as exc:
         status, error, values["rules"] = _refused(
             exc, values["rules"], "(enter the secret build args' values again)"

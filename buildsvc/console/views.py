@@ -15,6 +15,7 @@ from buildsvc.console import session as sessions
 from buildsvc.console.api_views import routes as api_routes
 from buildsvc.console.builds_views import routes as builds_routes
 from buildsvc.console.notifications_views import routes as notifications_routes
+from buildsvc.console.registry_views import routes as registry_routes
 from buildsvc.console.render import error_context, page
 from buildsvc.console.replication_views import routes as replication_routes
 from buildsvc.console.repositories_views import routes as repositories_routes
@@ -92,6 +93,7 @@ routes: list[web.AbstractRouteDef] = [
     *sources_routes,
     *repositories_routes,
     *builds_routes,
+    *registry_routes,
     *tokens_routes,
     *notifications_routes,
     *replication_routes,

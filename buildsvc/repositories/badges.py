@@ -44,6 +44,8 @@ def badge_key(hook_secret: str, rule_id: int) -> str:
 def badge_paths(cipher: Cipher, repository: ImageRepository) -> dict[int, str]:
     """Each rule's badge path and query, for the repository's owner to copy; none when
     the hook secret cannot be read (a retired key: the badges say unknown then too)."""
+    if repository.hook_secret_encrypted is None:  # a plain repository: no rules to badge
+        return {}
     try:
         secret = cipher.decrypt(repository.hook_secret_encrypted)
     except SecretUnreadable:

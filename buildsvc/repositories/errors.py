@@ -5,7 +5,8 @@ ServiceError (buildsvc.errors)
 │   └── InvalidRule                 400 INVALID_RULE (detail names the rule and field)
 ├── Conflict
 │   ├── RepositoryExists            409 REPOSITORY_EXISTS
-│   └── SourceNotBound              409 SOURCE_NOT_BOUND
+│   ├── SourceNotBound              409 SOURCE_NOT_BOUND
+│   └── NoSourceLinked              409 NO_SOURCE (a plain repository: pushed to, not built)
 └── LimitExceeded
     └── RepositoryLimitExceeded     409 LIMIT_EXCEEDED
 """
@@ -28,6 +29,13 @@ class RepositoryExists(Conflict):
 class SourceNotBound(Conflict):
     code = "SOURCE_NOT_BOUND"
     default_message = "Bind an account of this code source first."
+
+
+class NoSourceLinked(Conflict):
+    code = "NO_SOURCE"
+    default_message = (
+        "This image repository has no source repository; images reach it by docker push."
+    )
 
 
 class RepositoryLimitExceeded(LimitExceeded):

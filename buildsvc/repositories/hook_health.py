@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from buildsvc.bindings.access import SourceAccess, unprocessable
 from buildsvc.errors import Conflict, ServiceError, SourceError
 from buildsvc.repositories import queries
+from buildsvc.repositories.links import linked, source_link
 from buildsvc.repositories.service import hook_url
 from buildsvc.sources.base import SourceClient
 from buildsvc.store.models import Delivery, ImageRepository, utcnow
@@ -58,13 +59,16 @@ def _recreate_hint(repository: ImageRepository) -> str:
 async def check_hook(access: SourceAccess, repository: ImageRepository) -> HookState:
     """The hook as the forge has it now; never raises for a forge failure."""
     hook_id, now = repository.forge_hook_id, utcnow()
+    link = linked(repository)
+    if link is None:
+        return HookState(None, None, None, now, "a plain repository has no source and no hook")
     if hook_id is None:
         why = "no hook is linked (the code source was unbound); bind it again, then "
         return HookState(None, False, False, now, why + _recreate_hint(repository))
     try:
         async with asyncio.timeout(HOOK_CHECK_SECONDS):
-            client = await access.client_for(repository.account_id, repository.provider)
-            hook = await client.get_hook(repository.source_repository, hook_id)
+            client = await access.client_for(repository.account_id, link.provider)
+            hook = await client.get_hook(link.repository, hook_id)
     except TimeoutError:
         why = f"the forge did not answer within {HOOK_CHECK_SECONDS:g} s"
         return HookState(hook_id, None, None, now, why)
@@ -73,7 +77,7 @@ async def check_hook(access: SourceAccess, repository: ImageRepository) -> HookS
     if hook is None:
         why = "the hook no longer exists on the forge; "
         return HookState(hook_id, False, False, now, why + _recreate_hint(repository))
-    expected = hook_url(access.settings.public_url, repository.provider, repository.hook_key)
+    expected = hook_url(access.settings.public_url, link.provider, link.hook_key)
     error = None
     if hook.url != expected:
         error = f"the hook delivers to {hook.url}, not to {expected}; {_recreate_hint(repository)}"
@@ -105,10 +109,11 @@ async def inspect(access: SourceAccess, account_id: int, repository_id: int) -> 
 
 async def recreate(access: SourceAccess, account_id: int, repository_id: int) -> Inspection:
     repository = await queries.get_repository(access.sessionmaker, account_id, repository_id)
-    client = await access.client_for(account_id, repository.provider)
-    full_path, old = repository.source_repository, repository.forge_hook_id
-    url = hook_url(access.settings.public_url, repository.provider, repository.hook_key)
-    secret = access.cipher.decrypt(repository.hook_secret_encrypted)
+    link = source_link(repository)
+    client = await access.client_for(account_id, link.provider)
+    full_path, old = link.repository, repository.forge_hook_id
+    url = hook_url(access.settings.public_url, link.provider, link.hook_key)
+    secret = access.cipher.decrypt(link.hook_secret_encrypted)
     try:
         if old is not None:
             await client.delete_hook(full_path, old)

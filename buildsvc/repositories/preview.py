@@ -32,6 +32,7 @@ from buildsvc.bindings.access import SourceAccess
 from buildsvc.errors import InvalidInput, NotFound, ServiceError
 from buildsvc.repositories import queries
 from buildsvc.repositories.errors import InvalidRule
+from buildsvc.repositories.links import source_link
 from buildsvc.repositories.rule_warnings import rule_warnings
 from buildsvc.repositories.rules import Rule, RuleType, compile_rule, match_rules, parse_ref
 from buildsvc.repositories.schemas import RuleIn, prepare_rules
@@ -142,8 +143,9 @@ async def _resolve(
     """(commit, None), or (None, why the commit is not known)."""
     try:
         async with asyncio.timeout(RESOLVE_SECONDS):
-            client = await access.client_for(repository.account_id, repository.provider)
-            return await client.resolve_ref(repository.source_repository, full_ref), None
+            link = source_link(repository)
+            client = await access.client_for(repository.account_id, link.provider)
+            return await client.resolve_ref(link.repository, full_ref), None
     except TimeoutError:
         return None, f"the forge did not answer within {RESOLVE_SECONDS:g} s; sample commit used"
     except NotFound as exc:

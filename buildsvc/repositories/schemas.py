@@ -59,7 +59,12 @@ class RepositoryCreate(BaseModel):
 
     namespace: str = Field(min_length=1, max_length=255)
     name: str = Field(min_length=1, max_length=255)
-    source: SourceIn
+    source: SourceIn | None = Field(
+        default=None, description="left out: a plain repository, pushed to with docker"
+    )
+    visibility: Literal["private", "public"] = Field(
+        default="private", description="public: anyone may pull, anonymously"
+    )
     auto_build: bool = True
     rules: list[RuleIn] | None = Field(
         default=None,
@@ -72,6 +77,7 @@ class RepositoryPatch(BaseModel):
 
     auto_build: bool | None = None
     rules: list[RuleIn] | None = Field(default=None, description="replaces every rule")
+    visibility: Literal["private", "public"] | None = None
 
 
 def check_image_name(namespace: str, name: str) -> None:

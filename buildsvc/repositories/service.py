@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -27,13 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import SourceAccess, unprocessable
 from buildsvc.crypto import Cipher
-from buildsvc.errors import SourceError
+from buildsvc.errors import InvalidInput, SourceError
 from buildsvc.repositories import queries
 from buildsvc.repositories.errors import (
     RepositoryExists,
     RepositoryLimitExceeded,
     SourceNotBound,
 )
+from buildsvc.repositories.links import linked
 from buildsvc.repositories.schemas import (
     RepositoryCreate,
     RepositoryPatch,
@@ -88,7 +90,7 @@ async def reserve_slot(session: AsyncSession, account_id: int, provider: str, li
         raise RepositoryLimitExceeded.gitlab(limit)
 
 
-async def release_slot(session: AsyncSession, account_id: int, provider: str) -> None:
+async def release_slot(session: AsyncSession, account_id: int, provider: str | None) -> None:
     if provider != "gitlab":
         return
     await session.execute(
@@ -99,10 +101,17 @@ async def release_slot(session: AsyncSession, account_id: int, provider: str) ->
     )
 
 
+# Takes the namespace for the account in the caller's transaction, or raises (another
+# account holds it). Passed in by the caller: namespaces belong to buildsvc.registry.
+ClaimNamespace = Callable[[AsyncSession, int, str], Awaitable[object]]
+
+
 async def create_repository(
-    access: SourceAccess, account_id: int, spec: RepositoryCreate
+    access: SourceAccess, account_id: int, spec: RepositoryCreate, claim: ClaimNamespace
 ) -> ImageRepository:
     check_image_name(spec.namespace, spec.name)
+    if spec.source is None:
+        raise InvalidInput(detail="source: required for a repository built from source")
     rules = prepare_rules(spec.rules) if spec.rules is not None else None
     provider = spec.source.provider
     client = await access.client_for(account_id, provider)
@@ -118,6 +127,7 @@ async def create_repository(
     hook: Hook | None = None
     try:
         async with access.sessionmaker.begin() as session:
+            await claim(session, account_id, spec.namespace)
             await reserve_slot(session, account_id, provider, settings.gitlab_repository_limit)
             repository = ImageRepository(
                 account_id=account_id,
@@ -129,6 +139,7 @@ async def create_repository(
                 clone_url=source.clone_url,
                 default_branch=source.default_branch,
                 auto_build=spec.auto_build,
+                visibility=spec.visibility,
                 hook_key=hook_key,
                 hook_secret_encrypted=access.cipher.encrypt(secret),
                 rules=rule_rows(access.cipher, rules),
@@ -164,6 +175,8 @@ async def update_repository(
         repository = await queries.load(session, account_id, repository_id)
         if patch.auto_build is not None:
             repository.auto_build = patch.auto_build
+        if patch.visibility is not None:
+            repository.visibility = patch.visibility
         if rules is not None:
             # Queued builds keep their frozen copy; history keeps rule_id NULL.
             repository.rules = rule_rows(access.cipher, rules)
@@ -174,10 +187,11 @@ async def delete_repository(access: SourceAccess, account_id: int, repository_id
     """Remove the hook (best effort, reported), then the repository and its history."""
     repository = await queries.get_repository(access.sessionmaker, account_id, repository_id)
     removed, detail = True, None
-    if repository.forge_hook_id is not None:
+    link = linked(repository)
+    if link is not None and repository.forge_hook_id is not None:
         try:
-            client = await access.client_for(account_id, repository.provider)
-            await client.delete_hook(repository.source_repository, repository.forge_hook_id)
+            client = await access.client_for(account_id, link.provider)
+            await client.delete_hook(link.repository, repository.forge_hook_id)
         except (SourceError, SourceNotBound) as exc:
             removed, detail = False, exc.detail or exc.message
     async with access.sessionmaker.begin() as session:

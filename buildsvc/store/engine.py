@@ -51,15 +51,32 @@ def is_postgresql(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "postgresql"
 
 
-def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
-    """The async engine for ``settings`` (or an explicit ``url``, used by migrations/tests)."""
+def create_engine(
+    settings: Settings,
+    *,
+    url: str | None = None,
+    read_only: bool = False,
+    foreign_keys: bool = True,
+) -> AsyncEngine:
+    """The async engine for ``settings`` (or an explicit ``url``, used by migrations/tests).
+
+    ``read_only``: for hot paths that only read (the registry token server). On SQLite
+    its transactions begin deferred and the connection refuses writes, so under WAL they
+    run beside each other and beside the writer instead of queueing for the write lock.
+
+    ``foreign_keys=False``: for migrations. SQLite changes a column by copying its table
+    and dropping the old one, and a DROP TABLE under enforced foreign keys deletes the
+    rows that reference it (``ON DELETE CASCADE``): rules and builds would go with a
+    change to ``image_repositories``. The pragma cannot change inside a transaction, so
+    it is chosen per connection here.
+    """
     target = make_url(url or settings.resolved_database_url)
     if target.get_backend_name() == "sqlite":
         if settings.database_url is None and url in (None, settings.resolved_database_url):
             # The default database's directory is data_dir, made on first use; the
             # directory of a configured URL never is (a typo would go unnoticed).
             settings.data_dir.mkdir(exist_ok=True)
-        return _sqlite_engine(target)
+        return _sqlite_engine(target, read_only=read_only, foreign_keys=foreign_keys)
     return create_async_engine(
         target,
         pool_size=PG_POOL_SIZE,
@@ -69,7 +86,7 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     )
 
 
-def _sqlite_engine(url: URL) -> AsyncEngine:
+def _sqlite_engine(url: URL, *, read_only: bool = False, foreign_keys: bool = True) -> AsyncEngine:
     engine = create_async_engine(
         url,
         pool_size=SQLITE_POOL_SIZE,
@@ -86,13 +103,17 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough under WAL, much faster
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+
+    begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
     return engine
 

@@ -67,7 +67,8 @@ async def upgrade_database(settings: Settings, *, url: str | None = None) -> Non
 
 
 async def _upgrade_with_lock(settings: Settings, url: str | None) -> None:
-    engine = create_engine(settings, url=url)
+    # Foreign keys off on SQLite: its table copies (batch mode) would cascade deletes.
+    engine = create_engine(settings, url=url, foreign_keys=False)
     scrub = False
     try:
         async with engine.connect() as connection:

@@ -89,6 +89,8 @@ class Account(Base):
     # Counter kept in the same transaction as the insert: "UPDATE ... SET n = n + 1
     # WHERE n < limit" makes the per-account GitLab limit atomic on SQLite and PostgreSQL.
     gitlab_repository_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The `docker login` password (argon2), apart from API tokens; None: no registry login.
+    registry_password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -133,7 +135,8 @@ class SourceBinding(Base):
 
 
 class ImageRepository(Base):
-    """An image repository linked to one source repository, with its push hook."""
+    """An image repository, linked to one source repository with its push hook, or plain
+    (every source column None): pushed to from outside only."""
 
     __tablename__ = "image_repositories"
     __table_args__ = (UniqueConstraint("account_id", "namespace", "name"),)
@@ -142,16 +145,19 @@ class ImageRepository(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     namespace: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
-    provider: Mapped[str] = mapped_column(String(32))
-    source_repository: Mapped[str] = mapped_column(String(1024))  # forge full path
-    source_repository_id: Mapped[str] = mapped_column(String(64))
-    clone_url: Mapped[str] = mapped_column(String(2048))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    source_repository: Mapped[str | None] = mapped_column(String(1024))  # forge full path
+    source_repository_id: Mapped[str | None] = mapped_column(String(64))
+    clone_url: Mapped[str | None] = mapped_column(String(2048))
     default_branch: Mapped[str | None] = mapped_column(String(255))
     auto_build: Mapped[bool] = mapped_column(Boolean, default=True)
     # Public, unguessable id in the webhook URL /webhooks/{provider}/{hook_key}.
-    hook_key: Mapped[str] = mapped_column(String(64), unique=True)
-    hook_secret_encrypted: Mapped[str] = mapped_column(Text)
+    hook_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    hook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     forge_hook_id: Mapped[str | None] = mapped_column(String(64))
+    visibility: Mapped[str] = mapped_column(  # private | public
+        String(16), default="private", server_default="private"
+    )
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     rules: Mapped[list[BuildRule]] = relationship(
@@ -245,6 +251,8 @@ class Build(Base):
     enqueued: Mapped[bool] = mapped_column(Boolean, default=False)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     worker_id: Mapped[str | None] = mapped_column(String(128))
+    # SHA-256 of the registry secret the claiming worker made (builds.registry_login).
+    registry_secret_hash: Mapped[str | None] = mapped_column(String(64))
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     heartbeat_at: Mapped[dt.datetime | None]
     queued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -263,6 +271,80 @@ class BuildLogLine(Base):
     seq: Mapped[int] = mapped_column(Integer)
     ts: Mapped[dt.datetime] = mapped_column(default=utcnow)
     line: Mapped[str] = mapped_column(Text)
+
+
+class Namespace(Base):
+    """The first path component of image names; one owning account, globally unique, so
+    no account can write where another's images live."""
+
+    __tablename__ = "namespaces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    # CIDRs the token server accepts clients from; empty: anywhere.
+    allowed_networks: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Robot(Base):
+    """A registry login ``<account>+<name>`` with a hashed secret and explicit permissions."""
+
+    __tablename__ = "robots"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(255))  # argon2
+    # [{"repository": "ns/app" | "namespace": "ns", "actions": ["pull", ...]}]
+    permissions: Mapped[list[Any]] = mapped_column(default=list)
+    expires_at: Mapped[dt.datetime | None]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None]
+
+
+class RegistryTag(Base):
+    """A tag as the registry has it, kept from notifications and reconciled from its API."""
+
+    __tablename__ = "registry_tags"
+    __table_args__ = (UniqueConstraint("repository_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(
+        ForeignKey("image_repositories.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    pushed_at: Mapped[dt.datetime | None]
+    pushed_by: Mapped[str | None] = mapped_column(String(255))
+    last_pulled_at: Mapped[dt.datetime | None]
+
+
+class RegistryEvent(Base):
+    """One registry notification (push, pull, delete): the repository's audit log."""
+
+    __tablename__ = "registry_events"
+    __table_args__ = (Index("ix_registry_events_repository", "repository_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)  # the registry's, dedupes
+    repository_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image_repositories.id", ondelete="CASCADE")
+    )
+    repository: Mapped[str] = mapped_column(String(512))  # ns/name as the registry named it
+    action: Mapped[str] = mapped_column(String(16))  # push | pull | delete
+    actor: Mapped[str | None] = mapped_column(String(255))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    digest: Mapped[str | None] = mapped_column(String(128))
+    tag: Mapped[str | None] = mapped_column(String(128))
+    media_type: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class NotificationTarget(Base):

@@ -46,6 +46,8 @@ async def rotate_stored_secrets(
             binding.token_encrypted = cipher.rotate(binding.token_encrypted)
             count += 1
         for repository in await session.scalars(select(ImageRepository)):
+            if repository.hook_secret_encrypted is None:  # a plain repository has no hook
+                continue
             repository.hook_secret_encrypted = cipher.rotate(repository.hook_secret_encrypted)
             count += 1
         for rule in await session.scalars(select(BuildRule)):

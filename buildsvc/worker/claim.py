@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import binding_row
-from buildsvc.builds import forge_status, logs
+from buildsvc.builds import forge_status, logs, registry_login
 from buildsvc.builds.states import FINISHED, RUNNING, BuildStatus, transition
 from buildsvc.builds.status_context import LEGACY
 from buildsvc.store.models import Build, ImageRepository, SourceBinding, utcnow
@@ -75,6 +75,8 @@ class Job:
     first_seq: int
     binding: SourceBinding | None = field(repr=False)
     status_context: str = LEGACY  # the name its commit statuses go under
+    # The build's own registry login's secret (builds.registry_login); memory only.
+    registry_secret: str = field(default="", repr=False)
 
     def owned(self) -> list[ColumnElement[bool]]:
         """Conditions under which the build is still this worker's (for ``transition``)."""
@@ -152,6 +154,7 @@ async def _claim(deps: WorkerDeps, build_id: int, superseded: list[int]) -> Job 
         quiet_in = await _burst_left(session, lane)
         if quiet_in > 0:
             return Wait("pushes to the ref keep coming", quiet_in)
+        registry_secret = registry_login.new_secret()
         if not await transition(
             session,
             build_id,
@@ -159,22 +162,39 @@ async def _claim(deps: WorkerDeps, build_id: int, superseded: list[int]) -> Job 
             only_from=[BuildStatus.QUEUED],
             worker_id=deps.worker_id,
             heartbeat_at=utcnow(),
+            registry_secret_hash=registry_login.secret_hash(registry_secret),
         ):
             return Skip("the build changed status meanwhile")
         repository = await session.get(ImageRepository, build.repository_id)
         if repository is None:
             return Skip("the image repository no longer exists")
-        binding = await binding_row(session, build.account_id, repository.provider)
+        provider, full_path, clone_url = (
+            repository.provider,
+            repository.source_repository,
+            repository.clone_url,
+        )
+        if provider is None or full_path is None or clone_url is None:
+            return Skip("the image repository has no source")  # plain: nothing queues builds
+        binding = await binding_row(session, build.account_id, provider)
         first_seq = await logs.next_seq(session, build_id)
-        return _job(deps, build, repository, binding, first_seq)
+        source = _Source(provider, full_path, clone_url)
+        return _job(deps, build, source, binding, first_seq, registry_secret)
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    provider: str
+    full_path: str
+    clone_url: str
 
 
 def _job(
     deps: WorkerDeps,
     build: Build,
-    repository: ImageRepository,
+    repository: _Source,
     binding: SourceBinding | None,
     first_seq: int,
+    registry_secret: str,
 ) -> Job:
     args: dict[str, Any] = build.build_args or {}
     return Job(
@@ -193,9 +213,10 @@ def _job(
         no_cache=build.no_cache,
         tags=[str(t) for t in build.tags],
         provider=repository.provider,
-        source_repository=repository.source_repository,
+        source_repository=repository.full_path,
         clone_url=repository.clone_url,
         first_seq=first_seq,
         binding=binding,
         status_context=build.status_context or LEGACY,
+        registry_secret=registry_secret,
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
+from buildsvc.builds import registry_login as build_login
 from buildsvc.builds.queries import last_pushed
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.config import Settings
@@ -70,12 +71,18 @@ def source_url(clone_url: str) -> str:
     return clone_url.removesuffix(".git")
 
 
-def registry_credentials(settings: Settings) -> dict[str, dict[str, str]]:
+def registry_login(settings: Settings, job: Job) -> tuple[str, str]:
+    """The login for the push registry: the build's own (``builds.registry_login``), or a
+    configured one for a registry without buildsvc's token auth (htpasswd)."""
+    if settings.registry_username and settings.registry_password is not None:
+        return settings.registry_username, settings.registry_password.get_secret_value()
+    return build_login.login_name(job.build_id), job.registry_secret
+
+
+def registry_credentials(settings: Settings, job: Job) -> dict[str, dict[str, str]]:
     """The push registry's login, for base images pulled from it before a build."""
-    if not settings.registry_username or settings.registry_password is None:
-        return {}
-    password = settings.registry_password.get_secret_value()
-    return {settings.registry: {"username": settings.registry_username, "password": password}}
+    username, password = registry_login(settings, job)
+    return {settings.registry: {"username": username, "password": password}}
 
 
 async def cache_sources(deps: WorkerDeps, job: Job, log: BuildLog) -> tuple[str, ...]:
@@ -250,7 +257,7 @@ async def build(deps: WorkerDeps, job: Job, log: BuildLog, src: Path) -> Built:
         network_mode=settings.build_network_mode,
         memory_limit=settings.build_memory_limit,
         builder=settings.build_builder,
-        registry_credentials=registry_credentials(settings),
+        registry_credentials=registry_credentials(settings, job),
     )
     if request.uses_buildkit:
         request = replace(
@@ -281,15 +288,14 @@ async def run_pipeline(
 
     settings = deps.settings
     started = time.monotonic()
-    password = settings.registry_password
-    secret = password.get_secret_value() if password else None
+    username, secret = registry_login(settings, job)
     pushing = push_labelled(
         deps,
         job,
         log,
         {} if built.request.uses_buildkit else built.labels,  # BuildKit's are in the image
         image_id=built.image_id,
-        username=settings.registry_username,
+        username=username,
         password=secret,
         write=built.write,
     )
@@ -300,7 +306,6 @@ async def run_pipeline(
     )
     if queued:
         log.write(f"Queued {queued} replications of {digest}")
-    username = settings.registry_username
     size = await pushed_size(
         job.tags,
         digest,

@@ -90,7 +90,7 @@ async def execute(deps: WorkerDeps, job: Job) -> BuildStatus | None:
     masker = build_masker(
         token=credentials.token if credentials else None,
         git_username=credentials.username if credentials else None,
-        registry_password=password.get_secret_value() if password else None,
+        registry_password=password.get_secret_value() if password else job.registry_secret,
         secret_values=job.secret_values,
     )
     async with BuildLog(

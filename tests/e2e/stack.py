@@ -2,17 +2,22 @@
 
 ``Stack`` runs forgesim (GitLab, in a thread of this process), ``buildsvc serve`` and
 any number of ``buildsvc worker`` processes on one data directory and one Redis
-database, all on loopback; Docker, the registry and Redis are the ones of
-``scripts/services.sh``. Every process writes its output to ``<data>/<name>.log`` (the
-secret-masking tests grep them). Helpers drive it the way a user does: forge projects
-through forgesim's admin API, ``git push`` with the token in git's environment, the REST
-API with the account's bearer token.
+database, all on loopback; Docker and Redis are the ones of ``scripts/services.sh``, and
+so is the registry unless ``BUILDSVC_SERVICES_REGISTRY_AUTH=token``: then the stack runs
+a registry of its own with the config ``buildsvc admin registry-config`` prints for its
+API (a token-auth registry trusts one API's keys and realm), workers get no registry
+login (each build logs in as itself), and ``services`` names the e2e account and the
+registry password set for it through the API. Every process writes its output to
+``<data>/<name>.log`` (the secret-masking tests grep them). Helpers drive it the way a
+user does: forge projects through forgesim's admin API, ``git push`` with the token in
+git's environment, the REST API with the account's bearer token.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import os
 import secrets
@@ -64,6 +69,8 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
+        self.token_auth = os.environ.get("BUILDSVC_SERVICES_REGISTRY_AUTH") == "token"
+        self.registry = f"127.0.0.1:{free_port()}" if self.token_auth else self.services.registry
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.redis_url = f"{self.services.redis_url}/{self.redis_db}"
@@ -74,16 +81,23 @@ class Stack:
     # processes ---------------------------------------------------------------------
     def env(self, **overrides: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("BUILDSVC_")}
+        login = (
+            {}
+            if self.token_auth
+            else {
+                "REGISTRY_USERNAME": self.services.registry_username,
+                "REGISTRY_PASSWORD": self.services.registry_password,
+            }
+        )
         values = {
+            **login,
             "DATA_DIR": str(self.data),
             "REDIS_URL": self.redis_url,
             "HOST": "127.0.0.1",
             "PORT": str(self.api_port),
             "PUBLIC_URL": self.api_url,
             "ALLOWED_SOURCE_NETWORKS": '["127.0.0.0/8"]',
-            "REGISTRY": self.services.registry,
-            "REGISTRY_USERNAME": self.services.registry_username,
-            "REGISTRY_PASSWORD": self.services.registry_password,
+            "REGISTRY": self.registry,
             "LOG_LEVEL": "INFO",
             **self.settings,
             **overrides,
@@ -110,10 +124,21 @@ class Stack:
         finally:
             client.close()
         self.forge = self._forge_cm.__enter__()
+        if self.token_auth:
+            self._start_registry()
         self.spawn("api", "serve")  # it migrates the database before it answers
         self._wait_http(f"{self.api_url}/healthz", 60)
         self.token = asyncio.run(self._create_account())
         self.http.headers["Authorization"] = f"Bearer {self.token}"
+        if self.token_auth:
+            password = secrets.token_urlsafe(18)
+            self.call("PUT", "/api/v1/registry/password", {"password": password}, expect=204)
+            self.services = dataclasses.replace(
+                self.services,
+                registry=self.registry,
+                registry_username="e2e",
+                registry_password=password,
+            )
         admin = self.forge.admin
         admin.create_user("alice")
         self.forge_token = admin.create_token("alice", ["api"])
@@ -145,6 +170,42 @@ class Stack:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+    def _start_registry(self) -> None:
+        """A token-auth registry for this stack's API, started with the printed config."""
+        config = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "buildsvc",
+                "admin",
+                "registry-config",
+                "--addr",
+                self.registry,
+                "--storage",
+                str(self.data / "registry-storage"),
+            ],
+            cwd=self.data,
+            env=self.env(),
+            capture_output=True,
+            check=True,
+        ).stdout
+        (self.data / "registry.yml").write_bytes(config)
+        out = (self.data / "registry.log").open("ab")
+        self.processes["registry"] = subprocess.Popen(
+            ["docker-registry", "serve", str(self.data / "registry.yml")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        out.close()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                requests.get(f"http://{self.registry}/v2/", timeout=1)
+                return
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, self.log("registry")
+                time.sleep(0.1)
 
     def close(self) -> None:
         for name in list(self.processes):
@@ -191,7 +252,7 @@ class Stack:
     # the API -----------------------------------------------------------------------
     def call(self, method: str, path: str, body: Any = None, *, expect: int = 0) -> Any:
         response = self.http.request(method, self.api_url + path, json=body, timeout=30)
-        payload = response.json()
+        payload = response.json() if response.content else None
         if expect:
             assert response.status_code == expect, payload
         else:

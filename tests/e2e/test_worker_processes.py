@@ -41,12 +41,19 @@ def test_a_build_over_its_time_limit_is_timed_out_and_stopped(no_default_worker:
 
 def test_a_worker_with_a_wrong_registry_password_does_not_start(stack: Stack) -> None:
     # Its startup check logs in and opens a push (REGISTRY_UNAUTHORIZED at build time
-    # remains for a password changed while it runs).
-    worker = stack.spawn("worker-password", "worker", registry_password="not-the-password")
+    # remains for a password changed while it runs). Under token auth the login is an
+    # account's, refused by buildsvc's token server.
+    worker = stack.spawn(
+        "worker-password",
+        "worker",
+        registry_username=stack.services.registry_username,
+        registry_password="not-the-password",
+    )
 
     assert worker.wait(timeout=60) == 2
     (line,) = stack.log("worker-password").strip().splitlines()
-    assert "registry: 127.0.0.1:5000 refuses the login of buildsvc" in line
+    who = stack.services.registry_username
+    assert f"registry: {stack.registry} refuses the login of {who}" in line
     assert "not-the-password" not in line
 
 

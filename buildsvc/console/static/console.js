@@ -294,7 +294,18 @@ async function runPreview(form) {
   result.appendChild(list);
 }
 
+// Copy buttons: data-copy holds the text (a docker pull command, a secret shown once).
+function setupCopyButtons() {
+  document.querySelectorAll("[data-copy]").forEach((button) => {
+    button.addEventListener("click", async () => {
+      await navigator.clipboard.writeText(button.dataset.copy);
+      button.textContent = "Copied";
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  setupCopyButtons();
   setupDialogs();
   setupForms();
   setupCopy();

@@ -98,7 +98,7 @@ async def test_every_operation_with_a_body_refuses_deep_json(
         for method, operation in operations.items():
             if "requestBody" not in operation:
                 continue
-            url = path.format(**params)
+            url = path.format(**params, name="nobody")  # a namespace or robot: none needed
             headers = {"Content-Type": "application/json"}
             if url.startswith("/webhooks/"):
                 headers |= signed(params["provider"], body)

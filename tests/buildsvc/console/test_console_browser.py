@@ -21,7 +21,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from buildsvc.errors import SOURCE_ERROR_RESPONSE_MESSAGE
 from tests.buildsvc.client_cli.stack import EXAMPLE_DOCKERFILE, push_example
 from tests.buildsvc.console.conftest import ConsoleStack
-from tests.conftest_services import ensure_services
+from tests.conftest_services import REGISTRY, ensure_services
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -125,8 +125,8 @@ def create_repository(browser: webdriver.Chrome, shot: Shot) -> None:
     browser.find_element(By.ID, "rule-tag-2").send_keys("{version}")
 
     preview = browser.find_element(By.ID, "preview-result")
-    wait(browser).until(lambda b: "127.0.0.1:5000/team/app:1.2.0" in preview.text)
-    assert "127.0.0.1:5000/team/app:latest" in preview.text
+    wait(browser).until(lambda b: f"{REGISTRY}/team/app:1.2.0" in preview.text)
+    assert f"{REGISTRY}/team/app:latest" in preview.text
     assert "develop" in preview.text
     assert "no rule matches" in preview.text
     shot("05-create-repository")
@@ -208,10 +208,10 @@ def watch_push_build(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot)
     wait(browser).until(lambda b: "built from the test" in text_of(b, "#log"))
     wait(browser).until(lambda b: text_of(b, "#log-state") == "(complete)")
     assert text_of(browser, "#build-digest").startswith("sha256:")
-    assert f"127.0.0.1:5000/team/app:{sha[:7]}" in text_of(browser, "#build-tags")
+    assert f"{REGISTRY}/team/app:{sha[:7]}" in text_of(browser, "#build-tags")
     wait(browser).until(lambda b: text_of(b, "#build-size").endswith(("kB", "MB")))
     pull = browser.find_element(By.ID, "pull-command")
-    assert pull.get_attribute("value") == "docker pull 127.0.0.1:5000/team/app:latest"
+    assert pull.get_attribute("value") == f"docker pull {REGISTRY}/team/app:latest"
     assert browser.find_element(By.ID, "copy-pull").is_displayed()
     log_top = browser.find_element(By.ID, "log").location["y"]
     assert log_top < browser.find_element(By.ID, "image").location["y"]  # the log first
@@ -231,7 +231,7 @@ def edit_rules(browser: webdriver.Chrome) -> None:
     tag.clear()
     tag.send_keys("v{version}")
     preview = browser.find_element(By.ID, "preview-result")
-    wait(browser).until(lambda b: "127.0.0.1:5000/team/app:v1.2.0" in preview.text)
+    wait(browser).until(lambda b: f"{REGISTRY}/team/app:v1.2.0" in preview.text)
     browser.find_element(By.ID, "rules-submit").click()
     wait(browser).until(ec.url_matches(r"/console/repositories/\d+$"))
     assert "v{version}" in text_of(browser, "section[aria-labelledby=rules-title]")
@@ -253,7 +253,7 @@ def drop_build_cache(image: str) -> None:
 
 
 def rebuild_and_cancel(browser: webdriver.Chrome, shot: Shot) -> None:
-    drop_build_cache("127.0.0.1:5000/team/app")
+    drop_build_cache(f"{REGISTRY}/team/app")
     first = browser.current_url
     browser.find_element(By.ID, "rebuild").click()
     wait(browser).until(lambda b: b.current_url != first)

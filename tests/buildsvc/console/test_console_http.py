@@ -180,6 +180,94 @@ async def test_pickers_and_rule_preview(
     assert by_ref["refs/tags/main"]["matches"] == []  # a tag named main: no tag rule matches
 
 
+async def test_a_plain_repository_renders_without_a_source(
+    client: Client, account: AccountInfo
+) -> None:
+    created = await client.post(
+        "/api/v1/repositories",
+        json={"namespace": "plain", "name": "app", "visibility": "public"},
+        headers={"Authorization": f"Bearer {account.token}"},
+    )
+    repository = await created.json()
+    await sign_in(client, account.token)
+    listing = await client.get("/console/repositories")
+    assert listing.status == 200
+    assert "none (docker push)" in await listing.text()
+    page = await client.get(f"/console/repositories/{repository['id']}")
+    text = await page.text()
+    assert page.status == 200, text
+    assert f"docker push {repository['image']}:TAG" in text
+    assert "public" in text
+
+
+async def test_the_registry_page_sets_a_password_and_shows_a_robot_secret_once(
+    client: Client, account: AccountInfo
+) -> None:
+    csrf = await sign_in(client, account.token)
+    claimed = await client.post(
+        "/console/registry/namespaces", data={"csrf_token": csrf, "name": "team"}
+    )
+    assert claimed.status == 200
+    assert "Namespace claimed." in await claimed.text()
+
+    mismatch = await client.post(
+        "/console/registry/password",
+        data={"csrf_token": csrf, "password": "long enough 1", "confirm": "long enough 2"},
+    )
+    assert mismatch.status == 400
+    assert "the two passwords differ" in await mismatch.text()
+    done = await client.post(
+        "/console/registry/password",
+        data={"csrf_token": csrf, "password": "long enough 1", "confirm": "long enough 1"},
+    )
+    assert "Registry password set." in await done.text()
+    assert "long enough 1" not in await done.text()
+
+    created = await client.post(
+        "/console/registry/robots",
+        data={"csrf_token": csrf, "name": "ci", "permissions": "pull,push team/app\npull team"},
+    )
+    text = await created.text()
+    secret = re.search(r'<code id="secret-value">(bsr_[^<]+)</code>', text)
+    assert secret is not None, text
+    assert "+ci</code>" in text
+    again = await (await client.get("/console/registry")).text()
+    assert secret.group(1) not in again  # shown once
+    assert "pull,push <code>team/app</code>; pull <code>team</code>" in again
+
+    refused = await client.post(
+        "/console/registry/robots",
+        data={"csrf_token": csrf, "name": "bad", "permissions": "pull elsewhere"},
+    )
+    assert refused.status == 400
+    assert "INVALID_PERMISSION" in await refused.text()
+
+
+async def test_the_registry_page_lists_images_with_their_pull_command(
+    client: Client, account: AccountInfo
+) -> None:
+    created = await client.post(
+        "/api/v1/repositories",
+        json={"namespace": "shown", "name": "app"},
+        headers={"Authorization": f"Bearer {account.token}"},
+    )
+    repository = await created.json()
+    csrf = await sign_in(client, account.token)
+    page = await (await client.get("/console/registry")).text()
+    assert f'id="repository-{repository["id"]}"' in page
+    assert "the registry did not answer" in page  # no registry runs in this test
+    public = await client.post(
+        f"/console/registry/repositories/{repository['id']}/visibility",
+        data={"csrf_token": csrf, "visibility": "public"},
+    )
+    assert "Visibility saved." in await public.text()
+    answer = await client.get(
+        f"/api/v1/repositories/{repository['id']}",
+        headers={"Authorization": f"Bearer {account.token}"},
+    )
+    assert (await answer.json())["visibility"] == "public"
+
+
 async def test_console_json_endpoints_refuse_deep_json(
     client: Client, account: AccountInfo
 ) -> None:

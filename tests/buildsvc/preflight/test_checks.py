@@ -132,6 +132,38 @@ async def test_a_registry_nobody_listens_on_is_unreachable(settings: Settings) -
     assert "BUILDSVC_REGISTRY" in check.fix
 
 
+async def test_a_token_auth_registry_passes_without_a_standing_login(
+    settings: Settings, aiohttp_server: AiohttpServer
+) -> None:
+    # Distribution with buildsvc's token auth: builds log in as $build+<id>, so a worker
+    # without BUILDSVC_REGISTRY_USERNAME follows the challenge to the token service.
+    asked: list[str] = []
+
+    async def challenge(request: web.Request) -> web.Response:
+        realm = f"http://{request.host}/v2/token"
+        header = f'Bearer realm="{realm}",service="registry.test"'
+        return web.json_response({}, status=401, headers={"WWW-Authenticate": header})
+
+    async def token(request: web.Request) -> web.Response:
+        asked.append(request.query.get("service", ""))
+        return web.json_response({"token": "anonymous", "expires_in": 300})
+
+    app = web.Application()
+    app.router.add_get("/v2/", challenge)
+    app.router.add_get("/v2/token", token)
+    server = await aiohttp_server(app)
+    registry = f"127.0.0.1:{server.port}"
+    plain = settings.model_copy(
+        update={"registry": registry, "registry_username": None, "registry_password": None}
+    )
+
+    check = await check_registry(plain)
+
+    assert check.ok, check.line()
+    assert f"token auth at http://{registry}/v2/token" in check.line()
+    assert asked == ["registry.test"]
+
+
 async def _healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"}, status=request.app[STATUS])
 

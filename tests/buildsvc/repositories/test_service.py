@@ -13,6 +13,7 @@ from buildsvc.api.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
 from buildsvc.bindings import service as bindings
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.errors import SOURCE_ERROR_RESPONSE_MESSAGE, NotFound, SourceErrorResponse
+from buildsvc.registry import namespaces
 from buildsvc.repositories import queries, service
 from buildsvc.repositories.errors import InvalidRule, RepositoryExists, SourceNotBound
 from buildsvc.repositories.schemas import RepositoryCreate, RepositoryPatch, RuleIn
@@ -69,7 +70,7 @@ async def test_create_registers_a_push_hook(
     client: Client, account: Tenant, gitlab: GitLabEnv
 ) -> None:
     access = await bound(client, account, gitlab)
-    repo = await service.create_repository(access, account.id, spec(gitlab))
+    repo = await service.create_repository(access, account.id, spec(gitlab), namespaces.claim)
 
     [hook] = forge_hooks(gitlab)
     settings = client.app[SETTINGS]
@@ -87,7 +88,7 @@ async def test_create_registers_a_push_hook(
 
 async def test_default_rules(client: Client, account: Tenant, gitlab: GitLabEnv) -> None:
     access = await bound(client, account, gitlab)
-    repo = await service.create_repository(access, account.id, spec(gitlab))
+    repo = await service.create_repository(access, account.id, spec(gitlab), namespaces.claim)
     assert [(r.type, r.pattern, r.tag) for r in repo.rules] == [
         ("branch", "main", "latest"),
         ("tag", "/.+/", "{tag}"),
@@ -104,7 +105,9 @@ async def test_hook_refused_leaves_nothing_behind(
     source = {"provider": "gitlab", "repository": "other/lib"}
 
     with pytest.raises(SourceErrorResponse) as info:
-        await service.create_repository(access, account.id, spec(gitlab, source=source))
+        await service.create_repository(
+            access, account.id, spec(gitlab, source=source), namespaces.claim
+        )
 
     assert (info.value.message, info.value.status) == (SOURCE_ERROR_RESPONSE_MESSAGE, 422)
     assert "Settings" in (info.value.detail or "")
@@ -127,7 +130,7 @@ async def test_failed_commit_removes_the_hook(
     event.listen(sync_maker, "before_commit", fail)
     try:
         with pytest.raises(RuntimeError):
-            await service.create_repository(access, account.id, spec(gitlab))
+            await service.create_repository(access, account.id, spec(gitlab), namespaces.claim)
     finally:
         event.remove(sync_maker, "before_commit", fail)
     assert forge_hooks(gitlab) == []
@@ -138,9 +141,9 @@ async def test_duplicate_name_is_refused_without_a_hook(
     client: Client, account: Tenant, gitlab: GitLabEnv
 ) -> None:
     access = await bound(client, account, gitlab)
-    await service.create_repository(access, account.id, spec(gitlab))
+    await service.create_repository(access, account.id, spec(gitlab), namespaces.claim)
     with pytest.raises(RepositoryExists):
-        await service.create_repository(access, account.id, spec(gitlab))
+        await service.create_repository(access, account.id, spec(gitlab), namespaces.claim)
     assert len(forge_hooks(gitlab)) == 1
     assert await gitlab_count(client, account) == 1
 
@@ -149,11 +152,15 @@ async def test_unbound_provider_and_bad_rules_are_refused(
     client: Client, account: Tenant, gitlab: GitLabEnv
 ) -> None:
     with pytest.raises(SourceNotBound):
-        await service.create_repository(access_of(client), account.id, spec(gitlab))
+        await service.create_repository(
+            access_of(client), account.id, spec(gitlab), namespaces.claim
+        )
     access = await bound(client, account, gitlab)
     bad = [{"type": "branch", "pattern": "main", "tag": "{nope}"}]
     with pytest.raises(InvalidRule) as info:
-        await service.create_repository(access, account.id, spec(gitlab, rules=bad))
+        await service.create_repository(
+            access, account.id, spec(gitlab, rules=bad), namespaces.claim
+        )
     assert (info.value.detail or "").startswith("rules[0].tag")
     assert forge_hooks(gitlab) == []
 
@@ -162,7 +169,7 @@ async def test_patch_replaces_rules_and_auto_build(
     client: Client, account: Tenant, gitlab: GitLabEnv
 ) -> None:
     access = await bound(client, account, gitlab)
-    repo = await service.create_repository(access, account.id, spec(gitlab))
+    repo = await service.create_repository(access, account.id, spec(gitlab), namespaces.claim)
     rule = RuleIn(type="tag", pattern=r"/v(?P<v>\d+)/", tag="{v},stable", no_cache=True)
     patch = RepositoryPatch(auto_build=False, rules=[rule])
     changed = await service.update_repository(access, account.id, repo.id, patch)
@@ -176,7 +183,7 @@ async def test_delete_removes_the_hook_and_frees_the_slot(
     client: Client, account: Tenant, gitlab: GitLabEnv
 ) -> None:
     access = await bound(client, account, gitlab)
-    repo = await service.create_repository(access, account.id, spec(gitlab))
+    repo = await service.create_repository(access, account.id, spec(gitlab), namespaces.claim)
     done = await service.delete_repository(access, account.id, repo.id)
     assert (done.hook_removed, done.detail) == (True, None)
     assert forge_hooks(gitlab) == []
@@ -191,7 +198,7 @@ async def test_delete_reports_a_hook_it_could_not_remove(
     client: Client, account: Tenant, gitlab: GitLabEnv
 ) -> None:
     access = await bound(client, account, gitlab)
-    repo = await service.create_repository(access, account.id, spec(gitlab))
+    repo = await service.create_repository(access, account.id, spec(gitlab), namespaces.claim)
     gitlab.forge.admin.set_fault(r"/hooks/", method="DELETE", status=503)
     done = await service.delete_repository(access, account.id, repo.id)
     assert done.hook_removed is False
@@ -203,7 +210,7 @@ async def test_other_accounts_see_nothing(
     client: Client, account: Tenant, gitlab: GitLabEnv, make_account: Any
 ) -> None:
     access = await bound(client, account, gitlab)
-    repo = await service.create_repository(access, account.id, spec(gitlab))
+    repo = await service.create_repository(access, account.id, spec(gitlab), namespaces.claim)
     other = await make_account("mallory")
     with pytest.raises(NotFound):
         await queries.get_repository(client.app[SESSIONMAKER], other.id, repo.id)

@@ -55,9 +55,14 @@ async def test_unslashed_regexes_are_wrapped_in_slashes(
                         tag="x",
                     )
                 )
-        async with engine.connect() as connection:
-            await connection.run_sync(_downgrade_to_0003)
-            await connection.commit()
+        # As upgrade_database's: SQLite's table copies must not cascade deletes.
+        migrating = create_engine(settings, foreign_keys=False)
+        try:
+            async with migrating.connect() as connection:
+                await connection.run_sync(_downgrade_to_0003)
+                await connection.commit()
+        finally:
+            await migrating.dispose()
         await upgrade_database(settings)
         async with sessionmaker() as session:
             rows = await session.scalars(select(BuildRule).order_by(BuildRule.position))

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.engine import Connection, make_url
 
 from buildsvc.config import Settings
@@ -40,7 +42,7 @@ def _drift(connection: Connection) -> list[Any]:
 
 
 async def _run_sync(settings: Settings, function: Callable[[Connection], Any]) -> Any:
-    engine = create_engine(settings)
+    engine = create_engine(settings, foreign_keys=False)  # as upgrade_database's
     try:
         async with engine.connect() as connection:
             result = await connection.run_sync(function)
@@ -143,6 +145,7 @@ async def test_0003_encrypts_stored_secret_build_args_and_0002_decrypts_them(
         return run
 
     await _run_sync(settings, to("0002", command.upgrade))
+    await _run_sync(settings, _add_later_columns)
     args = {"MODE": "prod", "TOKEN": SECRET_VALUE}
     # Another process's connection stays open throughout, as the service's would: SQLite
     # then keeps the WAL file (the last connection to close would checkpoint and delete it).
@@ -167,6 +170,7 @@ async def test_0003_encrypts_stored_secret_build_args_and_0002_decrypts_them(
                         secret_build_args=secret,
                     )
                 )
+        await _run_sync(settings, _drop_later_columns)
 
         await upgrade_database(settings)
 
@@ -189,8 +193,97 @@ async def test_0003_encrypts_stored_secret_build_args_and_0002_decrypts_them(
     assert await _run_sync(settings, _stored_args) == [args, args, {"A": "1"}]
 
 
+# Columns the models map that come after 0002 (in 0009): the factories' inserts at 0002
+# need them, and they go again before the upgrade adds them.
+_LATER_COLUMNS = (
+    ("accounts", "registry_password_hash", "VARCHAR(255)"),
+    ("builds", "registry_secret_hash", "VARCHAR(64)"),
+    ("image_repositories", "visibility", "VARCHAR(16) DEFAULT 'private'"),
+)
+
+
+def _add_later_columns(connection: Connection) -> None:
+    for table, column, type_ in _LATER_COLUMNS:
+        connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {type_}"))
+
+
+def _drop_later_columns(connection: Connection) -> None:
+    for table, column, _ in _LATER_COLUMNS:
+        connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+
+
 def _stored_args(connection: Connection) -> list[Any]:
     """build_args of every rule, then of every build (in id order)."""
     rules = connection.execute(select(BuildRule.build_args).order_by(BuildRule.id)).scalars()
     builds = connection.execute(select(Build.build_args).order_by(Build.id)).scalars()
     return [*rules, *builds]
+
+
+def _to_0008_with_rows(connection: Connection) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "0008")
+    for account_id, name in ((1, "alpha"), (2, "beta"), (3, "gamma")):
+        connection.execute(
+            text(
+                "INSERT INTO accounts (id, name, gitlab_repository_count, created_at) "
+                "VALUES (:id, :name, 0, CURRENT_TIMESTAMP)"
+            ),
+            {"id": account_id, "name": name},
+        )
+    # alpha used "alpha" first; beta then created alpha/app too (the issue's overwrite).
+    for repository_id, account_id, namespace, name in (
+        (1, 1, "alpha", "app"),
+        (2, 2, "alpha", "app"),
+        (3, 2, "beta", "web"),
+        (4, 3, "gamma", "x"),
+        (5, 1, "gamma", "y"),
+    ):
+        connection.execute(
+            text(
+                "INSERT INTO image_repositories (id, account_id, namespace, name, provider, "
+                "source_repository, source_repository_id, clone_url, auto_build, hook_key, "
+                "hook_secret_encrypted, created_at) VALUES (:id, :account, :ns, :name, "
+                "'gitlab', 'g/p', '1', 'http://x/g/p.git', true, :key, 'c', CURRENT_TIMESTAMP)"
+            ),
+            {
+                "id": repository_id,
+                "account": account_id,
+                "ns": namespace,
+                "name": name,
+                "key": f"k{repository_id}",
+            },
+        )
+
+
+async def test_namespaces_go_to_their_first_user_and_conflicts_are_reported(
+    database_url: str, settings_for: Callable[[str], Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = settings_for(database_url)
+    await _run_sync(settings, _to_0008_with_rows)
+
+    with caplog.at_level(logging.WARNING, logger="buildsvc.store.migrations"):
+        await upgrade_database(settings)
+
+    owners = await _run_sync(
+        settings,
+        lambda c: dict(c.execute(text("SELECT name, account_id FROM namespaces")).all()),
+    )
+    assert owners == {"alpha": 1, "beta": 2, "gamma": 3}
+    warned = [r.getMessage() for r in caplog.records if r.name == "buildsvc.store.migrations"]
+    assert len(warned) == 2
+    assert "'alpha' went to account 1" in warned[0]
+    assert "[2]" in warned[0]
+    assert "'gamma' went to account 3" in warned[1]
+    assert "[1]" in warned[1]
+    # Not merged: every repository is still there, with its own account.
+    kept = await _run_sync(
+        settings,
+        lambda c: c.execute(text("SELECT count(*) FROM image_repositories")).scalar_one(),
+    )
+    assert kept == 5
+    visibility = await _run_sync(
+        settings,
+        lambda c: set(c.execute(text("SELECT visibility FROM image_repositories")).scalars()),
+    )
+    assert visibility == {"private"}
