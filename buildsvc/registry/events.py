@@ -22,7 +22,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from buildsvc.builds.registry_login import LOGIN_PREFIX
 from buildsvc.errors import InvalidInput, Unauthenticated
+from buildsvc.notifications import Event as Notice
+from buildsvc.notifications import emit
 from buildsvc.registry import namespaces, plain
 from buildsvc.registry.names import split_repository
 from buildsvc.store.models import RegistryEvent, RegistryTag, utcnow
@@ -156,6 +159,11 @@ async def _record_one(session: AsyncSession, event: Event) -> None:
         await upsert_tag(
             session, repository_id, target.tag, target.digest, target.size, when, event.actor.name
         )
+        # A build's own push is announced by the build (with its build); any other one,
+        # a `docker push` or a robot's, is announced here.
+        if not (event.actor.name or "").startswith(LOGIN_PREFIX):
+            data = _notice_data(repository_id, target.repository, target.tag, target.digest)
+            await emit(session, repository_id, Notice.IMAGE_PUSHED, data, now=when)
     elif event.action == "pull":
         match = (
             RegistryTag.name == target.tag if target.tag else RegistryTag.digest == target.digest
@@ -166,11 +174,23 @@ async def _record_one(session: AsyncSession, event: Event) -> None:
             .values(last_pulled_at=when)
         )
     elif event.action == "delete":
-        await session.execute(
-            delete(RegistryTag).where(
-                RegistryTag.repository_id == repository_id, RegistryTag.digest == target.digest
-            )
+        deleted = await session.scalars(
+            delete(RegistryTag)
+            .where(RegistryTag.repository_id == repository_id, RegistryTag.digest == target.digest)
+            .returning(RegistryTag.name)
         )
+        for tag in deleted.all():
+            data = _notice_data(repository_id, target.repository, tag, target.digest)
+            await emit(session, repository_id, Notice.TAG_DELETED, data, now=when)
+
+
+def _notice_data(repository_id: int, repository: str, tag: str, digest: str) -> dict[str, object]:
+    namespace, _, name = repository.partition("/")
+    return {
+        "repository": {"id": repository_id, "namespace": namespace, "name": name},
+        "tag": tag,
+        "digest": digest,
+    }
 
 
 async def upsert_tag(

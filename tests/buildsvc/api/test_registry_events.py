@@ -7,9 +7,11 @@ import json
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
-from buildsvc.api.keys import SETTINGS
+from buildsvc.api.keys import CIPHER, SESSIONMAKER, SETTINGS
 from buildsvc.registry.config import events_secret
+from buildsvc.store.models import NotificationDelivery, NotificationTarget
 from tests.buildsvc.factories import AccountInfo
 
 Client = TestClient[Any, Any]
@@ -79,3 +81,44 @@ async def test_a_malformed_envelope_is_refused(client: Client) -> None:
         "/registry/events", data=b"{}", headers={"Authorization": f"Bearer {secret}"}
     )
     assert answer.status == 400
+
+
+async def test_pushes_by_people_and_deleted_tags_reach_notification_targets(
+    client: Client, account: AccountInfo
+) -> None:
+    headers = {"Authorization": f"Bearer {account.token}"}
+    created = await client.post(
+        "/api/v1/repositories", json={"namespace": "alpha", "name": "app"}, headers=headers
+    )
+    repository = await created.json()
+    async with client.app[SESSIONMAKER].begin() as session:
+        session.add(
+            NotificationTarget(
+                repository_id=repository["id"],
+                kind="webhook",
+                url_encrypted=client.app[CIPHER].encrypt("http://127.0.0.1:9/hook"),
+                url_display="http://127.0.0.1:9/hook",
+                secret_encrypted=None,
+                events=["image.pushed", "tag.deleted"],
+            )
+        )
+    secret = events_secret(client.app[SETTINGS])
+    by_build = {**event("b1", "push", MANIFEST, tag="v0"), "actor": {"name": "$build+7"}}
+    batch = [by_build, event("e1", "push", MANIFEST), event("e2", "delete", MANIFEST, tag=None)]
+    assert (await deliver(client, batch, secret)).status == 200
+
+    async with client.app[SESSIONMAKER]() as session:
+        rows = (
+            await session.execute(
+                select(NotificationDelivery.event, NotificationDelivery.payload).order_by(
+                    NotificationDelivery.id
+                )
+            )
+        ).all()
+    # The build announces its own push; the registry's event of it adds nothing.
+    assert [name for name, _ in rows] == ["image.pushed", "tag.deleted", "tag.deleted"]
+    pushed = rows[0][1]["data"]
+    assert pushed["tag"] == "v1"
+    assert pushed["digest"] == DIGEST
+    assert pushed["repository"] == {"id": repository["id"], "namespace": "alpha", "name": "app"}
+    assert sorted(payload["data"]["tag"] for _, payload in rows[1:]) == ["v0", "v1"]
