@@ -19,7 +19,7 @@ Patterns (``PATTERN_HELP``, the text the console and the README show)
     ``\\`` and ``^`` cannot occur in a ref name, so an unslashed pattern holding them is
     refused with the slashed form to use instead. Names are matched without
     ``refs/heads/`` or ``refs/tags/``. Rules stored when an unslashed pattern with
-    regex characters was a regex were wrapped in slashes by migration 0003.
+    regex characters was a regex were wrapped in slashes by migration 0004.
 
     Regexes run on the ``regex`` engine with a time limit: a pattern that backtracks
     catastrophically on probe inputs is refused when the rule is saved, and a match that
