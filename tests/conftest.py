@@ -38,9 +38,9 @@ from aiohttp.test_utils import TestClient
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from buildsvc.accounts.services import create_account
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.app import create_app
 from buildsvc.config import Settings
+from buildsvc.web.keys import SESSIONMAKER
 from tests.buildsvc.factories import AccountInfo
 from tests.servers import (
     TEST_REDIS_DB,

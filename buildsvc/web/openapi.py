@@ -31,8 +31,8 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from buildsvc.api.jsonio import json_response
-from buildsvc.api.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
+from buildsvc.web.jsonio import json_response
+from buildsvc.web.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
 
 H = TypeVar("H", bound=Callable[..., Any])
 

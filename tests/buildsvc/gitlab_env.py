@@ -31,9 +31,9 @@ from aiohttp.test_utils import TestClient
 from yarl import URL
 
 import forgesim
-from buildsvc.api.keys import ARQ, SESSIONMAKER
 from buildsvc.builds.queue import outbox_ctx
 from buildsvc.config import Settings
+from buildsvc.web.keys import ARQ, SESSIONMAKER
 from tests.servers import TEST_REDIS_DB, flush_redis_db, free_port
 
 Client = TestClient[Any, Any]

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.builds import logs
 from buildsvc.store.models import utcnow
+from buildsvc.web.keys import SESSIONMAKER
 from tests.buildsvc.client_cli.stack import ServerThread, stack_settings
 from tests.buildsvc.factories import add_build, add_repository
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from buildsvc.api.keys import SESSIONMAKER
+from buildsvc.web.keys import SESSIONMAKER
 from tests.buildsvc.builds.test_intake import wait_deliveries
 from tests.buildsvc.factories import AccountInfo, add_build
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)

@@ -10,9 +10,9 @@ import pytest
 from arq.constants import default_queue_name
 from redis.asyncio import Redis
 
-from buildsvc.api.keys import ARQ, SESSIONMAKER
 from buildsvc.builds import jobs, logs
 from buildsvc.builds.cancel import CANCEL_CHANNEL
+from buildsvc.web.keys import ARQ, SESSIONMAKER
 from tests.buildsvc.factories import add_build, add_repository
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     Client,

@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp import ClientResponse
 from redis.asyncio import Redis
 
-from buildsvc.api.keys import SESSIONMAKER, STOPPING
 from buildsvc.builds import logs
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.config import Settings
+from buildsvc.web.keys import SESSIONMAKER, STOPPING
 from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.masking import Masker
 from tests.buildsvc.factories import AccountInfo, add_build, add_repository

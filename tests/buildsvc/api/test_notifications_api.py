@@ -11,9 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from standardwebhooks import Webhook
 
-from buildsvc.api.keys import CIPHER, SESSIONMAKER, SETTINGS
 from buildsvc.notifications.jobs import Notifier
 from buildsvc.store.models import NotificationTarget
+from buildsvc.web.keys import CIPHER, SESSIONMAKER, SETTINGS
 from tests.buildsvc.factories import AccountInfo, add_repository
 from tests.buildsvc.notifications.receivers import notifying, receiving
 

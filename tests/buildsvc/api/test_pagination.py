@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from yarl import URL
 
-from buildsvc.api.keys import SESSIONMAKER
+from buildsvc.web.keys import SESSIONMAKER
 from tests.buildsvc.factories import AccountInfo, add_build, add_repository
 
 

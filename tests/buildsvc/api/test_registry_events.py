@@ -9,9 +9,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from buildsvc.api.keys import CIPHER, SESSIONMAKER, SETTINGS
 from buildsvc.registry.config import events_secret
 from buildsvc.store.models import NotificationDelivery, NotificationTarget
+from buildsvc.web.keys import CIPHER, SESSIONMAKER, SETTINGS
 from tests.buildsvc.factories import AccountInfo
 
 Client = TestClient[Any, Any]

@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.store.models import ApiToken
+from buildsvc.web.keys import SESSIONMAKER
 from tests.buildsvc.factories import AccountInfo
 
 Client = TestClient[Any, Any]

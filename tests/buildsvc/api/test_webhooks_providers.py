@@ -14,9 +14,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.builds.triggers import SKIP_MARKERS
 from buildsvc.store.models import Build
+from buildsvc.web.keys import SESSIONMAKER
 from tests.buildsvc.forge_env import (
     PROVIDERS,
     ForgeEnv,

@@ -8,7 +8,6 @@ from typing import Any
 import gitlab as python_gitlab
 import pytest
 
-from buildsvc.api.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
 from buildsvc.bindings import service
 from buildsvc.bindings.access import SourceAccess, expiry_warning
 from buildsvc.errors import (
@@ -20,6 +19,7 @@ from buildsvc.errors import (
 from buildsvc.repositories.errors import SourceNotBound
 from buildsvc.sources.base import Credentials
 from buildsvc.store.models import ImageRepository, SourceBinding
+from buildsvc.web.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from buildsvc.api import keys
-from buildsvc.api.keys import CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.builds.forge_status import post_now
 from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.web import keys
+from buildsvc.web.keys import CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
 from tests.buildsvc.factories import AccountInfo, add_build
 from tests.buildsvc.forge_env import (
     PROVIDERS,

@@ -14,9 +14,9 @@ from arq.connections import ArqRedis
 from arq.jobs import Job, JobStatus
 from sqlalchemy import select
 
-from buildsvc.api.keys import SESSIONMAKER, SETTINGS
 from buildsvc.builds.queue import job_id
 from buildsvc.store.models import Build
+from buildsvc.web.keys import SESSIONMAKER, SETTINGS
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,

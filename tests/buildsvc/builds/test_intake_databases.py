@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.config import Settings
 from buildsvc.store.models import Build, Delivery
+from buildsvc.web.keys import SESSIONMAKER
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,

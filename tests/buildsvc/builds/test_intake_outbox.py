@@ -18,11 +18,11 @@ import pytest
 import redis.asyncio
 from sqlalchemy import select
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.builds.queue import job_id, sweep_once
 from buildsvc.config import Settings
 from buildsvc.queue import LazyArqPool
 from buildsvc.store.models import Build
+from buildsvc.web.keys import SESSIONMAKER
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,

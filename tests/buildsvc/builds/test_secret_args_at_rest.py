@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from buildsvc.api.keys import CIPHER, SESSIONMAKER
 from buildsvc.config import Settings
 from buildsvc.secret_args import decrypt_secrets
 from buildsvc.store.models import Base, Build
+from buildsvc.web.keys import CIPHER, SESSIONMAKER
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,

@@ -8,8 +8,8 @@ import re
 
 from yarl import URL
 
-from buildsvc.api import openapi
 from buildsvc.console.session import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from buildsvc.web import openapi
 from tests.buildsvc.factories import AccountInfo
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     Client,

@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.console.render import ago
+from buildsvc.web.keys import SESSIONMAKER
 from tests.buildsvc.console.test_console_http import sign_in
 from tests.buildsvc.factories import AccountInfo, add_build, add_repository
 

@@ -8,10 +8,10 @@ import html
 import re
 from typing import Any
 
-from buildsvc.api.keys import CIPHER, SESSIONMAKER
 from buildsvc.repositories import queries
 from buildsvc.repositories.rules import PATTERN_HELP
 from buildsvc.secret_args import decrypt_secrets
+from buildsvc.web.keys import CIPHER, SESSIONMAKER
 from tests.buildsvc.console.test_console_http import sign_in
 from tests.buildsvc.console.test_repositories_views import SECRET, bound, create_form
 from tests.buildsvc.factories import AccountInfo

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from wcmatch import glob as wcglob
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.repositories.path_filters import filtered_reason
 from buildsvc.repositories.paths import compile_glob
+from buildsvc.web.keys import SESSIONMAKER
 from tests.buildsvc.factories import AccountInfo, add_repository
 from tests.buildsvc.gitlab_env import Client
 
