@@ -47,8 +47,8 @@ from buildsvc.config import Settings  # noqa: E402
 from buildsvc.replication import service  # noqa: E402
 from buildsvc.replication.jobs import after_push  # noqa: E402
 from buildsvc.store.models import Replication  # noqa: E402
-from tests.buildsvc.replication.registries import Registry, RegistryHttp  # noqa: E402
-from tests.buildsvc.replication.world import (  # noqa: E402
+from tests.common.registries import Registry, RegistryHttp  # noqa: E402
+from tests.common.replication_world import (  # noqa: E402
     ReplicationWorld,
     replication_world,
 )

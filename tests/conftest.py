@@ -41,8 +41,8 @@ from buildsvc.accounts.services import create_account
 from buildsvc.app import create_app
 from buildsvc.config import Settings
 from buildsvc.web.keys import SESSIONMAKER
-from tests.buildsvc.factories import AccountInfo
-from tests.servers import (
+from tests.common.factories import AccountInfo
+from tests.common.servers import (
     TEST_REDIS_DB,
     PostgresServer,
     RedisServer,
@@ -53,7 +53,7 @@ from tests.servers import (
 )
 
 # Older name, kept for modules importing it from here; prefer
-# ``from tests.buildsvc.factories import AccountInfo`` (a name pytest does not collect).
+# ``from tests.common.factories import AccountInfo`` (a name pytest does not collect).
 TestAccount = AccountInfo
 
 

@@ -16,8 +16,8 @@ from buildsvc.app import create_app
 from buildsvc.config import Settings
 from buildsvc.metrics import METRICS, sample, webhook_outcome
 from buildsvc.web.keys import SESSIONMAKER
-from tests.buildsvc.factories import add_account, add_build, add_repository
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.common.factories import add_account, add_build, add_repository
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,

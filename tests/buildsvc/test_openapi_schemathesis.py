@@ -21,8 +21,8 @@ from schemathesis.checks import negative_data_rejection, positive_data_acceptanc
 from buildsvc.builds import logs
 from buildsvc.store.models import utcnow
 from buildsvc.web.keys import SESSIONMAKER
-from tests.buildsvc.client_cli.stack import ServerThread, stack_settings
-from tests.buildsvc.factories import add_build, add_repository
+from tests.common.api_stack import ServerThread, stack_settings
+from tests.common.factories import add_build, add_repository
 
 REDIS_DB = 9
 MAX_EXAMPLES = 25

@@ -11,7 +11,7 @@ from typing import Any
 
 from webhooks import PingEvent, PushEvent
 
-PAYLOADS = Path(__file__).parent / "payloads"
+PAYLOADS = Path(__file__).resolve().parents[1] / "webhooks" / "payloads"
 ZERO = "0" * 40
 
 

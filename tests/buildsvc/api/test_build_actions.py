@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 from buildsvc.builds import jobs, logs
 from buildsvc.builds.cancel import CANCEL_CHANNEL
 from buildsvc.web.keys import ARQ, SESSIONMAKER
-from tests.buildsvc.factories import add_build, add_repository
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.common.factories import add_build, add_repository
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,

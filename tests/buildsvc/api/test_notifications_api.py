@@ -14,8 +14,8 @@ from standardwebhooks import Webhook
 from buildsvc.notifications.jobs import Notifier
 from buildsvc.store.models import NotificationTarget
 from buildsvc.web.keys import CIPHER, SESSIONMAKER, SETTINGS
-from tests.buildsvc.factories import AccountInfo, add_repository
-from tests.buildsvc.notifications.receivers import notifying, receiving
+from tests.common.factories import AccountInfo, add_repository
+from tests.common.receivers import notifying, receiving
 
 Client = TestClient[Any, Any]
 

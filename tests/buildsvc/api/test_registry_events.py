@@ -12,7 +12,7 @@ from sqlalchemy import select
 from buildsvc.registry.config import events_secret
 from buildsvc.store.models import NotificationDelivery, NotificationTarget
 from buildsvc.web.keys import CIPHER, SESSIONMAKER, SETTINGS
-from tests.buildsvc.factories import AccountInfo
+from tests.common.factories import AccountInfo
 
 Client = TestClient[Any, Any]
 MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"

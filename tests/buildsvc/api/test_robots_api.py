@@ -11,7 +11,7 @@ from sqlalchemy import select
 from buildsvc.registry.hashing import verify_secret
 from buildsvc.store.models import Account, Robot
 from buildsvc.web.keys import SESSIONMAKER
-from tests.buildsvc.factories import AccountInfo
+from tests.common.factories import AccountInfo
 
 Client = TestClient[Any, Any]
 MakeAccount = Callable[..., Awaitable[AccountInfo]]

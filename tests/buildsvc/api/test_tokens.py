@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from buildsvc.store.models import ApiToken
 from buildsvc.web.keys import SESSIONMAKER
-from tests.buildsvc.factories import AccountInfo
+from tests.common.factories import AccountInfo
 
 Client = TestClient[Any, Any]
 LISTED_FIELDS = {"id", "name", "last4", "created_at", "last_used_at", "expires_at"}

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from buildsvc.store.models import Build, Delivery
 from buildsvc.web.keys import SESSIONMAKER, SETTINGS
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,

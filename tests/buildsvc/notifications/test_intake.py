@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from buildsvc.store.models import Build, NotificationDelivery
 from buildsvc.web.keys import SESSIONMAKER
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from buildsvc.config import Settings
 from buildsvc.store.models import Account, ImageRepository
 from buildsvc.web.keys import SESSIONMAKER
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,

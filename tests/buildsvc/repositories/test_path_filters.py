@@ -13,8 +13,8 @@ from wcmatch import glob as wcglob
 from buildsvc.repositories.path_filters import filtered_reason
 from buildsvc.repositories.paths import compile_glob
 from buildsvc.web.keys import SESSIONMAKER
-from tests.buildsvc.factories import AccountInfo, add_repository
-from tests.buildsvc.gitlab_env import Client
+from tests.common.factories import AccountInfo, add_repository
+from tests.common.gitlab_env import Client
 
 REFERENCE_FLAGS = wcglob.GLOBSTAR | wcglob.DOTGLOB | wcglob.CASE
 GLOB_TOKENS = ["a", "b", "x", "-", ".", "*", "**", "?", "[ab]", "[!a]", "[a-c]", "[^a]", "[/]"]

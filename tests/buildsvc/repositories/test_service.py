@@ -19,7 +19,7 @@ from buildsvc.repositories.schemas import RepositoryCreate, RepositoryPatch, Rul
 from buildsvc.sources.base import Credentials
 from buildsvc.store.models import Account, ImageRepository
 from buildsvc.web.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     forge_fixture,
