@@ -1,7 +1,7 @@
 """Import contracts: the layers of ``buildsvc`` point one way, and tests import no tests.
 
-``LAYERS`` lists every unit of the package (a subpackage or a top-level module) from
-the bottom up, the same order as the table in ``docs/architecture.md``. A module may
+``LAYERS`` (``tests/common/layers.py``) lists every unit of the package (a subpackage
+or a top-level module) from the bottom up, as ``docs/architecture.md`` does. A module may
 import its own unit and any unit of a lower layer. Units of one layer marked
 ``independent`` may not import each other (``api``, ``console``, ``worker`` and
 ``metrics`` meet only in ``app.py``); in the others they may, as long as the units
@@ -13,116 +13,25 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-PACKAGE = ROOT / "buildsvc"
-
-
-@dataclass(frozen=True)
-class Layer:
-    name: str
-    units: frozenset[str]
-    independent: bool  # True: units of this layer may not import each other
-
-
-def _layer(name: str, *units: str, independent: bool = True) -> Layer:
-    return Layer(name, frozenset(units), independent)
-
-
-LAYERS: tuple[Layer, ...] = (
-    _layer(
-        "leaves",
-        "config",
-        "errors",
-        "files",
-        "outage",
-        "jsonlog",
-        "crypto",
-        "secret_args",
-        "queue",
-        "registry_challenge",
-        independent=False,
-    ),
-    _layer("store", "store"),
-    _layer("sources", "sources", "accounts", "startup"),
-    _layer("bindings", "bindings", "forge_timing"),
-    _layer("repositories", "repositories"),
-    _layer("notifications", "notifications"),
-    _layer("builds", "builds"),
-    _layer("services above builds", "registry", "replication"),
-    _layer("web", "web"),
-    _layer("surfaces", "api", "console", "worker", "metrics", "client_cli"),
-    _layer("preflight", "preflight"),
-    _layer("entry points", "app", "cli", "__main__", "__init__", independent=False),
+from tests.common.layers import (
+    ALLOWED_UPWARD,
+    LAYERS,
+    LEVEL,
+    ROOT,
+    import_edges,
+    imports,
+    module_name,
+    unit_of,
+    units_on_disk,
 )
-
-# Upward imports that another branch of issue 17 removes; each entry must still exist
-# (a stale one fails ``test_allowances_are_still_needed``), so the merger deletes it.
-ALLOWED_UPWARD: frozenset[tuple[str, str]] = frozenset(
-    {
-        # SourceNotBound moves to bindings/ (errors as classes).
-        ("buildsvc.bindings.access", "buildsvc.repositories.errors"),
-        # builds/prepared.py moves to store/fastpath/ (the raw SQLite writer).
-        ("buildsvc.notifications.intake", "buildsvc.builds.prepared"),
-    }
-)
-
-
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    if parts[-1] == "__init__" and len(parts) > 2:
-        parts = parts[:-1]
-    return ".".join(parts)
-
-
-def _unit(module: str) -> str:
-    """``buildsvc.builds.states`` -> ``builds``; ``buildsvc.app`` -> ``app``."""
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
-
-
-def _imports(source: str, module: str, is_package: bool) -> Iterator[str]:
-    """Every module ``source`` (the text of ``module``) imports, relative ones resolved."""
-    package = module.split(".") if is_package else module.split(".")[:-1]
-    for node in ast.walk(ast.parse(source, module)):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package[: len(package) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            if base == "buildsvc":  # from buildsvc import metrics, startup
-                yield from (f"buildsvc.{alias.name}" for alias in node.names)
-            else:
-                yield base
-
-
-def _edges() -> list[tuple[str, str]]:
-    """(importer, imported) for every import of a buildsvc module by buildsvc code."""
-    edges = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        importer = _module_name(path)
-        found = _imports(path.read_text(), importer, path.name == "__init__.py")
-        edges += [(importer, m) for m in found if m.split(".")[0] == "buildsvc"]
-    return edges
-
-
-def _units_on_disk() -> set[str]:
-    units = {p.stem for p in PACKAGE.glob("*.py")}
-    units |= {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
-    return units
-
-
-LEVEL = {unit: index for index, layer in enumerate(LAYERS) for unit in layer.units}
 
 
 def _crossing(importer: str, imported: str) -> bool:
-    return _unit(importer) != _unit(imported)
+    return unit_of(importer) != unit_of(imported)
 
 
 def _violations(edges: list[tuple[str, str]]) -> list[str]:
@@ -130,7 +39,7 @@ def _violations(edges: list[tuple[str, str]]) -> list[str]:
     for importer, imported in edges:
         if not _crossing(importer, imported) or (importer, imported) in ALLOWED_UPWARD:
             continue
-        mine, theirs = _unit(importer), _unit(imported)
+        mine, theirs = unit_of(importer), unit_of(imported)
         low, high = LEVEL[theirs], LEVEL[mine]
         if low > high:
             found.append(f"{importer} imports {imported}: {LAYERS[low].name} is above")
@@ -142,22 +51,22 @@ def _violations(edges: list[tuple[str, str]]) -> list[str]:
 def test_every_unit_has_one_layer() -> None:
     listed = [unit for layer in LAYERS for unit in layer.units]
     assert len(listed) == len(set(listed)), "a unit is listed in two layers"
-    assert _units_on_disk() == set(listed)
+    assert units_on_disk() == set(listed)
 
 
 def test_no_module_imports_from_a_layer_above_or_a_sibling() -> None:
-    assert _violations(_edges()) == []
+    assert _violations(import_edges()) == []
 
 
 def test_allowances_are_still_needed() -> None:
-    assert set(_edges()) >= ALLOWED_UPWARD
+    assert set(import_edges()) >= ALLOWED_UPWARD
 
 
 def test_units_form_no_cycle() -> None:
     graph: dict[str, set[str]] = {}
-    for importer, imported in _edges():
+    for importer, imported in import_edges():
         if _crossing(importer, imported) and (importer, imported) not in ALLOWED_UPWARD:
-            graph.setdefault(_unit(importer), set()).add(_unit(imported))
+            graph.setdefault(unit_of(importer), set()).add(unit_of(imported))
     done: set[str] = set()
 
     def visit(unit: str, path: tuple[str, ...]) -> None:
@@ -170,6 +79,24 @@ def test_units_form_no_cycle() -> None:
 
     for unit in sorted(graph):
         visit(unit, ())
+
+
+@pytest.mark.parametrize(
+    ("library", "foreign"),
+    [
+        ("buildsvc", {"forgesim", "tests", "bench"}),  # the service never runs the simulator
+        ("webhooks", {"buildsvc", "forgesim", "tests"}),  # pure: bytes in, events out
+        ("forgesim", {"buildsvc", "tests"}),  # a forge knows nothing of its client
+    ],
+)
+def test_top_level_packages_stay_apart(library: str, foreign: set[str]) -> None:
+    found = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / library).rglob("*.py"))
+        for name in imports(path.read_text(), module_name(path), path.name == "__init__.py")
+        if name.split(".")[0] in foreign
+    ]
+    assert found == []
 
 
 @pytest.mark.parametrize(
@@ -193,13 +120,13 @@ def test_the_contract_refuses(importer: str, imported: str, why: str) -> None:
 
 def test_relative_imports_resolve() -> None:
     source = "from ..api import builds\nfrom . import render\nfrom .forms import x\n"
-    found = list(_imports(source, "buildsvc.console.probe", is_package=False))
+    found = list(imports(source, "buildsvc.console.probe", is_package=False))
     assert found == ["buildsvc.api", "buildsvc.console", "buildsvc.console.forms"]
-    assert list(_imports("from .keys import A\n", "buildsvc.web", is_package=True)) == [
+    assert list(imports("from .keys import A\n", "buildsvc.web", is_package=True)) == [
         "buildsvc.web.keys"
     ]
-    assert _unit("buildsvc") == "__init__"
-    assert _unit("buildsvc.console.views") == "console"
+    assert unit_of("buildsvc") == "__init__"
+    assert unit_of("buildsvc.console.views") == "console"
 
 
 # --- tests import no tests -------------------------------------------------------------
