@@ -8,6 +8,8 @@ Routes
     and add the module to ``ROUTE_MODULES`` below. Handlers stay thin: parse with
     ``buildsvc.web.jsonio`` (``json_body``, ``query_params``, ``path_id``), call one
     service, render with ``json_response`` or ``pagination.paginated_response``.
+    ``api/``, ``console/`` and ``metrics`` never import each other: what they share
+    (keys, JSON, pagination, OpenAPI, response models) lives in ``buildsvc.web``.
 
 State
     Everything lives under typed keys in ``buildsvc.web.keys``:
