@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the registry helpers live with the replication tests
+sys.path.insert(0, str(ROOT))  # the registry helpers live in tests/common/
 
 from pydantic import SecretStr  # noqa: E402
 
