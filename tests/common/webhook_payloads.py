@@ -1,5 +1,5 @@
 """Test data for the webhooks tests: payloads written for this project under
-``payloads/`` (following each forge's documented structure), and delivery helpers."""
+``tests/webhooks/payloads/`` (following each forge's documented structure), and delivery helpers."""
 
 from __future__ import annotations
 
