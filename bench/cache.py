@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the stack helpers live with the tests
+sys.path.insert(0, str(ROOT))  # the stack helpers live in tests/common/
 
-from tests.cold_engine import cold_engine  # noqa: E402
-from tests.e2e.stack import Stack  # noqa: E402
+from tests.common.cold_engine import cold_engine  # noqa: E402
+from tests.common.e2e_stack import Stack  # noqa: E402
 
 GOAL_RATIO = 0.30
 SIDES = ("cached", "uncached")

@@ -40,12 +40,12 @@ import aiohttp
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the cluster helpers live with the chaos suite
+sys.path.insert(0, str(ROOT))  # the cluster helpers live in tests/common/
 
 from forgesim.client import AdminClient  # noqa: E402
 from tests.chaos.repos import Repos, setup  # noqa: E402
-from tests.cluster import LocalCluster  # noqa: E402
-from tests.e2e.stack import FINISHED  # noqa: E402
+from tests.common.cluster import LocalCluster  # noqa: E402
+from tests.common.e2e_stack import FINISHED  # noqa: E402
 
 GOAL_BUILDS = 1.8
 

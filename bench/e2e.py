@@ -44,9 +44,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the stack helper lives with the end-to-end tests
+sys.path.insert(0, str(ROOT))  # the stack helper lives in tests/common/
 
-from tests.e2e.stack import FINISHED, Project, Stack, git  # noqa: E402
+from tests.common.e2e_stack import FINISHED, Project, Stack, git  # noqa: E402
 
 GOAL_RATIO = 1.05
 GOAL_RATIO_LARGE = 1.00

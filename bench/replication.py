@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the registry helpers live with the replication tests
+sys.path.insert(0, str(ROOT))  # the registry helpers live in tests/common/
 
 from pydantic import SecretStr  # noqa: E402
 
@@ -47,8 +47,8 @@ from buildsvc.config import Settings  # noqa: E402
 from buildsvc.replication import service  # noqa: E402
 from buildsvc.replication.jobs import after_push  # noqa: E402
 from buildsvc.store.models import Replication  # noqa: E402
-from tests.buildsvc.replication.registries import Registry, RegistryHttp  # noqa: E402
-from tests.buildsvc.replication.world import (  # noqa: E402
+from tests.common.registries import Registry, RegistryHttp  # noqa: E402
+from tests.common.replication_world import (  # noqa: E402
     ReplicationWorld,
     replication_world,
 )

@@ -6,11 +6,13 @@ How to plug in
 Routes
     Write ``buildsvc/api/<domain>.py`` with a module-level ``routes = web.RouteTableDef()``
     and add the module to ``ROUTE_MODULES`` below. Handlers stay thin: parse with
-    ``buildsvc.api.jsonio`` (``json_body``, ``query_params``, ``path_id``), call one
+    ``buildsvc.web.jsonio`` (``json_body``, ``query_params``, ``path_id``), call one
     service, render with ``json_response`` or ``pagination.paginated_response``.
+    ``api/``, ``console/`` and ``metrics`` never import each other: what they share
+    (keys, JSON, pagination, OpenAPI, response models) lives in ``buildsvc.web``.
 
 State
-    Everything lives under typed keys in ``buildsvc.api.keys``:
+    Everything lives under typed keys in ``buildsvc.web.keys``:
     ``request.app[SETTINGS]``, ``[SESSIONMAKER]`` (``async_sessionmaker[AsyncSession]``),
     ``[ENGINE]``, ``[CIPHER]`` (``encrypt``/``decrypt`` str), ``[PROVIDERS]``
     (``dict[str, SourceProvider]``) and ``[ARQ]``: ``await request.app[ARQ].get()`` is
@@ -51,10 +53,8 @@ from buildsvc.api import (
     build_actions,
     builds,
     health,
-    log_stream,
     namespaces,
     notifications,
-    openapi,
     registry_events,
     registry_password,
     registry_tags,
@@ -69,18 +69,6 @@ from buildsvc.api import (
     tokens,
     webhooks,
 )
-from buildsvc.api.keys import (
-    ACCOUNT_ID,
-    ARQ,
-    CIPHER,
-    COMMIT_STATUS,
-    ENGINE,
-    PROVIDERS,
-    SESSIONMAKER,
-    SETTINGS,
-    TOKEN_SERVER,
-)
-from buildsvc.api.middleware import echo_request_id, error_middleware, request_id_middleware
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.builds.forge_status import QueuedStatus
 from buildsvc.builds.queue import outbox_ctx
@@ -94,6 +82,19 @@ from buildsvc.sources.base import SourceProvider
 from buildsvc.sources.registry import build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
+from buildsvc.web import log_stream, openapi
+from buildsvc.web.keys import (
+    ACCOUNT_ID,
+    ARQ,
+    CIPHER,
+    COMMIT_STATUS,
+    ENGINE,
+    PROVIDERS,
+    SESSIONMAKER,
+    SETTINGS,
+    TOKEN_SERVER,
+)
+from buildsvc.web.middleware import echo_request_id, error_middleware, request_id_middleware
 
 ROUTE_MODULES: list[ModuleType] = [
     health,

@@ -22,8 +22,6 @@ from typing import IO, Any, ParamSpec, TypeVar
 
 import click
 from aiohttp import web
-from pydantic import ValidationError
-from pydantic_settings import SettingsError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc import startup
@@ -31,8 +29,9 @@ from buildsvc.client_cli import COMMANDS as CLIENT_COMMANDS
 from buildsvc.client_cli import EPILOG as CLIENT_EPILOG
 from buildsvc.config import Settings
 from buildsvc.errors import ServiceError
-from buildsvc.jsonlog import AccessLogger, configure_logging
+from buildsvc.jsonlog import AccessLogger
 from buildsvc.preflight import check_command, startup_checks
+from buildsvc.startup import load_settings
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -66,19 +65,6 @@ def reports_startup_errors(command: Callable[P, T]) -> Callable[P, T]:
             raise StartupFailed(exc) from exc
 
     return wrapper
-
-
-def load_settings() -> Settings:
-    """The settings, validated, with a usable data directory and database path."""
-    try:
-        settings = Settings()
-    except ValidationError as exc:
-        raise startup.from_validation(exc) from exc
-    except SettingsError as exc:
-        raise startup.from_settings_error(exc) from exc
-    startup.check_paths(settings)
-    configure_logging(settings.log_level)
-    return settings
 
 
 def quiet_migrations() -> None:

@@ -3,7 +3,7 @@
 Every error a user can cause or see is one of these. Each carries a stable
 ``code`` (what clients and tests match on), the user-facing ``message``, an
 optional ``detail`` naming the cause (never a secret) and an HTTP ``status``.
-One middleware (``buildsvc.api.middleware``) renders them as
+One middleware (``buildsvc.web.middleware``) renders them as
 ``{"error": {"code", "message", "detail"}}``.
 
 ServiceError

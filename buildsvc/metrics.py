@@ -47,12 +47,12 @@ from prometheus_client.registry import Collector
 from sqlalchemy import ColumnElement, case, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from buildsvc.api.keys import ARQ, ENGINE, PROVIDERS, WEBHOOK_OUTCOME
-from buildsvc.api.openapi import describe
 from buildsvc.builds.states import FINISHED, BuildStatus
 from buildsvc.errors import Unavailable
 from buildsvc.forge_timing import instrument_providers
 from buildsvc.store.models import Build
+from buildsvc.web.keys import ARQ, ENGINE, PROVIDERS, WEBHOOK_OUTCOME
+from buildsvc.web.openapi import describe
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from pydantic_settings import SettingsError
 from sqlalchemy.engine import make_url
 
 from buildsvc.config import Settings
+from buildsvc.jsonlog import configure_logging
 
 REDIS_TIMEOUT_SECONDS = 3.0
 DATABASE_TIMEOUT_SECONDS = 10.0
@@ -247,3 +248,16 @@ def _first_line(exc: BaseException) -> str:
     original = getattr(exc, "orig", None) or exc
     text = str(original).strip().splitlines()
     return text[0][:200] if text else type(original).__name__
+
+
+def load_settings() -> Settings:
+    """The settings, validated, with a usable data directory and database path."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        raise from_validation(exc) from exc
+    except SettingsError as exc:
+        raise from_settings_error(exc) from exc
+    check_paths(settings)
+    configure_logging(settings.log_level)
+    return settings

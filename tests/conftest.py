@@ -38,11 +38,11 @@ from aiohttp.test_utils import TestClient
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from buildsvc.accounts.services import create_account
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.app import create_app
 from buildsvc.config import Settings
-from tests.buildsvc.factories import AccountInfo
-from tests.servers import (
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.factories import AccountInfo
+from tests.common.servers import (
     TEST_REDIS_DB,
     PostgresServer,
     RedisServer,
@@ -53,7 +53,7 @@ from tests.servers import (
 )
 
 # Older name, kept for modules importing it from here; prefer
-# ``from tests.buildsvc.factories import AccountInfo`` (a name pytest does not collect).
+# ``from tests.common.factories import AccountInfo`` (a name pytest does not collect).
 TestAccount = AccountInfo
 
 

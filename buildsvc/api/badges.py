@@ -9,9 +9,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from buildsvc.api.badge_svg import render_badge
-from buildsvc.api.keys import CIPHER, SESSIONMAKER
-from buildsvc.api.openapi import describe
 from buildsvc.repositories.badges import UNKNOWN, read_badge
+from buildsvc.web.keys import CIPHER, SESSIONMAKER
+from buildsvc.web.openapi import describe
 
 routes = web.RouteTableDef()
 

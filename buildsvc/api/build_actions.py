@@ -11,7 +11,7 @@
   (``id`` = its seq, data = the line object), then ``event: end`` with
   ``{"status", "error"}`` when the build ends. A reconnecting client sends
   ``Last-Event-ID`` (or ``?after=``) and gets the lines after it, none twice. A process
-  that stops ends its streams with ``event: reconnect`` (``buildsvc.api.log_stream``).
+  that stops ends its streams with ``event: reconnect`` (``buildsvc.web.log_stream``).
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from buildsvc.accounts.middleware import bearer_token
 from buildsvc.accounts.tokens import token_owner
-from buildsvc.api import log_stream
-from buildsvc.api.builds import BuildOut
-from buildsvc.api.jsonio import json_body, json_response, path_id, query_params
-from buildsvc.api.keys import ACCOUNT_ID, ARQ, COMMIT_STATUS, SESSIONMAKER
-from buildsvc.api.openapi import SSE_EVENT, describe
-from buildsvc.api.sources import source_access
 from buildsvc.builds import cancel, logs, manual, queries
 from buildsvc.errors import InvalidInput, NotFound
+from buildsvc.web import log_stream
+from buildsvc.web.forge_access import source_access
+from buildsvc.web.jsonio import json_body, json_response, path_id, query_params
+from buildsvc.web.keys import ACCOUNT_ID, ARQ, COMMIT_STATUS, SESSIONMAKER
+from buildsvc.web.openapi import SSE_EVENT, describe
+from buildsvc.web.responses.builds import BuildOut
 
 routes = web.RouteTableDef()
 

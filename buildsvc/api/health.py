@@ -12,10 +12,10 @@ import logging
 from aiohttp import web
 from pydantic import BaseModel
 
-from buildsvc.api.jsonio import json_response
-from buildsvc.api.keys import ARQ, ENGINE
-from buildsvc.api.openapi import describe
 from buildsvc.store.engine import ping
+from buildsvc.web.jsonio import json_response
+from buildsvc.web.keys import ARQ, ENGINE
+from buildsvc.web.openapi import describe
 
 routes = web.RouteTableDef()
 log = logging.getLogger(__name__)

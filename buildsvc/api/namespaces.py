@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from buildsvc.api.jsonio import UtcDatetime, json_body, json_response
-from buildsvc.api.keys import ACCOUNT_ID, SESSIONMAKER
-from buildsvc.api.openapi import describe
 from buildsvc.registry import namespaces
 from buildsvc.store.models import Namespace
+from buildsvc.web.jsonio import UtcDatetime, json_body, json_response
+from buildsvc.web.keys import ACCOUNT_ID, SESSIONMAKER
+from buildsvc.web.openapi import describe
 
 routes = web.RouteTableDef()
 

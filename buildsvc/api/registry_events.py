@@ -9,11 +9,11 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
-from buildsvc.api.jsonio import json_response
-from buildsvc.api.keys import SESSIONMAKER, SETTINGS
-from buildsvc.api.openapi import describe
 from buildsvc.registry import events
 from buildsvc.registry.config import events_secret
+from buildsvc.web.jsonio import json_response
+from buildsvc.web.keys import SESSIONMAKER, SETTINGS
+from buildsvc.web.openapi import describe
 
 routes = web.RouteTableDef()
 

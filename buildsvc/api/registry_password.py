@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from buildsvc.api.jsonio import json_body
-from buildsvc.api.keys import ACCOUNT_ID, SESSIONMAKER
-from buildsvc.api.openapi import describe
 from buildsvc.registry import password
+from buildsvc.web.jsonio import json_body
+from buildsvc.web.keys import ACCOUNT_ID, SESSIONMAKER
+from buildsvc.web.openapi import describe
 
 routes = web.RouteTableDef()
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel
 
-from buildsvc.api.jsonio import UtcDatetime, json_response, path_id
-from buildsvc.api.keys import ACCOUNT_ID, SESSIONMAKER, TOKEN_SERVER
-from buildsvc.api.openapi import describe
-from buildsvc.api.pagination import Page, page_request, paginated_response
 from buildsvc.registry import tags
 from buildsvc.store.models import RegistryEvent, RegistryTag
+from buildsvc.web.jsonio import UtcDatetime, json_response, path_id
+from buildsvc.web.keys import ACCOUNT_ID, SESSIONMAKER, TOKEN_SERVER
+from buildsvc.web.openapi import describe
+from buildsvc.web.pagination import Page, page_request, paginated_response
 
 routes = web.RouteTableDef()
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from buildsvc.api.jsonio import json_response
-from buildsvc.api.keys import TOKEN_SERVER
-from buildsvc.api.openapi import describe
 from buildsvc.registry.principals import BadCredentials
 from buildsvc.registry.server import TokenRequest
+from buildsvc.web.jsonio import json_response
+from buildsvc.web.keys import TOKEN_SERVER
+from buildsvc.web.openapi import describe
 
 routes = web.RouteTableDef()
 

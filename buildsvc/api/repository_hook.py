@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from buildsvc.api.jsonio import json_response, path_id
-from buildsvc.api.keys import ACCOUNT_ID
-from buildsvc.api.openapi import describe
-from buildsvc.api.repositories import RepositoryOut
-from buildsvc.api.sources import source_access
 from buildsvc.repositories import hook_health
+from buildsvc.web.forge_access import source_access
+from buildsvc.web.jsonio import json_response, path_id
+from buildsvc.web.keys import ACCOUNT_ID
+from buildsvc.web.openapi import describe
+from buildsvc.web.responses.repositories import RepositoryOut
 
 routes = web.RouteTableDef()
 

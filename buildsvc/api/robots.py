@@ -6,12 +6,12 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from buildsvc.api.jsonio import UtcDatetime, json_body, json_response
-from buildsvc.api.keys import ACCOUNT_ID, SESSIONMAKER
-from buildsvc.api.openapi import describe
 from buildsvc.registry import robots
-from buildsvc.registry.permissions import Permission, load_permissions
-from buildsvc.store.models import Robot
+from buildsvc.registry.permissions import Permission
+from buildsvc.web.jsonio import UtcDatetime, json_body, json_response
+from buildsvc.web.keys import ACCOUNT_ID, SESSIONMAKER
+from buildsvc.web.openapi import describe
+from buildsvc.web.responses.robots import RobotOut
 
 routes = web.RouteTableDef()
 
@@ -30,28 +30,6 @@ class RobotPatch(BaseModel):
     permissions: list[Permission] | None = Field(default=None, description="replaces them all")
     disabled: bool | None = None
     expires_at: UtcDatetime | None = Field(default=None, description="null: never expires")
-
-
-class RobotOut(BaseModel):
-    name: str
-    username: str
-    permissions: list[Permission]
-    disabled: bool
-    expires_at: UtcDatetime | None
-    created_at: UtcDatetime
-    last_used_at: UtcDatetime | None
-
-    @classmethod
-    def of(cls, account_name: str, robot: Robot) -> RobotOut:
-        return cls(
-            name=robot.name,
-            username=robots.username(account_name, robot.name),
-            permissions=load_permissions(robot.permissions),
-            disabled=robot.disabled,
-            expires_at=robot.expires_at,
-            created_at=robot.created_at,
-            last_used_at=robot.last_used_at,
-        )
 
 
 class RobotSecretOut(BaseModel):

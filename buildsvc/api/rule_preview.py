@@ -12,12 +12,12 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from buildsvc.api.jsonio import json_body, json_response, path_id
-from buildsvc.api.keys import ACCOUNT_ID
-from buildsvc.api.openapi import describe
-from buildsvc.api.sources import source_access
 from buildsvc.repositories import preview
 from buildsvc.repositories.schemas import MAX_RULES, RuleIn
+from buildsvc.web.forge_access import source_access
+from buildsvc.web.jsonio import json_body, json_response, path_id
+from buildsvc.web.keys import ACCOUNT_ID
+from buildsvc.web.openapi import describe
 
 routes = web.RouteTableDef()
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from buildsvc.api.jsonio import json_response
-from buildsvc.api.keys import ACCOUNT_ID
-from buildsvc.api.openapi import describe
-from buildsvc.api.sources import BindingOut, source_access
 from buildsvc.bindings import health
+from buildsvc.web.forge_access import source_access
+from buildsvc.web.jsonio import json_response
+from buildsvc.web.keys import ACCOUNT_ID
+from buildsvc.web.openapi import describe
+from buildsvc.web.responses.sources import BindingOut
 
 routes = web.RouteTableDef()
 

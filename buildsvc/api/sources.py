@@ -8,35 +8,22 @@ forge's pagination to the end, then paginate that list with ``?page=&per_page=``
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from buildsvc.api.jsonio import UtcDatetime, json_body, json_response, query_params
-from buildsvc.api.keys import ACCOUNT_ID, CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
-from buildsvc.api.openapi import describe
-from buildsvc.api.pagination import Page, page_request, paginated_response
 from buildsvc.bindings import service
-from buildsvc.bindings.access import SourceAccess
-from buildsvc.bindings.service import BindingView, UnbindResult
-from buildsvc.sources.base import Credentials, Namespace, SourceProvider, SourceRepository
+from buildsvc.bindings.service import UnbindResult
+from buildsvc.sources.base import Credentials
+from buildsvc.web.forge_access import DEFAULT_URLS, source_access
+from buildsvc.web.jsonio import json_body, json_response, query_params
+from buildsvc.web.keys import ACCOUNT_ID
+from buildsvc.web.openapi import describe
+from buildsvc.web.pagination import Page, page_request, paginated_response
+from buildsvc.web.responses.sources import BindingOut, NamespaceOut, SourceRepositoryOut
 
 routes = web.RouteTableDef()
-
-# What "url" means when a client leaves it out (hosted forges).
-DEFAULT_URLS = {
-    "gitlab": "https://gitlab.com",
-    "github": "https://github.com",
-    "bitbucket": "https://bitbucket.org",
-}
-
-
-def source_access(request: web.Request) -> SourceAccess:
-    app = request.app
-    providers: dict[str, SourceProvider] = app[PROVIDERS]
-    return SourceAccess(app[SESSIONMAKER], app[CIPHER], providers, app[SETTINGS])
 
 
 class BindIn(BaseModel):
@@ -47,39 +34,6 @@ class BindIn(BaseModel):
     username: str = Field(min_length=1, max_length=255)
     token: SecretStr = Field(min_length=1, max_length=4096)
     ca_cert: str | None = Field(default=None, max_length=65536, description="PEM")
-
-
-class BindingOut(BaseModel):
-    provider: str
-    url: str
-    api_version: str
-    username: str
-    token_last4: str
-    scopes: list[str]
-    expires_at: dt.date | None
-    status: str
-    broken_reason: str | None
-    warnings: list[str]
-    created_at: UtcDatetime
-    updated_at: UtcDatetime
-
-    @classmethod
-    def from_view(cls, view: BindingView) -> BindingOut:
-        row = view.row
-        return cls(
-            provider=row.provider,
-            url=row.url,
-            api_version=row.api_version,
-            username=row.username,
-            token_last4=row.token_last4,
-            scopes=[str(scope) for scope in row.scopes],
-            expires_at=row.expires_at,
-            status=row.status,
-            broken_reason=row.broken_reason,
-            warnings=list(view.warnings),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
 
 
 class HookLeftOut(BaseModel):
@@ -107,38 +61,6 @@ class UnbindOut(BaseModel):
         ]
         return cls(
             provider=result.provider, hooks_removed=result.hooks_removed, hooks_not_removed=left
-        )
-
-
-class NamespaceOut(BaseModel):
-    path: str
-    name: str
-    kind: str
-
-    @classmethod
-    def from_namespace(cls, namespace: Namespace) -> NamespaceOut:
-        return cls(path=namespace.path, name=namespace.name, kind=namespace.kind)
-
-
-class SourceRepositoryOut(BaseModel):
-    id: str
-    full_path: str
-    name: str
-    clone_url: str
-    default_branch: str | None
-    private: bool
-    web_url: str | None
-
-    @classmethod
-    def from_repository(cls, repo: SourceRepository) -> SourceRepositoryOut:
-        return cls(
-            id=repo.id,
-            full_path=repo.full_path,
-            name=repo.name,
-            clone_url=repo.clone_url,
-            default_branch=repo.default_branch,
-            private=repo.private,
-            web_url=repo.web_url,
         )
 
 

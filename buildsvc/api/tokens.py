@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from buildsvc.accounts import tokens
 from buildsvc.accounts.tokens import MAX_TOKEN_NAME
-from buildsvc.api.jsonio import UtcDatetime, json_body, json_response, path_id
-from buildsvc.api.keys import ACCOUNT_ID, SESSIONMAKER
-from buildsvc.api.openapi import describe
-from buildsvc.api.pagination import Page, page_request, paginated_response
-from buildsvc.store.models import ApiToken
+from buildsvc.web.jsonio import UtcDatetime, json_body, json_response, path_id
+from buildsvc.web.keys import ACCOUNT_ID, SESSIONMAKER
+from buildsvc.web.openapi import describe
+from buildsvc.web.pagination import Page, page_request, paginated_response
+from buildsvc.web.responses.tokens import TokenOut
 
 routes = web.RouteTableDef()
 
@@ -36,26 +36,6 @@ class TokenCreatedOut(BaseModel):
     name: str
     token: str = Field(description="the token itself, shown in this answer only")
     expires_at: UtcDatetime | None
-
-
-class TokenOut(BaseModel):
-    id: int
-    name: str
-    last4: str
-    created_at: UtcDatetime
-    last_used_at: UtcDatetime | None  # to the minute
-    expires_at: UtcDatetime | None
-
-    @classmethod
-    def from_row(cls, row: ApiToken) -> TokenOut:
-        return cls(
-            id=row.id,
-            name=row.name,
-            last4=row.last4,
-            created_at=row.created_at,
-            last_used_at=row.last_used_at,
-            expires_at=row.expires_at,
-        )
 
 
 class RevokedOut(BaseModel):

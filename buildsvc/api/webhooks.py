@@ -14,7 +14,9 @@ import weakref
 from aiohttp import web
 from pydantic import BaseModel
 
-from buildsvc.api.keys import (
+from buildsvc.builds import intake
+from buildsvc.errors import PayloadTooLarge
+from buildsvc.web.keys import (
     ARQ,
     CIPHER,
     COMMIT_STATUS,
@@ -23,9 +25,7 @@ from buildsvc.api.keys import (
     SETTINGS,
     WEBHOOK_OUTCOME,
 )
-from buildsvc.api.openapi import describe
-from buildsvc.builds import intake
-from buildsvc.errors import PayloadTooLarge
+from buildsvc.web.openapi import describe
 
 routes = web.RouteTableDef()
 

@@ -218,39 +218,69 @@ async def follow(
         sync_due = 0.0  # monotonic time of the next forced read of the store
         while True:
             if time.monotonic() >= sync_due:
-                if pubsub is None:  # first, or after Redis was away: before the read
-                    pubsub = await _subscribe(redis, build_id)
-                async for line in _stored(sessionmaker, build_id, last):
-                    yield line
-                    last = line.seq
-                status = await _status(sessionmaker, build_id)
-                if status is None or status in FINISHED:
-                    # Lines stored between the read above and the status read.
-                    async for line in _stored(sessionmaker, build_id, last):
-                        yield line
-                    yield LogEnd(status or "unknown")
-                    return
+                # First, or after Redis was away: subscribe before the read.
+                pubsub = pubsub or await _subscribe(redis, build_id)
+                async for item in _from_store(sessionmaker, build_id, last):
+                    yield item
+                    if isinstance(item, LogEnd):
+                        return
+                    last = item.seq
                 sync_due = time.monotonic() + RESYNC_SECONDS
-            message = await _next_message(pubsub, poll)
-            if isinstance(message, LogEnd) and _has_every_line(message, last):
-                yield LogEnd(message.status)
-                return
-            if message is None:
-                yield IDLE
-            if message is None or isinstance(message, LogEnd):
+            items, resync = _live(await _next_message(pubsub, poll), last)
+            for live in items:
+                yield live
+                if isinstance(live, LogEnd):
+                    return
+                if isinstance(live, LogLine):
+                    last = live.seq
+            if resync:
                 sync_due = 0.0
-                continue
-            for line in message:
-                if line.seq <= last:
-                    continue
-                if line.seq != last + 1:  # missed a batch: the store has it
-                    sync_due = 0.0
-                    break
-                yield line
-                last = line.seq
     finally:
         if pubsub is not None:
             await _close(pubsub)
+
+
+async def _from_store(
+    sessionmaker: async_sessionmaker[AsyncSession], build_id: int, last: int
+) -> AsyncIterator[LogLine | LogEnd]:
+    """Stored lines after ``last``; then ``LogEnd`` if the build has finished."""
+    async for line in _stored(sessionmaker, build_id, last):
+        yield line
+        last = line.seq
+    status = await _status(sessionmaker, build_id)
+    if status is None or status in FINISHED:
+        # Lines stored between the read above and the status read.
+        async for line in _stored(sessionmaker, build_id, last):
+            yield line
+        yield LogEnd(status or "unknown")
+
+
+def _live(
+    message: list[LogLine] | LogEnd | None, last: int
+) -> tuple[Sequence[LogLine | LogEnd | LogIdle], bool]:
+    """What to send for a live message (None: a quiet interval), and whether to read the
+    store next."""
+    if isinstance(message, LogEnd) and _has_every_line(message, last):
+        return [LogEnd(message.status)], False
+    if message is None:
+        return [IDLE], True
+    if isinstance(message, LogEnd):
+        return [], True
+    return _in_order(message, last)
+
+
+def _in_order(lines: list[LogLine], last: int) -> tuple[list[LogLine], bool]:
+    """The live lines that follow ``last`` without a gap, and whether a batch was missed
+    (the store has it)."""
+    fresh: list[LogLine] = []
+    for line in lines:
+        if line.seq <= last:
+            continue
+        if line.seq != last + 1:
+            return fresh, True
+        fresh.append(line)
+        last = line.seq
+    return fresh, False
 
 
 def _has_every_line(end: LogEnd, last: int) -> bool:

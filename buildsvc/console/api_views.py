@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from buildsvc.api import log_stream
-from buildsvc.api.builds import BuildOut
-from buildsvc.api.jsonio import json_body, json_response
-from buildsvc.api.keys import SESSIONMAKER, SETTINGS
-from buildsvc.api.openapi import hidden
-from buildsvc.api.sources import NamespaceOut, SourceRepositoryOut, source_access
 from buildsvc.bindings import service as bindings
 from buildsvc.builds import logs, queries
 from buildsvc.console import session as sessions
 from buildsvc.console.builds_views import build_id_of
 from buildsvc.console.preview import PreviewIn, preview
 from buildsvc.errors import InvalidInput
+from buildsvc.web import log_stream
+from buildsvc.web.forge_access import source_access
+from buildsvc.web.jsonio import json_body, json_response
+from buildsvc.web.keys import SESSIONMAKER, SETTINGS
+from buildsvc.web.openapi import hidden
+from buildsvc.web.responses.builds import BuildOut
+from buildsvc.web.responses.sources import NamespaceOut, SourceRepositoryOut
 
 routes = web.RouteTableDef()
 

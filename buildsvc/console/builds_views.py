@@ -10,10 +10,6 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from buildsvc.accounts.tokens import token_owner
-from buildsvc.api.builds import BuildOut
-from buildsvc.api.keys import ARQ, COMMIT_STATUS, SESSIONMAKER
-from buildsvc.api.openapi import hidden
-from buildsvc.api.sources import source_access
 from buildsvc.builds import cancel, logs, manual, queries
 from buildsvc.builds.states import FINISHED, BuildStatus
 from buildsvc.console import session as sessions
@@ -21,6 +17,10 @@ from buildsvc.console.render import error_context, page
 from buildsvc.errors import NotFound, ServiceError
 from buildsvc.replication import service as replication
 from buildsvc.repositories import queries as repositories
+from buildsvc.web.forge_access import source_access
+from buildsvc.web.keys import ARQ, COMMIT_STATUS, SESSIONMAKER
+from buildsvc.web.openapi import hidden
+from buildsvc.web.responses.builds import BuildOut
 
 routes = web.RouteTableDef()
 

@@ -7,10 +7,10 @@ from typing import Any
 from multidict import MultiDictProxy
 from pydantic import ValidationError
 
-from buildsvc.api.jsonio import describe_validation_error
 from buildsvc.console.rule_form import read_rows, rules_from_rows
 from buildsvc.errors import InvalidInput
 from buildsvc.repositories.schemas import RepositoryCreate, SourceIn
+from buildsvc.web.jsonio import describe_validation_error
 
 
 def text(form: MultiDictProxy[Any], name: str, limit: int = 1024) -> str:

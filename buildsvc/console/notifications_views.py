@@ -12,10 +12,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from buildsvc.api.jsonio import describe_validation_error
-from buildsvc.api.keys import ARQ, CIPHER, SESSIONMAKER, SETTINGS
-from buildsvc.api.notifications import NotificationDeliveryOut, NotificationOut
-from buildsvc.api.openapi import hidden
 from buildsvc.console import forms
 from buildsvc.console import session as sessions
 from buildsvc.console.render import error_context, page
@@ -24,6 +20,10 @@ from buildsvc.notifications import jobs, targets
 from buildsvc.notifications.schemas import ALL_EVENTS, NotificationCreate, NotificationPatch
 from buildsvc.repositories import queries
 from buildsvc.sources.network import AddressPolicy
+from buildsvc.web.jsonio import describe_validation_error
+from buildsvc.web.keys import ARQ, CIPHER, SESSIONMAKER, SETTINGS
+from buildsvc.web.openapi import hidden
+from buildsvc.web.responses.notifications import NotificationDeliveryOut, NotificationOut
 
 routes = web.RouteTableDef()
 

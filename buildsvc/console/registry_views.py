@@ -9,9 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from buildsvc.api.keys import SESSIONMAKER, SETTINGS, TOKEN_SERVER
-from buildsvc.api.openapi import hidden
-from buildsvc.api.robots import RobotOut
 from buildsvc.console import session as sessions
 from buildsvc.console.render import error_context, page
 from buildsvc.errors import InvalidInput, ServiceError
@@ -19,6 +16,9 @@ from buildsvc.registry import namespaces, password, robots, tags
 from buildsvc.registry.permissions import Permission
 from buildsvc.repositories import queries
 from buildsvc.store.models import ImageRepository
+from buildsvc.web.keys import SESSIONMAKER, SETTINGS, TOKEN_SERVER
+from buildsvc.web.openapi import hidden
+from buildsvc.web.responses.robots import RobotOut
 
 routes = web.RouteTableDef()
 

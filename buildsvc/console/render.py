@@ -10,11 +10,11 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from buildsvc.accounts.services import get_account
-from buildsvc.api.keys import PROVIDERS, SESSIONMAKER
-from buildsvc.api.repositories import RuleOut
 from buildsvc.console.rule_form import options_summary
 from buildsvc.console.session import ConsoleSession
 from buildsvc.errors import ServiceError
+from buildsvc.web.keys import PROVIDERS, SESSIONMAKER
+from buildsvc.web.responses.repositories import RuleOut
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,6 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
-from buildsvc.api.jsonio import describe_validation_error
-from buildsvc.api.keys import ARQ, CIPHER, SESSIONMAKER, SETTINGS
-from buildsvc.api.openapi import hidden
-from buildsvc.api.replication import ReplicationOut, ReplicationRuleOut
 from buildsvc.console import session as sessions
 from buildsvc.console.forms import text
 from buildsvc.console.render import error_context, page
@@ -20,6 +16,10 @@ from buildsvc.replication import manual, service
 from buildsvc.replication.schemas import ReplicationRuleIn
 from buildsvc.repositories import queries
 from buildsvc.sources.network import AddressPolicy
+from buildsvc.web.jsonio import describe_validation_error
+from buildsvc.web.keys import ARQ, CIPHER, SESSIONMAKER, SETTINGS
+from buildsvc.web.openapi import hidden
+from buildsvc.web.responses.replication import ReplicationOut, ReplicationRuleOut
 
 routes = web.RouteTableDef()
 

@@ -7,11 +7,6 @@ from typing import Any
 
 from aiohttp import web
 
-from buildsvc.api.builds import BuildOut
-from buildsvc.api.keys import ARQ, CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
-from buildsvc.api.openapi import hidden
-from buildsvc.api.repositories import DeliveryOut, RepositoryOut
-from buildsvc.api.sources import NamespaceOut, source_access
 from buildsvc.bindings import service as bindings
 from buildsvc.builds import manual
 from buildsvc.builds import queries as build_queries
@@ -31,6 +26,12 @@ from buildsvc.registry import namespaces
 from buildsvc.repositories import queries, service
 from buildsvc.repositories.badges import badge_paths
 from buildsvc.repositories.schemas import RepositoryPatch, default_rules
+from buildsvc.web.forge_access import source_access
+from buildsvc.web.keys import ARQ, CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
+from buildsvc.web.openapi import hidden
+from buildsvc.web.responses.builds import BuildOut
+from buildsvc.web.responses.repositories import DeliveryOut, RepositoryOut
+from buildsvc.web.responses.sources import NamespaceOut
 
 routes = web.RouteTableDef()
 

@@ -23,9 +23,9 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from buildsvc.accounts.services import authenticate
-from buildsvc.api.keys import CIPHER, SESSIONMAKER
 from buildsvc.crypto import SecretUnreadable
 from buildsvc.errors import Forbidden, Unauthenticated
+from buildsvc.web.keys import CIPHER, SESSIONMAKER
 
 SESSION_COOKIE = "buildsvc_session"
 LOGIN_CSRF_COOKIE = "buildsvc_login_csrf"

@@ -6,8 +6,6 @@ from typing import Any, cast
 
 from aiohttp import web
 
-from buildsvc.api.openapi import hidden
-from buildsvc.api.sources import DEFAULT_URLS, BindingOut, source_access
 from buildsvc.bindings import service
 from buildsvc.console import session as sessions
 from buildsvc.console.bind_focus import wrong_field
@@ -20,6 +18,9 @@ from buildsvc.console.render import (
 )
 from buildsvc.errors import ServiceError
 from buildsvc.sources.base import Credentials, ProviderName
+from buildsvc.web.forge_access import DEFAULT_URLS, source_access
+from buildsvc.web.openapi import hidden
+from buildsvc.web.responses.sources import BindingOut
 
 routes = web.RouteTableDef()
 

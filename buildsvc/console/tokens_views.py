@@ -13,14 +13,14 @@ from aiohttp import web
 
 from buildsvc.accounts import tokens
 from buildsvc.accounts.services import hash_token
-from buildsvc.api.jsonio import path_id
-from buildsvc.api.keys import SESSIONMAKER
-from buildsvc.api.openapi import hidden
-from buildsvc.api.tokens import TokenOut
 from buildsvc.console import session as sessions
 from buildsvc.console.render import error_context, page
 from buildsvc.errors import ServiceError
 from buildsvc.store.models import utcnow
+from buildsvc.web.jsonio import path_id
+from buildsvc.web.keys import SESSIONMAKER
+from buildsvc.web.openapi import hidden
+from buildsvc.web.responses.tokens import TokenOut
 
 routes = web.RouteTableDef()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from buildsvc.api.openapi import hidden
 from buildsvc.console import session as sessions
 from buildsvc.console.api_views import routes as api_routes
 from buildsvc.console.builds_views import routes as builds_routes
@@ -22,6 +21,7 @@ from buildsvc.console.repositories_views import routes as repositories_routes
 from buildsvc.console.sources_views import routes as sources_routes
 from buildsvc.console.tokens_views import routes as tokens_routes
 from buildsvc.errors import Unauthenticated
+from buildsvc.web.openapi import hidden
 
 auth_routes = web.RouteTableDef()
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import click
 
 from buildsvc.config import Settings
+from buildsvc.startup import load_settings  # the CLI's own settings loading and logging
 
 if TYPE_CHECKING:
     from buildsvc.preflight.registry_record import Role
@@ -88,8 +89,6 @@ def startup_checks(settings: Settings, role: Role) -> None:
 def check_command() -> None:
     """Check the database, Redis, the registry, Docker, PUBLIC_URL and the processes'
     registry settings; one line each, with what to fix (exit 1 if any fails)."""
-    from buildsvc.cli import load_settings  # the CLI's own settings loading and logging
-
     results = asyncio.run(run_checks(load_settings(), admin_checks()))
     for result in results:
         click.echo(result.line())

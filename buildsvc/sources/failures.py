@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import atlassian.errors
 import gitlab.exceptions
@@ -360,62 +360,84 @@ def refusal(exc: BaseException) -> str | None:
     return "scope" if code == 403 and scope else None
 
 
+def _fixed(text: str) -> Callable[[BaseException, Context], str]:
+    return lambda exc, ctx: f"{ctx.forge} {text}"
+
+
+# What the forge answered, as (exception types, detail), first match wins; a detail of
+# None means "not this rule" (a GitLab or GitHub error that carries no HTTP status).
+_ANSWERS: tuple[tuple[type | tuple[type, ...], Callable[[Any, Context], str | None]], ...] = (
+    (UnexpectedAnswer, lambda exc, ctx: f"{ctx.forge} {exc}"),
+    (gitlab.exceptions.GitlabParsingError, _fixed("answered with a body that is not valid JSON")),
+    (
+        gitlab.exceptions.RedirectError,
+        _fixed("redirected a write request; enter the URL it redirects to"),
+    ),
+    (
+        gitlab.exceptions.GitlabError,
+        lambda exc, ctx: _http_detail(exc, exc.response_code, ctx) if exc.response_code else None,
+    ),
+    (BadAttributeException, _fixed("answered JSON of an unexpected shape")),
+    (
+        GithubException,
+        lambda exc, ctx: _github_detail(exc, code, ctx) if (code := _github_status(exc)) else None,
+    ),
+    (requests.exceptions.HTTPError, _http_error_detail),
+    ((atlassian.errors.ApiError, atlassian.errors.JsonRPCError), _atlassian_detail),
+    (
+        (requests.exceptions.JSONDecodeError, json.JSONDecodeError),
+        _fixed("answered with a body that is not valid JSON"),
+    ),
+    (RecursionError, _fixed("answered with JSON nested too deep to decode")),
+    (requests.exceptions.TooManyRedirects, _fixed("redirected too many times")),
+    (
+        requests.exceptions.ContentDecodingError,
+        _fixed("answered with a body that cannot be decoded"),
+    ),
+    (
+        (requests.exceptions.InvalidHeader, requests.exceptions.InvalidJSONError),
+        lambda exc, ctx: f"{ctx.forge} request failed: {_text(exc)}",
+    ),
+)
+# Failures on the way to the forge (detail by ``_unreachable``).
+_NETWORK = (
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    urllib3.exceptions.ProxySchemeUnsupported,
+    http.client.HTTPException,
+    OSError,
+    TimeoutError,
+)
+
+
+def _answer_detail(exc: BaseException, ctx: Context) -> str | None:
+    for kinds, detail in _ANSWERS:
+        if isinstance(exc, kinds) and (found := detail(exc, ctx)) is not None:
+            return found
+    return None
+
+
 def translate(exc: BaseException, ctx: Context) -> ServiceError | None:
     """The service error for a client/network exception, or None if it is not one."""
-    unreachable: str | None = None
-    response: str | None = None
     if isinstance(exc, ForbiddenAddress):
         return InvalidInput(
             "The source URL points to a network this service may not contact.",
             code=SOURCE_URL_NOT_ALLOWED,
             detail=scrub(_text(exc), ctx.secrets),
         )
-    if isinstance(exc, UnexpectedAnswer):
-        response = f"{ctx.forge} {exc}"
-    elif isinstance(exc, gitlab.exceptions.GitlabParsingError):
-        response = f"{ctx.forge} answered with a body that is not valid JSON"
-    elif isinstance(exc, gitlab.exceptions.RedirectError):
-        response = f"{ctx.forge} redirected a write request; enter the URL it redirects to"
-    elif isinstance(exc, gitlab.exceptions.GitlabError) and exc.response_code:
-        response = _http_detail(exc, exc.response_code, ctx)
-    elif isinstance(exc, BadAttributeException):
-        response = f"{ctx.forge} answered JSON of an unexpected shape"
-    elif isinstance(exc, GithubException) and _github_status(exc):
-        response = _github_detail(exc, _github_status(exc), ctx)
-    elif isinstance(exc, requests.exceptions.HTTPError):
-        response = _http_error_detail(exc, ctx)
-    elif isinstance(exc, atlassian.errors.ApiError | atlassian.errors.JsonRPCError):
-        response = _atlassian_detail(exc, ctx)
-    elif isinstance(exc, requests.exceptions.JSONDecodeError | json.JSONDecodeError):
-        response = f"{ctx.forge} answered with a body that is not valid JSON"
-    elif isinstance(exc, RecursionError):
-        response = f"{ctx.forge} answered with JSON nested too deep to decode"
-    elif isinstance(exc, requests.exceptions.TooManyRedirects):
-        response = f"{ctx.forge} redirected too many times"
-    elif isinstance(exc, requests.exceptions.ContentDecodingError):
-        response = f"{ctx.forge} answered with a body that cannot be decoded"
-    elif isinstance(exc, requests.exceptions.InvalidHeader | requests.exceptions.InvalidJSONError):
-        response = f"{ctx.forge} request failed: {_text(exc)}"
-    elif isinstance(exc, gitlab.exceptions.GitlabError | GithubException):
+    response = _answer_detail(exc, ctx)
+    if response is None and isinstance(exc, gitlab.exceptions.GitlabError | GithubException):
+        # A client error without a status: the network failure it wraps, if any.
         inner = next((e for e in _chain(exc) if e is not exc and translate(e, ctx)), None)
         if inner is not None:
             return translate(inner, ctx)
         response = f"{ctx.forge} client error: {_text(exc)}"
-    elif isinstance(
-        exc,
-        requests.exceptions.RequestException
-        | urllib3.exceptions.HTTPError
-        | urllib3.exceptions.ProxySchemeUnsupported
-        | http.client.HTTPException
-        | OSError
-        | TimeoutError,
-    ):
+    if response is None:
+        if not isinstance(exc, _NETWORK):
+            return None
         unreachable = _unreachable(exc, ctx)
-    else:
-        return None
-    if unreachable is not None:
         return SourceUnreachable(detail=scrub(unreachable, ctx.secrets), status=ctx.status)
-    mapped = SourceErrorResponse(detail=scrub(response or "", ctx.secrets), status=ctx.status)
+    mapped = SourceErrorResponse(detail=scrub(response, ctx.secrets), status=ctx.status)
     mapped.refusal = refusal(exc)
     return mapped
 

@@ -89,6 +89,19 @@ def _failure(error: str, progress: Progress) -> BuildFailed:
     return BuildFailed(message, step=progress.step, last_lines=progress.tail)
 
 
+def _image_id(item: dict[str, Any]) -> str | None:
+    aux = item.get("aux")
+    if item.get("id") == "moby.image.id" and isinstance(aux, dict) and "ID" in aux:
+        return str(aux["ID"])
+    return None
+
+
+def _lines_out(text: str, on_line: Callable[[str], None]) -> None:
+    for line in text.splitlines():
+        if line.strip():
+            on_line(line.rstrip())
+
+
 def _consume(
     stream: Iterator[dict[str, Any]],
     progress: Progress,
@@ -108,12 +121,10 @@ def _consume(
         elif "error" in item:
             progress.flush()
             raise _failure(str(item["error"]), progress)
-        elif item.get("id") == "moby.image.id" and isinstance(aux, dict) and "ID" in aux:
-            image_id = str(aux["ID"])
+        elif (found := _image_id(item)) is not None:
+            image_id = found
         elif "stream" in item:  # "Successfully tagged …"
-            for line in str(item["stream"]).splitlines():
-                if line.strip():
-                    on_line(line.rstrip())
+            _lines_out(str(item["stream"]), on_line)
     progress.flush()
     if cancel.cancelled:
         raise BuildCancelled()

@@ -22,6 +22,7 @@ decides, in one transaction:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,19 +135,8 @@ async def _claim(deps: WorkerDeps, build_id: int, superseded: list[int]) -> Job 
         if build.status in RUNNING:
             return Skip(f"the build is {build.status} on worker {build.worker_id}")
         lane = same_lane(build.repository_id, build.ref, build.rule_id)
-        queued = Build.status == BuildStatus.QUEUED.value
-        if await _first(session, *lane, queued, Build.id > build_id) is not None:
-            if await transition(
-                session, build_id, BuildStatus.SUPERSEDED, only_from=[BuildStatus.QUEUED]
-            ):
-                superseded.append(build_id)
+        if await _supersede(session, build_id, lane, superseded):
             return Skip("a newer build of the same ref is queued")
-        older = await session.scalars(select(Build.id).where(*lane, queued, Build.id < build_id))
-        for older_id in older.all():
-            if await transition(
-                session, older_id, BuildStatus.SUPERSEDED, only_from=[BuildStatus.QUEUED]
-            ):
-                superseded.append(older_id)
         running = Build.status.in_([s.value for s in RUNNING])
         behind = await _first(session, *lane, running, Build.id != build_id)
         if behind is not None:
@@ -179,6 +169,27 @@ async def _claim(deps: WorkerDeps, build_id: int, superseded: list[int]) -> Job 
         first_seq = await logs.next_seq(session, build_id)
         source = _Source(provider, full_path, clone_url)
         return _job(deps, build, source, binding, first_seq, registry_secret)
+
+
+async def _supersede(
+    session: AsyncSession, build_id: int, lane: Sequence[ColumnElement[bool]], superseded: list[int]
+) -> bool:
+    """Supersede the queued builds of the lane older than ``build_id``, or ``build_id``
+    itself when a newer one is queued (then True); ``superseded`` gets their ids."""
+    queued = Build.status == BuildStatus.QUEUED.value
+    if await _first(session, *lane, queued, Build.id > build_id) is not None:
+        if await transition(
+            session, build_id, BuildStatus.SUPERSEDED, only_from=[BuildStatus.QUEUED]
+        ):
+            superseded.append(build_id)
+        return True
+    older = await session.scalars(select(Build.id).where(*lane, queued, Build.id < build_id))
+    for older_id in older.all():
+        if await transition(
+            session, older_id, BuildStatus.SUPERSEDED, only_from=[BuildStatus.QUEUED]
+        ):
+            superseded.append(older_id)
+    return False
 
 
 @dataclass(frozen=True, slots=True)

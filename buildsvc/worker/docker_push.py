@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import docker
@@ -87,42 +87,57 @@ def push_tag_sync(
     """Push one ``repository:tag`` (blocking); return its manifest digest."""
     handle = cancel or StreamCancel()
     repository, name = parse_repository_tag(tag)
-    digest: str | None = None
     try:
         with handle.track(api):
             stream = api.push(
                 repository, tag=name or "latest", stream=True, decode=True, auth_config=auth_config
             )
-            for item in stream:
-                if handle.cancelled:
-                    raise BuildCancelled()
-                if "error" in item:
-                    raise classify_push_error(str(item["error"]).strip())
-                digest = _digest_of(item) or digest
-                status = item.get("status")
-                # Byte-progress updates repeat hundreds of times; the log keeps the rest.
-                if status and status != "Pushing":
-                    shown = push_line(str(status), repository)
-                    on_line(f"{item['id']}: {shown}" if item.get("id") else shown)
+            digest = _read_push(stream, repository, handle, on_line)
     except BuildError:
         raise
-    except docker.errors.APIError as exc:
-        if handle.cancelled:
-            raise BuildCancelled() from exc
-        raise classify_push_error(str(exc.explanation or exc)) from exc
-    except ENGINE_ERRORS as exc:
-        if handle.cancelled:
-            raise BuildCancelled() from exc
-        raise DockerUnavailable(detail=f"{type(exc).__name__}: {exc}") from exc
     except Exception as exc:
         if handle.cancelled:
             raise BuildCancelled() from exc
-        raise
+        mapped = _push_failure(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
     if handle.cancelled:
         raise BuildCancelled()
     if digest is None:
         raise RegistryError(detail=f"the push of {tag} reported no digest")
     return digest
+
+
+def _read_push(
+    stream: Iterable[dict[str, Any]],
+    repository: str,
+    handle: StreamCancel,
+    on_line: Callable[[str], None],
+) -> str | None:
+    """Follow the engine's push stream: log lines out, the manifest digest back."""
+    digest: str | None = None
+    for item in stream:
+        if handle.cancelled:
+            raise BuildCancelled()
+        if "error" in item:
+            raise classify_push_error(str(item["error"]).strip())
+        digest = _digest_of(item) or digest
+        status = item.get("status")
+        # Byte-progress updates repeat hundreds of times; the log keeps the rest.
+        if status and status != "Pushing":
+            shown = push_line(str(status), repository)
+            on_line(f"{item['id']}: {shown}" if item.get("id") else shown)
+    return digest
+
+
+def _push_failure(exc: Exception) -> BuildError | None:
+    """The build error an engine failure during a push means, or None (a bug: re-raise)."""
+    if isinstance(exc, docker.errors.APIError):
+        return classify_push_error(str(exc.explanation or exc))
+    if isinstance(exc, ENGINE_ERRORS):
+        return DockerUnavailable(detail=f"{type(exc).__name__}: {exc}")
+    return None
 
 
 def _push_one(

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from buildsvc.crypto import generate_key
-from tests.servers import free_port
+from tests.common.servers import free_port
 
 
 def cli_env(data_dir: Path, redis_url: str, **extra: str) -> dict[str, str]:

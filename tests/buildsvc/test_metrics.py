@@ -12,12 +12,12 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.app import create_app
 from buildsvc.config import Settings
 from buildsvc.metrics import METRICS, sample, webhook_outcome
-from tests.buildsvc.factories import add_account, add_build, add_repository
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.factories import add_account, add_build, add_repository
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,

@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.builds import logs
 from buildsvc.store.models import utcnow
-from tests.buildsvc.client_cli.stack import ServerThread, stack_settings
-from tests.buildsvc.factories import add_build, add_repository
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.api_stack import ServerThread, stack_settings
+from tests.common.factories import add_build, add_repository
 
 REDIS_DB = 9
 MAX_EXAMPLES = 25

@@ -7,10 +7,11 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from buildsvc.api import openapi
-from buildsvc.api.builds import BuildListQuery, BuildOut
+from buildsvc.api.builds import BuildListQuery
 from buildsvc.api.sources import BindIn
 from buildsvc.repositories.schemas import RepositoryCreate
+from buildsvc.web import openapi
+from buildsvc.web.responses.builds import BuildOut
 
 Client = TestClient[Any, Any]
 

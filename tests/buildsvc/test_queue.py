@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from buildsvc.queue import LazyArqPool
-from tests.servers import free_port
+from tests.common.servers import free_port
 
 
 async def test_unreachable_redis_gives_none_and_is_not_retried_at_once() -> None:

@@ -38,8 +38,8 @@ import requests
 from forgesim.client import AdminClient
 from tests.chaos import counts, repos
 from tests.chaos.faults import Faults
-from tests.cluster import LocalCluster
-from tests.conftest_services import ensure_services
+from tests.common.cluster import LocalCluster
+from tests.common.services import ensure_services
 
 # Quicker than the default 15 s to notice a lost worker, yet longer than a PostgreSQL
 # restart stops heartbeats (a worker seen lost then is a build run twice).

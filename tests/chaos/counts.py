@@ -21,9 +21,9 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from tests.chaos.repos import Repos
-from tests.conftest_services import Services
-from tests.e2e.stack import FINISHED
-from tests.registry_http import registry_image
+from tests.common.e2e_stack import FINISHED
+from tests.common.registry_http import registry_image
+from tests.common.services import Services
 
 HANDED_BACK = ("The worker was lost", "The worker is shutting down")
 

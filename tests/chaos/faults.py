@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tests.cluster import LocalCluster
+from tests.common.cluster import LocalCluster
 
 ROLLING = ("api-1", "api-2", "worker-1", "worker-2")
 STOP_TIMEOUT_SECONDS = 30.0  # then SIGKILL, as systemd's TimeoutStopSec would

@@ -18,8 +18,8 @@ from typing import Any
 import requests
 
 from forgesim.client import AdminClient
-from tests.cluster import LocalCluster
-from tests.e2e.stack import git
+from tests.common.cluster import LocalCluster
+from tests.common.e2e_stack import git
 
 STEP_SECONDS = 1
 

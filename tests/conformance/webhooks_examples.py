@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -165,8 +166,16 @@ def check_file(path: Path) -> list[str]:
     if (folder, event_name) in PINGS:
         if len(events) != 1 or not isinstance(events[0], PingEvent):
             problems.append(f"expected one PingEvent, got {events!r}")
-        return [f"{folder}/{name}: {problem}" for problem in problems]
-    facts = raw_facts(folder, json.loads(body))
+    else:
+        problems += check_pushes(name, folder, words, events, raw_facts(folder, json.loads(body)))
+    return [f"{folder}/{name}: {problem}" for problem in problems]
+
+
+def check_pushes(
+    name: str, folder: str, words: set[str], events: Sequence[object], facts: list[Fact]
+) -> list[str]:
+    """The parsed events against the ref changes the raw payload describes."""
+    problems = []
     if len(events) != len(facts):
         problems.append(f"{len(events)} events for {len(facts)} ref changes")
     for event, fact in zip(events, facts, strict=False):
@@ -177,7 +186,7 @@ def check_file(path: Path) -> list[str]:
         got = (event.ref, event.repository, event.before, event.after)
         if got != fact:
             problems.append(f"(ref, repository, before, after) is {got}, the payload says {fact}")
-    return [f"{folder}/{name}: {problem}" for problem in problems]
+    return problems
 
 
 def check_signature(folder: str, headers: dict[str, str], body: bytes) -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.stack import Stack
+from tests.common.e2e_stack import Stack
 
 REDIS_DB = 15
 

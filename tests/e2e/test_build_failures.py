@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from tests.build_steps import running_steps
-from tests.e2e.stack import Stack
+from tests.common.build_steps import running_steps
+from tests.common.e2e_stack import Stack
 
 pytestmark = pytest.mark.e2e
 BASE = "FROM buildsvc/busybox:latest\n"

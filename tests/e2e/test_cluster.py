@@ -27,8 +27,8 @@ import pytest
 import requests
 
 from forgesim.client import AdminClient
-from tests.cluster import LocalCluster
-from tests.e2e.stack import git
+from tests.common.cluster import LocalCluster
+from tests.common.e2e_stack import git
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.build_steps import said
-from tests.e2e.stack import Stack
-from tests.servers import free_port
+from tests.common.build_steps import said
+from tests.common.e2e_stack import Stack
+from tests.common.servers import free_port
 
 pytestmark = pytest.mark.e2e
 BASE = "FROM buildsvc/busybox:latest\n"

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.buildsvc.forge_env import ForgeEnv, make_forge_env
-from tests.e2e.stack import ROOT, Stack
-from tests.registry_http import registry_image
+from tests.common.e2e_stack import ROOT, Stack
+from tests.common.forge_env import ForgeEnv, make_forge_env
+from tests.common.registry_http import registry_image
 
 pytestmark = pytest.mark.e2e
 HELLO = ROOT / "examples" / "hello"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.build_steps import said
-from tests.e2e.stack import ROOT, Stack
-from tests.registry_http import registry_image, stored_answers
+from tests.common.build_steps import said
+from tests.common.e2e_stack import ROOT, Stack
+from tests.common.registry_http import registry_image, stored_answers
 
 pytestmark = pytest.mark.e2e
 HELLO = ROOT / "examples" / "hello"

@@ -26,9 +26,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest_services import ensure_services
-from tests.e2e.stack import Stack
-from tests.servers import RedisServer
+from tests.common.e2e_stack import Stack
+from tests.common.servers import RedisServer
+from tests.common.services import ensure_services
 
 pytestmark = pytest.mark.e2e
 BASE = "FROM buildsvc/busybox:latest\n"

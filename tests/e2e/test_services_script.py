@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest_services import ensure_services
-from tests.e2e.stack import ROOT
+from tests.common.e2e_stack import ROOT
+from tests.common.services import ensure_services
 
 pytestmark = pytest.mark.e2e
 SCRIPT = ROOT / "scripts" / "services.sh"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.e2e.stack import Stack
+from tests.common.e2e_stack import Stack
 
 pytestmark = pytest.mark.e2e
 BASE = "FROM buildsvc/busybox:latest\n"

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.e2e.stack import Stack
+from tests.common.e2e_stack import Stack
 
 pytestmark = pytest.mark.e2e
 POLL_DELAY = 60  # seconds: far longer than the test may wait

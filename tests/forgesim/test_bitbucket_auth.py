@@ -11,7 +11,7 @@ import pytest
 import requests
 from requests import HTTPError
 
-from tests.forgesim.test_bitbucket_world import BitbucketWorld, cloud, world_at
+from tests.forgesim.bitbucket_world import BitbucketWorld, cloud, world_at
 
 HOOK = {"url": "http://127.0.0.1:9/hook", "description": "ci", "events": ["repo:push"]}
 

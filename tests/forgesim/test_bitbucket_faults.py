@@ -10,7 +10,7 @@ import pytest
 import requests
 from requests import HTTPError
 
-from tests.forgesim.test_bitbucket_world import BitbucketWorld, cloud, world_at
+from tests.forgesim.bitbucket_world import BitbucketWorld, cloud, world_at
 
 
 @pytest.fixture

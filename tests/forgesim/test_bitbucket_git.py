@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.forgesim.bitbucket_world import BitbucketWorld, world_at
 from tests.forgesim.conftest import commit_file
-from tests.forgesim.test_bitbucket_world import BitbucketWorld, world_at
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 from requests import HTTPError
 
 import webhooks
+from tests.forgesim.bitbucket_world import BitbucketWorld, world_at
 from tests.forgesim.conftest import Receiver, commit_file
-from tests.forgesim.test_bitbucket_world import BitbucketWorld, world_at
 
 SECRET = "bitbucket-hook-secret"
 

@@ -12,7 +12,7 @@ import requests
 from atlassian import Bitbucket
 from requests import HTTPError
 
-from tests.forgesim.test_bitbucket_server_world import ServerWorld, client, world_at
+from tests.forgesim.bitbucket_server_world import ServerWorld, client, world_at
 
 FAILED = "Authentication failed. Please check your credentials and try again."
 NOT_PERMITTED = "You are not permitted to access this resource"

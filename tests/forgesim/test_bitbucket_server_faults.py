@@ -10,7 +10,7 @@ import pytest
 import requests
 from requests import HTTPError
 
-from tests.forgesim.test_bitbucket_server_world import ServerWorld, world_at
+from tests.forgesim.bitbucket_server_world import ServerWorld, world_at
 
 
 @pytest.fixture

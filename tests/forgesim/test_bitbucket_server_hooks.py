@@ -13,8 +13,8 @@ import pytest
 from requests import HTTPError
 
 import webhooks
+from tests.forgesim.bitbucket_server_world import ServerWorld, world_at
 from tests.forgesim.conftest import Receiver, commit_file
-from tests.forgesim.test_bitbucket_server_world import ServerWorld, world_at
 
 SECRET = "server-hook-secret"
 ZERO = "0" * 40

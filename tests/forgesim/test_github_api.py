@@ -11,7 +11,7 @@ import requests
 from github import GithubException, UnknownObjectException
 
 from tests.forgesim.conftest import commit_file
-from tests.forgesim.test_github_world import SCOPES, GitHubWorld, client, world_at
+from tests.forgesim.github_world import SCOPES, GitHubWorld, client, world_at
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import requests
 from github import BadCredentialsException, GithubException, UnknownObjectException
 
 from forgesim import AdminError
-from tests.forgesim.test_github_world import GitHubWorld, client, fine_grained, world_at
+from tests.forgesim.github_world import GitHubWorld, client, fine_grained, world_at
 
 HOOK = {"url": "http://127.0.0.1:9/hook", "content_type": "json"}
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 from github import GithubException
 
-from tests.forgesim.test_github_world import GitHubWorld, client, world_at
+from tests.forgesim.github_world import GitHubWorld, client, world_at
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.forgesim.conftest import commit_file
-from tests.forgesim.test_github_world import GitHubWorld, fine_grained, world_at
+from tests.forgesim.github_world import GitHubWorld, fine_grained, world_at
 
 
 @pytest.fixture

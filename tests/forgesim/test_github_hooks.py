@@ -15,7 +15,7 @@ from github import GithubException
 
 import webhooks
 from tests.forgesim.conftest import Receiver, commit_file
-from tests.forgesim.test_github_world import GitHubWorld, world_at
+from tests.forgesim.github_world import GitHubWorld, world_at
 
 SECRET = "github-hook-secret"
 ZERO = "0" * 40

@@ -10,7 +10,7 @@ import pydantic
 import pytest
 
 import webhooks
-from tests.webhooks.support import encode, hub_signature, load
+from tests.common.webhook_payloads import encode, hub_signature, load
 from webhooks import (
     Commit,
     InvalidPayload,

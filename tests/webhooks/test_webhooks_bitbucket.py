@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.webhooks.support import encode, load
+from tests.common.webhook_payloads import encode, load
 from webhooks import InvalidPayload, PushEvent, UnsupportedEvent, parse
 
 X = "1e65c05c1d5171631d92438a13901ca7dae9618c"

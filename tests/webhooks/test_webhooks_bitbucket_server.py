@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.webhooks.support import encode, load, only_push
+from tests.common.webhook_payloads import encode, load, only_push
 from webhooks import InvalidPayload, PingEvent, PushEvent, UnsupportedEvent, parse
 
 

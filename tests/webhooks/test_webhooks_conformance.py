@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.common.webhook_payloads import PAYLOADS
 from tests.conformance import webhooks_examples
-from tests.webhooks.support import PAYLOADS
 
 
 def test_every_published_example_parses_to_the_event_it_describes() -> None:

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.common.webhook_payloads import PAYLOADS, encode, load
 from tests.conformance.webhooks_examples import example_files
-from tests.webhooks.support import PAYLOADS, encode, load
 from webhooks import MAX_JSON_DEPTH, InvalidPayload, json_too_deep, parse
 
 # Strings full of what the scan must not mistake for structure.

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.webhooks.support import encode, load, only_push
+from tests.common.webhook_payloads import encode, load, only_push
 from webhooks import InvalidPayload, PingEvent, PushEvent, UnsupportedEvent, github, parse
 from webhooks._core import Headers
 

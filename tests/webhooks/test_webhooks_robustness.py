@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.common.webhook_payloads import PAYLOADS, encode, load
 from tests.conformance.webhooks_examples import PROVIDERS, example_files, headers_for
-from tests.webhooks.support import PAYLOADS, encode, load
 from webhooks import InvalidPayload, PingEvent, PushEvent, WebhookError, github, parse
 from webhooks._core import Headers
 

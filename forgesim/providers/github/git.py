@@ -15,7 +15,7 @@ from aiohttp import web
 from forgesim import access
 from forgesim.core import Core
 from forgesim.gitauth import basic_credentials, unauthorized
-from forgesim.models import DEVELOPER, Repository, User, now_iso
+from forgesim.models import DEVELOPER, Repository, Token, User, now_iso
 from forgesim.providers.github import tokens
 
 REALM = "GitHub"
@@ -35,14 +35,7 @@ async def git_auth(core: Core, request: web.Request, repo: Repository, write: bo
         if not write and not repo.private:
             return None
         raise unauthorized(REALM, DENIED)
-    name, secret = creds
-    token = core.state.token_by_secret(secret)
-    user = core.state.users.get(token.user_id) if token else None
-    if token is None or user is None or not token.active():
-        raise unauthorized(REALM, DENIED)
-    if name.lower() not in (*USERNAMES, user.username.lower()):
-        raise unauthorized(REALM, DENIED)
-    token.last_used_at = now_iso()
+    user, token = _authenticate(core, *creds)
     fine = tokens.fine_grained(token)
     if repo.private:
         readable = access.can_read_code(core.state, user, repo)
@@ -50,12 +43,28 @@ async def git_auth(core: Core, request: web.Request, repo: Repository, write: bo
             raise web.HTTPNotFound(text=NOT_FOUND + "\n")
         if fine and not tokens.allows(token, "contents", "read"):
             raise web.HTTPNotFound(text=NOT_FOUND + "\n")
-    if not write:
-        return user
-    if fine and not tokens.allows(token, "contents", "write"):
-        raise web.HTTPForbidden(text="Write access to repository not granted.\n")
-    if not fine and not tokens.has_scope(token, "repo" if repo.private else "public_repo"):
+    if write:
+        _check_push(core, repo, user, token)
+    return user
+
+
+def _authenticate(core: Core, name: str, secret: str) -> tuple[User, Token]:
+    """The token's owner, or 401 for a token that is unknown, inactive or not theirs."""
+    token = core.state.token_by_secret(secret)
+    user = core.state.users.get(token.user_id) if token else None
+    if token is None or user is None or not token.active():
+        raise unauthorized(REALM, DENIED)
+    if name.lower() not in (*USERNAMES, user.username.lower()):
+        raise unauthorized(REALM, DENIED)
+    token.last_used_at = now_iso()
+    return user, token
+
+
+def _check_push(core: Core, repo: Repository, user: User, token: Token) -> None:
+    if tokens.fine_grained(token):
+        if not tokens.allows(token, "contents", "write"):
+            raise web.HTTPForbidden(text="Write access to repository not granted.\n")
+    elif not tokens.has_scope(token, "repo" if repo.private else "public_repo"):
         raise _refuse_push(repo, user)
     if access.repo_level(core.state, user, repo) < DEVELOPER and not user.admin:
         raise _refuse_push(repo, user)
-    return user

@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from buildsvc.accounts.middleware import requires_token
-from tests.buildsvc.factories import AccountInfo
+from tests.common.factories import AccountInfo
 
 
 @pytest.mark.parametrize(

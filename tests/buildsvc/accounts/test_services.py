@@ -12,9 +12,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.accounts.services import authenticate, create_account, hash_token
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.errors import Conflict, InvalidInput, Unauthenticated
 from buildsvc.store.models import ApiToken
+from buildsvc.web.keys import SESSIONMAKER
 
 
 async def test_create_account_returns_token_stored_only_as_hash(

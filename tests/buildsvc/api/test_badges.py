@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from yarl import URL
 
-from buildsvc.api.keys import CIPHER, SESSIONMAKER
 from buildsvc.repositories.badges import badge_key
-from tests.buildsvc.console.test_console_http import sign_in
-from tests.buildsvc.factories import AccountInfo, add_build, add_repository, build_rule
+from buildsvc.web.keys import CIPHER, SESSIONMAKER
+from tests.common.console_session import sign_in
+from tests.common.factories import AccountInfo, add_build, add_repository, build_rule
 
 Client = TestClient[Any, Any]
 SECRET = "hook-secret-of-the-test"

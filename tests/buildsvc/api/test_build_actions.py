@@ -10,11 +10,11 @@ import pytest
 from arq.constants import default_queue_name
 from redis.asyncio import Redis
 
-from buildsvc.api.keys import ARQ, SESSIONMAKER
 from buildsvc.builds import jobs, logs
 from buildsvc.builds.cancel import CANCEL_CHANNEL
-from tests.buildsvc.factories import add_build, add_repository
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import ARQ, SESSIONMAKER
+from tests.common.factories import add_build, add_repository
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,

@@ -9,27 +9,18 @@ from typing import Any
 from aiohttp import ClientResponse
 from redis.asyncio import Redis
 
-from buildsvc.api.keys import SESSIONMAKER, STOPPING
 from buildsvc.builds import logs
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.config import Settings
+from buildsvc.web.keys import SESSIONMAKER, STOPPING
 from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.masking import Masker
-from tests.buildsvc.factories import AccountInfo, add_build, add_repository
-from tests.buildsvc.gitlab_env import Client, served_client, served_settings  # noqa: F401
+from tests.buildsvc.api.build_logs_env import new_build
+from tests.common.factories import AccountInfo
+from tests.common.gitlab_env import Client, served_client, served_settings  # noqa: F401
 
 REDIS_DB = 14
 Headers = dict[str, str]
-
-
-async def new_build(client: Client, account: AccountInfo, status: str, lines: int) -> int:
-    async with client.app[SESSIONMAKER].begin() as session:
-        repository = await add_repository(session, account.id)
-        build = await add_build(session, account.id, repository.id, status=status)
-    async with BuildLog(client.app[SESSIONMAKER], None, build.id, Masker()) as writer:
-        for n in range(1, lines + 1):
-            writer.write(f"line {n}")
-    return int(build.id)
 
 
 async def events(response: ClientResponse) -> list[tuple[str, str | None, Any]]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.buildsvc.api.test_build_actions_logs import new_build
-from tests.buildsvc.factories import AccountInfo
-from tests.buildsvc.gitlab_env import Client
+from tests.buildsvc.api.build_logs_env import new_build
+from tests.common.factories import AccountInfo
+from tests.common.gitlab_env import Client
 
 Headers = dict[str, str]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from buildsvc.api.keys import SESSIONMAKER
-from tests.buildsvc.factories import AccountInfo, add_build, add_repository
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.factories import AccountInfo, add_build, add_repository
 
 T0 = dt.datetime(2024, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
 

@@ -8,7 +8,7 @@ from aiohttp.test_utils import TestClient
 
 from buildsvc.app import create_app
 from buildsvc.config import Settings
-from tests.servers import free_port
+from tests.common.servers import free_port
 
 
 async def test_healthy(client: TestClient[Any, Any]) -> None:

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from buildsvc.api.keys import CIPHER, SESSIONMAKER
 from buildsvc.store.models import NotificationTarget, ReplicationRule
-from tests.buildsvc.factories import AccountInfo, add_build, add_repository
-from tests.buildsvc.gitlab_env import Client
+from buildsvc.web.keys import CIPHER, SESSIONMAKER
+from tests.common.factories import AccountInfo, add_build, add_repository
+from tests.common.gitlab_env import Client
 from webhooks import MAX_JSON_DEPTH
 
 SECRET = "hook-secret-for-depth-tests"

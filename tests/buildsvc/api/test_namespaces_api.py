@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.buildsvc.factories import AccountInfo
+from tests.common.factories import AccountInfo
 
 Client = TestClient[Any, Any]
 MakeAccount = Callable[..., Awaitable[AccountInfo]]
@@ -49,7 +49,7 @@ async def test_another_accounts_namespace_is_taken(
     assert (await refused.json())["error"]["code"] == "NAMESPACE_NOT_FOUND"
 
 
-async def test_the_cross_account_repository_of_the_issue_is_refused(
+async def test_a_cross_account_repository_is_refused(
     client: Client, make_account: MakeAccount
 ) -> None:
     alpha, beta = await make_account("alpha"), await make_account("beta")

@@ -11,11 +11,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 from standardwebhooks import Webhook
 
-from buildsvc.api.keys import CIPHER, SESSIONMAKER, SETTINGS
 from buildsvc.notifications.jobs import Notifier
 from buildsvc.store.models import NotificationTarget
-from tests.buildsvc.factories import AccountInfo, add_repository
-from tests.buildsvc.notifications.receivers import notifying, receiving
+from buildsvc.web.keys import CIPHER, SESSIONMAKER, SETTINGS
+from tests.common.factories import AccountInfo, add_repository
+from tests.common.receivers import notifying, receiving
 
 Client = TestClient[Any, Any]
 

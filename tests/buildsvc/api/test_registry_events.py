@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from buildsvc.api.keys import CIPHER, SESSIONMAKER, SETTINGS
 from buildsvc.registry.config import events_secret
 from buildsvc.store.models import NotificationDelivery, NotificationTarget
-from tests.buildsvc.factories import AccountInfo
+from buildsvc.web.keys import CIPHER, SESSIONMAKER, SETTINGS
+from tests.common.factories import AccountInfo
 
 Client = TestClient[Any, Any]
 MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"

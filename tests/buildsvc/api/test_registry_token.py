@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from buildsvc.api.keys import SESSIONMAKER, TOKEN_SERVER
 from buildsvc.builds import registry_login
 from buildsvc.config import Settings
 from buildsvc.registry.decisions import DecisionCache
-from tests.buildsvc.factories import AccountInfo, add_build, add_repository
-from tests.buildsvc.registry.tokens_env import access, basic, bearer, token_for
+from buildsvc.web.keys import SESSIONMAKER, TOKEN_SERVER
+from tests.common.factories import AccountInfo, add_build, add_repository
+from tests.common.tokens_env import access, basic, bearer, token_for
 
 Client = TestClient[Any, Any]
 MakeAccount = Callable[..., Awaitable[AccountInfo]]

@@ -12,12 +12,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.config import Settings
 from buildsvc.store.models import ReplicationRule
-from tests.buildsvc.factories import AccountInfo, add_build, add_repository
-from tests.buildsvc.replication.registries import Registry, layers, put_image, running_registry
-from tests.buildsvc.replication.world import replication_settings, replication_worker
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.factories import AccountInfo, add_build, add_repository
+from tests.common.registries import Registry, layers, put_image, running_registry
+from tests.common.replication_world import replication_settings, replication_worker
 
 Client = TestClient[Any, Any]
 

@@ -7,7 +7,7 @@ from typing import Any
 import gitlab as python_gitlab
 
 from buildsvc.errors import SOURCE_ERROR_RESPONSE_MESSAGE
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,

@@ -8,10 +8,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.registry.hashing import verify_secret
 from buildsvc.store.models import Account, Robot
-from tests.buildsvc.factories import AccountInfo
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.factories import AccountInfo
 
 Client = TestClient[Any, Any]
 MakeAccount = Callable[..., Awaitable[AccountInfo]]

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from buildsvc.errors import SOURCE_ERROR_RESPONSE_MESSAGE, SOURCE_UNREACHABLE_MESSAGE
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,
@@ -16,7 +16,7 @@ from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     served_client,
     served_settings,
 )
-from tests.servers import free_port
+from tests.common.servers import free_port
 
 REDIS_DB = 7
 

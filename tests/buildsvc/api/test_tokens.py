@@ -9,9 +9,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.store.models import ApiToken
-from tests.buildsvc.factories import AccountInfo
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.factories import AccountInfo
 
 Client = TestClient[Any, Any]
 LISTED_FIELDS = {"id", "name", "last4", "created_at", "last_used_at", "expires_at"}

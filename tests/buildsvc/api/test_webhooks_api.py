@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from buildsvc.api.keys import SESSIONMAKER, SETTINGS
 from buildsvc.store.models import Build, Delivery
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import SESSIONMAKER, SETTINGS
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,

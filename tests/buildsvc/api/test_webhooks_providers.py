@@ -14,10 +14,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.builds.triggers import SKIP_MARKERS
 from buildsvc.store.models import Build
-from tests.buildsvc.forge_env import (
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.forge_env import (
     PROVIDERS,
     ForgeEnv,
     bind,
@@ -26,7 +26,7 @@ from tests.buildsvc.forge_env import (
     link,
     make_forge_env,
 )
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     served_client,
     served_settings,

@@ -8,7 +8,6 @@ from typing import Any
 import gitlab as python_gitlab
 import pytest
 
-from buildsvc.api.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
 from buildsvc.bindings import service
 from buildsvc.bindings.access import SourceAccess, expiry_warning
 from buildsvc.errors import (
@@ -20,7 +19,8 @@ from buildsvc.errors import (
 from buildsvc.repositories.errors import SourceNotBound
 from buildsvc.sources.base import Credentials
 from buildsvc.store.models import ImageRepository, SourceBinding
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     forge_fixture,
@@ -29,8 +29,8 @@ from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     served_client,
     served_settings,
 )
+from tests.common.servers import free_port
 from tests.conftest import TestAccount as Tenant
-from tests.servers import free_port
 
 REDIS_DB = 3
 

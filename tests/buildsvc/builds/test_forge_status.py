@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from buildsvc.api import keys
-from buildsvc.api.keys import CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.builds.forge_status import post_now
 from buildsvc.builds.states import BuildStatus, transition
-from tests.buildsvc.factories import AccountInfo, add_build
-from tests.buildsvc.forge_env import (
+from buildsvc.web import keys
+from buildsvc.web.keys import CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
+from tests.common.factories import AccountInfo, add_build
+from tests.common.forge_env import (
     PROVIDERS,
     ForgeEnv,
     bind,
@@ -26,7 +26,7 @@ from tests.buildsvc.forge_env import (
     link,
     make_forge_env,
 )
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     served_client,
     served_settings,

@@ -9,7 +9,7 @@ from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import SourceBinding
-from tests.buildsvc.factories import add_account, add_build, add_repository
+from tests.common.factories import add_account, add_build, add_repository
 
 
 async def test_a_batch_posts_what_each_build_still_needs(

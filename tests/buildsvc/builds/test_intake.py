@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
-from typing import Any
 
 import redis.asyncio
 from arq.connections import ArqRedis
 from arq.jobs import Job, JobStatus
 from sqlalchemy import select
 
-from buildsvc.api.keys import SESSIONMAKER, SETTINGS
 from buildsvc.builds.queue import job_id
 from buildsvc.store.models import Build
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import SESSIONMAKER, SETTINGS
+from tests.common.deliveries import wait_deliveries
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,
@@ -30,25 +29,6 @@ from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
 )
 
 REDIS_DB = 5
-
-
-async def deliveries(client: Client, headers: dict[str, str], repo_id: int) -> list[Any]:
-    response = await client.get(f"/api/v1/repositories/{repo_id}/deliveries", headers=headers)
-    assert response.status == 200
-    items: list[Any] = (await response.json())["items"]
-    return items
-
-
-async def wait_deliveries(
-    client: Client, headers: dict[str, str], repo_id: int, count: int
-) -> list[Any]:
-    deadline = time.monotonic() + 15
-    while True:
-        found = await deliveries(client, headers, repo_id)
-        if len(found) >= count or time.monotonic() > deadline:
-            assert len(found) >= count, found
-            return found
-        await asyncio.sleep(0.05)
 
 
 async def builds(client: Client) -> list[Build]:

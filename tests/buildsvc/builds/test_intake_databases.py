@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.config import Settings
 from buildsvc.store.models import Build, Delivery
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,
@@ -24,7 +24,7 @@ from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     link,
     served_client,
 )
-from tests.servers import TEST_REDIS_DB, flush_redis_db, free_port
+from tests.common.servers import TEST_REDIS_DB, flush_redis_db, free_port
 
 REDIS_DB = 9
 

@@ -19,8 +19,8 @@ from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import BuildRule, utcnow
-from tests.buildsvc.factories import add_account, add_repository
-from tests.webhooks.support import load
+from tests.common.factories import add_account, add_repository
+from tests.common.webhook_payloads import load
 
 HEADERS = {"X-Gitlab-Event": "Push Hook"}
 

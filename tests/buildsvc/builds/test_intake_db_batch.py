@@ -22,8 +22,8 @@ from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import BuildRule
-from tests.buildsvc.factories import add_account, add_build, add_repository
-from tests.webhooks.support import load
+from tests.common.factories import add_account, add_build, add_repository
+from tests.common.webhook_payloads import load
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 

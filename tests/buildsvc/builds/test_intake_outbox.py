@@ -18,12 +18,12 @@ import pytest
 import redis.asyncio
 from sqlalchemy import select
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.builds.queue import job_id, sweep_once
 from buildsvc.config import Settings
 from buildsvc.queue import LazyArqPool
 from buildsvc.store.models import Build
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,
@@ -33,7 +33,7 @@ from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     link,
     served_client,
 )
-from tests.servers import RedisServer, free_port
+from tests.common.servers import RedisServer, free_port
 
 
 async def jobs_in(url: str) -> set[str]:

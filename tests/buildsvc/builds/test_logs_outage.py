@@ -20,8 +20,8 @@ from buildsvc.builds.logs import LogEnd, LogIdle, LogLine
 from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
-from tests.buildsvc.factories import add_account, add_build, add_repository
-from tests.servers import RedisServer
+from tests.common.factories import add_account, add_build, add_repository
+from tests.common.servers import RedisServer
 
 Followed = list[LogLine | LogEnd]
 

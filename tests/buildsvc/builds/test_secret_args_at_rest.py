@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
-from buildsvc.api.keys import CIPHER, SESSIONMAKER
 from buildsvc.config import Settings
 from buildsvc.secret_args import decrypt_secrets
 from buildsvc.store.models import Base, Build
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import CIPHER, SESSIONMAKER
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,
@@ -24,7 +24,7 @@ from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     link,
     served_client,
 )
-from tests.servers import flush_redis_db, free_port
+from tests.common.servers import flush_redis_db, free_port
 
 REDIS_DB = 10
 SECRET = "npm-token-0d1f5c9e7a3b"

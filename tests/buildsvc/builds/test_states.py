@@ -24,7 +24,7 @@ from buildsvc.errors import ServiceError
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Build
-from tests.buildsvc.factories import add_account, add_build, add_repository
+from tests.common.factories import add_account, add_build, add_repository
 
 S = BuildStatus
 

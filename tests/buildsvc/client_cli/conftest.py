@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 
 import forgesim
 from buildsvc.cli import main
-from tests.buildsvc.client_cli.stack import (
+from tests.common.api_stack import (
     ServerThread,
     WorkerProcess,
     stack_settings,

@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from buildsvc.accounts.services import create_account
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.cli import main
 from buildsvc.store.models import BuildRule
+from buildsvc.web.keys import SESSIONMAKER
 from tests.buildsvc.client_cli.conftest import CliStack
-from tests.buildsvc.factories import add_build, add_repository
+from tests.common.factories import add_build, add_repository
 
 Cli = Callable[..., Result]
 COLOUR = re.compile(r"\x1b\[[0-9;]*(3[0-8]|9[0-7])[;m]")  # a foreground colour

@@ -13,8 +13,8 @@ from click.testing import Result
 
 from buildsvc.client_cli.exit_codes import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
 from tests.buildsvc.client_cli.conftest import CliStack, bind_and_link
-from tests.buildsvc.client_cli.stack import push_example, wait_for
-from tests.conftest_services import REGISTRY
+from tests.common.api_stack import push_example, wait_for
+from tests.common.services import REGISTRY
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ import requests
 from click.testing import CliRunner, Result
 
 from buildsvc.cli import main
-from tests.buildsvc.client_cli.stack import ServerThread, stack_settings
+from tests.common.api_stack import ServerThread, stack_settings
 
 REDIS_DB = 9
 

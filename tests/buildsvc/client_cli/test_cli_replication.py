@@ -12,14 +12,14 @@ import pytest
 from click.testing import Result
 
 from tests.buildsvc.client_cli.conftest import CliStack, bind_and_link
-from tests.buildsvc.replication.registries import (
+from tests.common.registries import (
     Registry,
     RegistryHttp,
     layers,
     put_image,
     running_registry,
 )
-from tests.conftest_services import ensure_services
+from tests.common.services import ensure_services
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from buildsvc.client_cli.apiclient import ApiClient, ApiError
 from buildsvc.client_cli.follow import stream_log
-from tests.servers import free_port
+from tests.common.servers import free_port
 
 PATH = "/api/v1/builds/1/logs?follow=true"
 

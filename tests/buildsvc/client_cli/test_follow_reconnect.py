@@ -34,14 +34,14 @@ from buildsvc.builds import logs
 from buildsvc.client_cli.exit_codes import EXIT_CANCELLED, EXIT_STREAM_LOST
 from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
-from tests.buildsvc.client_cli.stack import (
+from tests.common.api_stack import (
     healthy,
     push_example,
     settings_env,
     stack_settings,
     wait_for,
 )
-from tests.buildsvc.factories import add_build, add_repository
+from tests.common.factories import add_build, add_repository
 
 REDIS_DB = 11
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import click
 
 from buildsvc.client_cli import COMMANDS
-from tests.servers import REPO_ROOT
+from tests.common.servers import REPO_ROOT
 
 
 def _paths(command: click.Command, prefix: str) -> Iterator[str]:

@@ -10,7 +10,7 @@ import requests
 from click.testing import Result
 
 from tests.buildsvc.client_cli.conftest import CliStack, bind_and_link
-from tests.buildsvc.client_cli.stack import push_example, wait_for
+from tests.common.api_stack import push_example, wait_for
 
 Cli = Callable[..., Result]
 

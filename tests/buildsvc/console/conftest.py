@@ -20,7 +20,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 import forgesim
-from tests.buildsvc.client_cli.stack import (
+from tests.common.api_stack import (
     REPO_ROOT,
     ServerThread,
     WorkerProcess,

@@ -19,9 +19,9 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from buildsvc.errors import SOURCE_ERROR_RESPONSE_MESSAGE
-from tests.buildsvc.client_cli.stack import EXAMPLE_DOCKERFILE, push_example
 from tests.buildsvc.console.conftest import ConsoleStack
-from tests.conftest_services import REGISTRY, ensure_services
+from tests.common.api_stack import EXAMPLE_DOCKERFILE, push_example
+from tests.common.services import REGISTRY, ensure_services
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -8,10 +8,11 @@ import re
 
 from yarl import URL
 
-from buildsvc.api import openapi
 from buildsvc.console.session import LOGIN_CSRF_COOKIE, SESSION_COOKIE
-from tests.buildsvc.factories import AccountInfo
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web import openapi
+from tests.common.console_session import sign_in
+from tests.common.factories import AccountInfo
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     forge_fixture,
@@ -22,24 +23,6 @@ from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
 from webhooks import MAX_JSON_DEPTH
 
 REDIS_DB = 11
-
-
-async def sign_in(client: Client, token: str) -> str:
-    """Sign in through the form; the session's CSRF token."""
-    page = await client.get("/console/login")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', await page.text())
-    assert csrf is not None
-    response = await client.post(
-        "/console/login",
-        data={"csrf_token": csrf.group(1), "token": token, "next": "/console/sources"},
-        allow_redirects=False,
-    )
-    assert response.status == 303, await response.text()
-    assert response.headers["Location"] == "/console/sources"
-    sources = await client.get("/console/sources")
-    found = re.search(r'<meta name="csrf-token" content="([^"]+)"', await sources.text())
-    assert found is not None
-    return found.group(1)
 
 
 async def test_pages_need_a_session_and_json_twins_answer_401(client: Client) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.replication import service
 from buildsvc.replication.plan import plan_push
-from tests.buildsvc.console.test_console_http import sign_in
-from tests.buildsvc.factories import AccountInfo, add_build, add_repository
-from tests.buildsvc.replication.registries import Registry, running_registry
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.console_session import sign_in
+from tests.common.factories import AccountInfo, add_build, add_repository
+from tests.common.registries import Registry, running_registry
 
 Client = TestClient[Any, Any]
 

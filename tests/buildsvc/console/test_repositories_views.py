@@ -6,9 +6,9 @@ from __future__ import annotations
 import html
 import re
 
-from tests.buildsvc.console.test_console_http import sign_in
-from tests.buildsvc.factories import AccountInfo
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.buildsvc.console.repository_forms import SECRET, bound, create_form
+from tests.common.factories import AccountInfo
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     forge_fixture,
@@ -18,46 +18,6 @@ from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
 )
 
 REDIS_DB = 11
-SECRET = "npm_s3cr3t-value"
-
-
-async def bound(client: Client, account: AccountInfo, gitlab: GitLabEnv) -> str:
-    csrf = await sign_in(client, account.token)
-    response = await client.post(
-        "/console/sources/gitlab/bind",
-        data={
-            "csrf_token": csrf,
-            "url": gitlab.forge.url,
-            "username": "alice",
-            "token": gitlab.token,
-        },
-    )
-    assert response.status == 200
-    return csrf
-
-
-def create_form(csrf: str, build_args: str, secrets: str) -> list[tuple[str, str]]:
-    """What the browser posts: one rule, keyed 1, with no-cache ticked."""
-    return [
-        ("csrf_token", csrf),
-        ("provider", "gitlab"),
-        ("source_namespace", "acme"),
-        ("source_repository", "acme/app"),
-        ("image_namespace", "team"),
-        ("image_name", "app"),
-        ("auto_build", "on"),
-        ("rule_key", "1"),
-        ("rule_type", "branch"),
-        ("rule_pattern", "main"),
-        ("rule_tag", "latest"),
-        ("rule_dockerfile", "Dockerfile"),
-        ("rule_context", "."),
-        ("rule_build_args", build_args),
-        ("rule_secret_build_args", secrets),
-        ("rule_no_cache", "1"),
-        ("rule_include_paths", "src/**"),
-        ("rule_ignore_paths", "*.md\r\ndocs/"),
-    ]
 
 
 async def test_a_refused_rule_is_shown_again_as_typed_with_its_field_marked(

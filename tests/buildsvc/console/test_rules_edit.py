@@ -8,14 +8,14 @@ import html
 import re
 from typing import Any
 
-from buildsvc.api.keys import CIPHER, SESSIONMAKER
 from buildsvc.repositories import queries
 from buildsvc.repositories.rules import PATTERN_HELP
 from buildsvc.secret_args import decrypt_secrets
-from tests.buildsvc.console.test_console_http import sign_in
-from tests.buildsvc.console.test_repositories_views import SECRET, bound, create_form
-from tests.buildsvc.factories import AccountInfo
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import CIPHER, SESSIONMAKER
+from tests.buildsvc.console.repository_forms import SECRET, bound, create_form
+from tests.common.console_session import sign_in
+from tests.common.factories import AccountInfo
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     forge_fixture,

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.buildsvc.console.test_console_http import sign_in
-from tests.buildsvc.factories import AccountInfo
+from tests.common.console_session import sign_in
+from tests.common.factories import AccountInfo
 
 Client = TestClient[Any, Any]
 

@@ -11,7 +11,7 @@ import pytest
 from buildsvc import notifications
 from buildsvc.notifications import http
 from buildsvc.sources.network import AddressPolicy
-from tests.buildsvc.notifications.receivers import receiving
+from tests.common.receivers import receiving
 
 LOOPBACK = AddressPolicy.from_cidrs(["127.0.0.0/8"])
 SECRET_PATH = "/services/T000/B000/token-in-the-path"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.store.models import Build, NotificationDelivery
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,

@@ -15,10 +15,10 @@ from buildsvc.notifications import emit, targets
 from buildsvc.notifications.events import Event, record_build
 from buildsvc.notifications.schemas import NotificationPatch
 from buildsvc.store.models import utcnow
-from tests.buildsvc.factories import add_build
-from tests.buildsvc.notifications.receivers import Received, receiving
-from tests.buildsvc.notifications.receivers import notifying as notifying_worker
 from tests.buildsvc.notifications.world import World, world_fixture  # noqa: F401
+from tests.common.factories import add_build
+from tests.common.receivers import Received, receiving
+from tests.common.receivers import notifying as notifying_worker
 
 DIGEST = "sha256:" + "ab" * 32
 TAGS = ["127.0.0.1:5000/acme/app:latest", "127.0.0.1:5000/acme/app:v1"]

@@ -21,7 +21,7 @@ from buildsvc.sources.network import AddressPolicy
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import NotificationDelivery, NotificationTarget, utcnow
-from tests.buildsvc.factories import add_account, add_repository
+from tests.common.factories import add_account, add_repository
 
 
 @dataclass

@@ -17,8 +17,8 @@ from buildsvc.preflight.checks import (
 from buildsvc.preflight.registry_push import check_registry
 from buildsvc.preflight.result import safe_url
 from buildsvc.store.migrate import head_revision, upgrade_database
-from tests.conftest_services import ensure_services
-from tests.servers import free_port
+from tests.common.servers import free_port
+from tests.common.services import ensure_services
 
 
 async def test_a_migrated_database_is_ok(settings: Settings) -> None:

@@ -13,7 +13,7 @@ from buildsvc.preflight.registry_record import (
     check_registry_agreement,
     record_registry_settings,
 )
-from tests.servers import free_port
+from tests.common.servers import free_port
 
 
 def _with_password(settings: Settings, password: str, **update: object) -> Settings:

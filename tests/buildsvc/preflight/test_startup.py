@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.servers import free_port
+from tests.common.servers import free_port
 
 
 def _buildsvc(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:

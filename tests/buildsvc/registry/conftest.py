@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from buildsvc.app import create_app
 from buildsvc.config import Settings
 from tests.buildsvc.registry.registry_env import RegistryStack, registry_config
-from tests.servers import free_port
+from tests.common.servers import free_port
 
 
 @pytest.fixture

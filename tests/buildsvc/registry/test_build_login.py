@@ -9,16 +9,16 @@ import asyncio
 import docker
 import pytest
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.builds import registry_login
 from buildsvc.registry import namespaces
 from buildsvc.store.models import Build
+from buildsvc.web.keys import SESSIONMAKER
 from buildsvc.worker.docker_push import push_image
 from buildsvc.worker.errors import RegistryError
 from buildsvc.worker.registry_forget import forget_pushed_image
 from buildsvc.worker.registry_labels import RegistryLogin, label_image
-from tests.buildsvc.factories import add_account, add_build, add_repository
 from tests.buildsvc.registry.registry_env import RegistryStack
+from tests.common.factories import add_account, add_build, add_repository
 
 pytestmark = pytest.mark.e2e
 

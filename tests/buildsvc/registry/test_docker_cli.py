@@ -15,12 +15,12 @@ import aiohttp
 import pytest
 
 from buildsvc.accounts.services import create_account
-from buildsvc.api.keys import SESSIONMAKER, TOKEN_SERVER
 from buildsvc.registry import namespaces, plain, robots
 from buildsvc.registry.password import set_password
 from buildsvc.registry.permissions import Permission
 from buildsvc.registry.signing import KeyStore
 from buildsvc.registry.tokens import Access, HeaderForm, mint
+from buildsvc.web.keys import SESSIONMAKER, TOKEN_SERVER
 from tests.buildsvc.registry.registry_env import RegistryStack
 
 pytestmark = pytest.mark.e2e

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.buildsvc.replication.registries import Registry
-from tests.buildsvc.replication.registries import running_registry as _running
+from tests.common.registries import Registry
+from tests.common.registries import running_registry as _running
 
 
 @pytest.fixture

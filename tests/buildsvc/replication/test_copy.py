@@ -18,10 +18,10 @@ from buildsvc.replication.errors import (
 )
 from buildsvc.replication.registry_api import Endpoint, RegistryClient
 from buildsvc.sources.network import AddressPolicy
-from tests.buildsvc.replication.registries import Registry, layers, put_image, put_index
-from tests.buildsvc.worker.registry_fronts import ServerFactory, serve_token_registry
-from tests.conftest_services import Services
-from tests.servers import free_port
+from tests.common.registries import Registry, layers, put_image, put_index
+from tests.common.registry_fronts import ServerFactory, serve_token_registry
+from tests.common.servers import free_port
+from tests.common.services import Services
 
 LOOPBACK = AddressPolicy.from_cidrs(["127.0.0.0/8"])
 

@@ -12,8 +12,8 @@ from buildsvc.replication import service
 from buildsvc.replication.jobs import JOB_FUNCTION, after_push
 from buildsvc.replication.sweep import requeue_lost, sweep_cron
 from buildsvc.worker.main import worker_options
-from tests.buildsvc.replication.registries import Registry, layers, put_image
-from tests.buildsvc.replication.world import (
+from tests.common.registries import Registry, layers, put_image
+from tests.common.replication_world import (
     ReplicationWorld,
     replication_settings,
     replication_world,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from buildsvc.repositories.hook_health import HOOK_CHECK_SECONDS
-from tests.buildsvc.forge_env import (
+from tests.common.forge_env import (
     PROVIDERS,
     ForgeEnv,
     bind,
@@ -21,7 +21,7 @@ from tests.buildsvc.forge_env import (
     link,
     make_forge_env,
 )
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     served_client,
     served_settings,

@@ -13,10 +13,10 @@ import gitlab as python_gitlab
 import pytest
 from sqlalchemy import func, select
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.config import Settings
 from buildsvc.store.models import Account, ImageRepository
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,

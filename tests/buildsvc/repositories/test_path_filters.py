@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from wcmatch import glob as wcglob
 
-from buildsvc.api.keys import SESSIONMAKER
 from buildsvc.repositories.path_filters import filtered_reason
 from buildsvc.repositories.paths import compile_glob
-from tests.buildsvc.factories import AccountInfo, add_repository
-from tests.buildsvc.gitlab_env import Client
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.factories import AccountInfo, add_repository
+from tests.common.gitlab_env import Client
 
 REFERENCE_FLAGS = wcglob.GLOBSTAR | wcglob.DOTGLOB | wcglob.CASE
 GLOB_TOKENS = ["a", "b", "x", "-", ".", "*", "**", "?", "[ab]", "[!a]", "[a-c]", "[^a]", "[/]"]

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.buildsvc.forge_env import ForgeEnv, bind, call, deliveries, link, make_forge_env
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from tests.common.forge_env import ForgeEnv, bind, call, deliveries, link, make_forge_env
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     served_client,
     served_settings,

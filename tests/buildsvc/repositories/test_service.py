@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from buildsvc.api.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
 from buildsvc.bindings import service as bindings
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.errors import SOURCE_ERROR_RESPONSE_MESSAGE, NotFound, SourceErrorResponse
@@ -19,7 +18,8 @@ from buildsvc.repositories.errors import InvalidRule, RepositoryExists, SourceNo
 from buildsvc.repositories.schemas import RepositoryCreate, RepositoryPatch, RuleIn
 from buildsvc.sources.base import Credentials
 from buildsvc.store.models import Account, ImageRepository
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     forge_fixture,

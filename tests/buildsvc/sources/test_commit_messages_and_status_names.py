@@ -12,8 +12,8 @@ import pytest
 
 from buildsvc.errors import SourceErrorResponse, SourceUnreachable
 from buildsvc.sources import SourceClient
-from tests.buildsvc.forge_env import ForgeEnv
 from tests.buildsvc.sources.conftest import ForgeWorld, World, run_git
+from tests.common.forge_env import ForgeEnv
 
 MESSAGE = "Fix typo [skip ci]\n\nThe body says more."
 URL = "http://ci.example/console/builds/{}"

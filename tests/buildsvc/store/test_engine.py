@@ -12,7 +12,7 @@ from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Account, ApiToken
-from tests.buildsvc.factories import add_account
+from tests.common.factories import add_account
 
 
 async def test_sqlite_pragmas(settings: Settings) -> None:

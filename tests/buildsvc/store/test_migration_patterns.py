@@ -12,7 +12,7 @@ from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import alembic_config, upgrade_database
 from buildsvc.store.models import BuildRule
-from tests.buildsvc.factories import add_account, add_repository
+from tests.common.factories import add_account, add_repository
 
 # As saved before 0004, and what each must read after it.
 PATTERNS = {

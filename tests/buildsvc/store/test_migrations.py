@@ -31,7 +31,7 @@ from buildsvc.store.migrate import (
     upgrade_database,
 )
 from buildsvc.store.models import Base, Build, BuildRule
-from tests.buildsvc.factories import add_account, add_repository, build_rule
+from tests.common.factories import add_account, add_repository, build_rule
 
 SECRET_VALUE = "stored-in-clear-by-0002"
 

@@ -13,7 +13,7 @@ from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Build, BuildRule, ImageRepository, NotificationTarget
 from buildsvc.store.rotation import rotate_stored_secrets
-from tests.buildsvc.factories import add_account, add_build, add_repository, build_rule
+from tests.common.factories import add_account, add_build, add_repository, build_rule
 
 ARGS = {"MODE": "prod", "TOKEN": "hunter2-to-rotate"}
 

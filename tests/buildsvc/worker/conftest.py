@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.buildsvc.worker.helpers import GIT_USERNAME, GitHttpServer, git, untag_all
-from tests.conftest_services import Services, ensure_services
+from tests.common.services import Services, ensure_services
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 from aiohttp import web
 
-from tests.build_steps import processes_containing
+from tests.common.build_steps import processes_containing
 
 __all__ = ["GIT_USERNAME", "GitHttpServer", "git", "processes_containing", "untag_all"]
 

@@ -37,9 +37,9 @@ from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Build, BuildLogLine, SourceBinding
 from buildsvc.worker.deps import WorkerDeps, close_deps, open_deps
 from buildsvc.worker.run import DEPS, run_build
-from tests.buildsvc.factories import add_account, add_repository
 from tests.buildsvc.worker.helpers import untag_all
-from tests.conftest_services import Services, ensure_services
+from tests.common.factories import add_account, add_repository
+from tests.common.services import Services, ensure_services
 
 HELLO = Path(__file__).resolve().parents[3] / "examples" / "hello"
 DEFAULT_REDIS_DB = 2

@@ -11,8 +11,8 @@ from buildsvc.worker.base_images import PullFailures, external_images, pull_miss
 from buildsvc.worker.docker_build import BuildRequest, build_image_sync
 from buildsvc.worker.errors import BuildFailed
 from buildsvc.worker.streaming import StreamCancel
-from tests.build_steps import said
-from tests.conftest_services import BASE_IMAGE, Services
+from tests.common.build_steps import said
+from tests.common.services import BASE_IMAGE, Services
 
 
 def images_of(tmp_path: Path, text: str, **build_args: str) -> list[str]:

@@ -3,32 +3,15 @@ at claim time gets a final status on its commit (its pending does not stay forev
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from buildsvc.builds.forge_status import post_now
-from tests.buildsvc.forge_env import ForgeEnv
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
+from tests.buildsvc.worker.status_env import NAME, forge_view, page, settled
 
 pytestmark = pytest.mark.e2e
 REDIS_DB = 1
-NAME = "buildsvc/buildsvc-test/app:latest (branch main)"
 OTHER = "buildsvc/buildsvc-test/app:{branch} (branch /.+/)"
-
-
-def forge_view(env: RunEnv) -> ForgeEnv:
-    return ForgeEnv("gitlab", env.forge, "alice", env.token, "acme", "acme/app")
-
-
-async def settled(env: RunEnv) -> None:
-    """Wait for the worker's background reports (commit statuses) to end."""
-    if env.deps.background:
-        await asyncio.wait(env.deps.background, timeout=15)
-
-
-def page(env: RunEnv, build_id: int) -> str:
-    return f"{env.settings.public_url.rstrip('/')}/console/builds/{build_id}"
 
 
 async def test_a_build_superseded_at_claim_ends_its_commits_status(env: RunEnv) -> None:

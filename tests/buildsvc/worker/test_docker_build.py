@@ -32,8 +32,8 @@ from buildsvc.worker.errors import (
     DockerUnavailable,
 )
 from buildsvc.worker.streaming import CancellableBody
-from tests.build_steps import running_steps, said, step_cached
-from tests.conftest_services import Services
+from tests.common.build_steps import running_steps, said, step_cached
+from tests.common.services import Services
 
 pytestmark = pytest.mark.e2e
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"

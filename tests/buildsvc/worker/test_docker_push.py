@@ -15,9 +15,9 @@ from buildsvc.worker.errors import (
     RegistryUnauthorized,
     RegistryUnavailable,
 )
-from tests.buildsvc.worker.registry_fronts import FlakyRegistry, ServerFactory, tag_base
-from tests.conftest_services import Services
-from tests.registry_http import registry_image
+from tests.common.registry_fronts import FlakyRegistry, ServerFactory, tag_base
+from tests.common.registry_http import registry_image
+from tests.common.services import Services
 
 pytestmark = pytest.mark.e2e
 

@@ -13,9 +13,9 @@ import pytest
 
 from buildsvc.worker.docker_build import BuildRequest, build_image_sync
 from buildsvc.worker.image_gc import prune_build_cache, remove_old_images
-from tests.build_steps import step_cached
 from tests.buildsvc.worker.helpers import untag_all
-from tests.conftest_services import BASE_IMAGE, Services
+from tests.common.build_steps import step_cached
+from tests.common.services import BASE_IMAGE, Services
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ import pytest
 
 from buildsvc.worker.docker_push import push_image
 from buildsvc.worker.push_lines import OTHER_REPOSITORY, namespace_of, push_line
-from tests.buildsvc.worker.registry_fronts import tag_base
-from tests.conftest_services import Services
+from tests.common.registry_fronts import tag_base
+from tests.common.services import Services
 
 
 @pytest.fixture

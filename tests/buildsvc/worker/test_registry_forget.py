@@ -10,9 +10,9 @@ from buildsvc.worker.docker_push import push_image
 from buildsvc.worker.errors import RegistryError, RegistryUnavailable
 from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_session import RegistryLogin
-from tests.buildsvc.worker.registry_fronts import ServerFactory, serve_token_registry, tag_base
-from tests.conftest_services import Services
-from tests.registry_http import registry_image, stored_answers
+from tests.common.registry_fronts import ServerFactory, serve_token_registry, tag_base
+from tests.common.registry_http import registry_image, stored_answers
+from tests.common.services import Services
 
 pytestmark = pytest.mark.e2e
 

@@ -19,14 +19,14 @@ from buildsvc.worker.registry_labels import (
     label_pushed_image,
     registry_is_insecure,
 )
-from tests.buildsvc.worker.registry_fronts import (
+from tests.common.registry_fronts import (
     FlakyRegistry,
     ServerFactory,
     serve_token_registry,
     tag_base,
 )
-from tests.conftest_services import BASE_IMAGE, Services
-from tests.registry_http import registry_image
+from tests.common.registry_http import registry_image
+from tests.common.services import BASE_IMAGE, Services
 
 LABELS = {
     "org.opencontainers.image.source": "http://forge.test/acme/app",

@@ -11,8 +11,8 @@ from pydantic import SecretStr
 from buildsvc.builds.cancel import cancel_build
 from buildsvc.builds.states import BuildStatus
 from buildsvc.queue import LazyArqPool
-from tests.build_steps import running_steps
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
+from tests.common.build_steps import running_steps
 
 pytestmark = pytest.mark.e2e
 BASE = "FROM buildsvc/busybox:latest\n"

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select, update
 
 from buildsvc.store.models import SourceBinding
-from tests.buildsvc.forge_env import ForgeEnv
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
+from tests.common.forge_env import ForgeEnv
 
 pytestmark = pytest.mark.e2e
 REDIS_DB = 1

@@ -18,8 +18,8 @@ from buildsvc.queue import LazyArqPool
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.store.models import BuildRule, NotificationDelivery
 from buildsvc.worker.main import create_worker
-from tests.buildsvc.notifications.receivers import receiving, stop
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
+from tests.common.receivers import receiving, stop
 
 pytestmark = pytest.mark.e2e
 REDIS_DB = 3

@@ -10,7 +10,7 @@ from arq import Retry
 from buildsvc.builds.states import BuildStatus
 from buildsvc.store.models import utcnow
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
-from tests.registry_http import RegistryImage, registry_image
+from tests.common.registry_http import RegistryImage, registry_image
 
 pytestmark = pytest.mark.e2e
 

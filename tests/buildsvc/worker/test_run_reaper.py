@@ -12,7 +12,7 @@ from buildsvc.builds.states import BuildStatus
 from buildsvc.store.models import utcnow
 from buildsvc.worker.reaper import reap_once
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
-from tests.buildsvc.worker.test_claim_statuses import NAME, forge_view, page, settled
+from tests.buildsvc.worker.status_env import NAME, forge_view, page, settled
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ import pytest
 
 from buildsvc.worker.registry_cache import NO_PREVIOUS
 from tests.buildsvc.worker.run_env import RunEnv, run_env_fixture  # noqa: F401
-from tests.cold_engine import cold_engine
+from tests.common.cold_engine import cold_engine
 
 pytestmark = pytest.mark.e2e
 

@@ -11,10 +11,10 @@ from buildsvc.crypto import Cipher
 from buildsvc.replication import service
 from buildsvc.replication.schemas import ReplicationRuleIn
 from buildsvc.sources.network import AddressPolicy
-from tests.buildsvc.replication.registries import Registry, running_registry
-from tests.buildsvc.replication.world import replication_worker, wait_for_rows
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
-from tests.registry_http import registry_image
+from tests.common.registries import Registry, running_registry
+from tests.common.registry_http import registry_image
+from tests.common.replication_world import replication_worker, wait_for_rows
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,9 @@ import pytest
 from aiohttp import web
 
 from tests.buildsvc.worker.helpers import untag_all
-from tests.buildsvc.worker.registry_fronts import FlakyRegistry, ServerFactory
 from tests.buildsvc.worker.run_env import RunEnv, run_env_fixture  # noqa: F401
-from tests.registry_http import registry_image, stored_answers
+from tests.common.registry_fronts import FlakyRegistry, ServerFactory
+from tests.common.registry_http import registry_image, stored_answers
 
 pytestmark = pytest.mark.e2e
 

@@ -18,7 +18,7 @@ from arq.worker import Worker
 
 from buildsvc.outage import Backoff, Outage
 from buildsvc.worker.supervise import close, connect, supervise
-from tests.servers import RedisServer
+from tests.common.servers import RedisServer
 
 LOGGER = "tests.supervise"
 

@@ -21,7 +21,9 @@ Create Date: 2026-12-07
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -37,6 +39,8 @@ depends_on: str | None = None
 
 TABLES = ("build_rules", "builds")
 BATCH_SIZE = 500
+# Returns the function that turns a stored value into its new form (encrypt or decrypt).
+Change = Callable[[], Callable[[str], str]]
 
 
 def upgrade() -> None:
@@ -54,48 +58,59 @@ def _change_secrets(how: Callable[[Cipher], Callable[[str], str]]) -> None:
     if bind.dialect.name == "sqlite":
         # Zero what the updates replace (Debian's SQLite does by default, not every build).
         bind.exec_driver_sql("PRAGMA secure_delete = ON")
-    change: Callable[[str], str] | None = None
-    changed = 0
-    for name in TABLES:
-        table = sa.table(
-            name,
-            sa.column("id", sa.Integer),
-            sa.column("build_args", sa.JSON),
-            sa.column("secret_build_args", sa.JSON),
-        )
-        statement = (
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("b_id"))
-            .values(build_args=sa.bindparam("b_args"))
-        )
-        after = 0
-        while True:
-            rows = bind.execute(
-                sa.select(table.c.id, table.c.build_args, table.c.secret_build_args)
-                .where(table.c.id > after)
-                .order_by(table.c.id)
-                .limit(BATCH_SIZE)
-            ).all()
-            if not rows:
-                break
-            after = rows[-1].id
-            updates = []
-            for row in rows:
-                args = row.build_args or {}
-                secret = {str(n) for n in row.secret_build_args or []} & set(args)
-                if not secret:
-                    continue
-                if change is None:
-                    change = how(_cipher())
-                values = {
-                    str(k): change(str(v)) if k in secret else str(v) for k, v in args.items()
-                }
-                updates.append({"b_id": row.id, "b_args": values})
-            if updates:
-                bind.execute(statement, updates)
-                changed += len(updates)
+    # The keys are read only when a row holds a secret value.
+    change: Change = functools.cache(lambda: how(_cipher()))
+    changed = sum(_change_table(bind, name, change) for name in TABLES)
     if changed and bind.dialect.name == "sqlite":
         context.config.attributes[SCRUB_SQLITE_WAL] = True
+
+
+def _change_table(bind: sa.Connection, name: str, change: Change) -> int:
+    """Rewrite the secret values of one table in batches; how many rows changed."""
+    table = sa.table(
+        name,
+        sa.column("id", sa.Integer),
+        sa.column("build_args", sa.JSON),
+        sa.column("secret_build_args", sa.JSON),
+    )
+    statement = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"))
+        .values(build_args=sa.bindparam("b_args"))
+    )
+    after = 0
+    changed = 0
+    while True:
+        rows = bind.execute(
+            sa.select(table.c.id, table.c.build_args, table.c.secret_build_args)
+            .where(table.c.id > after)
+            .order_by(table.c.id)
+            .limit(BATCH_SIZE)
+        ).all()
+        if not rows:
+            return changed
+        after = rows[-1].id
+        updates = []
+        for row in rows:
+            update = _row_update(row.id, row.build_args, row.secret_build_args, change)
+            if update is not None:
+                updates.append(update)
+        if updates:
+            bind.execute(statement, updates)
+            changed += len(updates)
+
+
+def _row_update(
+    row_id: int, build_args: Any, secret_names: Any, change: Change
+) -> dict[str, Any] | None:
+    """The new ``build_args`` of one row, or None when it holds no secret value."""
+    args = build_args or {}
+    secret = {str(n) for n in secret_names or []} & set(args)
+    if not secret:
+        return None
+    convert = change()
+    values = {str(k): convert(str(v)) if k in secret else str(v) for k, v in args.items()}
+    return {"b_id": row_id, "b_args": values}
 
 
 def _cipher() -> Cipher:

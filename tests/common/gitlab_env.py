@@ -2,7 +2,7 @@
 
 Import the fixtures a test module needs (pytest finds them as module attributes)::
 
-    from tests.buildsvc.gitlab_env import forge_fixture, gitlab_fixture  # noqa: F401
+    from tests.common.gitlab_env import forge_fixture, gitlab_fixture  # noqa: F401
 
 - ``forge``: forgesim GitLab, running for the test.
 - ``gitlab``: ``GitLabEnv`` — user ``alice`` (token with ``api``), group ``acme`` where
@@ -31,10 +31,10 @@ from aiohttp.test_utils import TestClient
 from yarl import URL
 
 import forgesim
-from buildsvc.api.keys import ARQ, SESSIONMAKER
 from buildsvc.builds.queue import outbox_ctx
 from buildsvc.config import Settings
-from tests.servers import TEST_REDIS_DB, flush_redis_db, free_port
+from buildsvc.web.keys import ARQ, SESSIONMAKER
+from tests.common.servers import TEST_REDIS_DB, flush_redis_db, free_port
 
 Client = TestClient[Any, Any]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import docker
 
-from tests.conftest_services import BASE_IMAGE, DOCKER_URL
+from tests.common.services import BASE_IMAGE, DOCKER_URL
 
 START_SECONDS = 60
 

@@ -18,7 +18,7 @@ import redis
 import redis.asyncio
 from sqlalchemy.engine import make_url
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # BUILDSVC_TEST_REDIS_URL lets parallel checkouts each test against a Redis of their own.
 REDIS_URL = os.environ.get("BUILDSVC_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 # The stack uses db 0; tests that need their own namespace use this one (flushed per test).

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from buildsvc.api.keys import SESSIONMAKER
-from tests.buildsvc.builds.test_intake import wait_deliveries
-from tests.buildsvc.factories import AccountInfo, add_build
-from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.deliveries import wait_deliveries
+from tests.common.factories import AccountInfo, add_build
+from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
     bind,

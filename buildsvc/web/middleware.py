@@ -28,10 +28,10 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
-from buildsvc.api.jsonio import describe_validation_error, json_response
-from buildsvc.api.keys import REQUEST_ID
 from buildsvc.errors import ServiceError
 from buildsvc.jsonlog import request_id_var
+from buildsvc.web.jsonio import describe_validation_error, json_response
+from buildsvc.web.keys import REQUEST_ID
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from buildsvc.replication.copy import ACCEPT, DOCKER_MANIFEST, OCI_INDEX
-from tests.servers import free_port
+from tests.common.servers import free_port
 
 USERNAME = "region"
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import REDIS_URL
+from tests.common.servers import REDIS_URL
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SERVICES_SCRIPT = ROOT / "scripts" / "services.sh"
 # Another checkout's stack on this machine may move the registry (scripts/services.sh).
 REGISTRY = f"127.0.0.1:{os.environ.get('BUILDSVC_SERVICES_REGISTRY_PORT', '5000')}"
@@ -48,7 +48,7 @@ def ensure_services() -> Services:
     )
     if result.returncode != 0:
         pytest.fail(f"scripts/services.sh start failed:\n{result.stdout}\n{result.stderr}")
-    # htpasswd mode only: a token-auth registry has no admin password (tests/e2e/stack.py).
+    # htpasswd mode only: a token-auth registry has no admin password (tests/common/e2e_stack.py).
     password_file = ROOT / "var" / "registry" / "password"
     password = password_file.read_text().strip() if password_file.exists() else ""
     return Services(

@@ -4,7 +4,7 @@
 ``bitbucket`` or ``bitbucket-server``: alice (a token that may do all the service needs)
 administers the namespace ``acme`` (``ACME`` on Bitbucket Server), which holds the
 repository ``app``. Use it inside ``with``; pair it with the served ``settings`` and
-``client`` fixtures of ``tests.buildsvc.gitlab_env`` so forgesim can deliver webhooks.
+``client`` fixtures of ``tests.common.gitlab_env`` so forgesim can deliver webhooks.
 
 Helpers drive it as a user does: ``bind`` and ``link`` through the REST API,
 ``env.push(work, ...)`` commits and pushes with real git (several refs at once too),
@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 import forgesim
-from tests.buildsvc.gitlab_env import Client
+from tests.common.gitlab_env import Client
 
 PROVIDERS = ("gitlab", "github", "bitbucket", "bitbucket-server")
 # provider -> (token scopes, namespace path)

@@ -12,11 +12,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pydantic import BaseModel
 
-from buildsvc.api.jsonio import json_body, json_response
 from buildsvc.app import create_app
 from buildsvc.config import Settings
 from buildsvc.errors import SourceUnreachable
 from buildsvc.jsonlog import JsonFormatter
+from buildsvc.web.jsonio import json_body, json_response
 
 SECRET = "glpat" + "-" + "x" * 20  # built at runtime: no token-like literal in the repo
 

@@ -31,8 +31,8 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from buildsvc.api.jsonio import json_response
-from buildsvc.api.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
+from buildsvc.web.jsonio import json_response
+from buildsvc.web.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
 
 H = TypeVar("H", bound=Callable[..., Any])
 
@@ -286,15 +286,8 @@ def _error_responses(op: Operation, has_path_params: bool) -> dict[str, Any]:
     }
 
 
-def _operation_object(
-    method: str, path: str, handler: Callable[..., Any], op: Operation, schemas: _Schemas
-) -> dict[str, Any]:
-    names = re.findall(r"\{(\w+)\}", path)
-    parameters = [_path_parameter(name, op.path_params.get(name)) for name in names]
-    if op.paginated:
-        parameters += PAGE_PARAMETERS
-    if op.query is not None:
-        parameters += _query_parameters(op.query, schemas.inline(op.query))
+def _responses(op: Operation, has_path_params: bool, schemas: _Schemas) -> dict[str, Any]:
+    """The success answer, the errors and the operation's other answers, by status."""
     success: dict[str, Any] = {"description": op.summary}
     content: dict[str, Any] = {}
     if op.response is not None:
@@ -304,7 +297,7 @@ def _operation_object(
         success["content"] = content
     if op.paginated:
         success["headers"] = {"Link": LINK_HEADER}
-    responses = {str(op.status): success, **_error_responses(op, bool(names))}
+    responses = {str(op.status): success, **_error_responses(op, has_path_params)}
     for status, (description, model) in op.other_responses.items():
         responses[str(status)] = {
             "description": description,
@@ -312,6 +305,19 @@ def _operation_object(
         }
     for status, description in op.bare_responses.items():
         responses[str(status)] = {"description": description}
+    return responses
+
+
+def _operation_object(
+    method: str, path: str, handler: Callable[..., Any], op: Operation, schemas: _Schemas
+) -> dict[str, Any]:
+    names = re.findall(r"\{(\w+)\}", path)
+    parameters = [_path_parameter(name, op.path_params.get(name)) for name in names]
+    if op.paginated:
+        parameters += PAGE_PARAMETERS
+    if op.query is not None:
+        parameters += _query_parameters(op.query, schemas.inline(op.query))
+    responses = _responses(op, bool(names), schemas)
     doc = (op.description or handler.__doc__ or "").strip()
     operation: dict[str, Any] = {
         "operationId": f"{handler.__module__.rsplit('.', 1)[-1]}_{handler.__name__}",

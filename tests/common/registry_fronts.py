@@ -17,7 +17,7 @@ import docker
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from tests.conftest_services import BASE_IMAGE, Services
+from tests.common.services import BASE_IMAGE, Services
 
 ServerFactory = Callable[..., Awaitable[TestServer]]
 

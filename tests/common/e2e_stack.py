@@ -38,8 +38,8 @@ import forgesim
 from buildsvc.accounts.services import create_account
 from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
-from tests.conftest_services import Services, ensure_services
-from tests.servers import free_port
+from tests.common.servers import free_port
+from tests.common.services import Services, ensure_services
 
 ROOT = Path(__file__).resolve().parents[2]
 FINISHED = {"succeeded", "failed", "cancelled", "timed_out", "superseded"}

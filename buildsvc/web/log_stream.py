@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
-from buildsvc.api.keys import ARQ, SESSIONMAKER, STOPPING
 from buildsvc.builds import logs
+from buildsvc.web.keys import ARQ, SESSIONMAKER, STOPPING
 
 KEEPALIVE_SECONDS = 15.0
 RECONNECT_RETRY_MS = 500  # how soon a browser comes back after ``reconnect``

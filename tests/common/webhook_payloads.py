@@ -1,5 +1,5 @@
 """Test data for the webhooks tests: payloads written for this project under
-``payloads/`` (following each forge's documented structure), and delivery helpers."""
+``tests/webhooks/payloads/`` (following each forge's documented structure), and delivery helpers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from webhooks import PingEvent, PushEvent
 
-PAYLOADS = Path(__file__).parent / "payloads"
+PAYLOADS = Path(__file__).resolve().parents[1] / "webhooks" / "payloads"
 ZERO = "0" * 40
 
 

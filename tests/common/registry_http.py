@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from tests.conftest_services import Services
+from tests.common.services import Services
 
 MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json, "

@@ -22,8 +22,8 @@ from aiohttp import web
 from multidict import MultiDict
 from pydantic import BaseModel
 
-from buildsvc.api.jsonio import json_response
 from buildsvc.errors import InvalidInput
+from buildsvc.web.jsonio import json_response
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100

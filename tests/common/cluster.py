@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from tests.servers import REPO_ROOT, free_port
+from tests.common.servers import REPO_ROOT, free_port
 
 CLUSTER_SCRIPT = REPO_ROOT / "scripts" / "cluster.sh"
 PORTS = ("PG", "REDIS", "LB", "LB_TLS", "API1", "API2", "FORGE")

@@ -9,7 +9,7 @@ import jwt
 from aiohttp.test_utils import TestClient
 from cryptography import x509
 
-from buildsvc.api.keys import TOKEN_SERVER
+from buildsvc.web.keys import TOKEN_SERVER
 
 Client = TestClient[Any, Any]
 

@@ -32,13 +32,13 @@ from yarl import URL
 
 import forgesim
 from buildsvc.accounts.services import create_account
-from buildsvc.api.keys import ARQ, SESSIONMAKER
 from buildsvc.app import create_app
 from buildsvc.builds.queue import outbox_ctx
 from buildsvc.config import Settings
+from buildsvc.web.keys import ARQ, SESSIONMAKER
+from tests.common.servers import REDIS_URL, REPO_ROOT, free_port
+from tests.common.services import ensure_services
 from tests.conftest import IsolatedSettings
-from tests.conftest_services import ensure_services
-from tests.servers import REDIS_URL, REPO_ROOT, free_port
 
 T = TypeVar("T")
 

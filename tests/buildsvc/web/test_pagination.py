@@ -9,8 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from yarl import URL
 
-from buildsvc.api.keys import SESSIONMAKER
-from tests.buildsvc.factories import AccountInfo, add_build, add_repository
+from buildsvc.web.keys import SESSIONMAKER
+from tests.common.factories import AccountInfo, add_build, add_repository
 
 
 def links(header: str) -> dict[str, URL]:

@@ -27,8 +27,8 @@ from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Replication, ReplicationRule
 from buildsvc.worker.supervise import close
-from tests.buildsvc.factories import add_account, add_build, add_repository
-from tests.buildsvc.replication.registries import Registry
+from tests.common.factories import add_account, add_build, add_repository
+from tests.common.registries import Registry
 
 
 def replication_settings(settings: Settings, source: Registry) -> Settings:

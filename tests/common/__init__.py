@@ -1,0 +1,1 @@
+"""Helpers and real-component environments shared by tests of more than one package."""
