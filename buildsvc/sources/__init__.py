@@ -1,6 +1,6 @@
 """Code sources: one adapter per forge behind the interface of ``base.py``.
 
-Public names only; the modules behind them (``gitlab.py``, ``transport.py`` ...) are
+Public names only; the modules behind them (``gitlab/provider.py``, ``transport.py`` ...) are
 implementation. Failures surface as ``buildsvc.errors.SourceUnreachable`` or
 ``SourceErrorResponse`` (and ``InvalidInput`` for URL and certificate problems).
 """
@@ -18,12 +18,12 @@ from buildsvc.sources.base import (
     SourceProvider,
     SourceRepository,
 )
-from buildsvc.sources.bitbucket import BitbucketProvider
-from buildsvc.sources.bitbucket_server import BitbucketServerProvider
+from buildsvc.sources.bitbucket.cloud import BitbucketProvider
+from buildsvc.sources.bitbucket.server import BitbucketServerProvider
 from buildsvc.sources.common import REF_NOT_FOUND
 from buildsvc.sources.failures import SOURCE_URL_NOT_ALLOWED
-from buildsvc.sources.github import GitHubProvider
-from buildsvc.sources.gitlab import GitLabProvider
+from buildsvc.sources.github.provider import GitHubProvider
+from buildsvc.sources.gitlab.provider import GitLabProvider
 from buildsvc.sources.network import AddressPolicy, ForbiddenAddress, resolve_checked
 from buildsvc.sources.registry import build_providers
 from buildsvc.sources.transport import INVALID_CA_CERT
