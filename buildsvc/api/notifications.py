@@ -16,7 +16,7 @@ from buildsvc.api.openapi import describe
 from buildsvc.api.pagination import Page, page_request, paginated_response
 from buildsvc.notifications import jobs, targets
 from buildsvc.notifications.schemas import NotificationCreate, NotificationPatch
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import NotificationDelivery, NotificationTarget
 
 routes = web.RouteTableDef()

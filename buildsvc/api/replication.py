@@ -16,7 +16,7 @@ from buildsvc.api.openapi import describe
 from buildsvc.api.pagination import Page, page_request, paginated_response
 from buildsvc.replication import manual, service
 from buildsvc.replication.schemas import ReplicationRuleIn, ReplicationRulePatch
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import ReplicationRule
 
 routes = web.RouteTableDef()

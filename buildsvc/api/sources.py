@@ -21,7 +21,7 @@ from buildsvc.api.pagination import Page, page_request, paginated_response
 from buildsvc.bindings import service
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.bindings.service import BindingView, UnbindResult
-from buildsvc.sources.base import Credentials, Namespace, SourceProvider, SourceRepository
+from buildsvc.sources import Credentials, Namespace, SourceProvider, SourceRepository
 
 routes = web.RouteTableDef()
 

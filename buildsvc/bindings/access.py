@@ -21,7 +21,7 @@ from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.errors import NotFound, SourceError
 from buildsvc.repositories.errors import SourceNotBound
-from buildsvc.sources.base import (
+from buildsvc.sources import (
     Binding,
     Credentials,
     ProviderName,

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import SourceAccess, binding_row, expiry_warning, unprocessable
 from buildsvc.errors import Conflict, NotFound, SourceError
-from buildsvc.sources.base import Credentials, Namespace, SourceRepository
+from buildsvc.sources import Credentials, Namespace, SourceRepository
 from buildsvc.store.models import ImageRepository, SourceBinding
 
 UNBIND_CONCURRENCY = 8

@@ -29,7 +29,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.errors import Conflict, SourceError
-from buildsvc.sources.base import CommitState, Hook, Namespace, SourceClient, SourceRepository
+from buildsvc.sources import CommitState, Hook, Namespace, SourceClient, SourceRepository
 from buildsvc.store.models import SourceBinding
 
 log = logging.getLogger(__name__)

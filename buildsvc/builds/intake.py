@@ -43,7 +43,7 @@ from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.errors import InvalidInput, NotFound, Unauthenticated
 from buildsvc.queue import LazyArqPool
-from buildsvc.sources.base import SourceProvider
+from buildsvc.sources import SourceProvider
 from buildsvc.store.models import ImageRepository, utcnow
 
 PING = "ping received"

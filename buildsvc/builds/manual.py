@@ -53,8 +53,7 @@ from buildsvc.repositories import queries as repositories
 from buildsvc.repositories.errors import InvalidRule
 from buildsvc.repositories.links import source_link
 from buildsvc.repositories.rules import Rule, compile_rule, match_rules, parse_ref
-from buildsvc.sources import REF_NOT_FOUND
-from buildsvc.sources.base import SourceClient
+from buildsvc.sources import REF_NOT_FOUND, SourceClient
 from buildsvc.store.models import Build, BuildRule, ImageRepository, utcnow
 
 TRIGGERS = ("api", "console")

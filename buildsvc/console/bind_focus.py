@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 from buildsvc.errors import SourceUnreachable
-from buildsvc.sources.failures import SOURCE_URL_NOT_ALLOWED
-from buildsvc.sources.urls import INVALID_SOURCE_URL
+from buildsvc.sources import INVALID_SOURCE_URL, SOURCE_URL_NOT_ALLOWED
 
 __all__ = ["BindField", "wrong_field"]
 

@@ -23,7 +23,7 @@ from buildsvc.errors import InvalidInput, NotFound, ServiceError
 from buildsvc.notifications import jobs, targets
 from buildsvc.notifications.schemas import ALL_EVENTS, NotificationCreate, NotificationPatch
 from buildsvc.repositories import queries
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 
 routes = web.RouteTableDef()
 

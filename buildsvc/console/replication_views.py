@@ -19,7 +19,7 @@ from buildsvc.errors import InvalidInput, NotFound, ServiceError
 from buildsvc.replication import manual, service
 from buildsvc.replication.schemas import ReplicationRuleIn
 from buildsvc.repositories import queries
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 
 routes = web.RouteTableDef()
 

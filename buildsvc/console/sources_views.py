@@ -19,7 +19,7 @@ from buildsvc.console.render import (
     page,
 )
 from buildsvc.errors import ServiceError
-from buildsvc.sources.base import Credentials, ProviderName
+from buildsvc.sources import Credentials, ProviderName
 
 routes = web.RouteTableDef()
 

@@ -28,7 +28,7 @@ from buildsvc.errors import Conflict, ServiceError, SourceError
 from buildsvc.repositories import queries
 from buildsvc.repositories.links import linked, source_link
 from buildsvc.repositories.service import hook_url
-from buildsvc.sources.base import SourceClient
+from buildsvc.sources import SourceClient
 from buildsvc.store.models import Delivery, ImageRepository, utcnow
 
 log = logging.getLogger(__name__)

@@ -44,7 +44,7 @@ from buildsvc.repositories.schemas import (
     prepare_rules,
 )
 from buildsvc.secret_args import encrypt_secrets
-from buildsvc.sources.base import Hook, SourceClient
+from buildsvc.sources import Hook, SourceClient
 from buildsvc.store.models import Account, BuildRule, ImageRepository
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from buildsvc.errors import (
     SourceUnreachable,
 )
 from buildsvc.repositories.errors import SourceNotBound
-from buildsvc.sources.base import Credentials
+from buildsvc.sources import Credentials
 from buildsvc.store.models import ImageRepository, SourceBinding
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     Client,

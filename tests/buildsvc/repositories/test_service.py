@@ -17,7 +17,7 @@ from buildsvc.registry import namespaces
 from buildsvc.repositories import queries, service
 from buildsvc.repositories.errors import InvalidRule, RepositoryExists, SourceNotBound
 from buildsvc.repositories.schemas import RepositoryCreate, RepositoryPatch, RuleIn
-from buildsvc.sources.base import Credentials
+from buildsvc.sources import Credentials
 from buildsvc.store.models import Account, ImageRepository
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     Client,

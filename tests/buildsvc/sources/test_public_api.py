@@ -29,10 +29,12 @@ def test_public_names() -> None:
             "GitLabProvider",
             "Hook",
             "Namespace",
+            "PinnedAdapter",
             "ProviderName",
             "SourceClient",
             "SourceProvider",
             "SourceRepository",
+            "bounded",
             "build_providers",
             "resolve_checked",
         ]

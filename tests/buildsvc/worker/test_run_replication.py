@@ -10,7 +10,7 @@ import pytest
 from buildsvc.crypto import Cipher
 from buildsvc.replication import service
 from buildsvc.replication.schemas import ReplicationRuleIn
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from tests.buildsvc.replication.registries import Registry, running_registry
 from tests.buildsvc.replication.world import replication_worker, wait_for_rows
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
