@@ -16,11 +16,11 @@ from typing import cast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.bindings.watch import WatchedClient
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.errors import NotFound, SourceError
-from buildsvc.repositories.errors import SourceNotBound
 from buildsvc.sources import (
     Binding,
     Credentials,

@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import SourceAccess, binding_row, expiry_warning, unprocessable
-from buildsvc.errors import Conflict, NotFound, SourceError
+from buildsvc.bindings.errors import SourceNotBound
+from buildsvc.errors import Conflict, SourceError
 from buildsvc.sources import Credentials, Namespace, SourceRepository
 from buildsvc.store.models import ImageRepository, SourceBinding
 
@@ -114,7 +115,7 @@ async def unbind(access: SourceAccess, account_id: int, provider: str) -> Unbind
     async with access.sessionmaker() as session:
         row = await binding_row(session, account_id, provider)
         if row is None:
-            raise NotFound(f"No {provider} account is bound.", code="SOURCE_NOT_BOUND")
+            raise SourceNotBound(f"No {provider} account is bound.")
         statement = select(ImageRepository).where(
             ImageRepository.account_id == account_id,
             ImageRepository.provider == provider,

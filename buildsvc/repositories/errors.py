@@ -5,10 +5,11 @@ ServiceError (buildsvc.errors)
 │   └── InvalidRule                 400 INVALID_RULE (detail names the rule and field)
 ├── Conflict
 │   ├── RepositoryExists            409 REPOSITORY_EXISTS
-│   ├── SourceNotBound              409 SOURCE_NOT_BOUND
 │   └── NoSourceLinked              409 NO_SOURCE (a plain repository: pushed to, not built)
 └── LimitExceeded
     └── RepositoryLimitExceeded     409 LIMIT_EXCEEDED
+
+A missing forge binding is ``buildsvc.bindings.errors.SourceNotBound``.
 """
 
 from __future__ import annotations
@@ -24,11 +25,6 @@ class InvalidRule(InvalidInput):
 class RepositoryExists(Conflict):
     code = "REPOSITORY_EXISTS"
     default_message = "An image repository with this namespace and name already exists."
-
-
-class SourceNotBound(Conflict):
-    code = "SOURCE_NOT_BOUND"
-    default_message = "Bind an account of this code source first."
 
 
 class NoSourceLinked(Conflict):

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from buildsvc.bindings.access import SourceAccess
+from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.errors import InvalidInput, NotFound, ServiceError
 from buildsvc.repositories import queries
 from buildsvc.repositories.errors import InvalidRule
@@ -148,12 +149,18 @@ async def _resolve(
             return await client.resolve_ref(link.repository, full_ref), None
     except TimeoutError:
         return None, f"the forge did not answer within {RESOLVE_SECONDS:g} s; sample commit used"
+    except SourceNotBound as exc:  # a NotFound, but the preview goes on without the forge
+        return None, _unknown_commit(exc)
     except NotFound as exc:
         if exc.code != REF_NOT_FOUND:
             raise
         return None, f"{full_ref} does not exist on the forge yet; sample commit used"
     except ServiceError as exc:
-        return None, f"{exc.code}: {exc.detail or exc.message}; sample commit used"
+        return None, _unknown_commit(exc)
+
+
+def _unknown_commit(exc: ServiceError) -> str:
+    return f"{exc.code}: {exc.detail or exc.message}; sample commit used"
 
 
 async def preview(

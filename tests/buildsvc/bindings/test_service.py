@@ -11,13 +11,13 @@ import pytest
 from buildsvc.api.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
 from buildsvc.bindings import service
 from buildsvc.bindings.access import SourceAccess, expiry_warning
+from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.errors import (
     SOURCE_ERROR_RESPONSE_MESSAGE,
     Conflict,
     SourceErrorResponse,
     SourceUnreachable,
 )
-from buildsvc.repositories.errors import SourceNotBound
 from buildsvc.sources import Credentials
 from buildsvc.store.models import ImageRepository, SourceBinding
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)

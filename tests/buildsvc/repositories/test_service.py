@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from buildsvc.api.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
 from buildsvc.bindings import service as bindings
 from buildsvc.bindings.access import SourceAccess
+from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.errors import SOURCE_ERROR_RESPONSE_MESSAGE, NotFound, SourceErrorResponse
 from buildsvc.registry import namespaces
 from buildsvc.repositories import queries, service
-from buildsvc.repositories.errors import InvalidRule, RepositoryExists, SourceNotBound
+from buildsvc.repositories.errors import InvalidRule, RepositoryExists
 from buildsvc.repositories.schemas import RepositoryCreate, RepositoryPatch, RuleIn
 from buildsvc.sources import Credentials
 from buildsvc.store.models import Account, ImageRepository
