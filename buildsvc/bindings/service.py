@@ -20,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import SourceAccess, binding_row, expiry_warning, unprocessable
-from buildsvc.bindings.errors import SourceNotBound
-from buildsvc.errors import Conflict, SourceError
+from buildsvc.bindings.errors import BindConflict, SourceInUse, SourceNotBound
+from buildsvc.errors import SourceError
 from buildsvc.sources import Credentials, Namespace, SourceRepository
 from buildsvc.store.models import ImageRepository, SourceBinding
 
@@ -70,9 +70,7 @@ async def bind(access: SourceAccess, account_id: int, credentials: Credentials) 
                 row = SourceBinding(account_id=account_id, provider=binding.provider)
                 session.add(row)
             elif row.url != binding.url and await _linked_count(session, account_id, row):
-                raise Conflict(
-                    "Image repositories still link to the bound instance.",
-                    code="SOURCE_IN_USE",
+                raise SourceInUse(
                     detail=f"unbind {row.url} first, or bind the same URL to renew the token",
                 )
             row.url = binding.url
@@ -88,7 +86,7 @@ async def bind(access: SourceAccess, account_id: int, credentials: Credentials) 
             row.status = "ok"
             row.broken_reason = None
     except IntegrityError as exc:  # a concurrent bind of the same provider won
-        raise Conflict(code="BIND_CONFLICT", detail="another bind ran at the same time") from exc
+        raise BindConflict(detail="another bind ran at the same time") from exc
     return _view(access, row, binding.warnings)
 
 

@@ -26,10 +26,11 @@ from buildsvc.console.rule_form import (
     rules_from_rows,
     stored_secrets,
 )
-from buildsvc.errors import NotFound, ServiceError
+from buildsvc.errors import ServiceError
 from buildsvc.registry import namespaces
 from buildsvc.repositories import queries, service
 from buildsvc.repositories.badges import badge_paths
+from buildsvc.repositories.errors import RepositoryNotFound
 from buildsvc.repositories.schemas import RepositoryPatch, default_rules
 
 routes = web.RouteTableDef()
@@ -41,7 +42,7 @@ RECENT = 10
 def _repository_id(request: web.Request) -> int:
     raw = request.match_info["repository_id"]
     if not raw.isdigit() or len(raw) > 18:
-        raise NotFound("Image repository not found.", code="REPOSITORY_NOT_FOUND")
+        raise RepositoryNotFound
     return int(raw)
 
 

@@ -5,8 +5,8 @@ behind them (``transport.py``, ``gitlab/provider.py`` ...), which are implementa
 folder per forge: ``github/``, ``gitlab/`` and ``bitbucket/`` (Cloud and Server); what
 they share (``base``, ``common``, ``failures``, ``transport``, ``network``, ``urls``)
 stays here, and ``registry`` builds one provider per forge. Failures surface as
-``buildsvc.errors.SourceUnreachable`` or ``SourceErrorResponse`` (and ``InvalidInput``
-for URL and certificate problems).
+``buildsvc.errors.SourceUnreachable`` or ``SourceErrorResponse``; URL, certificate and
+ref problems as the classes of ``errors.py``.
 """
 
 from __future__ import annotations
@@ -24,20 +24,20 @@ from buildsvc.sources.base import (
 )
 from buildsvc.sources.bitbucket.cloud import BitbucketProvider
 from buildsvc.sources.bitbucket.server import BitbucketServerProvider
-from buildsvc.sources.common import REF_NOT_FOUND, bounded
-from buildsvc.sources.failures import SOURCE_URL_NOT_ALLOWED
+from buildsvc.sources.common import bounded
+from buildsvc.sources.errors import (
+    InvalidCaCert,
+    InvalidSourceUrl,
+    RefNotFound,
+    SourceUrlNotAllowed,
+)
 from buildsvc.sources.github.provider import GitHubProvider
 from buildsvc.sources.gitlab.provider import GitLabProvider
 from buildsvc.sources.network import AddressPolicy, ForbiddenAddress, resolve_checked
 from buildsvc.sources.registry import build_providers
-from buildsvc.sources.transport import INVALID_CA_CERT, PinnedAdapter
-from buildsvc.sources.urls import INVALID_SOURCE_URL
+from buildsvc.sources.transport import PinnedAdapter
 
 __all__ = [
-    "INVALID_CA_CERT",
-    "INVALID_SOURCE_URL",
-    "REF_NOT_FOUND",
-    "SOURCE_URL_NOT_ALLOWED",
     "AddressPolicy",
     "Binding",
     "BitbucketProvider",
@@ -48,12 +48,16 @@ __all__ = [
     "GitHubProvider",
     "GitLabProvider",
     "Hook",
+    "InvalidCaCert",
+    "InvalidSourceUrl",
     "Namespace",
     "PinnedAdapter",
     "ProviderName",
+    "RefNotFound",
     "SourceClient",
     "SourceProvider",
     "SourceRepository",
+    "SourceUrlNotAllowed",
     "bounded",
     "build_providers",
     "resolve_checked",

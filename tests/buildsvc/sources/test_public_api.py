@@ -14,10 +14,6 @@ from buildsvc.sources import (
 def test_public_names() -> None:
     assert sorted(buildsvc.sources.__all__) == sorted(
         [
-            "INVALID_CA_CERT",
-            "INVALID_SOURCE_URL",
-            "REF_NOT_FOUND",
-            "SOURCE_URL_NOT_ALLOWED",
             "AddressPolicy",
             "Binding",
             "CommitState",
@@ -28,12 +24,16 @@ def test_public_names() -> None:
             "GitHubProvider",
             "GitLabProvider",
             "Hook",
+            "InvalidCaCert",
+            "InvalidSourceUrl",
             "Namespace",
             "PinnedAdapter",
             "ProviderName",
+            "RefNotFound",
             "SourceClient",
             "SourceProvider",
             "SourceRepository",
+            "SourceUrlNotAllowed",
             "bounded",
             "build_providers",
             "resolve_checked",
