@@ -22,8 +22,7 @@ from buildsvc.sources.base import (
     SourceProvider,
     SourceRepository,
 )
-from buildsvc.sources.bitbucket.cloud import BitbucketProvider
-from buildsvc.sources.bitbucket.server import BitbucketServerProvider
+from buildsvc.sources.bitbucket import BitbucketProvider, BitbucketServerProvider
 from buildsvc.sources.common import bounded
 from buildsvc.sources.errors import (
     InvalidCaCert,
@@ -31,8 +30,8 @@ from buildsvc.sources.errors import (
     RefNotFound,
     SourceUrlNotAllowed,
 )
-from buildsvc.sources.github.provider import GitHubProvider
-from buildsvc.sources.gitlab.provider import GitLabProvider
+from buildsvc.sources.github import GitHubProvider
+from buildsvc.sources.gitlab import GitLabProvider
 from buildsvc.sources.network import AddressPolicy, ForbiddenAddress, resolve_checked
 from buildsvc.sources.registry import build_providers
 from buildsvc.sources.transport import PinnedAdapter

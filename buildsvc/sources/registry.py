@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from buildsvc.config import Settings
 from buildsvc.sources.base import SourceProvider
-from buildsvc.sources.bitbucket.cloud import BitbucketProvider
-from buildsvc.sources.bitbucket.server import BitbucketServerProvider
-from buildsvc.sources.github.provider import GitHubProvider
-from buildsvc.sources.gitlab.provider import GitLabProvider
+from buildsvc.sources.bitbucket import BitbucketProvider, BitbucketServerProvider
+from buildsvc.sources.github import GitHubProvider
+from buildsvc.sources.gitlab import GitLabProvider
 
 
 def build_providers(settings: Settings) -> dict[str, SourceProvider]:
