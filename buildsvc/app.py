@@ -78,8 +78,7 @@ from buildsvc.console import views as console_views
 from buildsvc.crypto import Cipher
 from buildsvc.queue import LazyArqPool
 from buildsvc.registry.server import TokenServer
-from buildsvc.sources.base import SourceProvider
-from buildsvc.sources.registry import build_providers
+from buildsvc.sources import SourceProvider, build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.web import log_stream, openapi

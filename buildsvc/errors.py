@@ -7,7 +7,8 @@ One middleware (``buildsvc.web.middleware``) renders them as
 ``{"error": {"code", "message", "detail"}}``.
 
 ServiceError
-├── InvalidInput            400 VALIDATION_ERROR (or a more precise code)
+├── InvalidInput            400 VALIDATION_ERROR (subclasses name a more precise code)
+│   └── InvalidJson         400 INVALID_JSON (a request or webhook body)
 ├── Unauthenticated         401 UNAUTHENTICATED
 ├── Forbidden               403 FORBIDDEN
 ├── NotFound                404 NOT_FOUND
@@ -15,9 +16,14 @@ ServiceError
 ├── LimitExceeded           409 LIMIT_EXCEEDED
 ├── PayloadTooLarge         413 PAYLOAD_TOO_LARGE
 ├── Unavailable             503 UNAVAILABLE
-└── SourceError             the two documented forge failures
+└── SourceError             502 SOURCE_ERROR: the two documented forge failures below
     ├── SourceUnreachable       SOURCE_UNREACHABLE
     └── SourceErrorResponse     SOURCE_ERROR_RESPONSE
+
+Every error is a class: its code, status and default message are class attributes, and
+a raise site gives at most the message and the detail. Each package draws its own
+subtree in its ``errors`` module; ``tests/buildsvc/test_errors.py`` checks that each
+code means one status and one default message across the whole tree.
 """
 
 from __future__ import annotations
@@ -38,24 +44,13 @@ class ServiceError(Exception):
     """Root of every error the service reports to a user."""
 
     code: ClassVar[str] = "INTERNAL"
-    status: ClassVar[int] = 500
+    # A class constant like the code; only ``SourceError`` refines it per instance.
+    status: int = 500
     default_message: ClassVar[str] = "Internal error."
 
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        detail: str | None = None,
-        code: str | None = None,
-        status: int | None = None,
-    ) -> None:
+    def __init__(self, message: str | None = None, *, detail: str | None = None) -> None:
         self.message = message or self.default_message
         self.detail = detail
-        # Instances may refine the class code/status (e.g. INVALID_URL is an InvalidInput).
-        if code is not None:
-            self.code = code  # type: ignore[misc]
-        if status is not None:
-            self.status = status  # type: ignore[misc]
         super().__init__(self.message if detail is None else f"{self.message} ({detail})")
 
     def to_dict(self) -> dict[str, str | None]:
@@ -98,6 +93,11 @@ class LimitExceeded(ServiceError):
     default_message = "A limit of this account has been reached."
 
 
+class InvalidJson(InvalidInput):
+    code = "INVALID_JSON"
+    default_message = "The request body is not valid JSON."
+
+
 class PayloadTooLarge(ServiceError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
@@ -120,10 +120,21 @@ class SourceError(ServiceError):
     ``"credentials"`` (wrong, expired or revoked) or ``"scope"`` (it lacks a scope or
     permission); None for every other failure, a missing permission on one repository
     included. Token health (``buildsvc.bindings.health``) marks bindings broken by it.
+
+    The adapters raise one of the two leaves; this class is their common root.
     """
 
+    code = "SOURCE_ERROR"
     status = 502
+    default_message = "The source code repository site failed."
     refusal: str | None = None
+
+    def __init__(
+        self, message: str | None = None, *, detail: str | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message, detail=detail)
+        if status is not None:  # the one status a raise site may choose: 422 when binding
+            self.status = status
 
 
 class SourceUnreachable(SourceError):

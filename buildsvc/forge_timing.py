@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from buildsvc.errors import ServiceError
-from buildsvc.sources.base import SourceProvider
+from buildsvc.sources import SourceProvider
 
 Observer = Callable[[str, str, str, float], None]
 

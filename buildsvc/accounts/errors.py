@@ -5,18 +5,25 @@ ServiceError (buildsvc.errors)
 │   ├── InvalidAccountName          400 INVALID_ACCOUNT_NAME
 │   ├── InvalidTokenName            400 INVALID_TOKEN_NAME
 │   └── InvalidTokenExpiry          400 INVALID_TOKEN_EXPIRY
-└── NotFound
-    └── TokenNotFound               404 TOKEN_NOT_FOUND
+├── NotFound
+│   └── TokenNotFound               404 TOKEN_NOT_FOUND
+└── Conflict
+    └── AccountExists               409 ACCOUNT_EXISTS
 """
 
 from __future__ import annotations
 
-from buildsvc.errors import InvalidInput, NotFound
+from buildsvc.errors import Conflict, InvalidInput, NotFound
 
 
 class InvalidAccountName(InvalidInput):
     code = "INVALID_ACCOUNT_NAME"
     default_message = "The account name is not valid."
+
+
+class AccountExists(Conflict):
+    code = "ACCOUNT_EXISTS"
+    default_message = "An account of this name already exists."
 
 
 class InvalidTokenName(InvalidInput):

@@ -19,8 +19,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.accounts.errors import InvalidAccountName
-from buildsvc.errors import Conflict, Unauthenticated
+from buildsvc.accounts.errors import AccountExists, InvalidAccountName
+from buildsvc.errors import Unauthenticated
 from buildsvc.store.models import Account, ApiToken, utcnow
 
 TOKEN_PREFIX = "bsv_"  # noqa: S105 -- a public prefix, not a secret
@@ -56,7 +56,7 @@ async def create_account(
             await session.flush()
             _, token = await issue_token(session, account.id)
     except IntegrityError as exc:
-        raise Conflict(f"An account named {name!r} already exists.", code="ACCOUNT_EXISTS") from exc
+        raise AccountExists(f"An account named {name!r} already exists.") from exc
     return account, token
 
 

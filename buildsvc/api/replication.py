@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from buildsvc.replication import manual, service
 from buildsvc.replication.schemas import ReplicationRuleIn, ReplicationRulePatch
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from buildsvc.web.jsonio import json_body, json_response, path_id
 from buildsvc.web.keys import ACCOUNT_ID, ARQ, CIPHER, SESSIONMAKER, SETTINGS
 from buildsvc.web.openapi import describe

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from buildsvc.bindings import service
 from buildsvc.bindings.service import UnbindResult
-from buildsvc.sources.base import Credentials
+from buildsvc.sources import Credentials
 from buildsvc.web.forge_access import DEFAULT_URLS, source_access
 from buildsvc.web.jsonio import json_body, json_response, query_params
 from buildsvc.web.keys import ACCOUNT_ID

@@ -16,12 +16,12 @@ from typing import cast
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from buildsvc.bindings.errors import SourceNotBound, UnknownProvider
 from buildsvc.bindings.watch import WatchedClient
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
-from buildsvc.errors import NotFound, SourceError
-from buildsvc.repositories.errors import SourceNotBound
-from buildsvc.sources.base import (
+from buildsvc.errors import SourceError
+from buildsvc.sources import (
     Binding,
     Credentials,
     ProviderName,
@@ -41,9 +41,8 @@ class SourceAccess:
     def provider(self, name: str) -> SourceProvider:
         provider = self.providers.get(name)
         if provider is None:
-            raise NotFound(
+            raise UnknownProvider(
                 f"Unknown code source {name[:40]!r}.",
-                code="UNKNOWN_PROVIDER",
                 detail=f"available: {', '.join(sorted(self.providers)) or 'none'}",
             )
         return provider
@@ -102,7 +101,7 @@ def unprocessable(exc: SourceError) -> SourceError:
     permissions on the forge) must change, the service did not fail."""
     if exc.status == 422:
         return exc
-    return type(exc)(exc.message, detail=exc.detail, code=exc.code, status=422)
+    return type(exc)(exc.message, detail=exc.detail, status=422)
 
 
 def expiry_warning(expires_at: dt.date | None, today: dt.date, days: int) -> str | None:

@@ -20,14 +20,15 @@ import datetime as dt
 from sqlalchemy import update
 
 from buildsvc.bindings.access import SourceAccess, expiry_warning
+from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.bindings.service import BindingView
 from buildsvc.bindings.watch import OK, mark_broken
-from buildsvc.errors import NotFound, SourceError, SourceUnreachable
+from buildsvc.errors import SourceError, SourceUnreachable
 from buildsvc.store.models import SourceBinding
 
 
-def _not_bound(provider: str) -> NotFound:
-    return NotFound(f"No {provider} account is bound.", code="SOURCE_NOT_BOUND")
+def _not_bound(provider: str) -> SourceNotBound:
+    return SourceNotBound(f"No {provider} account is bound.")
 
 
 async def check_binding(access: SourceAccess, account_id: int, provider: str) -> BindingView:

@@ -20,8 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import SourceAccess, binding_row, expiry_warning, unprocessable
-from buildsvc.errors import Conflict, NotFound, SourceError
-from buildsvc.sources.base import Credentials, Namespace, SourceRepository
+from buildsvc.bindings.errors import BindConflict, SourceInUse, SourceNotBound
+from buildsvc.errors import SourceError
+from buildsvc.sources import Credentials, Namespace, SourceRepository
 from buildsvc.store.models import ImageRepository, SourceBinding
 
 UNBIND_CONCURRENCY = 8
@@ -69,9 +70,7 @@ async def bind(access: SourceAccess, account_id: int, credentials: Credentials) 
                 row = SourceBinding(account_id=account_id, provider=binding.provider)
                 session.add(row)
             elif row.url != binding.url and await _linked_count(session, account_id, row):
-                raise Conflict(
-                    "Image repositories still link to the bound instance.",
-                    code="SOURCE_IN_USE",
+                raise SourceInUse(
                     detail=f"unbind {row.url} first, or bind the same URL to renew the token",
                 )
             row.url = binding.url
@@ -87,7 +86,7 @@ async def bind(access: SourceAccess, account_id: int, credentials: Credentials) 
             row.status = "ok"
             row.broken_reason = None
     except IntegrityError as exc:  # a concurrent bind of the same provider won
-        raise Conflict(code="BIND_CONFLICT", detail="another bind ran at the same time") from exc
+        raise BindConflict(detail="another bind ran at the same time") from exc
     return _view(access, row, binding.warnings)
 
 
@@ -114,7 +113,7 @@ async def unbind(access: SourceAccess, account_id: int, provider: str) -> Unbind
     async with access.sessionmaker() as session:
         row = await binding_row(session, account_id, provider)
         if row is None:
-            raise NotFound(f"No {provider} account is bound.", code="SOURCE_NOT_BOUND")
+            raise SourceNotBound(f"No {provider} account is bound.")
         statement = select(ImageRepository).where(
             ImageRepository.account_id == account_id,
             ImageRepository.provider == provider,

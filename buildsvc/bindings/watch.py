@@ -28,8 +28,9 @@ from typing import TypeVar
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.errors import Conflict, SourceError
-from buildsvc.sources.base import CommitState, Hook, Namespace, SourceClient, SourceRepository
+from buildsvc.bindings.errors import SourceBindingBroken
+from buildsvc.errors import SourceError
+from buildsvc.sources import CommitState, Hook, Namespace, SourceClient, SourceRepository
 from buildsvc.store.models import SourceBinding
 
 log = logging.getLogger(__name__)
@@ -45,14 +46,6 @@ _GIT_CREDENTIALS_REFUSED = (
     "returned error: 401",
     "invalid username or password",
 )
-
-
-class SourceBindingBroken(Conflict):
-    code = "SOURCE_BINDING_BROKEN"
-    default_message = (
-        "The source code repository site refused the token of the bound account; "
-        "bind the account again with a valid token."
-    )
 
 
 def broken_error(row: SourceBinding) -> SourceBindingBroken:

@@ -31,7 +31,7 @@ from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.errors import ServiceError
 from buildsvc.repositories.links import linked
-from buildsvc.sources.base import SourceClient, SourceProvider
+from buildsvc.sources import SourceClient, SourceProvider
 from buildsvc.store.models import BuildRule, ImageRepository, SourceBinding, utcnow
 from webhooks import Commit, PushEvent
 

@@ -48,7 +48,7 @@ from buildsvc.bindings.watch import BROKEN
 from buildsvc.builds.states import UNFINISHED, BuildStatus
 from buildsvc.builds.status_context import LEGACY
 from buildsvc.errors import ServiceError
-from buildsvc.sources.base import CommitState
+from buildsvc.sources import CommitState
 from buildsvc.store.models import Build, ImageRepository, SourceBinding
 
 log = logging.getLogger(__name__)

@@ -38,12 +38,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import webhooks
 from buildsvc.builds import commit_lookup, intake_db, queue
 from buildsvc.builds.intake_db import Parsed, Received
+from buildsvc.builds.intake_errors import (
+    HookNotFound,
+    WebhookPayloadInvalid,
+    WebhookSignatureInvalid,
+)
 from buildsvc.builds.writer import run_write
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
-from buildsvc.errors import InvalidInput, NotFound, Unauthenticated
+from buildsvc.errors import InvalidJson, NotFound
 from buildsvc.queue import LazyArqPool
-from buildsvc.sources.base import SourceProvider
+from buildsvc.sources import SourceProvider
 from buildsvc.store.models import ImageRepository, utcnow
 
 PING = "ping received"
@@ -94,7 +99,7 @@ async def _hook(deps: IntakeDeps, provider: str, key: str) -> _Hook:
         )
         row = (await session.execute(statement)).first()
     if row is None or row[1] is None:
-        raise NotFound("No such webhook.", code="HOOK_NOT_FOUND")
+        raise HookNotFound
     found = _Hook(row[0], deps.cipher.decrypt(row[1]))
     cache[(provider, key)] = found
     if len(cache) > HOOK_CACHE_SIZE:
@@ -113,10 +118,8 @@ async def receive(
     body = await read_body()
     try:
         webhooks.verify(provider, headers, body, hook.secret)
-    except webhooks.WebhookError as exc:
-        raise Unauthenticated(
-            "The webhook secret is missing or wrong.", code=exc.code, detail=exc.message
-        ) from exc
+    except webhooks.WebhookError as exc:  # a SignatureError: a stored hook's forge is known
+        raise WebhookSignatureInvalid(detail=exc.message) from exc
     parsed = _parse(provider, headers, body)
     if provider in commit_lookup.MESSAGELESS:  # its payloads may lack the commit message
         parsed = await commit_lookup.complete(deps, hook.repository_id, parsed)
@@ -173,10 +176,8 @@ def _parse(provider: str, headers: Mapping[str, str], body: bytes) -> Parsed:
     except webhooks.WebhookError as exc:
         if exc.reason == "too_deep":  # the code every JSON body too deep answers
             message = f"The webhook payload nests deeper than {webhooks.MAX_JSON_DEPTH} levels."
-            raise InvalidInput(message, code="INVALID_JSON", detail=exc.message) from exc
-        raise InvalidInput(
-            "The webhook payload is malformed.", code=exc.code, detail=exc.message
-        ) from exc
+            raise InvalidJson(message, detail=exc.message) from exc
+        raise WebhookPayloadInvalid(detail=exc.message) from exc
     delivery_id = events[0].delivery_id[:128] if events[0].delivery_id else None
     delivery_id = delivery_id or _fallback_id(headers, body)
     pushes = [e for e in events if isinstance(e, webhooks.PushEvent)]

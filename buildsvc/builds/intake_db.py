@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 import webhooks
+from buildsvc.builds.intake_errors import HookNotFound
 from buildsvc.builds.prepared import Prepared, RawConnection
 from buildsvc.builds.states import BuildStatus
 from buildsvc.builds.status_context import rule_contexts
@@ -35,7 +36,6 @@ from buildsvc.builds.triggers import (
     decide,
     unchecked,
 )
-from buildsvc.errors import NotFound
 from buildsvc.notifications import intake as notify
 from buildsvc.notifications.events import has_targets
 from buildsvc.repositories.rules import Rule
@@ -339,7 +339,7 @@ def _repository_rules(connection: RawConnection, repository_id: int) -> _Rules:
     if found is None:
         rows = _REPOSITORY_RULES.run(connection, {"repository_id": repository_id})
         if not rows:  # deleted since the hook was cached
-            raise NotFound("No such webhook.", code="HOOK_NOT_FOUND")
+            raise HookNotFound
         rules = [_rule(row[_REPOSITORY_COLUMNS:]) for row in rows if row[_REPOSITORY_COLUMNS]]
         repository = rows[0][:_REPOSITORY_COLUMNS]
         contexts = rule_contexts(repository[1], repository[2], rules)

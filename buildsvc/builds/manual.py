@@ -29,7 +29,8 @@ ServiceError
 │   └── RefNotMatched      400 REF_NOT_MATCHED (no chosen rule matches the ref)
 └── NotFound
     ├── RuleNotFound       404 RULE_NOT_FOUND
-    └── RefMissing         404 REF_NOT_FOUND (no such branch or tag on the forge)
+    └── RefNotFound        404 REF_NOT_FOUND (no such branch or tag on the forge;
+                                              ``buildsvc.sources``, as the adapters raise it)
 """
 
 from __future__ import annotations
@@ -53,8 +54,7 @@ from buildsvc.repositories import queries as repositories
 from buildsvc.repositories.errors import InvalidRule
 from buildsvc.repositories.links import source_link
 from buildsvc.repositories.rules import Rule, compile_rule, match_rules, parse_ref
-from buildsvc.sources import REF_NOT_FOUND
-from buildsvc.sources.base import SourceClient
+from buildsvc.sources import RefNotFound, SourceClient
 from buildsvc.store.models import Build, BuildRule, ImageRepository, utcnow
 
 TRIGGERS = ("api", "console")
@@ -73,11 +73,6 @@ class RefNotMatched(InvalidInput):
 class RuleNotFound(NotFound):
     code = "RULE_NOT_FOUND"
     default_message = "The build rule was not found in this image repository."
-
-
-class RefMissing(NotFound):
-    code = REF_NOT_FOUND  # the code the forge adapters use for the same situation
-    default_message = "The branch, tag or commit does not exist."
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +132,7 @@ async def _lookup(client: SourceClient, source_repository: str, full_ref: str) -
     """The commit ``full_ref`` names on the forge, or None when it does not exist."""
     try:
         return await client.resolve_ref(source_repository, full_ref)
-    except NotFound as exc:
-        if exc.code != REF_NOT_FOUND:
-            raise
+    except RefNotFound:
         return None
 
 
@@ -179,7 +172,7 @@ async def start_build(
         statuses.report(superseded, "superseded")
         return builds
     if not existing:
-        raise RefMissing(detail=_missing(candidates, link.repository))
+        raise RefNotFound(detail=_missing(candidates, link.repository))
     which = f"rule {request.rule_id}" if request.rule_id is not None else "any rule"
     raise RefNotMatched(
         detail=f"{' and '.join(existing)} {'does' if len(existing) == 1 else 'do'} not match "

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from buildsvc.sources.common import bounded
+from buildsvc.sources import bounded
 
 LEGACY = "buildsvc"
 MAX_LENGTH = 100

@@ -10,13 +10,12 @@ from __future__ import annotations
 from typing import Literal
 
 from buildsvc.errors import SourceUnreachable
-from buildsvc.sources.failures import SOURCE_URL_NOT_ALLOWED
-from buildsvc.sources.urls import INVALID_SOURCE_URL
+from buildsvc.sources import InvalidSourceUrl, SourceUrlNotAllowed
 
 __all__ = ["BindField", "wrong_field"]
 
 BindField = Literal["url", "username", "token", "ca_cert"]
-_URL_CODES = frozenset({INVALID_SOURCE_URL, SOURCE_URL_NOT_ALLOWED, SourceUnreachable.code})
+_URL_CODES = frozenset({InvalidSourceUrl.code, SourceUrlNotAllowed.code, SourceUnreachable.code})
 
 
 def wrong_field(code: str, detail: str | None, *, has_url: bool) -> BindField:

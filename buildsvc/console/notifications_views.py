@@ -19,7 +19,7 @@ from buildsvc.errors import InvalidInput, NotFound, ServiceError
 from buildsvc.notifications import jobs, targets
 from buildsvc.notifications.schemas import ALL_EVENTS, NotificationCreate, NotificationPatch
 from buildsvc.repositories import queries
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from buildsvc.web.jsonio import describe_validation_error
 from buildsvc.web.keys import ARQ, CIPHER, SESSIONMAKER, SETTINGS
 from buildsvc.web.openapi import hidden

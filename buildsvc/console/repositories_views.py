@@ -21,10 +21,11 @@ from buildsvc.console.rule_form import (
     rules_from_rows,
     stored_secrets,
 )
-from buildsvc.errors import NotFound, ServiceError
+from buildsvc.errors import ServiceError
 from buildsvc.registry import namespaces
 from buildsvc.repositories import queries, service
 from buildsvc.repositories.badges import badge_paths
+from buildsvc.repositories.errors import RepositoryNotFound
 from buildsvc.repositories.schemas import RepositoryPatch, default_rules
 from buildsvc.web.forge_access import source_access
 from buildsvc.web.keys import ARQ, CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
@@ -42,7 +43,7 @@ RECENT = 10
 def _repository_id(request: web.Request) -> int:
     raw = request.match_info["repository_id"]
     if not raw.isdigit() or len(raw) > 18:
-        raise NotFound("Image repository not found.", code="REPOSITORY_NOT_FOUND")
+        raise RepositoryNotFound
     return int(raw)
 
 

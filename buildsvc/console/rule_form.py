@@ -79,8 +79,9 @@ class StoredRule(Protocol):
 class RuleFieldError(InvalidRule):
     """An invalid rule, naming its position among the submitted rules and its field."""
 
-    def __init__(self, row: int, field: str, problem: str) -> None:
-        super().__init__(detail=f"Rule {row + 1}, {LABELS.get(field, field)}{problem}")
+    def __init__(self, row: int = 0, field: str = "", problem: str = "") -> None:
+        label = LABELS.get(field, field)
+        super().__init__(detail=f"Rule {row + 1}, {label}{problem}" if field else None)
         self.row = row
         self.field = field
 

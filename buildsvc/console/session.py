@@ -37,6 +37,13 @@ CSRF_HEADER = "X-CSRF-Token"
 CONSOLE_SESSION = web.RequestKey("console_session", object)
 
 
+class CsrfFailed(Forbidden):
+    """A console form came back without the token its page was served with."""
+
+    code = "CSRF_FAILED"
+    default_message = "The form expired; reload the page and try again."
+
+
 @dataclass(frozen=True, slots=True)
 class ConsoleSession:
     account_id: int
@@ -139,7 +146,7 @@ async def check_csrf(request: web.Request, session: ConsoleSession) -> None:
     ):
         given = str((await request.post()).get(CSRF_FIELD, ""))
     if not _same(given, session.csrf):
-        raise Forbidden("The form expired; reload the page and try again.", code="CSRF_FAILED")
+        raise CsrfFailed
 
 
 def login_csrf_value(request: web.Request) -> tuple[str, bool]:
@@ -157,4 +164,4 @@ def set_login_csrf(request: web.Request, response: web.StreamResponse, value: st
 
 def check_login_csrf(request: web.Request, given: str | None) -> None:
     if not _same(given, request.cookies.get(LOGIN_CSRF_COOKIE, "")):
-        raise Forbidden("The form expired; reload the page and try again.", code="CSRF_FAILED")
+        raise CsrfFailed

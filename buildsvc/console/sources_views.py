@@ -17,7 +17,7 @@ from buildsvc.console.render import (
     page,
 )
 from buildsvc.errors import ServiceError
-from buildsvc.sources.base import Credentials, ProviderName
+from buildsvc.sources import Credentials, ProviderName
 from buildsvc.web.forge_access import DEFAULT_URLS, source_access
 from buildsvc.web.openapi import hidden
 from buildsvc.web.responses.sources import BindingOut

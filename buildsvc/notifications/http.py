@@ -19,8 +19,7 @@ from urllib.parse import urlsplit
 import requests
 
 from buildsvc.notifications.errors import TargetUrlInvalid, TargetUrlNotAllowed
-from buildsvc.sources.network import AddressPolicy, ForbiddenAddress, resolve_checked
-from buildsvc.sources.transport import PinnedAdapter
+from buildsvc.sources import AddressPolicy, ForbiddenAddress, PinnedAdapter, resolve_checked
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,7 @@ from buildsvc.crypto import Cipher
 from buildsvc.notifications import http, messages
 from buildsvc.notifications.events import Event
 from buildsvc.notifications.targets import abandon_pending
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import NotificationDelivery, NotificationTarget, utcnow
 
 log = logging.getLogger(__name__)

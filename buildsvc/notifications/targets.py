@@ -20,7 +20,7 @@ from buildsvc.notifications.http import check_url, display_url
 from buildsvc.notifications.messages import new_secret
 from buildsvc.notifications.schemas import NotificationCreate, NotificationPatch
 from buildsvc.repositories import queries as repositories
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import NotificationDelivery, NotificationTarget, utcnow
 
 ABANDONED = "abandoned"  # pending when its target was disabled: never sent

@@ -5,7 +5,6 @@ ServiceError (buildsvc.errors)
 │   ├── InvalidNamespace            400 INVALID_NAMESPACE
 │   ├── InvalidPermission           400 INVALID_PERMISSION (detail names the entry)
 │   ├── InvalidRobotName            400 INVALID_ROBOT_NAME
-│   ├── InvalidRepositoryName       400 INVALID_NAME
 │   ├── InvalidNetwork              400 INVALID_NETWORK
 │   └── WeakPassword                400 WEAK_PASSWORD
 ├── Forbidden
@@ -21,6 +20,9 @@ ServiceError (buildsvc.errors)
     ├── NamespaceExists             409 NAMESPACE_EXISTS (this account holds it already)
     ├── NamespaceNotEmpty           409 NAMESPACE_NOT_EMPTY
     └── RobotExists                 409 ROBOT_EXISTS
+
+A repository name that is not valid is the image repositories' own
+``buildsvc.repositories.errors.InvalidRepositoryName``.
 
 The token endpoint's refusals are not service errors: Distribution's clients want a bare
 401, so ``principals.BadCredentials`` never reaches the error middleware.
@@ -44,11 +46,6 @@ class InvalidPermission(InvalidInput):
 class InvalidRobotName(InvalidInput):
     code = "INVALID_ROBOT_NAME"
     default_message = "The robot name is not valid."
-
-
-class InvalidRepositoryName(InvalidInput):
-    code = "INVALID_NAME"
-    default_message = "The image repository name is not valid."
 
 
 class InvalidNetwork(InvalidInput):

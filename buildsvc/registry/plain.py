@@ -14,9 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.registry import namespaces
-from buildsvc.registry.errors import InvalidRepositoryName
 from buildsvc.registry.names import is_component
-from buildsvc.repositories.errors import RepositoryExists
+from buildsvc.repositories.errors import InvalidRepositoryName, RepositoryExists
 from buildsvc.store.models import ImageRepository
 
 Visibility = Literal["private", "public"]

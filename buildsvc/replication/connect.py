@@ -17,7 +17,7 @@ import ssl
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from buildsvc.sources.network import AddressPolicy, resolve_checked
+from buildsvc.sources import AddressPolicy, resolve_checked
 
 __all__ = ["CheckedResolver", "open_session"]
 

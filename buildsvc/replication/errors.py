@@ -44,7 +44,7 @@ class CopyFailed(ServiceError):
     default_message = "Copying the image to the destination registry failed."
     transient = False
 
-    def __init__(self, *, detail: str, registry_code: str | None = None) -> None:
+    def __init__(self, *, detail: str | None = None, registry_code: str | None = None) -> None:
         super().__init__(detail=detail)
         self.registry_code = registry_code or self.code
 
@@ -62,7 +62,8 @@ class RegistryUnreachable(CopyFailed):
 
     code = "REGISTRY_UNREACHABLE"
     status = 503
-    default_message = "A registry could not be reached; the copy is retried."
+    # The words of ``registry.errors.RegistryUnreachable``: one code, one message.
+    default_message = "The registry could not be reached. Please try again later."
     transient = True
 
 

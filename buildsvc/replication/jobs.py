@@ -36,7 +36,7 @@ from buildsvc.replication.errors import CopyFailed, Superseded
 from buildsvc.replication.plan import Planned, plan_push
 from buildsvc.replication.registry_api import Endpoint, RegistryClient
 from buildsvc.replication.source import source_endpoint
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 
 __all__ = [
     "DEPS",

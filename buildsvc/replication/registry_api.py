@@ -28,7 +28,7 @@ from buildsvc.replication.errors import (
     RegistryRefused,
     RegistryUnreachable,
 )
-from buildsvc.sources.network import ForbiddenAddress
+from buildsvc.sources import ForbiddenAddress
 
 __all__ = ["Endpoint", "RegistryClient"]
 

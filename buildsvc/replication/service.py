@@ -28,7 +28,7 @@ from buildsvc.replication.schemas import (
     check_rule,
 )
 from buildsvc.repositories import queries as repository_queries
-from buildsvc.sources.network import AddressPolicy, ForbiddenAddress, resolve_checked
+from buildsvc.sources import AddressPolicy, ForbiddenAddress, resolve_checked
 from buildsvc.store.models import Build, ImageRepository, Replication, ReplicationRule
 
 __all__ = [

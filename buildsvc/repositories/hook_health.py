@@ -24,11 +24,12 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.bindings.access import SourceAccess, unprocessable
-from buildsvc.errors import Conflict, ServiceError, SourceError
+from buildsvc.errors import ServiceError, SourceError
 from buildsvc.repositories import queries
+from buildsvc.repositories.errors import HookChanged
 from buildsvc.repositories.links import linked, source_link
 from buildsvc.repositories.service import hook_url
-from buildsvc.sources.base import SourceClient
+from buildsvc.sources import SourceClient
 from buildsvc.store.models import Delivery, ImageRepository, utcnow
 
 log = logging.getLogger(__name__)
@@ -139,11 +140,7 @@ async def recreate(access: SourceAccess, account_id: int, repository_id: int) ->
     if cast(CursorResult[Any], result).rowcount != 1:
         await asyncio.shield(_drop(client, full_path, hook.id))
         await queries.get_repository(access.sessionmaker, account_id, repository_id)  # 404?
-        raise Conflict(
-            "The hook was re-created meanwhile.",
-            code="HOOK_CHANGED",
-            detail="another request replaced it first; read the repository again",
-        )
+        raise HookChanged(detail="another request replaced it first; read the repository again")
     repository.forge_hook_id = hook.id
     state = HookState(hook.id, True, hook.enabled, utcnow())
     return Inspection(repository, state, await last_delivery(access.sessionmaker, repository_id))

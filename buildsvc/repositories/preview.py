@@ -29,14 +29,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from buildsvc.bindings.access import SourceAccess
-from buildsvc.errors import InvalidInput, NotFound, ServiceError
+from buildsvc.bindings.errors import SourceNotBound
+from buildsvc.errors import NotFound, ServiceError
 from buildsvc.repositories import queries
-from buildsvc.repositories.errors import InvalidRule
+from buildsvc.repositories.errors import InvalidRef, InvalidRule
 from buildsvc.repositories.links import source_link
 from buildsvc.repositories.rule_warnings import rule_warnings
 from buildsvc.repositories.rules import Rule, RuleType, compile_rule, match_rules, parse_ref
 from buildsvc.repositories.schemas import RuleIn, prepare_rules
-from buildsvc.sources import REF_NOT_FOUND
+from buildsvc.sources import RefNotFound
 from buildsvc.store.models import BuildRule, ImageRepository, utcnow
 
 SAMPLE_SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -129,11 +130,7 @@ def candidates(ref: str) -> list[tuple[RuleType, str]]:
     if parsed is not None:
         return [parsed]
     if not text or text.startswith("refs/"):
-        raise InvalidInput(
-            "The ref is not a branch or tag.",
-            code="INVALID_REF",
-            detail="ref: a branch or tag name, refs/heads/<branch> or refs/tags/<tag>",
-        )
+        raise InvalidRef(detail="ref: a branch or tag name, refs/heads/<branch> or refs/tags/<tag>")
     return [("branch", text), ("tag", text)]
 
 
@@ -148,12 +145,18 @@ async def _resolve(
             return await client.resolve_ref(link.repository, full_ref), None
     except TimeoutError:
         return None, f"the forge did not answer within {RESOLVE_SECONDS:g} s; sample commit used"
-    except NotFound as exc:
-        if exc.code != REF_NOT_FOUND:
-            raise
+    except RefNotFound:
         return None, f"{full_ref} does not exist on the forge yet; sample commit used"
+    except SourceNotBound as exc:  # a NotFound, but the preview goes on without the forge
+        return None, _unknown_commit(exc)
+    except NotFound:
+        raise
     except ServiceError as exc:
-        return None, f"{exc.code}: {exc.detail or exc.message}; sample commit used"
+        return None, _unknown_commit(exc)
+
+
+def _unknown_commit(exc: ServiceError) -> str:
+    return f"{exc.code}: {exc.detail or exc.message}; sample commit used"
 
 
 async def preview(

@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.errors import NotFound
+from buildsvc.repositories.errors import RepositoryNotFound
 from buildsvc.store.models import Delivery, ImageRepository
 
 
-def not_found(repository_id: int) -> NotFound:
-    return NotFound(f"Image repository {repository_id} not found.", code="REPOSITORY_NOT_FOUND")
+def not_found(repository_id: int) -> RepositoryNotFound:
+    return RepositoryNotFound(f"Image repository {repository_id} not found.")
 
 
 async def load(session: AsyncSession, account_id: int, repository_id: int) -> ImageRepository:

@@ -13,8 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from buildsvc.errors import InvalidInput
-from buildsvc.repositories.errors import InvalidRule
+from buildsvc.repositories.errors import InvalidRepositoryName, InvalidRule
 from buildsvc.repositories.paths import MAX_GLOBS, GlobError, compile_glob
 from buildsvc.repositories.rules import PATTERN_HELP, TAG_HELP, compile_rule
 
@@ -84,9 +83,7 @@ def check_image_name(namespace: str, name: str) -> None:
     """Namespace and name must each be a Docker repository path component."""
     for field, value in (("namespace", namespace), ("name", name)):
         if not _NAME.fullmatch(value):
-            raise InvalidInput(
-                "The image repository name is not valid.",
-                code="INVALID_NAME",
+            raise InvalidRepositoryName(
                 detail=f"{field}: lowercase letters, digits and single '.', '_' or '-' "
                 "between them",
             )

@@ -27,14 +27,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import SourceAccess, unprocessable
+from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.crypto import Cipher
 from buildsvc.errors import InvalidInput, SourceError
 from buildsvc.repositories import queries
-from buildsvc.repositories.errors import (
-    RepositoryExists,
-    RepositoryLimitExceeded,
-    SourceNotBound,
-)
+from buildsvc.repositories.errors import RepositoryExists, RepositoryLimitExceeded
 from buildsvc.repositories.links import linked
 from buildsvc.repositories.schemas import (
     RepositoryCreate,
@@ -44,7 +41,7 @@ from buildsvc.repositories.schemas import (
     prepare_rules,
 )
 from buildsvc.secret_args import encrypt_secrets
-from buildsvc.sources.base import Hook, SourceClient
+from buildsvc.sources import Hook, SourceClient
 from buildsvc.store.models import Account, BuildRule, ImageRepository
 
 log = logging.getLogger(__name__)

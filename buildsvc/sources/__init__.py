@@ -1,8 +1,12 @@
 """Code sources: one adapter per forge behind the interface of ``base.py``.
 
-Public names only; the modules behind them (``gitlab.py``, ``transport.py`` ...) are
-implementation. Failures surface as ``buildsvc.errors.SourceUnreachable`` or
-``SourceErrorResponse`` (and ``InvalidInput`` for URL and certificate problems).
+Public names only: code outside ``sources/`` imports from here, never from the modules
+behind them (``transport.py``, ``gitlab/provider.py`` ...), which are implementation. One
+folder per forge: ``github/``, ``gitlab/`` and ``bitbucket/`` (Cloud and Server); what
+they share (``base``, ``common``, ``failures``, ``transport``, ``network``, ``urls``)
+stays here, and ``registry`` builds one provider per forge. Failures surface as
+``buildsvc.errors.SourceUnreachable`` or ``SourceErrorResponse``; URL, certificate and
+ref problems as the classes of ``errors.py``.
 """
 
 from __future__ import annotations
@@ -18,22 +22,21 @@ from buildsvc.sources.base import (
     SourceProvider,
     SourceRepository,
 )
-from buildsvc.sources.bitbucket import BitbucketProvider
-from buildsvc.sources.bitbucket_server import BitbucketServerProvider
-from buildsvc.sources.common import REF_NOT_FOUND
-from buildsvc.sources.failures import SOURCE_URL_NOT_ALLOWED
+from buildsvc.sources.bitbucket import BitbucketProvider, BitbucketServerProvider
+from buildsvc.sources.common import bounded
+from buildsvc.sources.errors import (
+    InvalidCaCert,
+    InvalidSourceUrl,
+    RefNotFound,
+    SourceUrlNotAllowed,
+)
 from buildsvc.sources.github import GitHubProvider
 from buildsvc.sources.gitlab import GitLabProvider
 from buildsvc.sources.network import AddressPolicy, ForbiddenAddress, resolve_checked
 from buildsvc.sources.registry import build_providers
-from buildsvc.sources.transport import INVALID_CA_CERT
-from buildsvc.sources.urls import INVALID_SOURCE_URL
+from buildsvc.sources.transport import PinnedAdapter
 
 __all__ = [
-    "INVALID_CA_CERT",
-    "INVALID_SOURCE_URL",
-    "REF_NOT_FOUND",
-    "SOURCE_URL_NOT_ALLOWED",
     "AddressPolicy",
     "Binding",
     "BitbucketProvider",
@@ -44,11 +47,17 @@ __all__ = [
     "GitHubProvider",
     "GitLabProvider",
     "Hook",
+    "InvalidCaCert",
+    "InvalidSourceUrl",
     "Namespace",
+    "PinnedAdapter",
     "ProviderName",
+    "RefNotFound",
     "SourceClient",
     "SourceProvider",
     "SourceRepository",
+    "SourceUrlNotAllowed",
+    "bounded",
     "build_providers",
     "resolve_checked",
 ]

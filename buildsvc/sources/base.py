@@ -2,7 +2,7 @@
 
 A provider is a factory (``SourceProvider``) that checks binding information and opens
 a ``SourceClient`` for a stored binding. Everything here is forge-neutral; the
-adapters (``gitlab.py`` ...) translate their client library's answers into these
+adapters (``gitlab/provider.py`` ...) translate their client library's answers into these
 types and every client or network exception into ``SourceUnreachable`` or
 ``SourceErrorResponse`` (``buildsvc.errors``) at their boundary.
 

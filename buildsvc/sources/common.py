@@ -14,14 +14,14 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Generic, Protocol, TypeVar
 
-from buildsvc.errors import InvalidInput, NotFound
+from buildsvc.errors import InvalidInput
 from buildsvc.sources.base import Binding, Credentials, ProviderName
+from buildsvc.sources.errors import RefNotFound
 from buildsvc.sources.failures import Context, UnexpectedAnswer, check_address, run_blocking
 from buildsvc.sources.network import AddressPolicy
 
 S = TypeVar("S")
 T = TypeVar("T")
-REF_NOT_FOUND = "REF_NOT_FOUND"
 # A call is a connect plus a read; a bind makes up to five calls; a listing follows
 # pages (30 of them at full timeout).
 CALL_DEADLINE, BIND_DEADLINE, LIST_DEADLINE = 2, 6, 30
@@ -62,11 +62,7 @@ def bounded(text: str, limit: int) -> str:
 def found_ref(sha: str | None, ref: str, full_path: str) -> str:
     """``sha``, or the ``REF_NOT_FOUND`` error when the forge knows no such ref."""
     if sha is None:
-        raise NotFound(
-            "The branch, tag or commit does not exist.",
-            code=REF_NOT_FOUND,
-            detail=f"no branch, tag or commit {ref} in {full_path}",
-        )
+        raise RefNotFound(detail=f"no branch, tag or commit {ref} in {full_path}")
     return sha
 
 

@@ -10,7 +10,7 @@ thread and the deadline). What comes out is one of::
                                                decode (RecursionError), redirect of a write
                                                (python-gitlab, PyGithub, atlassian-python-api
                                                and requests.HTTPError from raise_for_status)
-    InvalidInput        SOURCE_URL_NOT_ALLOWED the host resolves into a refused network
+    SourceUrlNotAllowed SOURCE_URL_NOT_ALLOWED the host resolves into a refused network
 
 with a ``detail`` naming the cause. Details are scrubbed of the token (and anything
 that looks like one) and cut to a readable length, because they reach users and logs.
@@ -45,12 +45,12 @@ from github.GithubException import (
     TwoFactorException,
 )
 
-from buildsvc.errors import InvalidInput, ServiceError, SourceErrorResponse, SourceUnreachable
+from buildsvc.errors import ServiceError, SourceErrorResponse, SourceUnreachable
+from buildsvc.sources.errors import SourceUrlNotAllowed
 from buildsvc.sources.network import AddressPolicy, ForbiddenAddress, resolve_checked
 
 T = TypeVar("T")
 
-SOURCE_URL_NOT_ALLOWED = "SOURCE_URL_NOT_ALLOWED"
 MAX_DETAIL = 400
 _TOKENISH = re.compile(
     r"\b(glpat|gloas|gldt|ghp|gho|ghu|ghs|github_pat|ATBB|ATCTT|BBDC)[-_][\w-]+"
@@ -420,11 +420,7 @@ def _answer_detail(exc: BaseException, ctx: Context) -> str | None:
 def translate(exc: BaseException, ctx: Context) -> ServiceError | None:
     """The service error for a client/network exception, or None if it is not one."""
     if isinstance(exc, ForbiddenAddress):
-        return InvalidInput(
-            "The source URL points to a network this service may not contact.",
-            code=SOURCE_URL_NOT_ALLOWED,
-            detail=scrub(_text(exc), ctx.secrets),
-        )
+        return SourceUrlNotAllowed(detail=scrub(_text(exc), ctx.secrets))
     response = _answer_detail(exc, ctx)
     if response is None and isinstance(exc, gitlab.exceptions.GitlabError | GithubException):
         # A client error without a status: the network failure it wraps, if any.

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from buildsvc.config import Settings
 from buildsvc.sources.base import SourceProvider
-from buildsvc.sources.bitbucket import BitbucketProvider
-from buildsvc.sources.bitbucket_server import BitbucketServerProvider
+from buildsvc.sources.bitbucket import BitbucketProvider, BitbucketServerProvider
 from buildsvc.sources.github import GitHubProvider
 from buildsvc.sources.gitlab import GitLabProvider
 

@@ -34,12 +34,11 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection as urllib3_connection
 
-from buildsvc.errors import InvalidInput
+from buildsvc.sources.errors import InvalidCaCert
 from buildsvc.sources.failures import UnexpectedAnswer
 from buildsvc.sources.network import AddressPolicy, resolve_checked
 
 TOKEN_HEADERS = ("PRIVATE-TOKEN", "Authorization", "JOB-TOKEN")
-INVALID_CA_CERT = "INVALID_CA_CERT"
 
 
 def _pinned_connect(conn: HTTPConnection, policy: AddressPolicy) -> socket.socket:
@@ -143,21 +142,13 @@ class GuardedSession(requests.Session):
 
 
 def validate_ca_cert(pem: str) -> str:
-    """The PEM text if it holds at least one X.509 certificate; else InvalidInput."""
+    """The PEM text if it holds at least one X.509 certificate; else ``InvalidCaCert``."""
     try:
         certificates = x509.load_pem_x509_certificates(pem.strip().encode())
     except ValueError as exc:
-        raise InvalidInput(
-            "The CA certificate is not valid.",
-            code=INVALID_CA_CERT,
-            detail=f"ca_cert must be one or more PEM certificates: {exc}",
-        ) from None
+        raise InvalidCaCert(detail=f"ca_cert must be one or more PEM certificates: {exc}") from None
     if not certificates:
-        raise InvalidInput(
-            "The CA certificate is not valid.",
-            code=INVALID_CA_CERT,
-            detail="ca_cert holds no PEM certificate",
-        )
+        raise InvalidCaCert(detail="ca_cert holds no PEM certificate")
     return pem.strip() + "\n"
 
 

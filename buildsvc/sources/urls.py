@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from buildsvc.errors import InvalidInput
 from buildsvc.sources.base import ProviderName
+from buildsvc.sources.errors import InvalidSourceUrl
 
-INVALID_SOURCE_URL = "INVALID_SOURCE_URL"
 # What to type instead, in each forge's own terms (closes every refusal's detail).
 ROOT_URL_HINTS: dict[ProviderName, str] = {
     "gitlab": "enter the instance root URL, e.g. https://gitlab.example.com",
@@ -43,16 +42,12 @@ class RootUrl:
         return bool(self.path)
 
 
-def invalid_url(reason: str, provider: ProviderName) -> InvalidInput:
-    return InvalidInput(
-        "The source URL is not an instance root URL.",
-        code=INVALID_SOURCE_URL,
-        detail=f"{reason}; {ROOT_URL_HINTS[provider]}",
-    )
+def invalid_url(reason: str, provider: ProviderName) -> InvalidSourceUrl:
+    return InvalidSourceUrl(detail=f"{reason}; {ROOT_URL_HINTS[provider]}")
 
 
 def parse_root_url(raw: str, provider: ProviderName) -> RootUrl:
-    """Normalise ``raw`` or raise ``InvalidInput`` (code ``INVALID_SOURCE_URL``)."""
+    """Normalise ``raw`` or raise ``InvalidSourceUrl``."""
     text = raw.strip()
     try:
         parts = urlsplit(text)

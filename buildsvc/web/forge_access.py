@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from buildsvc.bindings.access import SourceAccess
-from buildsvc.sources.base import SourceProvider
+from buildsvc.sources import SourceProvider
 from buildsvc.web.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
 
 # What "url" means when a client leaves it out (hosted forges).

@@ -24,7 +24,7 @@ from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ValidationError
 
 import webhooks
-from buildsvc.errors import InvalidInput, NotFound
+from buildsvc.errors import InvalidInput, InvalidJson, NotFound
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,21 +54,14 @@ def validate(model: type[M], data: Any) -> M:
 async def json_body(request: web.Request, model: type[M]) -> M:
     raw = await request.read()
     if not raw.strip():
-        raise InvalidInput(
-            "The request body is empty; a JSON object is expected.", code="INVALID_JSON"
-        )
+        raise InvalidJson("The request body is empty; a JSON object is expected.")
     # Before parsing: json.loads, validation and json.dumps all recurse per level.
     if webhooks.json_too_deep(raw):
-        raise InvalidInput(
-            f"The request body nests deeper than {webhooks.MAX_JSON_DEPTH} levels.",
-            code="INVALID_JSON",
-        )
+        raise InvalidJson(f"The request body nests deeper than {webhooks.MAX_JSON_DEPTH} levels.")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput(
-            "The request body is not valid JSON.", code="INVALID_JSON", detail=str(exc)
-        ) from exc
+        raise InvalidJson(detail=str(exc)) from exc
     return validate(model, data)
 
 

@@ -18,7 +18,7 @@ from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.queue import LazyArqPool
 from buildsvc.registry.server import TokenServer
-from buildsvc.sources.base import SourceProvider
+from buildsvc.sources import SourceProvider
 
 # Application state
 SETTINGS = web.AppKey("settings", Settings)

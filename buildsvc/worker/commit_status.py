@@ -18,7 +18,7 @@ from buildsvc.bindings.watch import BROKEN
 from buildsvc.builds.forge_status import build_page_url
 from buildsvc.builds.states import BuildStatus
 from buildsvc.errors import ServiceError
-from buildsvc.sources.base import CommitState
+from buildsvc.sources import CommitState
 from buildsvc.store.models import Build
 from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps

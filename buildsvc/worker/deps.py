@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
-from buildsvc.sources.registry import build_providers
+from buildsvc.sources import build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker, ping
 from buildsvc.worker.registry_labels import registry_is_insecure
 

@@ -79,18 +79,22 @@ class BuildContextNotFound(BuildError):
     code = "BUILD_CONTEXT_NOT_FOUND"
     default_message = "The build context directory was not found in the repository."
 
-    def __init__(self, path: str, *, detail: str | None = None) -> None:
+    def __init__(self, path: str | None = None, *, detail: str | None = None) -> None:
         self.path = path
-        super().__init__(detail=detail or f"build context {path!r} not found")
+        super().__init__(
+            detail=detail or (f"build context {path!r} not found" if path is not None else None)
+        )
 
 
 class DockerfileNotFound(BuildError):
     code = "DOCKERFILE_NOT_FOUND"
     default_message = "The Dockerfile was not found in the build context."
 
-    def __init__(self, path: str, *, detail: str | None = None) -> None:
+    def __init__(self, path: str | None = None, *, detail: str | None = None) -> None:
         self.path = path
-        super().__init__(detail=detail or f"Dockerfile {path!r} not found")
+        super().__init__(
+            detail=detail or (f"Dockerfile {path!r} not found" if path is not None else None)
+        )
 
 
 class BuildFailed(BuildError):
@@ -100,13 +104,15 @@ class BuildFailed(BuildError):
     code = "BUILD_FAILED"
     default_message = "The image build failed."
 
-    def __init__(self, error: str, *, step: str | None, last_lines: Sequence[str]) -> None:
+    def __init__(
+        self, error: str = "", *, step: str | None = None, last_lines: Sequence[str] = ()
+    ) -> None:
         self.error = error
         self.step = step
         self.last_lines = list(last_lines)
         head = f"{step}: {error}" if step else error
         tail = "\n".join(self.last_lines)
-        super().__init__(detail=f"{head}\nlast lines of output:\n{tail}" if tail else head)
+        super().__init__(detail=f"{head}\nlast lines of output:\n{tail}" if tail else head or None)
 
 
 class BuildCancelled(BuildError):

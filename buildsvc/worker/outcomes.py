@@ -5,8 +5,10 @@ Recorded on the build like the step failures of ``buildsvc.worker.errors``::
     ServiceError
     ├── BuildTimedOut       BUILD_TIMEOUT (status timed_out)
     ├── WorkerLost          WORKER_LOST (status failed, after the retry)
-    ├── SourceNotBound      SOURCE_NOT_BOUND (status failed: the forge account was unbound)
     └── InternalBuildError  INTERNAL_ERROR (status failed: a bug or an outage; logged)
+
+A build whose forge account was unbound meanwhile fails with
+``buildsvc.bindings.errors.SourceNotBound``.
 
 ``NotOwner`` is control flow, not an outcome: the build stopped being this worker's
 (cancelled, requeued after a missed heartbeat), so the worker stops without touching it.
@@ -41,12 +43,6 @@ class WorkerLost(ServiceError):
     code = "WORKER_LOST"
     status = 503
     default_message = "The worker running the build stopped responding."
-
-
-class SourceNotBound(ServiceError):
-    code = "SOURCE_NOT_BOUND"
-    status = 409
-    default_message = "The code source account of this repository is no longer bound."
 
 
 class InternalBuildError(ServiceError):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
+from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
 from buildsvc.builds import registry_login as build_login
 from buildsvc.builds.queries import last_pushed
@@ -34,7 +35,7 @@ from buildsvc.worker.errors import RegistryError, SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
 from buildsvc.worker.image_size import pushed_size
 from buildsvc.worker.logs import BuildLog
-from buildsvc.worker.outcomes import NotOwner, Pushed, SourceNotBound
+from buildsvc.worker.outcomes import NotOwner, Pushed
 from buildsvc.worker.registry_cache import NO_PREVIOUS, cache_source
 from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
@@ -52,7 +53,10 @@ class GitCredentials:
 def git_credentials(deps: WorkerDeps, job: Job) -> GitCredentials:
     """The bound account's git credentials, decrypted only in memory."""
     if job.binding is None:
-        raise SourceNotBound(detail=f"bind a {job.provider} account again to build this repository")
+        raise SourceNotBound(
+            "The code source account of this repository is no longer bound.",
+            detail=f"bind a {job.provider} account again to build this repository",
+        )
     if job.binding.status == BROKEN:  # the forge refused the token: fail now, not at clone
         raise broken_error(job.binding)
     binding, credentials = deps.access.restore(job.binding)

@@ -59,8 +59,6 @@ LAYERS: tuple[Layer, ...] = (
 # (a stale one fails ``test_allowances_are_still_needed``), so the merger deletes it.
 ALLOWED_UPWARD: frozenset[tuple[str, str]] = frozenset(
     {
-        # SourceNotBound moves to bindings/ (errors as classes).
-        ("buildsvc.bindings.access", "buildsvc.repositories.errors"),
         # builds/prepared.py moves to store/fastpath/ (the raw SQLite writer).
         ("buildsvc.notifications.intake", "buildsvc.builds.prepared"),
     }

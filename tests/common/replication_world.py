@@ -22,7 +22,7 @@ from buildsvc.crypto import Cipher
 from buildsvc.replication import service
 from buildsvc.replication.jobs import DEPS, ReplicationDeps, replication_function
 from buildsvc.replication.schemas import ReplicationRuleIn
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Replication, ReplicationRule

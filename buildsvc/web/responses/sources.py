@@ -7,7 +7,7 @@ import datetime as dt
 from pydantic import BaseModel
 
 from buildsvc.bindings.service import BindingView
-from buildsvc.sources.base import Namespace, SourceRepository
+from buildsvc.sources import Namespace, SourceRepository
 from buildsvc.web.jsonio import UtcDatetime
 
 

@@ -101,7 +101,7 @@ async def test_unbind(client: Client, auth_headers: dict[str, str], gitlab: GitL
 
 async def test_pickers(client: Client, auth_headers: dict[str, str], gitlab: GitLabEnv) -> None:
     response = await client.get("/api/v1/sources/gitlab/namespaces", headers=auth_headers)
-    assert (response.status, (await response.json())["error"]["code"]) == (409, "SOURCE_NOT_BOUND")
+    assert (response.status, (await response.json())["error"]["code"]) == (404, "SOURCE_NOT_BOUND")
     await bind(client, auth_headers, gitlab)
     for number in range(24):
         gitlab.forge.admin.create_repository("acme", f"svc-{number:02d}")

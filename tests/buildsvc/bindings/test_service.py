@@ -10,14 +10,14 @@ import pytest
 
 from buildsvc.bindings import service
 from buildsvc.bindings.access import SourceAccess, expiry_warning
+from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.errors import (
     SOURCE_ERROR_RESPONSE_MESSAGE,
     Conflict,
     SourceErrorResponse,
     SourceUnreachable,
 )
-from buildsvc.repositories.errors import SourceNotBound
-from buildsvc.sources.base import Credentials
+from buildsvc.sources import Credentials
 from buildsvc.store.models import ImageRepository, SourceBinding
 from buildsvc.web.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
 from tests.common.gitlab_env import (  # noqa: F401  (fixtures)

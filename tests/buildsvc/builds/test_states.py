@@ -20,10 +20,10 @@ from buildsvc.builds.states import (
     transition,
 )
 from buildsvc.config import Settings
-from buildsvc.errors import ServiceError
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Build
+from buildsvc.worker.errors import BuildFailed
 from tests.common.factories import add_account, add_build, add_repository
 
 S = BuildStatus
@@ -107,9 +107,7 @@ async def test_only_from_narrows_and_errors_are_recorded(
     build_id = await new_build(sessionmaker, status="building")
     async with sessionmaker.begin() as session:
         assert not await transition(session, build_id, S.CANCELLED, only_from=[S.QUEUED])
-        failure = ServiceError(
-            "The image build failed.", code="BUILD_FAILED", detail="step 2/3 RUN false: exit code 1"
-        )
+        failure = BuildFailed("exit code 1", step="step 2/3 RUN false")
         assert await transition(session, build_id, S.FAILED, **error_fields(failure))
     build = await load(sessionmaker, build_id)
     assert (build.status, build.error_code) == ("failed", "BUILD_FAILED")

@@ -10,7 +10,7 @@ import pytest
 
 from buildsvc import notifications
 from buildsvc.notifications import http
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from tests.common.receivers import receiving
 
 LOOPBACK = AddressPolicy.from_cidrs(["127.0.0.0/8"])

@@ -17,7 +17,7 @@ from buildsvc.crypto import Cipher
 from buildsvc.notifications import targets
 from buildsvc.notifications.jobs import Notifier
 from buildsvc.notifications.schemas import NotificationCreate
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import NotificationDelivery, NotificationTarget, utcnow

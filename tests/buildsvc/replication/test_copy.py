@@ -17,7 +17,7 @@ from buildsvc.replication.errors import (
     Superseded,
 )
 from buildsvc.replication.registry_api import Endpoint, RegistryClient
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from tests.common.registries import Registry, layers, put_image, put_index
 from tests.common.registry_fronts import ServerFactory, serve_token_registry
 from tests.common.servers import free_port

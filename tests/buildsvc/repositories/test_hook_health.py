@@ -113,7 +113,7 @@ async def test_an_unbound_source_has_no_hook_until_bound_and_recreated(
         assert hook["error"].startswith("no hook is linked")
         path = f"/api/v1/repositories/{repo['id']}/hook"
         status, refused = await call(client, auth_headers, "POST", path)
-        assert (status, refused["error"]["code"]) == (409, "SOURCE_NOT_BOUND")
+        assert (status, refused["error"]["code"]) == (404, "SOURCE_NOT_BOUND")
 
         await bind(client, auth_headers, env)
         status, made = await call(client, auth_headers, "POST", path)

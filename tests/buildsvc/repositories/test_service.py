@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from buildsvc.bindings import service as bindings
 from buildsvc.bindings.access import SourceAccess
+from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.errors import SOURCE_ERROR_RESPONSE_MESSAGE, NotFound, SourceErrorResponse
 from buildsvc.registry import namespaces
 from buildsvc.repositories import queries, service
-from buildsvc.repositories.errors import InvalidRule, RepositoryExists, SourceNotBound
+from buildsvc.repositories.errors import InvalidRule, RepositoryExists
 from buildsvc.repositories.schemas import RepositoryCreate, RepositoryPatch, RuleIn
-from buildsvc.sources.base import Credentials
+from buildsvc.sources import Credentials
 from buildsvc.store.models import Account, ImageRepository
 from buildsvc.web.keys import CIPHER, PROVIDERS, SESSIONMAKER, SETTINGS
 from tests.common.gitlab_env import (  # noqa: F401  (fixtures)

@@ -11,7 +11,7 @@ import requests
 
 from buildsvc.errors import InvalidInput, NotFound
 from buildsvc.sources import CommitState
-from buildsvc.sources.bitbucket_bind import SCOPE_UNVERIFIED
+from buildsvc.sources.bitbucket.cloud_bind import SCOPE_UNVERIFIED
 from tests.buildsvc.sources.conftest import (
     ForgeWorld,
     push_through_a_hook,

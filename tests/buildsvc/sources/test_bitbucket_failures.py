@@ -8,7 +8,7 @@ import pytest
 
 from buildsvc.errors import InvalidInput, SourceErrorResponse
 from buildsvc.sources import BitbucketProvider
-from buildsvc.sources.bitbucket_bind import check_scopes
+from buildsvc.sources.bitbucket.cloud_bind import check_scopes
 from tests.buildsvc.sources.conftest import (
     ForgeWorld,
     bind_refused,

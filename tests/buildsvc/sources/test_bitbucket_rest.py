@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from buildsvc.errors import SourceErrorResponse
-from buildsvc.sources.bitbucket_rest import Calls, Connection, _client, open_calls
+from buildsvc.sources.bitbucket.rest import Calls, Connection, _client, open_calls
 from buildsvc.sources.failures import run_blocking
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.transport import GuardedSession

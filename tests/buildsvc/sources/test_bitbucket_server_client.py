@@ -11,7 +11,7 @@ import requests
 
 from buildsvc.errors import InvalidInput, NotFound
 from buildsvc.sources import CommitState
-from buildsvc.sources.bitbucket_server_bind import PERMISSIONS_UNVERIFIED
+from buildsvc.sources.bitbucket.server_bind import PERMISSIONS_UNVERIFIED
 from tests.buildsvc.sources.conftest import (
     ForgeWorld,
     push_through_a_hook,

@@ -9,7 +9,7 @@ import pytest
 
 from buildsvc.errors import InvalidInput, SourceErrorResponse
 from buildsvc.sources import GitHubProvider
-from buildsvc.sources.github_bind import expiry_warning, parse_expiry
+from buildsvc.sources.github.bind import expiry_warning, parse_expiry
 from tests.buildsvc.sources.conftest import (
     ForgeWorld,
     bind_refused,

@@ -1,4 +1,4 @@
-"""PyGithub tuned for a service and pinned to our transport (``github_session``)."""
+"""PyGithub tuned for a service and pinned to our transport (``sources.github.session``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestServer
 
 from buildsvc.errors import InvalidInput, SourceErrorResponse
 from buildsvc.sources.failures import run_blocking
-from buildsvc.sources.github_session import (
+from buildsvc.sources.github.session import (
     Connection,
     PinnedConnection,
     _pin,

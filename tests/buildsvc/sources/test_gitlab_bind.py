@@ -9,7 +9,7 @@ import pytest
 
 from buildsvc.errors import InvalidInput
 from buildsvc.sources import GitLabProvider
-from buildsvc.sources.gitlab_bind import SCOPE_UNVERIFIED
+from buildsvc.sources.gitlab.bind import SCOPE_UNVERIFIED
 from tests.buildsvc.sources.conftest import World, bind_refused, source_settings
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from buildsvc.errors import NotFound, SourceErrorResponse
 from buildsvc.sources import Binding, Credentials
-from buildsvc.sources.gitlab import GitLabClient
+from buildsvc.sources.gitlab.provider import GitLabClient
 from tests.buildsvc.sources.conftest import World, push_history
 
 

@@ -15,7 +15,7 @@ from buildsvc.builds.manual import ManualBuild, start_build
 from buildsvc.notifications import targets
 from buildsvc.notifications.schemas import NotificationCreate
 from buildsvc.queue import LazyArqPool
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import BuildRule, NotificationDelivery
 from buildsvc.worker.main import create_worker
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401

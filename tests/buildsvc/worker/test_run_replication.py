@@ -10,7 +10,7 @@ import pytest
 from buildsvc.crypto import Cipher
 from buildsvc.replication import service
 from buildsvc.replication.schemas import ReplicationRuleIn
-from buildsvc.sources.network import AddressPolicy
+from buildsvc.sources import AddressPolicy
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
 from tests.common.registries import Registry, running_registry
 from tests.common.registry_http import registry_image

@@ -1,6 +1,6 @@
 """The GitHub code source (github.com and Enterprise): ``GitHubProvider`` and ``GitHubClient``.
 
-Every call opens PyGithub over the pinned transport (``github_session.open_github``),
+Every call opens PyGithub over the pinned transport (``session.open_github``),
 runs in a thread under a deadline and maps failures at the boundary
 (``failures.run_blocking``). Namespaces are the user and their organizations.
 """
@@ -19,7 +19,6 @@ from github.GithubObject import NotSet
 
 from buildsvc.config import Settings
 from buildsvc.errors import InvalidInput
-from buildsvc.sources import github_models as models
 from buildsvc.sources.base import (
     Binding,
     CommitState,
@@ -40,8 +39,9 @@ from buildsvc.sources.common import (
     message_of,
     run_bind,
 )
-from buildsvc.sources.github_bind import check_binding
-from buildsvc.sources.github_session import Connection, open_github, root_and_api
+from buildsvc.sources.github import models
+from buildsvc.sources.github.bind import check_binding
+from buildsvc.sources.github.session import Connection, open_github, root_and_api
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.transport import ca_file
 from buildsvc.sources.urls import parse_root_url

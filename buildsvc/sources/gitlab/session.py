@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from buildsvc.sources.failures import Context
-from buildsvc.sources.gitlab_rest import GitLabRest, open_v4
-from buildsvc.sources.gitlab_v3 import V3Calls
+from buildsvc.sources.gitlab.rest import GitLabRest, open_v4
+from buildsvc.sources.gitlab.v3 import V3Calls
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.transport import GuardedSession
 

@@ -21,10 +21,10 @@ from buildsvc.errors import SourceErrorResponse
 from buildsvc.sources.base import Binding
 from buildsvc.sources.common import as_dict, field_str
 from buildsvc.sources.failures import UnexpectedAnswer
-from buildsvc.sources.gitlab_models import parse_date
-from buildsvc.sources.gitlab_rest import GitLabRest
-from buildsvc.sources.gitlab_session import Connection, rest_over
-from buildsvc.sources.gitlab_v3 import error_message
+from buildsvc.sources.gitlab.models import parse_date
+from buildsvc.sources.gitlab.rest import GitLabRest
+from buildsvc.sources.gitlab.session import Connection, rest_over
+from buildsvc.sources.gitlab.v3 import error_message
 from buildsvc.sources.transport import GuardedSession
 from buildsvc.sources.urls import RootUrl, invalid_url
 

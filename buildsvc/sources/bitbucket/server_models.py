@@ -1,4 +1,4 @@
-"""Bitbucket Server / Data Center REST 1.0 answers to the models of ``base.py``.
+"""Bitbucket Server / Data Center REST 1.0 answers to the models of ``sources/base.py``.
 
 Repositories are named ``PROJECTKEY/slug``. Clone URLs lose the ``user@`` the server
 puts in them for the signed-in user.
@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from buildsvc.errors import InvalidInput
 from buildsvc.sources.base import Hook, Namespace, SourceRepository
-from buildsvc.sources.bitbucket_models import without_userinfo
+from buildsvc.sources.bitbucket.cloud_models import without_userinfo
 from buildsvc.sources.common import as_dict, field_str
 from buildsvc.sources.failures import UnexpectedAnswer
 

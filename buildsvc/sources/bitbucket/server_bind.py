@@ -18,7 +18,7 @@ import requests
 
 from buildsvc.errors import SourceErrorResponse
 from buildsvc.sources.base import Binding
-from buildsvc.sources.bitbucket_rest import Calls, Connection, open_calls
+from buildsvc.sources.bitbucket.rest import Calls, Connection, open_calls
 from buildsvc.sources.common import as_dict, field_str
 from buildsvc.sources.failures import UnexpectedAnswer
 from buildsvc.sources.urls import RootUrl, invalid_url

@@ -1,4 +1,4 @@
-"""GitLab API answers (v3 and v4 JSON) to the forge-neutral models of ``base.py``.
+"""GitLab API answers (v3 and v4 JSON) to the forge-neutral models of ``sources/base.py``.
 
 Both API versions hand over plain dicts; anything missing or of the wrong type raises
 ``UnexpectedAnswer``, which the boundary reports as an error response.

@@ -1,7 +1,7 @@
 """API v3 transport for GitLab 8-10, which python-gitlab (v4 only) cannot talk to.
 
 It raises python-gitlab's own exception classes for HTTP errors and unparsable bodies,
-so ``failures.py`` maps v3 and v4 answers the same way. Pagination follows the
+so ``sources/failures.py`` maps v3 and v4 answers the same way. Pagination follows the
 ``Link: rel="next"`` header (``X-Next-Page`` as a fallback) and, like python-gitlab with
 ``keep_base_url``, always requests the next page under the URL we checked.
 """
@@ -16,7 +16,7 @@ import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabHttpError, GitlabParsingError
 
 from buildsvc.sources.failures import UnexpectedAnswer
-from buildsvc.sources.gitlab_rest import PER_PAGE
+from buildsvc.sources.gitlab.rest import PER_PAGE
 
 MAX_PAGES = 10_000  # a loop guard against a server that always answers "next"
 

@@ -4,7 +4,7 @@ Projects are the namespaces; hooks deliver ``repo:refs_changed`` signed with
 ``configuration.secret``; build statuses go to the repository's ``/builds`` (7.4+)
 keyed like Bitbucket Cloud's (at most 40 characters). The HTTP access token is sent as
 a Bearer token. Every call opens atlassian-python-api over our transport
-(``bitbucket_rest.open_calls``) in a thread under a deadline, mapped at the boundary.
+(``rest.open_calls``) in a thread under a deadline, mapped at the boundary.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import requests
 
 from buildsvc.config import Settings
 from buildsvc.errors import InvalidInput
-from buildsvc.sources import bitbucket_server_models as models
 from buildsvc.sources.base import (
     Binding,
     CommitState,
@@ -26,8 +25,9 @@ from buildsvc.sources.base import (
     ProviderName,
     SourceRepository,
 )
-from buildsvc.sources.bitbucket_rest import Calls, Connection, open_calls, status_of
-from buildsvc.sources.bitbucket_server_bind import check_binding
+from buildsvc.sources.bitbucket import server_models as models
+from buildsvc.sources.bitbucket.rest import Calls, Connection, open_calls, status_of
+from buildsvc.sources.bitbucket.server_bind import check_binding
 from buildsvc.sources.common import (
     HEXISH,
     LIST_DEADLINE,

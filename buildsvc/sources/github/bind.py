@@ -16,8 +16,8 @@ import datetime as dt
 
 from buildsvc.errors import SourceErrorResponse
 from buildsvc.sources.base import Binding
-from buildsvc.sources.github_models import required
-from buildsvc.sources.github_session import Connection, open_github
+from buildsvc.sources.github.models import required
+from buildsvc.sources.github.session import Connection, open_github
 
 REQUIRED_SCOPES = ("repo", "admin:repo_hook")
 FINE_GRAINED = (

@@ -1,4 +1,4 @@
-"""Bitbucket Cloud API 2.0 answers to the forge-neutral models of ``base.py``.
+"""Bitbucket Cloud API 2.0 answers to the forge-neutral models of ``sources/base.py``.
 
 Anything missing or of the wrong type raises ``UnexpectedAnswer`` (an error response at
 the boundary). Clone URLs lose the ``user@`` Bitbucket puts in them.

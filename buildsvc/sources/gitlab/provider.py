@@ -1,6 +1,6 @@
 """The GitLab code source: ``GitLabProvider`` (binding checks) and ``GitLabClient``.
 
-Every call opens a connection (``gitlab_session.open_rest``), runs the blocking REST
+Every call opens a connection (``session.open_rest``), runs the blocking REST
 calls in a thread under a deadline and maps failures at the boundary
 (``failures.run_blocking``). Self-managed GitLab 11+ is reached through python-gitlab
 (API v4); GitLab 8-10 through the v3 transport.
@@ -14,7 +14,6 @@ from collections.abc import Callable
 from gitlab.exceptions import GitlabError
 
 from buildsvc.config import Settings
-from buildsvc.sources import gitlab_models as models
 from buildsvc.sources.base import (
     Binding,
     CommitState,
@@ -36,9 +35,10 @@ from buildsvc.sources.common import (
     message_of,
     run_bind,
 )
-from buildsvc.sources.gitlab_bind import check_binding
-from buildsvc.sources.gitlab_rest import GitLabRest
-from buildsvc.sources.gitlab_session import Connection, open_rest
+from buildsvc.sources.gitlab import models
+from buildsvc.sources.gitlab.bind import check_binding
+from buildsvc.sources.gitlab.rest import GitLabRest
+from buildsvc.sources.gitlab.session import Connection, open_rest
 from buildsvc.sources.network import AddressPolicy
 from buildsvc.sources.transport import ca_file
 from buildsvc.sources.urls import parse_root_url

@@ -2,7 +2,7 @@
 
 Workspaces are the namespaces; hooks deliver ``repo:push`` signed with a secret; build
 statuses carry the caller's name as ``name`` and, cut to 40 characters, as ``key``.
-Every call opens atlassian-python-api over our transport (``bitbucket_rest.open_calls``)
+Every call opens atlassian-python-api over our transport (``rest.open_calls``)
 in a thread under a deadline, mapped at the boundary (``failures.run_blocking``).
 """
 
@@ -15,7 +15,6 @@ import requests
 
 from buildsvc.config import Settings
 from buildsvc.errors import InvalidInput
-from buildsvc.sources import bitbucket_models as models
 from buildsvc.sources.base import (
     Binding,
     CommitState,
@@ -25,8 +24,14 @@ from buildsvc.sources.base import (
     ProviderName,
     SourceRepository,
 )
-from buildsvc.sources.bitbucket_bind import BEARER, TOKEN_USERNAME, check_binding, root_and_api
-from buildsvc.sources.bitbucket_rest import Calls, Connection, open_calls, status_of
+from buildsvc.sources.bitbucket import cloud_models as models
+from buildsvc.sources.bitbucket.cloud_bind import (
+    BEARER,
+    TOKEN_USERNAME,
+    check_binding,
+    root_and_api,
+)
+from buildsvc.sources.bitbucket.rest import Calls, Connection, open_calls, status_of
 from buildsvc.sources.common import (
     HEXISH,
     LIST_DEADLINE,

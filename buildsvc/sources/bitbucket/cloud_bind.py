@@ -27,7 +27,7 @@ import requests
 
 from buildsvc.errors import SourceErrorResponse
 from buildsvc.sources.base import Binding
-from buildsvc.sources.bitbucket_rest import Connection, open_calls
+from buildsvc.sources.bitbucket.rest import Connection, open_calls
 from buildsvc.sources.common import as_dict, field_str
 from buildsvc.sources.urls import RootUrl, invalid_url
 

@@ -2,9 +2,9 @@
 
 ``RestCalls`` is the transport: python-gitlab's HTTP layer for v4 (``V4Calls``: its
 auth, error classes and ``GitlabList`` pagination), a small requests client for v3
-(``gitlab_v3.V3Calls``; python-gitlab speaks v4 only). ``GitLabRest`` holds the
+(``v3.V3Calls``; python-gitlab speaks v4 only). ``GitLabRest`` holds the
 endpoints, which the two versions share except for a user's own projects and token
-introspection. Everything here is blocking; ``gitlab.py`` runs it in threads.
+introspection. Everything here is blocking; ``provider.py`` runs it in threads.
 """
 
 from __future__ import annotations
