@@ -83,7 +83,7 @@ from buildsvc.api.keys import (
 from buildsvc.api.middleware import echo_request_id, error_middleware, request_id_middleware
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.builds.forge_status import QueuedStatus
-from buildsvc.builds.queue import outbox_ctx
+from buildsvc.builds.outbox import outbox_ctx
 from buildsvc.config import Settings
 from buildsvc.console import setup_console
 from buildsvc.console import views as console_views

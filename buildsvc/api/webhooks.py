@@ -24,8 +24,8 @@ from buildsvc.api.keys import (
     WEBHOOK_OUTCOME,
 )
 from buildsvc.api.openapi import describe
-from buildsvc.builds import intake
 from buildsvc.errors import PayloadTooLarge
+from buildsvc.intake import service as intake
 
 routes = web.RouteTableDef()
 

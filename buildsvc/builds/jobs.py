@@ -1,4 +1,4 @@
-"""Housekeeping on a build's arq job, beyond enqueueing (``builds.queue``).
+"""Housekeeping on a build's arq job, beyond enqueueing (``builds.outbox``).
 
 A build's first job is ``build:{id}``; after its worker was lost, attempt N runs as
 ``build:{id}:retry{N}``, so a worker that only seemed dead (and ends its arq job later)
@@ -33,7 +33,7 @@ from arq.utils import timestamp_ms
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.builds import queue
+from buildsvc.builds import outbox
 from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.store.models import Build
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 
 def job_id(build_id: int, attempt: int = 0) -> str:
-    base = queue.job_id(build_id)
+    base = outbox.job_id(build_id)
     return base if attempt == 0 else f"{base}:retry{attempt}"
 
 
@@ -62,7 +62,7 @@ async def kick(redis: ArqRedis, job: str) -> bool:
     the queue."""
     changed = await redis.zadd(default_queue_name, {job: timestamp_ms()}, xx=True, ch=True)
     if changed:  # an idle worker starts it now, not at its next poll
-        await redis.publish(queue.WAKE_CHANNEL, b"1")
+        await redis.publish(outbox.WAKE_CHANNEL, b"1")
     return bool(changed)
 
 
@@ -90,7 +90,9 @@ async def requeue(
     if redis is not None:
         try:
             await drop(redis, job_id(build_id, old_attempt))
-            await redis.enqueue_job(queue.JOB_FUNCTION, build_id, _job_id=job_id(build_id, attempt))
+            await redis.enqueue_job(
+                outbox.JOB_FUNCTION, build_id, _job_id=job_id(build_id, attempt)
+            )
         except REDIS_ERRORS as exc:
             log.warning("could not requeue build %s: %s", build_id, exc)
         else:

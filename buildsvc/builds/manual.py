@@ -42,7 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import SourceAccess
-from buildsvc.builds import queue
+from buildsvc.builds import outbox
 from buildsvc.builds.forge_status import QueuedStatus
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.builds.status_context import rule_contexts
@@ -174,7 +174,7 @@ async def start_build(
         builds, superseded = await _insert(
             access, repository, full_ref, sha, matched, request.trigger
         )
-        await queue.enqueue(pool, access.sessionmaker, [b.id for b in builds])
+        await outbox.enqueue(pool, access.sessionmaker, [b.id for b in builds])
         statuses.report([b.id for b in builds])
         statuses.report(superseded, "superseded")
         return builds
@@ -211,7 +211,7 @@ async def rerun_build(
     builds, superseded = await _insert(
         access, repository, old.ref, old.commit_sha, matched, trigger
     )
-    await queue.enqueue(pool, access.sessionmaker, [b.id for b in builds])
+    await outbox.enqueue(pool, access.sessionmaker, [b.id for b in builds])
     statuses.report([b.id for b in builds])
     statuses.report(superseded, "superseded")
     return builds

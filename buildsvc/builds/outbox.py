@@ -42,10 +42,10 @@ from redis.exceptions import NoScriptError, RedisError
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.builds.prepared import Prepared, RawConnection
 from buildsvc.builds.states import BuildStatus
-from buildsvc.builds.writer import run_write
 from buildsvc.queue import LazyArqPool
+from buildsvc.store.fastpath.prepared import Prepared, RawConnection
+from buildsvc.store.fastpath.writer import run_write
 from buildsvc.store.models import Build
 
 log = logging.getLogger(__name__)

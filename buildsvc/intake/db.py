@@ -1,6 +1,6 @@
 """Intake's transaction: record a delivery, queue its builds, supersede older ones.
 
-Plain synchronous functions of a ``RawConnection``, run by ``builds.writer.run_write`` (one
+Plain synchronous functions of a ``RawConnection``, run by ``store.fastpath.writer.run_write`` (one
 transaction each, grouped on SQLite). The statements are ``Prepared`` (compiled once)
 because they run for every push.
 
@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 
 import webhooks
-from buildsvc.builds.prepared import Prepared, RawConnection
 from buildsvc.builds.states import BuildStatus
 from buildsvc.builds.status_context import rule_contexts
-from buildsvc.builds.triggers import (
+from buildsvc.errors import NotFound
+from buildsvc.intake.triggers import (
     Decision,
     Planned,
     StoredRule,
@@ -35,10 +35,10 @@ from buildsvc.builds.triggers import (
     decide,
     unchecked,
 )
-from buildsvc.errors import NotFound
 from buildsvc.notifications import intake as notify
 from buildsvc.notifications.events import has_targets
 from buildsvc.repositories.rules import Rule
+from buildsvc.store.fastpath.prepared import Prepared, RawConnection
 from buildsvc.store.models import Build, BuildRule, Delivery, ImageRepository
 
 UNBOUND = "not built: the code source was unbound"
@@ -62,7 +62,7 @@ class Parsed:
     sha: str | None = None
     pushes: Sequence[webhooks.PushEvent] = ()
     outcome: str = ""
-    # ref -> why its head commit message could not be read (``builds.commit_lookup``)
+    # ref -> why its head commit message could not be read (``intake.commit_lookup``)
     unchecked: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -332,7 +332,7 @@ class _Rules:
 
 def _repository_rules(connection: RawConnection, repository_id: int) -> _Rules:
     """The repository's columns, its rules (compiled) and their status names, read once
-    per transaction: deliveries recorded together (one group of ``builds.writer``) share
+    per transaction: deliveries recorded together (one group of ``store.fastpath.writer``) share
     them, as nothing in intake's transaction changes them."""
     key = ("intake_db.repository_rules", repository_id)
     found: _Rules | None = connection.memo.get(key)

@@ -5,14 +5,14 @@ enforces the size limit: 413), verify it with the repository's secret (401, noth
 recorded), parse it (400 when malformed, ``INVALID_JSON`` when nested too deep; other
 events are recorded as ignored; a Bitbucket Server push that would build has its commit
 message read from the forge first: ``commit_lookup``), then in one transaction
-(``builds.writer``) record the delivery and insert one queued ``Build`` per matching
+(``store.fastpath.writer``) record the delivery and insert one queued ``Build`` per matching
 rule, marking older still-queued builds of the same ref ``superseded``
 (``intake_db.stage``: the deliveries of one write group are written together, as if one
 after the other).
-After the commit the builds are enqueued (``builds.queue``); if Redis is down they stay
+After the commit the builds are enqueued (``builds.outbox``); if Redis is down they stay
 in the outbox and the delivery is still accepted. While Redis is reachable they are
 committed as enqueued and only unmarked if their job does not make it
-(``queue.enqueue_recorded``): one write less per delivery.
+(``outbox.enqueue_recorded``): one write less per delivery.
 
 A delivery id seen before for the repository answers what it answered then and creates
 nothing: a unique constraint decides races between two copies arriving together.
@@ -36,14 +36,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import webhooks
-from buildsvc.builds import commit_lookup, intake_db, queue
-from buildsvc.builds.intake_db import Parsed, Received
-from buildsvc.builds.writer import run_write
+from buildsvc.builds import outbox
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.errors import InvalidInput, NotFound, Unauthenticated
+from buildsvc.intake import commit_lookup
+from buildsvc.intake import db as intake_db
+from buildsvc.intake.db import Parsed, Received
 from buildsvc.queue import LazyArqPool
 from buildsvc.sources.base import SourceProvider
+from buildsvc.store.fastpath.writer import run_write
 from buildsvc.store.models import ImageRepository, utcnow
 
 PING = "ping received"
@@ -146,9 +148,9 @@ async def receive(
         _hooks.get(deps.sessionmaker, OrderedDict()).pop((provider, hook_key), None)
         raise
     if result.build_ids and enqueued:
-        await queue.enqueue_recorded(deps.pool, deps.sessionmaker, result.build_ids)
+        await outbox.enqueue_recorded(deps.pool, deps.sessionmaker, result.build_ids)
     elif result.build_ids:
-        await queue.enqueue(deps.pool, deps.sessionmaker, result.build_ids)
+        await outbox.enqueue(deps.pool, deps.sessionmaker, result.build_ids)
     return result
 
 

@@ -26,7 +26,7 @@ from arq.worker import Function
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.builds.queue import WAKE_CHANNEL
+from buildsvc.builds.outbox import WAKE_CHANNEL
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.replication import status

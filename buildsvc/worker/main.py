@@ -40,7 +40,7 @@ from arq.utils import timestamp_ms
 from arq.worker import Worker
 
 from buildsvc.builds.logs import REDIS_ERRORS
-from buildsvc.builds.queue import JOB_FUNCTION, WAKE_CHANNEL
+from buildsvc.builds.outbox import JOB_FUNCTION, WAKE_CHANNEL
 from buildsvc.config import Settings
 from buildsvc.notifications import jobs as notifications
 from buildsvc.outage import Backoff, Outage

@@ -32,7 +32,7 @@ from yarl import URL
 
 import forgesim
 from buildsvc.api.keys import ARQ, SESSIONMAKER
-from buildsvc.builds.queue import outbox_ctx
+from buildsvc.builds.outbox import outbox_ctx
 from buildsvc.config import Settings
 from tests.servers import TEST_REDIS_DB, flush_redis_db, free_port
 

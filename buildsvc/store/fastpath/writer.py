@@ -36,8 +36,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 
-from buildsvc.builds.prepared import RawConnection
 from buildsvc.store.engine import SQLITE_BUSY_TIMEOUT_MS
+from buildsvc.store.fastpath.prepared import RawConnection
 
 T = TypeVar("T")
 Work = Callable[[RawConnection], Any]

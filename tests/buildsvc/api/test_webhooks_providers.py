@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import func, select
 
 from buildsvc.api.keys import SESSIONMAKER
-from buildsvc.builds.triggers import SKIP_MARKERS
+from buildsvc.intake.triggers import SKIP_MARKERS
 from buildsvc.store.models import Build
 from tests.buildsvc.forge_env import (
     PROVIDERS,

@@ -12,7 +12,7 @@ from arq.constants import default_queue_name
 from arq.utils import timestamp_ms
 
 from buildsvc.builds import jobs
-from buildsvc.builds.queue import WAKE_CHANNEL, enqueue_job, job_id
+from buildsvc.builds.outbox import WAKE_CHANNEL, enqueue_job, job_id
 from buildsvc.queue import LazyArqPool
 
 

@@ -12,8 +12,8 @@ from arq.connections import ArqRedis
 from arq.jobs import Job, JobStatus
 from redis.asyncio import ConnectionPool
 
-from buildsvc.builds import queue
-from buildsvc.builds.queue import JOB_FUNCTION, WAKE_CHANNEL, enqueue_job, job_id
+from buildsvc.builds import outbox
+from buildsvc.builds.outbox import JOB_FUNCTION, WAKE_CHANNEL, enqueue_job, job_id
 from buildsvc.queue import LazyArqPool
 
 
@@ -95,7 +95,7 @@ async def silent_redis() -> AsyncIterator[ArqRedis]:
 async def test_each_job_fails_by_its_own_deadline_when_redis_hangs(
     silent_redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(queue, "ENQUEUE_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(outbox, "ENQUEUE_TIMEOUT_SECONDS", 0.3)
     started = time.monotonic()
     first = asyncio.create_task(enqueue_job(silent_redis, 1))
     await asyncio.sleep(0.15)  # the second waits for the first's round trip, then its own

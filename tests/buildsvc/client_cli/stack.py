@@ -34,7 +34,7 @@ import forgesim
 from buildsvc.accounts.services import create_account
 from buildsvc.api.keys import ARQ, SESSIONMAKER
 from buildsvc.app import create_app
-from buildsvc.builds.queue import outbox_ctx
+from buildsvc.builds.outbox import outbox_ctx
 from buildsvc.config import Settings
 from tests.conftest import IsolatedSettings
 from tests.conftest_services import ensure_services

@@ -19,7 +19,7 @@ import redis.asyncio
 from sqlalchemy import select
 
 from buildsvc.api.keys import SESSIONMAKER
-from buildsvc.builds.queue import job_id, sweep_once
+from buildsvc.builds.outbox import job_id, sweep_once
 from buildsvc.config import Settings
 from buildsvc.queue import LazyArqPool
 from buildsvc.store.models import Build

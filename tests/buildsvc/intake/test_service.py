@@ -15,7 +15,7 @@ from arq.jobs import Job, JobStatus
 from sqlalchemy import select
 
 from buildsvc.api.keys import SESSIONMAKER, SETTINGS
-from buildsvc.builds.queue import job_id
+from buildsvc.builds.outbox import job_id
 from buildsvc.store.models import Build
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     Client,

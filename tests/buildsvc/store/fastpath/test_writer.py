@@ -14,10 +14,10 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.builds.prepared import Prepared, RawConnection
-from buildsvc.builds.writer import run_write
 from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
+from buildsvc.store.fastpath.prepared import Prepared, RawConnection
+from buildsvc.store.fastpath.writer import run_write
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Account, utcnow
 
