@@ -5,8 +5,9 @@ A build's first job is ``build:{id}``; after its worker was lost, attempt N runs
 never removes the new attempt's job. arq keeps a job as its definition
 (``arq:job:<id>``), an entry in the queue's sorted set (score: when it is due), an
 in-progress marker while a worker runs it, a retry counter and, once it ended, its
-result. arq has no API for the moves below, so they act on those keys, each in one
-MULTI/EXEC transaction (no worker sees half of a move):
+result. arq has no API for the moves below, so they act on those keys (in
+``builds.outbox``, the one module of ``builds`` that knows them), each in one MULTI/EXEC
+transaction (no worker sees half of a move):
 
 - ``drop``: forget a job entirely: a queued build was cancelled, or a build whose worker
   died is requeued (the dead worker's in-progress marker would otherwise keep the job
@@ -21,49 +22,15 @@ from __future__ import annotations
 
 import logging
 
-from arq.connections import ArqRedis
-from arq.constants import (
-    default_queue_name,
-    in_progress_key_prefix,
-    job_key_prefix,
-    result_key_prefix,
-    retry_key_prefix,
-)
-from arq.utils import timestamp_ms
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.builds import outbox
 from buildsvc.builds.logs import REDIS_ERRORS
+from buildsvc.queue import ArqRedis
 from buildsvc.store.models import Build
 
 log = logging.getLogger(__name__)
-
-
-def job_id(build_id: int, attempt: int = 0) -> str:
-    base = outbox.job_id(build_id)
-    return base if attempt == 0 else f"{base}:retry{attempt}"
-
-
-async def drop(redis: ArqRedis, job: str) -> None:
-    async with redis.pipeline(transaction=True) as tx:
-        tx.zrem(default_queue_name, job)
-        tx.delete(
-            job_key_prefix + job,
-            in_progress_key_prefix + job,
-            result_key_prefix + job,
-            retry_key_prefix + job,
-        )
-        await tx.execute()
-
-
-async def kick(redis: ArqRedis, job: str) -> bool:
-    """Make a queued (deferred) job due now and wake the workers; False if it is not in
-    the queue."""
-    changed = await redis.zadd(default_queue_name, {job: timestamp_ms()}, xx=True, ch=True)
-    if changed:  # an idle worker starts it now, not at its next poll
-        await redis.publish(outbox.WAKE_CHANNEL, b"1")
-    return bool(changed)
 
 
 async def _mark(
@@ -89,9 +56,9 @@ async def requeue(
     """Replace the job of ``old_attempt`` by one for ``attempt``; False: left to the outbox."""
     if redis is not None:
         try:
-            await drop(redis, job_id(build_id, old_attempt))
+            await outbox.drop(redis, outbox.job_id(build_id, old_attempt))
             await redis.enqueue_job(
-                outbox.JOB_FUNCTION, build_id, _job_id=job_id(build_id, attempt)
+                outbox.JOB_FUNCTION, build_id, _job_id=outbox.job_id(build_id, attempt)
             )
         except REDIS_ERRORS as exc:
             log.warning("could not requeue build %s: %s", build_id, exc)

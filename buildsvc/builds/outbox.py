@@ -19,6 +19,10 @@ trip instead of arq's three (WATCH, EXISTS, MULTI/EXEC) on the webhook path; job
 concurrent deliveries share one call of the script (``EVALSHA``, the script's text only
 when Redis does not know it yet). The same call publishes on ``WAKE_CHANNEL``, so an
 idle worker starts the job at once instead of at its next poll tick.
+
+This is the one module of ``builds`` that knows arq's keys (``buildsvc.queue`` says who
+else imports arq): besides the enqueue, ``drop``, ``kick`` and ``job_waiting`` act on a
+build's job for ``builds.jobs``, ``builds.cancel`` and the worker's reaper.
 """
 
 from __future__ import annotations
@@ -34,7 +38,13 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from arq.connections import ArqRedis
-from arq.constants import job_key_prefix, result_key_prefix
+from arq.constants import (
+    default_queue_name,
+    in_progress_key_prefix,
+    job_key_prefix,
+    result_key_prefix,
+    retry_key_prefix,
+)
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from redis.asyncio.connection import AbstractConnection
@@ -78,6 +88,35 @@ _ENQUEUE_SHA = hashlib.sha1(_ENQUEUE_LUA.encode(), usedforsecurity=False).hexdig
 def job_id(build_id: int, attempt: int = 0) -> str:
     base = f"build:{build_id}"
     return base if attempt == 0 else f"{base}:retry{attempt}"
+
+
+async def drop(redis: ArqRedis, job: str) -> None:
+    """Forget a job entirely (one MULTI/EXEC: no worker sees half of it)."""
+    async with redis.pipeline(transaction=True) as tx:
+        tx.zrem(default_queue_name, job)
+        tx.delete(
+            job_key_prefix + job,
+            in_progress_key_prefix + job,
+            result_key_prefix + job,
+            retry_key_prefix + job,
+        )
+        await tx.execute()
+
+
+async def kick(redis: ArqRedis, job: str) -> bool:
+    """Make a queued (deferred) job due now and wake the workers; False if it is not in
+    the queue."""
+    changed = await redis.zadd(default_queue_name, {job: timestamp_ms()}, xx=True, ch=True)
+    if changed:  # an idle worker starts it now, not at its next poll
+        await redis.publish(WAKE_CHANNEL, b"1")
+    return bool(changed)
+
+
+async def job_waiting(redis: ArqRedis, job: str) -> bool:
+    """Whether the job is defined and in the queue (to run, or running)."""
+    known = await redis.exists(job_key_prefix + job)
+    queued = await redis.zscore(default_queue_name, job)
+    return bool(known) and queued is not None
 
 
 class _Sender:

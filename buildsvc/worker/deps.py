@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
+from buildsvc.queue import ArqRedis
 from buildsvc.sources.registry import build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker, ping
 from buildsvc.worker.registry_labels import registry_is_insecure

@@ -27,10 +27,9 @@ import datetime as dt
 import logging
 from typing import Any
 
-from arq.constants import default_queue_name, job_key_prefix
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
-from buildsvc.builds import forge_status, jobs, logs
+from buildsvc.builds import forge_status, jobs, logs, outbox
 from buildsvc.builds.logs import LogLine
 from buildsvc.builds.states import RUNNING, BuildStatus, transition
 from buildsvc.store.models import Build, utcnow
@@ -127,24 +126,23 @@ async def _reap(
 async def _revive_orphans(deps: WorkerDeps, cutoff: dt.datetime) -> None:
     if deps.redis is None:
         return
-    outbox = utcnow() - dt.timedelta(seconds=OUTBOX_SECONDS)
+    left_since = utcnow() - dt.timedelta(seconds=OUTBOX_SECONDS)
     statement = select(Build.id, Build.attempt).where(
         Build.status == BuildStatus.QUEUED.value,
         or_(
             and_(Build.enqueued.is_(True), Build.queued_at < cutoff),
-            and_(Build.enqueued.is_(False), Build.queued_at < outbox),
+            and_(Build.enqueued.is_(False), Build.queued_at < left_since),
         ),
     )
     async with deps.sessionmaker() as session:
         waiting = (await session.execute(statement)).all()
     for build_id, attempt in waiting:
-        job = jobs.job_id(build_id, attempt)
+        job = outbox.job_id(build_id, attempt)
         try:
-            known = await deps.redis.exists(job_key_prefix + job)
-            queued = await deps.redis.zscore(default_queue_name, job)
+            in_redis = await outbox.job_waiting(deps.redis, job)
         except logs.REDIS_ERRORS:
             return
-        if known and queued is not None:
+        if in_redis:
             # Left alone even when unmarked (the outbox sent it, the mark did not make
             # it): replacing it would drop a worker's in-progress marker, and a second
             # job would run for the build.

@@ -27,13 +27,13 @@ import asyncio
 import logging
 from typing import Any
 
-from arq import Retry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from buildsvc.builds import jobs, logs
+from buildsvc.builds import logs, outbox
 from buildsvc.builds.states import BuildStatus, transition
 from buildsvc.errors import ServiceError
+from buildsvc.queue import Retry
 from buildsvc.store.models import Build
 from buildsvc.worker import commit_status
 from buildsvc.worker.claim import Job, Skip, Wait, claim, same_lane
@@ -234,7 +234,7 @@ async def _after(deps: WorkerDeps, job: Job, status: BuildStatus) -> None:
         waiting = (await session.execute(statement)).all()
     for build_id, attempt in waiting:
         try:
-            await jobs.kick(deps.redis, jobs.job_id(build_id, attempt))
+            await outbox.kick(deps.redis, outbox.job_id(build_id, attempt))
         except logs.REDIS_ERRORS as exc:  # it starts after WAIT_SECONDS anyway
             log.warning("could not kick build %s: %s", build_id, exc)
 

@@ -11,7 +11,7 @@ from arq.connections import ArqRedis
 from arq.constants import default_queue_name
 from arq.utils import timestamp_ms
 
-from buildsvc.builds import jobs
+from buildsvc.builds import outbox
 from buildsvc.builds.outbox import WAKE_CHANNEL, enqueue_job, job_id
 from buildsvc.queue import LazyArqPool
 
@@ -42,10 +42,10 @@ async def test_a_kicked_job_is_due_now_and_wakes_the_workers(arq_redis: ArqRedis
     wake = arq_redis.pubsub()
     await wake.subscribe(WAKE_CHANNEL)
 
-    assert await jobs.kick(arq_redis, job_id(5))
+    assert await outbox.kick(arq_redis, job_id(5))
 
     assert await arq_redis.zscore(default_queue_name, job_id(5)) <= timestamp_ms()
     assert await wake_ups(wake) == 1
-    assert not await jobs.kick(arq_redis, job_id(6))  # not queued: nothing to wake for
+    assert not await outbox.kick(arq_redis, job_id(6))  # not queued: nothing to wake for
     assert await wake_ups(wake) == 0
     await wake.aclose()  # type: ignore[no-untyped-call]
