@@ -75,6 +75,7 @@ from buildsvc.api.keys import (
     CIPHER,
     COMMIT_STATUS,
     ENGINE,
+    INTAKE,
     PROVIDERS,
     SESSIONMAKER,
     SETTINGS,
@@ -88,6 +89,7 @@ from buildsvc.config import Settings
 from buildsvc.console import setup_console
 from buildsvc.console import views as console_views
 from buildsvc.crypto import Cipher
+from buildsvc.intake.service import IntakeDeps
 from buildsvc.queue import LazyArqPool
 from buildsvc.registry.server import TokenServer
 from buildsvc.sources.base import SourceProvider
@@ -140,6 +142,7 @@ def create_app(settings: Settings) -> web.Application:
             _queue,
             outbox_ctx(ARQ, SESSIONMAKER),
             _providers,
+            _intake,
             _commit_status,
             _token_server,
         ]
@@ -178,6 +181,14 @@ async def _queue(app: web.Application) -> AsyncIterator[None]:
 async def _providers(app: web.Application) -> AsyncIterator[None]:
     app[PROVIDERS] = build_providers(app[SETTINGS])
     yield
+
+
+async def _intake(app: web.Application) -> AsyncIterator[None]:
+    app[INTAKE] = IntakeDeps(
+        app[SESSIONMAKER], app[CIPHER], app[ARQ], app[SETTINGS], app[PROVIDERS]
+    )
+    yield
+    app[INTAKE].hooks.clear()  # decrypted hook secrets: not kept past the app
 
 
 async def _commit_status(app: web.Application) -> AsyncIterator[None]:

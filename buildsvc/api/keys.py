@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from buildsvc.builds.forge_status import QueuedStatus
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
+from buildsvc.intake.service import IntakeDeps
 from buildsvc.queue import LazyArqPool
 from buildsvc.registry.server import TokenServer
 from buildsvc.sources.base import SourceProvider
@@ -31,6 +32,8 @@ ARQ = web.AppKey("arq", LazyArqPool)
 PROVIDERS = web.AppKey("providers", dict[str, SourceProvider])
 # ``.report(build_ids)``: "pending" commit statuses for queued builds, in the background.
 COMMIT_STATUS = web.AppKey("commit_status", QueuedStatus)
+# What the webhook handler hands to intake (its hook cache lives as long as the app).
+INTAKE = web.AppKey("intake", IntakeDeps)
 # Set when the process begins to stop (SIGTERM): log streams end with ``reconnect``.
 STOPPING = web.AppKey("stopping", asyncio.Event)
 # The registry's token server (signing key, verified-credential cache, login throttle).

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,29 +62,29 @@ _EVENT_HEADERS = ("X-Gitlab-Event", "X-GitHub-Event", "X-Event-Key")
 
 
 @dataclass(frozen=True, slots=True)
+class Hook:
+    repository_id: int
+    secret: str = ""
+
+
+# The recently used hooks of one database (LRU, ``HOOK_CACHE_SIZE``): (provider, key) -> hook.
+HookCache = OrderedDict[tuple[str, str], Hook]
+
+
+@dataclass(frozen=True, slots=True)
 class IntakeDeps:
+    """What intake needs, made once per application (``app.py``'s ``_intake`` context)."""
+
     sessionmaker: async_sessionmaker[AsyncSession]
     cipher: Cipher
     pool: LazyArqPool
     settings: Settings
     providers: dict[str, SourceProvider] = field(default_factory=dict)  # commit_lookup
+    hooks: HookCache = field(default_factory=HookCache)
 
 
-@dataclass(frozen=True, slots=True)
-class _Hook:
-    repository_id: int
-    secret: str = ""
-
-
-_hooks: weakref.WeakKeyDictionary[
-    async_sessionmaker[AsyncSession], OrderedDict[tuple[str, str], _Hook]
-] = weakref.WeakKeyDictionary()
-
-
-async def _hook(deps: IntakeDeps, provider: str, key: str) -> _Hook:
-    cache = _hooks.get(deps.sessionmaker)
-    if cache is None:
-        cache = _hooks[deps.sessionmaker] = OrderedDict()
+async def _hook(deps: IntakeDeps, provider: str, key: str) -> Hook:
+    cache = deps.hooks
     found = cache.get((provider, key))
     if found is not None:
         cache.move_to_end((provider, key))
@@ -97,7 +96,7 @@ async def _hook(deps: IntakeDeps, provider: str, key: str) -> _Hook:
         row = (await session.execute(statement)).first()
     if row is None or row[1] is None:
         raise NotFound("No such webhook.", code="HOOK_NOT_FOUND")
-    found = _Hook(row[0], deps.cipher.decrypt(row[1]))
+    found = Hook(row[0], deps.cipher.decrypt(row[1]))
     cache[(provider, key)] = found
     if len(cache) > HOOK_CACHE_SIZE:
         cache.popitem(last=False)
@@ -145,7 +144,7 @@ async def receive(
             # with what is stored now.
             result = (await run_write(deps.sessionmaker, record)).result()
     except NotFound:
-        _hooks.get(deps.sessionmaker, OrderedDict()).pop((provider, hook_key), None)
+        deps.hooks.pop((provider, hook_key), None)
         raise
     if result.build_ids and enqueued:
         await outbox.enqueue_recorded(deps.pool, deps.sessionmaker, result.build_ids)

@@ -53,6 +53,8 @@ class WorkerDeps:
     workdir: Path
     running: dict[int, Callable[[], None]] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    # Build id -> its last commit status report (``worker.commit_status``: kept in order).
+    status_reports: dict[int, asyncio.Future[None]] = field(default_factory=dict)
     _source_locks: dict[Path, asyncio.Lock] = field(default_factory=dict)
     _insecure_registries: dict[str, bool] = field(default_factory=dict)
 
