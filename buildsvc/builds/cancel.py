@@ -20,7 +20,8 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.builds import logs, outbox, queries
-from buildsvc.builds.states import FINISHED, UNFINISHED, BuildStatus, transition
+from buildsvc.builds.states import FINISHED, UNFINISHED, BuildStatus
+from buildsvc.builds.store import transition
 from buildsvc.errors import Conflict, ServiceError
 from buildsvc.queue import LazyArqPool
 from buildsvc.store.models import Build

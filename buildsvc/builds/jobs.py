@@ -22,27 +22,13 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.builds import outbox
+from buildsvc.builds import outbox, store
 from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.queue import ArqRedis
-from buildsvc.store.models import Build
 
 log = logging.getLogger(__name__)
-
-
-async def _mark(
-    sessionmaker: async_sessionmaker[AsyncSession], build_id: int, enqueued: bool
-) -> None:
-    async with sessionmaker.begin() as session:
-        await session.execute(
-            update(Build)
-            .where(Build.id == build_id)
-            .values(enqueued=enqueued)
-            .execution_options(synchronize_session=False)
-        )
 
 
 async def requeue(
@@ -63,7 +49,7 @@ async def requeue(
         except REDIS_ERRORS as exc:
             log.warning("could not requeue build %s: %s", build_id, exc)
         else:
-            await _mark(sessionmaker, build_id, True)
+            await store.mark_enqueued(sessionmaker, build_id, True)
             return True
-    await _mark(sessionmaker, build_id, False)
+    await store.mark_enqueued(sessionmaker, build_id, False)
     return False

@@ -34,17 +34,15 @@ ServiceError
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import SourceAccess
-from buildsvc.builds import outbox
+from buildsvc.builds import outbox, store
 from buildsvc.builds.forge_status import QueuedStatus
-from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds.states import BuildStatus
 from buildsvc.builds.status_context import rule_contexts
 from buildsvc.errors import InvalidInput, NotFound
 from buildsvc.notifications.events import Event, record_build
@@ -249,12 +247,11 @@ async def _insert(
     if not builds:
         raise RefNotMatched(detail=f"the rules' tags render empty for {full_ref}")
     async with access.sessionmaker.begin() as session:
-        session.add_all(builds)
-        await session.flush()
+        await store.add_builds(session, builds)
         for build in builds:
             await record_build(session, build.id, Event.BUILD_QUEUED, now)
         newest = min(b.id for b in builds)
-        superseded = await _supersede(session, repository.id, full_ref, newest, now)
+        superseded = await store.supersede_older(session, repository.id, full_ref, newest, now)
     return builds, superseded
 
 
@@ -280,22 +277,3 @@ def _build(
         status=BuildStatus.QUEUED.value,
         enqueued=False,
     )
-
-
-async def _supersede(
-    session: AsyncSession, repository_id: int, ref: str, newest: int, now: dt.datetime
-) -> list[int]:
-    """As for a push: older builds of the ref still waiting are pointless now (their ids)."""
-    waiting = await session.scalars(
-        select(Build.id).where(
-            Build.repository_id == repository_id,
-            Build.ref == ref,
-            Build.status == BuildStatus.QUEUED.value,
-            Build.id < newest,
-        )
-    )
-    return [
-        build_id
-        for build_id in waiting.all()
-        if await transition(session, build_id, BuildStatus.SUPERSEDED, now=now)
-    ]

@@ -49,14 +49,11 @@ from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, RedisError
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.builds.states import BuildStatus
+from buildsvc.builds import store
 from buildsvc.queue import LazyArqPool
-from buildsvc.store.fastpath.prepared import Prepared, RawConnection
 from buildsvc.store.fastpath.writer import run_write
-from buildsvc.store.models import Build
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +242,7 @@ async def enqueue_recorded(
         made_it = set(done)
         left = [build_id for build_id in build_ids if build_id not in made_it]
         try:
-            await run_write(sessionmaker, functools.partial(_set_enqueued, left, False))
+            await run_write(sessionmaker, functools.partial(store.set_enqueued, left, False))
         except Exception:  # still marked: the workers' reaper enqueues them
             log.exception("could not put %d build(s) back in the outbox", len(left))
     return done
@@ -288,9 +285,6 @@ class _Marks:
 _marks: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], _Marks] = (
     weakref.WeakKeyDictionary()
 )
-_MARK = Prepared(
-    update(Build).where(Build.id == bindparam("b_id")).values(enqueued=bindparam("b_enqueued"))
-)
 
 
 async def _mark_enqueued(
@@ -316,7 +310,9 @@ async def _write_marks(sessionmaker: async_sessionmaker[AsyncSession], marks: _M
             build_ids, waiters = marks.build_ids, marks.waiters
             marks.build_ids, marks.waiters = [], []
             try:
-                await run_write(sessionmaker, functools.partial(_set_enqueued, build_ids, True))
+                await run_write(
+                    sessionmaker, functools.partial(store.set_enqueued, build_ids, True)
+                )
             except Exception:
                 log.exception("could not mark %d build(s) enqueued", len(build_ids))
             for waiter in waiters:
@@ -326,23 +322,11 @@ async def _write_marks(sessionmaker: async_sessionmaker[AsyncSession], marks: _M
         marks.writer = None
 
 
-def _set_enqueued(build_ids: list[int], enqueued: bool, connection: RawConnection) -> None:
-    for build_id in build_ids:
-        _MARK.run(connection, {"b_id": build_id, "b_enqueued": enqueued})
-
-
 async def sweep_once(
     pool: LazyArqPool, sessionmaker: async_sessionmaker[AsyncSession], batch: int = SWEEP_BATCH
 ) -> int:
     """Enqueue queued builds whose job is not known to be in Redis; how many were."""
-    async with sessionmaker() as session:
-        statement = (
-            select(Build.id, Build.attempt)
-            .where(Build.status == BuildStatus.QUEUED.value, Build.enqueued.is_(False))
-            .order_by(Build.id)
-            .limit(batch)
-        )
-        rows = (await session.execute(statement)).all()
+    rows = await store.outbox_batch(sessionmaker, batch)
     ids, attempts = [row[0] for row in rows], [row[1] for row in rows]
     return len(await enqueue(pool, sessionmaker, ids, attempts))
 

@@ -20,9 +20,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 
 import webhooks
+from buildsvc.builds import store
 from buildsvc.builds.states import BuildStatus
 from buildsvc.builds.status_context import rule_contexts
 from buildsvc.errors import NotFound
@@ -39,7 +40,7 @@ from buildsvc.notifications import intake as notify
 from buildsvc.notifications.events import has_targets
 from buildsvc.repositories.rules import Rule
 from buildsvc.store.fastpath.prepared import Prepared, RawConnection
-from buildsvc.store.models import Build, BuildRule, Delivery, ImageRepository
+from buildsvc.store.models import BuildRule, Delivery, ImageRepository
 
 UNBOUND = "not built: the code source was unbound"
 
@@ -99,31 +100,6 @@ _SEEN = Prepared(
         Delivery.delivery_id == bindparam("delivery_id"),
     )
 )
-_BUILD_COLUMNS = (
-    "account_id",
-    "repository_id",
-    "rule_id",
-    "trigger",
-    "ref",
-    "ref_type",
-    "ref_name",
-    "commit_sha",
-    "commit_message",
-    "status_context",
-    "dockerfile",
-    "context",
-    "build_args",
-    "secret_build_args",
-    "no_cache",
-    "tags",
-    "status",
-    "enqueued",
-    "cancel_requested",
-    "attempt",
-    "queued_at",
-    "finished_at",  # set when inserted superseded
-)
-_INSERT_BUILD = Prepared(insert(Build).returning(Build.id), column_keys=_BUILD_COLUMNS)
 _DELIVERY_COLUMNS = (
     "repository_id",
     "delivery_id",
@@ -136,18 +112,6 @@ _DELIVERY_COLUMNS = (
     "received_at",
 )
 _INSERT_DELIVERY = Prepared(insert(Delivery), column_keys=_DELIVERY_COLUMNS)
-# Older builds of the ref still waiting are pointless now that a newer push came.
-_SUPERSEDE = Prepared(
-    update(Build)
-    .where(
-        Build.repository_id == bindparam("b_repository_id"),
-        Build.ref == bindparam("b_ref"),
-        Build.status == BuildStatus.QUEUED.value,
-        Build.id < bindparam("b_newest"),
-    )
-    .values(status=BuildStatus.SUPERSEDED.value, finished_at=bindparam("b_now"))
-    .returning(Build.id)  # their commits' statuses are finalised (builds.forge_status)
-)
 
 
 def seen(repository_id: int, delivery_id: str, connection: RawConnection) -> Received | None:
@@ -294,19 +258,15 @@ class _Batch:
                 if successor is not None:
                     row["status"] = BuildStatus.SUPERSEDED.value
                     row["finished_at"] = successor.now
-                [(build_id,)] = _INSERT_BUILD.run(connection, row)
-                part.ids.append(int(build_id))
+                part.ids.append(store.insert_build(connection, row))
             if successor is not None:
                 successor.superseded.extend(part.ids)
         older: dict[int, list[int]] = {}  # by the part that superseded them
         for (repository_id, ref), part in first.items():
-            params = {
-                "b_repository_id": repository_id,
-                "b_ref": ref,
-                "b_newest": min(part.ids),
-                "b_now": part.now,
-            }
-            older[id(part)] = [row[0] for row in _SUPERSEDE.run(connection, params)]
+            # Older builds of the ref still waiting are pointless now that a newer push came.
+            older[id(part)] = store.supersede_queued(
+                connection, repository_id, ref, min(part.ids), part.now
+            )
             part.superseded[:0] = older[id(part)]
         for part in parts:
             if part.notify is not None:

@@ -12,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy import update
-
 from buildsvc.bindings.watch import BROKEN
+from buildsvc.builds import store
 from buildsvc.builds.forge_status import build_page_url
 from buildsvc.builds.states import BuildStatus
 from buildsvc.errors import ServiceError
 from buildsvc.sources.base import CommitState
-from buildsvc.store.models import Build
 from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
 
@@ -94,12 +92,6 @@ async def _report(deps: WorkerDeps, job: Job, state: CommitState, description: s
 
 async def _note(deps: WorkerDeps, build_id: int, note: str) -> None:
     try:
-        async with deps.sessionmaker.begin() as session:
-            await session.execute(
-                update(Build)
-                .where(Build.id == build_id)
-                .values(status_note=note[:1000])
-                .execution_options(synchronize_session=False)
-            )
+        await store.note_status(deps.sessionmaker, build_id, note)
     except Exception:
         log.exception("could not note a commit status failure on build %s", build_id)

@@ -20,7 +20,8 @@ from typing import TypeVar
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
 from buildsvc.builds import registry_login as build_login
 from buildsvc.builds.queries import last_pushed
-from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds.states import BuildStatus
+from buildsvc.builds.store import transition
 from buildsvc.config import Settings
 from buildsvc.replication.jobs import after_push
 from buildsvc.secret_args import decrypt_secrets

@@ -11,7 +11,8 @@ from redis.asyncio import Redis
 
 from buildsvc.api.keys import SESSIONMAKER, STOPPING
 from buildsvc.builds import logs
-from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds.states import BuildStatus
+from buildsvc.builds.store import transition
 from buildsvc.config import Settings
 from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.masking import Masker

@@ -15,7 +15,8 @@ from buildsvc.api import keys
 from buildsvc.api.keys import CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.builds.forge_status import post_now
-from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds.states import BuildStatus
+from buildsvc.builds.store import transition
 from tests.buildsvc.factories import AccountInfo, add_build
 from tests.buildsvc.forge_env import (
     PROVIDERS,
