@@ -13,8 +13,10 @@ State
     Everything lives under typed keys in ``buildsvc.api.keys``:
     ``request.app[SETTINGS]``, ``[SESSIONMAKER]`` (``async_sessionmaker[AsyncSession]``),
     ``[ENGINE]``, ``[CIPHER]`` (``encrypt``/``decrypt`` str), ``[PROVIDERS]``
-    (``dict[str, SourceProvider]``) and ``[ARQ]``: ``await request.app[ARQ].get()`` is
-    the ``ArqRedis`` pool or None while Redis is down (keep the build in the outbox).
+    (``dict[str, SourceProvider]``), ``[ARQ]``: ``await request.app[ARQ].get()`` is
+    the ``ArqRedis`` pool or None while Redis is down (keep the build in the outbox),
+    ``[OUTBOX]`` (enqueue builds) and ``[WRITER]`` (intake's fast write path). No
+    module-level caches: state keyed by a resource lives on the object made here.
     New state: declare a key there and add one cleanup context here.
 
 Auth
@@ -76,15 +78,17 @@ from buildsvc.api.keys import (
     COMMIT_STATUS,
     ENGINE,
     INTAKE,
+    OUTBOX,
     PROVIDERS,
     SESSIONMAKER,
     SETTINGS,
     TOKEN_SERVER,
+    WRITER,
 )
 from buildsvc.api.middleware import echo_request_id, error_middleware, request_id_middleware
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.builds.forge_status import QueuedStatus
-from buildsvc.builds.outbox import outbox_ctx
+from buildsvc.builds.outbox import outbox_ctx, sweeper_ctx
 from buildsvc.config import Settings
 from buildsvc.console import setup_console
 from buildsvc.console import views as console_views
@@ -95,6 +99,7 @@ from buildsvc.registry.server import TokenServer
 from buildsvc.sources.base import SourceProvider
 from buildsvc.sources.registry import build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker
+from buildsvc.store.fastpath.writer import Writer
 from buildsvc.store.migrate import upgrade_database
 
 ROUTE_MODULES: list[ModuleType] = [
@@ -140,7 +145,8 @@ def create_app(settings: Settings) -> web.Application:
             _database,
             _cipher,
             _queue,
-            outbox_ctx(ARQ, SESSIONMAKER),
+            outbox_ctx(OUTBOX, ARQ, SESSIONMAKER, WRITER),
+            sweeper_ctx(OUTBOX),
             _providers,
             _intake,
             _commit_status,
@@ -161,7 +167,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(settings)
     app[ENGINE] = engine
     app[SESSIONMAKER] = create_sessionmaker(engine)
+    app[WRITER] = Writer(engine)
     yield
+    app[WRITER].close()
     await engine.dispose()
 
 
@@ -185,7 +193,7 @@ async def _providers(app: web.Application) -> AsyncIterator[None]:
 
 async def _intake(app: web.Application) -> AsyncIterator[None]:
     app[INTAKE] = IntakeDeps(
-        app[SESSIONMAKER], app[CIPHER], app[ARQ], app[SETTINGS], app[PROVIDERS]
+        app[SESSIONMAKER], app[WRITER], app[CIPHER], app[OUTBOX], app[SETTINGS], app[PROVIDERS]
     )
     yield
     app[INTAKE].hooks.clear()  # decrypted hook secrets: not kept past the app

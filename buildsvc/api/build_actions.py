@@ -24,7 +24,7 @@ from buildsvc.accounts.tokens import token_owner
 from buildsvc.api import log_stream
 from buildsvc.api.builds import BuildOut
 from buildsvc.api.jsonio import json_body, json_response, path_id, query_params
-from buildsvc.api.keys import ACCOUNT_ID, ARQ, COMMIT_STATUS, SESSIONMAKER
+from buildsvc.api.keys import ACCOUNT_ID, ARQ, COMMIT_STATUS, OUTBOX, SESSIONMAKER
 from buildsvc.api.openapi import SSE_EVENT, describe
 from buildsvc.api.sources import source_access
 from buildsvc.builds import cancel, logs, manual, queries
@@ -80,7 +80,7 @@ async def start(request: web.Request) -> web.Response:
     body = await json_body(request, StartIn)
     builds = await manual.start_build(
         source_access(request),
-        request.app[ARQ],
+        request.app[OUTBOX],
         request[ACCOUNT_ID],
         repository_id,
         manual.ManualBuild(rule_id=body.rule_id, ref=body.ref),
@@ -97,7 +97,7 @@ async def rerun(request: web.Request) -> web.Response:
     build_id = path_id(request, "build_id", "Build")
     builds = await manual.rerun_build(
         source_access(request),
-        request.app[ARQ],
+        request.app[OUTBOX],
         request[ACCOUNT_ID],
         build_id,
         request.app[COMMIT_STATUS],

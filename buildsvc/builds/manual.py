@@ -40,13 +40,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from buildsvc.bindings.access import SourceAccess
-from buildsvc.builds import outbox, store
+from buildsvc.builds import store
 from buildsvc.builds.forge_status import QueuedStatus
+from buildsvc.builds.outbox import Outbox
 from buildsvc.builds.states import BuildStatus
 from buildsvc.builds.status_context import rule_contexts
 from buildsvc.errors import InvalidInput, NotFound
 from buildsvc.notifications.events import Event, record_build
-from buildsvc.queue import LazyArqPool
 from buildsvc.repositories import queries as repositories
 from buildsvc.repositories.errors import InvalidRule
 from buildsvc.repositories.links import source_link
@@ -143,7 +143,7 @@ async def _lookup(client: SourceClient, source_repository: str, full_ref: str) -
 
 async def start_build(
     access: SourceAccess,
-    pool: LazyArqPool,
+    outbox: Outbox,
     account_id: int,
     repository_id: int,
     request: ManualBuild,
@@ -172,7 +172,7 @@ async def start_build(
         builds, superseded = await _insert(
             access, repository, full_ref, sha, matched, request.trigger
         )
-        await outbox.enqueue(pool, access.sessionmaker, [b.id for b in builds])
+        await outbox.enqueue([b.id for b in builds])
         statuses.report([b.id for b in builds])
         statuses.report(superseded, "superseded")
         return builds
@@ -187,7 +187,7 @@ async def start_build(
 
 async def rerun_build(
     access: SourceAccess,
-    pool: LazyArqPool,
+    outbox: Outbox,
     account_id: int,
     build_id: int,
     statuses: QueuedStatus,
@@ -209,7 +209,7 @@ async def rerun_build(
     builds, superseded = await _insert(
         access, repository, old.ref, old.commit_sha, matched, trigger
     )
-    await outbox.enqueue(pool, access.sessionmaker, [b.id for b in builds])
+    await outbox.enqueue([b.id for b in builds])
     statuses.report([b.id for b in builds])
     statuses.report(superseded, "superseded")
     return builds

@@ -32,7 +32,6 @@ import contextlib
 import functools
 import hashlib
 import logging
-import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -53,9 +52,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.builds import store
 from buildsvc.queue import LazyArqPool
-from buildsvc.store.fastpath.writer import run_write
+from buildsvc.store.fastpath.writer import Writer
 
 log = logging.getLogger(__name__)
+
+Sessions = async_sessionmaker[AsyncSession]
 
 JOB_FUNCTION = "run_build"
 ENQUEUE_TIMEOUT_SECONDS = 2.0  # bounds a webhook answer while Redis hangs
@@ -116,7 +117,7 @@ async def job_waiting(redis: ArqRedis, job: str) -> bool:
     return bool(known) and queued is not None
 
 
-class _Sender:
+class Sender:
     """Jobs enqueued while a round trip is in flight go together in the next one.
 
     The round trips run one at a time on a connection of the pool kept for this sender,
@@ -129,6 +130,22 @@ class _Sender:
         self.pending: list[tuple[int, int, float, asyncio.Future[None]]] = []
         self.drainer: asyncio.Task[None] | None = None
         self.connection: AbstractConnection | None = None
+
+    async def enqueue_job(self, build_id: int, attempt: int = 0) -> None:
+        """``run_build(build_id)`` on the queue as ``job_id(build_id, attempt)``, unless there."""
+        deadline = asyncio.get_running_loop().time() + ENQUEUE_TIMEOUT_SECONDS
+        [future] = self.send([(build_id, attempt)], deadline)
+        await future
+
+    async def close(self) -> None:
+        """Stop the round trip in flight (its jobs fail) and drop this sender's connection."""
+        if self.drainer is not None:
+            self.drainer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.drainer
+        if self.connection is not None:
+            connection, self.connection = self.connection, None
+            await connection.disconnect()
 
     def send(self, jobs: Sequence[tuple[int, int]], deadline: float) -> list[asyncio.Future[None]]:
         """Futures, one per ``(build_id, attempt)``: done once the job is in Redis, or
@@ -199,82 +216,6 @@ def _settle(
             future.set_exception(failure)
 
 
-_senders: weakref.WeakKeyDictionary[ArqRedis, _Sender] = weakref.WeakKeyDictionary()
-
-
-def _sender(redis: ArqRedis) -> _Sender:
-    sender = _senders.get(redis)
-    if sender is None:
-        sender = _senders[redis] = _Sender(redis)
-    return sender
-
-
-async def enqueue_job(redis: ArqRedis, build_id: int, attempt: int = 0) -> None:
-    """``run_build(build_id)`` on the queue as ``job_id(build_id, attempt)``, unless there."""
-    deadline = asyncio.get_running_loop().time() + ENQUEUE_TIMEOUT_SECONDS
-    [future] = _sender(redis).send([(build_id, attempt)], deadline)
-    await future
-
-
-async def enqueue(
-    pool: LazyArqPool,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    build_ids: Sequence[int],
-    attempts: Sequence[int] = (),
-) -> list[int]:
-    """Enqueue each build's job and mark the ones that made it; the rest wait for the sweeper.
-
-    ``attempts`` pairs with ``build_ids`` (default: first attempts).
-    """
-    done = await _send(pool, build_ids, attempts)
-    if done:
-        await _mark_enqueued(sessionmaker, done)
-    return done
-
-
-async def enqueue_recorded(
-    pool: LazyArqPool, sessionmaker: async_sessionmaker[AsyncSession], build_ids: Sequence[int]
-) -> list[int]:
-    """Enqueue first attempts of builds committed as ``enqueued``; the ones whose job did
-    not make it are unmarked, so the sweeper takes them. Which made it."""
-    done = await _send(pool, build_ids, ())
-    if len(done) < len(build_ids):
-        made_it = set(done)
-        left = [build_id for build_id in build_ids if build_id not in made_it]
-        try:
-            await run_write(sessionmaker, functools.partial(store.set_enqueued, left, False))
-        except Exception:  # still marked: the workers' reaper enqueues them
-            log.exception("could not put %d build(s) back in the outbox", len(left))
-    return done
-
-
-async def _send(pool: LazyArqPool, build_ids: Sequence[int], attempts: Sequence[int]) -> list[int]:
-    """The jobs on the queue: the builds whose job is there now (or was already)."""
-    if not build_ids:
-        return []
-    redis = await pool.get()
-    if redis is None:
-        return []
-    deadline = asyncio.get_running_loop().time() + ENQUEUE_TIMEOUT_SECONDS
-    jobs = list(zip(build_ids, attempts or [0] * len(build_ids), strict=True))
-    done: list[int] = []
-    failure: Exception | None = None
-    for (build_id, _), future in zip(jobs, _sender(redis).send(jobs, deadline), strict=True):
-        try:
-            await future
-        except (RedisError, OSError, TimeoutError) as exc:
-            failure = exc
-        else:
-            done.append(build_id)
-    if failure is None:
-        pool.outage.restored()
-    else:  # one warning per outage (``pool.outage``), not one per delivery or sweep
-        pool.outage.lost(failure)
-        left = len(build_ids) - len(done)
-        log.debug("enqueue failed, %d build(s) left to the outbox: %s", left, failure)
-    return done
-
-
 @dataclass
 class _Marks:
     build_ids: list[int] = field(default_factory=list)
@@ -282,86 +223,162 @@ class _Marks:
     writer: asyncio.Task[None] | None = None
 
 
-_marks: weakref.WeakKeyDictionary[async_sessionmaker[AsyncSession], _Marks] = (
-    weakref.WeakKeyDictionary()
-)
+class Outbox:
+    """Enqueueing builds of one database through one lazy Redis pool.
 
-
-async def _mark_enqueued(
-    sessionmaker: async_sessionmaker[AsyncSession], build_ids: list[int]
-) -> None:
-    """Set ``enqueued``; marks asked for while one is written share the next statement.
-
-    A mark that fails is only logged: the job is in Redis, and the sweeper, finding the
-    build unmarked, enqueues it again (refused as a duplicate) and marks it.
+    Made once per process (``app.py``'s outbox context, ``outbox_ctx``) and closed with
+    it: it holds the sender of the pool's current connection and the marks being written.
     """
-    marks = _marks.setdefault(sessionmaker, _Marks())
-    waiter = asyncio.get_running_loop().create_future()
-    marks.build_ids.extend(build_ids)
-    marks.waiters.append(waiter)
-    if marks.writer is None:
-        marks.writer = asyncio.get_running_loop().create_task(_write_marks(sessionmaker, marks))
-    await waiter
 
+    def __init__(self, pool: LazyArqPool, sessionmaker: Sessions, writer: Writer) -> None:
+        self.pool = pool
+        self.sessionmaker = sessionmaker
+        self.writer = writer
+        self._sender: Sender | None = None
+        self._marks = _Marks()
 
-async def _write_marks(sessionmaker: async_sessionmaker[AsyncSession], marks: _Marks) -> None:
-    try:
-        while marks.waiters:
-            build_ids, waiters = marks.build_ids, marks.waiters
-            marks.build_ids, marks.waiters = [], []
+    async def enqueue(self, build_ids: Sequence[int], attempts: Sequence[int] = ()) -> list[int]:
+        """Enqueue each build's job and mark the ones that made it; the rest wait for the
+        sweeper. ``attempts`` pairs with ``build_ids`` (default: first attempts)."""
+        done = await self._send(build_ids, attempts)
+        if done:
+            await self._mark_enqueued(done)
+        return done
+
+    async def enqueue_recorded(self, build_ids: Sequence[int]) -> list[int]:
+        """Enqueue first attempts of builds committed as ``enqueued``; the ones whose job
+        did not make it are unmarked, so the sweeper takes them. Which made it."""
+        done = await self._send(build_ids, ())
+        if len(done) < len(build_ids):
+            made_it = set(done)
+            left = [build_id for build_id in build_ids if build_id not in made_it]
             try:
-                await run_write(
-                    sessionmaker, functools.partial(store.set_enqueued, build_ids, True)
-                )
-            except Exception:
-                log.exception("could not mark %d build(s) enqueued", len(build_ids))
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
-    finally:
-        marks.writer = None
+                await self.writer.run(functools.partial(store.set_enqueued, left, False))
+            except Exception:  # still marked: the workers' reaper enqueues them
+                log.exception("could not put %d build(s) back in the outbox", len(left))
+        return done
 
+    async def sweep_once(self, batch: int = SWEEP_BATCH) -> int:
+        """Enqueue queued builds whose job is not known to be in Redis; how many were."""
+        rows = await store.outbox_batch(self.sessionmaker, batch)
+        ids, attempts = [row[0] for row in rows], [row[1] for row in rows]
+        return len(await self.enqueue(ids, attempts))
 
-async def sweep_once(
-    pool: LazyArqPool, sessionmaker: async_sessionmaker[AsyncSession], batch: int = SWEEP_BATCH
-) -> int:
-    """Enqueue queued builds whose job is not known to be in Redis; how many were."""
-    rows = await store.outbox_batch(sessionmaker, batch)
-    ids, attempts = [row[0] for row in rows], [row[1] for row in rows]
-    return len(await enqueue(pool, sessionmaker, ids, attempts))
+    async def run_sweeper(self, interval: float = SWEEP_INTERVAL_SECONDS) -> None:
+        while True:
+            try:
+                count = await self.sweep_once()
+                if count:
+                    log.info("outbox: enqueued %d build(s)", count)
+            except Exception:  # a database hiccup must not end the sweeper
+                log.exception("outbox sweep failed; retrying")
+            await asyncio.sleep(interval)
 
+    async def close(self) -> None:
+        writer = self._marks.writer
+        if writer is not None:  # marks in flight end first: their jobs are in Redis
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+        if self._sender is not None:
+            sender, self._sender = self._sender, None
+            await sender.close()
 
-async def run_sweeper(
-    pool: LazyArqPool,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    interval: float = SWEEP_INTERVAL_SECONDS,
-) -> None:
-    while True:
+    def _sender_for(self, redis: ArqRedis) -> Sender:
+        """The sender of the pool's connection (a new one after the pool reconnected)."""
+        if self._sender is None or self._sender.redis is not redis:
+            self._sender = Sender(redis)
+        return self._sender
+
+    async def _send(self, build_ids: Sequence[int], attempts: Sequence[int]) -> list[int]:
+        """The jobs on the queue: the builds whose job is there now (or was already)."""
+        if not build_ids:
+            return []
+        pool = self.pool
+        redis = await pool.get()
+        if redis is None:
+            return []
+        deadline = asyncio.get_running_loop().time() + ENQUEUE_TIMEOUT_SECONDS
+        jobs = list(zip(build_ids, attempts or [0] * len(build_ids), strict=True))
+        futures = self._sender_for(redis).send(jobs, deadline)
+        done: list[int] = []
+        failure: Exception | None = None
+        for (build_id, _), future in zip(jobs, futures, strict=True):
+            try:
+                await future
+            except (RedisError, OSError, TimeoutError) as exc:
+                failure = exc
+            else:
+                done.append(build_id)
+        if failure is None:
+            pool.outage.restored()
+        else:  # one warning per outage (``pool.outage``), not one per delivery or sweep
+            pool.outage.lost(failure)
+            left = len(build_ids) - len(done)
+            log.debug("enqueue failed, %d build(s) left to the outbox: %s", left, failure)
+        return done
+
+    async def _mark_enqueued(self, build_ids: list[int]) -> None:
+        """Set ``enqueued``; marks asked for while one is written share the next statement.
+
+        A mark that fails is only logged: the job is in Redis, and the sweeper, finding
+        the build unmarked, enqueues it again (refused as a duplicate) and marks it.
+        """
+        marks = self._marks
+        waiter = asyncio.get_running_loop().create_future()
+        marks.build_ids.extend(build_ids)
+        marks.waiters.append(waiter)
+        if marks.writer is None:
+            marks.writer = asyncio.get_running_loop().create_task(self._write_marks())
+        await waiter
+
+    async def _write_marks(self) -> None:
+        marks = self._marks
         try:
-            count = await sweep_once(pool, sessionmaker)
-            if count:
-                log.info("outbox: enqueued %d build(s)", count)
-        except Exception:  # a database hiccup must not end the sweeper
-            log.exception("outbox sweep failed; retrying")
-        await asyncio.sleep(interval)
+            while marks.waiters:
+                build_ids, waiters = marks.build_ids, marks.waiters
+                marks.build_ids, marks.waiters = [], []
+                try:
+                    await self.writer.run(functools.partial(store.set_enqueued, build_ids, True))
+                except Exception:
+                    log.exception("could not mark %d build(s) enqueued", len(build_ids))
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+        finally:
+            marks.writer = None
 
 
 def outbox_ctx(
+    outbox_key: web.AppKey[Outbox],
     pool_key: web.AppKey[LazyArqPool],
-    sessionmaker_key: web.AppKey[async_sessionmaker[AsyncSession]],
-    interval: float = SWEEP_INTERVAL_SECONDS,
+    sessionmaker_key: web.AppKey[Sessions],
+    writer_key: web.AppKey[Writer],
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context running the sweeper for the application's lifetime.
+    """A cleanup context making the application's ``Outbox`` (closed with the app).
 
-    Takes the application's keys (``outbox_ctx(ARQ, SESSIONMAKER)``) so this package
-    does not import the HTTP layer; list it after the contexts that set those keys.
+    Takes the application's keys so this package does not import the HTTP layer; list
+    it after the contexts that set those keys.
     """
 
     async def outbox(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(run_sweeper(app[pool_key], app[sessionmaker_key], interval))
+        app[outbox_key] = Outbox(app[pool_key], app[sessionmaker_key], app[writer_key])
+        yield
+        await app[outbox_key].close()
+
+    return outbox
+
+
+def sweeper_ctx(
+    outbox_key: web.AppKey[Outbox], interval: float = SWEEP_INTERVAL_SECONDS
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context running the outbox sweeper for the application's lifetime
+    (after ``outbox_ctx``)."""
+
+    async def sweeper(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(app[outbox_key].run_sweeper(interval))
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    return outbox
+    return sweeper

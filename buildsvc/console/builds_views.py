@@ -11,7 +11,7 @@ from aiohttp import web
 
 from buildsvc.accounts.tokens import token_owner
 from buildsvc.api.builds import BuildOut
-from buildsvc.api.keys import ARQ, COMMIT_STATUS, SESSIONMAKER
+from buildsvc.api.keys import ARQ, COMMIT_STATUS, OUTBOX, SESSIONMAKER
 from buildsvc.api.openapi import hidden
 from buildsvc.api.sources import source_access
 from buildsvc.builds import cancel, logs, manual, queries
@@ -182,7 +182,7 @@ async def rebuild(request: web.Request) -> web.Response:
     try:
         started = await manual.start_build(
             source_access(request),
-            request.app[ARQ],
+            request.app[OUTBOX],
             session.account_id,
             build.repository_id,
             manual.ManualBuild(rule_id=build.rule_id, ref=build.ref, trigger="console"),

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from buildsvc.api.builds import BuildOut
-from buildsvc.api.keys import ARQ, CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
+from buildsvc.api.keys import CIPHER, COMMIT_STATUS, OUTBOX, SESSIONMAKER, SETTINGS
 from buildsvc.api.openapi import hidden
 from buildsvc.api.repositories import DeliveryOut, RepositoryOut
 from buildsvc.api.sources import NamespaceOut, source_access
@@ -291,7 +291,7 @@ async def start_build(request: web.Request) -> web.Response:
     try:
         started = await manual.start_build(
             source_access(request),
-            request.app[ARQ],
+            request.app[OUTBOX],
             session.account_id,
             repository_id,
             manual.ManualBuild(ref=ref, trigger="console"),

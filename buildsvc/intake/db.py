@@ -1,7 +1,7 @@
 """Intake's transaction: record a delivery, queue its builds, supersede older ones.
 
-Plain synchronous functions of a ``RawConnection``, run by ``store.fastpath.writer.run_write`` (one
-transaction each, grouped on SQLite). The statements are ``Prepared`` (compiled once)
+Plain synchronous functions of a ``RawConnection``, run by ``store.fastpath.writer.Writer``
+(one transaction each, grouped on SQLite). The statements are ``Prepared`` (compiled once)
 because they run for every push.
 
 ``stage`` decides a delivery at once but leaves its rows to the end of the transaction
@@ -153,7 +153,7 @@ def stage(
     the delivery's insert fail (unique constraint), failing the transaction: the caller
     then answers with ``seen``.
 
-    ``enqueued``: the builds' jobs are sent right after the commit (``queue.enqueue_recorded``
+    ``enqueued``: the builds' jobs are sent right after the commit (``Outbox.enqueue_recorded``
     puts the ones that do not make it back in the outbox), so their rows say so at once.
     """
     stored = _repository_rules(connection, repository_id)

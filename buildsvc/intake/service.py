@@ -35,16 +35,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import webhooks
-from buildsvc.builds import outbox
+from buildsvc.builds.outbox import Outbox
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.errors import InvalidInput, NotFound, Unauthenticated
 from buildsvc.intake import commit_lookup
 from buildsvc.intake import db as intake_db
 from buildsvc.intake.db import Parsed, Received
-from buildsvc.queue import LazyArqPool
 from buildsvc.sources.base import SourceProvider
-from buildsvc.store.fastpath.writer import run_write
+from buildsvc.store.fastpath.writer import Writer
 from buildsvc.store.models import ImageRepository, utcnow
 
 PING = "ping received"
@@ -76,8 +75,9 @@ class IntakeDeps:
     """What intake needs, made once per application (``app.py``'s ``_intake`` context)."""
 
     sessionmaker: async_sessionmaker[AsyncSession]
+    writer: Writer
     cipher: Cipher
-    pool: LazyArqPool
+    outbox: Outbox
     settings: Settings
     providers: dict[str, SourceProvider] = field(default_factory=dict)  # commit_lookup
     hooks: HookCache = field(default_factory=HookCache)
@@ -122,7 +122,7 @@ async def receive(
     if provider in commit_lookup.MESSAGELESS:  # its payloads may lack the commit message
         parsed = await commit_lookup.complete(deps, hook.repository_id, parsed)
     # Redis reachable: the builds are committed as enqueued, their jobs sent right after.
-    enqueued = deps.pool.connected
+    enqueued = deps.outbox.pool.connected
     # Staged: written with the deliveries of its write group, before the group commits.
     record = functools.partial(
         intake_db.stage,
@@ -134,22 +134,22 @@ async def receive(
     )
     try:
         try:
-            result = (await run_write(deps.sessionmaker, record)).result()
+            result = (await deps.writer.run(record)).result()
         except IntegrityError:
             seen = functools.partial(intake_db.seen, hook.repository_id, parsed.delivery_id)
-            earlier = await run_write(deps.sessionmaker, seen)
+            earlier = await deps.writer.run(seen)
             if earlier is not None:  # a delivery seen before: answer as it was answered
                 return earlier
             # Not a duplicate: a rule (or the repository) was replaced meanwhile. Again,
             # with what is stored now.
-            result = (await run_write(deps.sessionmaker, record)).result()
+            result = (await deps.writer.run(record)).result()
     except NotFound:
         deps.hooks.pop((provider, hook_key), None)
         raise
     if result.build_ids and enqueued:
-        await outbox.enqueue_recorded(deps.pool, deps.sessionmaker, result.build_ids)
+        await deps.outbox.enqueue_recorded(result.build_ids)
     elif result.build_ids:
-        await outbox.enqueue(deps.pool, deps.sessionmaker, result.build_ids)
+        await deps.outbox.enqueue(result.build_ids)
     return result
 
 

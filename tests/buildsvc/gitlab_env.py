@@ -31,8 +31,8 @@ from aiohttp.test_utils import TestClient
 from yarl import URL
 
 import forgesim
-from buildsvc.api.keys import ARQ, SESSIONMAKER
-from buildsvc.builds.outbox import outbox_ctx
+from buildsvc.api.keys import OUTBOX
+from buildsvc.builds.outbox import sweeper_ctx
 from buildsvc.config import Settings
 from tests.servers import TEST_REDIS_DB, flush_redis_db, free_port
 
@@ -85,8 +85,8 @@ async def served_settings(settings: Settings, request: pytest.FixtureRequest) ->
 
 def with_outbox(app: web.Application, interval: float = 0.2) -> web.Application:
     names = [getattr(ctx, "__qualname__", "") for ctx in app.cleanup_ctx]
-    if not any("outbox" in name for name in names):
-        app.cleanup_ctx.append(outbox_ctx(ARQ, SESSIONMAKER, interval))
+    if not any("sweeper" in name for name in names):
+        app.cleanup_ctx.append(sweeper_ctx(OUTBOX, interval))
     return app
 
 

@@ -12,7 +12,7 @@ from arq.constants import default_queue_name
 from arq.utils import timestamp_ms
 
 from buildsvc.builds import outbox
-from buildsvc.builds.outbox import WAKE_CHANNEL, enqueue_job, job_id
+from buildsvc.builds.outbox import WAKE_CHANNEL, Sender, job_id
 from buildsvc.queue import LazyArqPool
 
 
@@ -36,7 +36,9 @@ async def wake_ups(pubsub: Any, seconds: float = 0.3) -> int:
 
 
 async def test_a_kicked_job_is_due_now_and_wakes_the_workers(arq_redis: ArqRedis) -> None:
-    await enqueue_job(arq_redis, 5)
+    sender = Sender(arq_redis)
+    await sender.enqueue_job(5)
+    await sender.close()
     later = timestamp_ms() + 60_000  # deferred, as a build waiting behind its ref's build
     await arq_redis.zadd(default_queue_name, {job_id(5): later})
     wake = arq_redis.pubsub()

@@ -16,7 +16,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.jobs import Job, JobStatus
 from arq.worker import Worker
 
-from buildsvc.builds.outbox import JOB_FUNCTION, enqueue_job, job_id
+from buildsvc.builds.outbox import JOB_FUNCTION, Sender, job_id
 from buildsvc.worker.supervise import close
 
 
@@ -25,6 +25,14 @@ async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
     redis = await create_pool(RedisSettings.from_dsn(redis_url))
     yield redis
     await redis.aclose()
+
+
+@pytest.fixture
+async def sender(arq_redis: ArqRedis) -> AsyncIterator[Sender]:
+    """The outbox's fast enqueue on ``arq_redis`` (what an ``Outbox`` holds per pool)."""
+    sender = Sender(arq_redis)
+    yield sender
+    await sender.close()
 
 
 async def run_burst(redis_url: str, calls: list[int]) -> None:
@@ -47,8 +55,8 @@ async def run_burst(redis_url: str, calls: list[int]) -> None:
         await close(worker)  # arq's own close calls redis-py's deprecated close()
 
 
-async def test_arq_reads_the_job_the_outbox_wrote(arq_redis: ArqRedis) -> None:
-    await enqueue_job(arq_redis, 41, attempt=3)
+async def test_arq_reads_the_job_the_outbox_wrote(arq_redis: ArqRedis, sender: Sender) -> None:
+    await sender.enqueue_job(41, attempt=3)
 
     job = Job(job_id(41, 3), arq_redis)
     assert await job.status() == JobStatus.queued
@@ -58,8 +66,10 @@ async def test_arq_reads_the_job_the_outbox_wrote(arq_redis: ArqRedis) -> None:
     assert info.job_try is None  # not started yet
 
 
-async def test_a_real_arq_worker_runs_the_job(arq_redis: ArqRedis, redis_url: str) -> None:
-    await enqueue_job(arq_redis, 42)
+async def test_a_real_arq_worker_runs_the_job(
+    arq_redis: ArqRedis, sender: Sender, redis_url: str
+) -> None:
+    await sender.enqueue_job(42)
     calls: list[int] = []
 
     await run_burst(redis_url, calls)
@@ -70,13 +80,15 @@ async def test_a_real_arq_worker_runs_the_job(arq_redis: ArqRedis, redis_url: st
     assert await job.result(timeout=5) == "built 42"
 
 
-async def test_a_job_id_is_enqueued_once(arq_redis: ArqRedis, redis_url: str) -> None:
-    await enqueue_job(arq_redis, 43)
-    await enqueue_job(arq_redis, 43)  # the outbox's second try: refused
+async def test_a_job_id_is_enqueued_once(
+    arq_redis: ArqRedis, sender: Sender, redis_url: str
+) -> None:
+    await sender.enqueue_job(43)
+    await sender.enqueue_job(43)  # the outbox's second try: refused
     # arq's own enqueue sees our job and refuses it too, and we refuse one arq wrote.
     assert await arq_redis.enqueue_job(JOB_FUNCTION, 43, _job_id=job_id(43)) is None
     assert await arq_redis.enqueue_job(JOB_FUNCTION, 44, _job_id=job_id(44)) is not None
-    await enqueue_job(arq_redis, 44)
+    await sender.enqueue_job(44)
     assert await arq_redis.zrange("arq:queue", 0, -1) == [job_id(43).encode(), job_id(44).encode()]
 
     calls: list[int] = []
@@ -84,7 +96,7 @@ async def test_a_job_id_is_enqueued_once(arq_redis: ArqRedis, redis_url: str) ->
     assert sorted(calls) == [43, 44]
 
     # Its result is kept: enqueueing the same id again does not run the build twice.
-    await enqueue_job(arq_redis, 43)
+    await sender.enqueue_job(43)
     assert await arq_redis.zcard("arq:queue") == 0
     await run_burst(redis_url, calls)
     assert sorted(calls) == [43, 44]
