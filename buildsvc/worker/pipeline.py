@@ -265,6 +265,7 @@ async def build(deps: WorkerDeps, job: Job, log: BuildLog, src: Path) -> Built:
             request,
             labels=labels,  # BuildKit records them as metadata
             cache_from=await cache_sources(deps, job, log),
+            engine_has_bridge=await deps.engine_has_bridge(),
         )
     # A secret build arg's value is in the image as built: no line may name it.
     write = withholding(log.write) if job.secret_values else log.write
