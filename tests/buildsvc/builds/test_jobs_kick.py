@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from arq.connections import ArqRedis
 from arq.constants import default_queue_name
 from arq.utils import timestamp_ms
 
 from buildsvc.builds import outbox
 from buildsvc.builds.outbox import WAKE_CHANNEL, Sender, job_id
-from buildsvc.queue import LazyArqPool
-
-
-@pytest.fixture
-async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
-    pool = LazyArqPool(redis_url)
-    redis = await pool.get()
-    assert redis is not None
-    yield redis
-    await pool.close()
 
 
 async def wake_ups(pubsub: Any, seconds: float = 0.3) -> int:
@@ -35,10 +23,10 @@ async def wake_ups(pubsub: Any, seconds: float = 0.3) -> int:
     return count
 
 
-async def test_a_kicked_job_is_due_now_and_wakes_the_workers(arq_redis: ArqRedis) -> None:
-    sender = Sender(arq_redis)
+async def test_a_kicked_job_is_due_now_and_wakes_the_workers(
+    arq_redis: ArqRedis, sender: Sender
+) -> None:
     await sender.enqueue_job(5)
-    await sender.close()
     later = timestamp_ms() + 60_000  # deferred, as a build waiting behind its ref's build
     await arq_redis.zadd(default_queue_name, {job_id(5): later})
     wake = arq_redis.pubsub()

@@ -7,10 +7,8 @@ job encoding under ``builds.outbox``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from arq import func
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.jobs import Job, JobStatus
@@ -18,21 +16,6 @@ from arq.worker import Worker
 
 from buildsvc.builds.outbox import JOB_FUNCTION, Sender, job_id
 from buildsvc.worker.supervise import close
-
-
-@pytest.fixture
-async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
-    redis = await create_pool(RedisSettings.from_dsn(redis_url))
-    yield redis
-    await redis.aclose()
-
-
-@pytest.fixture
-async def sender(arq_redis: ArqRedis) -> AsyncIterator[Sender]:
-    """The outbox's fast enqueue on ``arq_redis`` (what an ``Outbox`` holds per pool)."""
-    sender = Sender(arq_redis)
-    yield sender
-    await sender.close()
 
 
 async def run_burst(redis_url: str, calls: list[int]) -> None:

@@ -14,24 +14,6 @@ from redis.asyncio import ConnectionPool
 
 from buildsvc.builds import outbox
 from buildsvc.builds.outbox import JOB_FUNCTION, WAKE_CHANNEL, Sender, job_id
-from buildsvc.queue import LazyArqPool
-
-
-@pytest.fixture
-async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
-    pool = LazyArqPool(redis_url)
-    redis = await pool.get()
-    assert redis is not None
-    yield redis
-    await pool.close()
-
-
-@pytest.fixture
-async def sender(arq_redis: ArqRedis) -> AsyncIterator[Sender]:
-    """The outbox's fast enqueue on ``arq_redis`` (what an ``Outbox`` holds per pool)."""
-    sender = Sender(arq_redis)
-    yield sender
-    await sender.close()
 
 
 async def evalsha_calls(redis: ArqRedis) -> int:
