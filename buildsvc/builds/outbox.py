@@ -1,13 +1,13 @@
 """Putting queued builds on the arq queue, with an outbox so none is ever lost.
 
 A build row is committed first (``enqueued`` false), then its job is enqueued and the
-row marked (``enqueue``). If Redis is down, or the process dies in between, the row
+row marked (``Outbox.enqueue``). If Redis is down, or the process dies in between, the row
 stays unmarked and the outbox sweeper, run by every API process about once a second,
 enqueues it once Redis answers. A build's job id is ``build:{id}`` (``build:{id}:retry{N}``
 for attempt N after a lost worker): a second job with the same id is refused, so a build
 enqueued twice (intake and sweeper, or two sweeping processes) runs once.
 
-Webhook intake saves the marking write (``enqueue_recorded``): while Redis is reachable
+Webhook intake saves the marking write (``Outbox.enqueue_recorded``): while Redis is reachable
 it commits its builds as ``enqueued`` already, and unmarks the ones whose job then does
 not make it, which puts them in the outbox. Should the process die between the commit
 and Redis, the workers' reaper (``worker.reaper``) enqueues such a build: queued, marked,
@@ -22,7 +22,9 @@ idle worker starts the job at once instead of at its next poll tick.
 
 This is the one module of ``builds`` that knows arq's keys (``buildsvc.queue`` says who
 else imports arq): besides the enqueue, ``drop``, ``kick`` and ``job_waiting`` act on a
-build's job for ``builds.jobs``, ``builds.cancel`` and the worker's reaper.
+build's job for ``builds.jobs``, ``builds.cancel`` and the worker's reaper. The
+state of the round trips and marks in flight lives on an ``Outbox`` (one per
+application, ``outbox_ctx``), not in this module.
 """
 
 from __future__ import annotations
