@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from buildsvc.api.keys import SESSIONMAKER
-from tests.buildsvc.builds.test_intake import wait_deliveries
 from tests.buildsvc.factories import AccountInfo, add_build
 from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
@@ -29,6 +28,7 @@ from tests.buildsvc.gitlab_env import (  # noqa: F401  (fixtures)
     served_client,
     served_settings,
 )
+from tests.buildsvc.intake.test_service import wait_deliveries
 
 REDIS_DB = 8
 
