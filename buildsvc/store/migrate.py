@@ -16,13 +16,10 @@ as they were) is checkpointed and truncated.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import functools
 import logging
-import os
 import sqlite3
-from collections.abc import AsyncIterator
+import weakref
 from pathlib import Path
 
 from alembic import command
@@ -31,7 +28,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from buildsvc.config import Settings
 from buildsvc.store.engine import SQLITE_BUSY_TIMEOUT_MS, create_engine, is_postgresql, is_sqlite
@@ -44,34 +41,13 @@ ADVISORY_LOCK_KEY = int.from_bytes(b"bsvmigr", "big")
 SETTINGS = "buildsvc.settings"
 SCRUB_SQLITE_WAL = "buildsvc.scrub_sqlite_wal"
 
-_LOCK_SUFFIX = ".migrate-lock"
-_LOCK_POLL_SECONDS = (0.005, 0.1)  # first and longest wait between tries
+_loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-@contextlib.asynccontextmanager
-async def _sqlite_lock(database: str) -> AsyncIterator[None]:
-    """One upgrade of an SQLite file at a time, across tasks and processes.
-
-    An ``flock`` on a file next to the database: it conflicts between two opens even in
-    one process, so concurrent upgrades in one event loop (an API and a worker in a
-    test) wait too. Tried without blocking, sleeping in between, so the loop never
-    waits; closing the file releases it (also when the process dies). PostgreSQL has
-    its advisory lock instead.
-    """
-    fd = os.open(database + _LOCK_SUFFIX, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        delay, longest = _LOCK_POLL_SECONDS
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, longest)
-            else:
-                break
-        yield
-    finally:
-        os.close(fd)
+def _process_lock() -> asyncio.Lock:
+    return _loop_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
 def alembic_config() -> Config:
@@ -86,32 +62,29 @@ def head_revision() -> str | None:
 
 async def upgrade_database(settings: Settings, *, url: str | None = None) -> None:
     """Apply every pending migration to the settings' database (or ``url``)."""
+    async with _process_lock():
+        await _upgrade_with_lock(settings, url)
+
+
+async def _upgrade_with_lock(settings: Settings, url: str | None) -> None:
     # Foreign keys off on SQLite: its table copies (batch mode) would cascade deletes.
     engine = create_engine(settings, url=url, foreign_keys=False)
-    database = engine.url.database if is_sqlite(engine.url) else None
-    on_file = database not in (None, "", ":memory:")
-    async with _sqlite_lock(str(database)) if on_file else contextlib.nullcontext():
-        try:
-            scrub = await _migrate(engine, settings)
-        finally:
-            await engine.dispose()
-        if scrub and on_file:
-            await asyncio.to_thread(_truncate_wal, str(database))
-
-
-async def _migrate(engine: AsyncEngine, settings: Settings) -> bool:
-    """Upgrade to head; whether a migration asked for ``SCRUB_SQLITE_WAL``."""
-    async with engine.connect() as connection:
-        locked = is_postgresql(engine.url)
-        if locked:
-            await _advisory(connection, "pg_advisory_lock")
-        try:
-            scrub = await connection.run_sync(functools.partial(_upgrade, settings=settings))
-            await connection.commit()
-        finally:
+    scrub = False
+    try:
+        async with engine.connect() as connection:
+            locked = is_postgresql(engine.url)
             if locked:
-                await _advisory(connection, "pg_advisory_unlock")
-    return scrub
+                await _advisory(connection, "pg_advisory_lock")
+            try:
+                scrub = await connection.run_sync(functools.partial(_upgrade, settings=settings))
+                await connection.commit()
+            finally:
+                if locked:
+                    await _advisory(connection, "pg_advisory_unlock")
+    finally:
+        await engine.dispose()
+    if scrub and is_sqlite(engine.url) and engine.url.database:
+        await asyncio.to_thread(_truncate_wal, engine.url.database)
 
 
 async def current_revision(settings: Settings, *, url: str | None = None) -> str | None:

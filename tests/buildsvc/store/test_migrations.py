@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import logging
 import os
@@ -82,23 +81,6 @@ async def test_concurrent_upgrades_on_one_fresh_database(
     await asyncio.gather(*(upgrade_database(settings) for _ in range(6)))
     assert await current_revision(settings) == head_revision()
     assert await _run_sync(settings, _drift) == []
-
-
-async def test_an_sqlite_upgrade_waits_while_another_holds_the_file(settings: Settings) -> None:
-    # Another process in the middle of its upgrade holds the lock next to the database.
-    database = make_url(settings.resolved_database_url).database
-    assert database
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
-    holder = os.open(database + ".migrate-lock", os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(holder, fcntl.LOCK_EX)
-    upgrading = asyncio.create_task(upgrade_database(settings))
-    try:
-        await asyncio.sleep(0.3)
-        assert not upgrading.done()
-    finally:
-        os.close(holder)
-    await upgrading
-    assert await current_revision(settings) == head_revision()
 
 
 async def test_downgrade_to_base_and_back(
