@@ -15,8 +15,10 @@ State
     Everything lives under typed keys in ``buildsvc.web.keys``:
     ``request.app[SETTINGS]``, ``[SESSIONMAKER]`` (``async_sessionmaker[AsyncSession]``),
     ``[ENGINE]``, ``[CIPHER]`` (``encrypt``/``decrypt`` str), ``[PROVIDERS]``
-    (``dict[str, SourceProvider]``) and ``[ARQ]``: ``await request.app[ARQ].get()`` is
-    the ``ArqRedis`` pool or None while Redis is down (keep the build in the outbox).
+    (``dict[str, SourceProvider]``), ``[ARQ]``: ``await request.app[ARQ].get()`` is
+    the ``ArqRedis`` pool or None while Redis is down (keep the build in the outbox),
+    ``[OUTBOX]`` (enqueue builds) and ``[WRITER]`` (intake's fast write path). No
+    module-level caches: state keyed by a resource lives on the object made here.
     New state: declare a key there and add one cleanup context here.
 
 Auth
@@ -71,15 +73,17 @@ from buildsvc.api import (
 )
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.builds.forge_status import QueuedStatus
-from buildsvc.builds.queue import outbox_ctx
+from buildsvc.builds.outbox import outbox_ctx, sweeper_ctx
 from buildsvc.config import Settings
 from buildsvc.console import setup_console
 from buildsvc.console import views as console_views
 from buildsvc.crypto import Cipher
+from buildsvc.intake.service import IntakeDeps
 from buildsvc.queue import LazyArqPool
 from buildsvc.registry.server import TokenServer
 from buildsvc.sources import SourceProvider, build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker
+from buildsvc.store.fastpath.writer import Writer
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.web import log_stream, openapi
 from buildsvc.web.keys import (
@@ -88,10 +92,13 @@ from buildsvc.web.keys import (
     CIPHER,
     COMMIT_STATUS,
     ENGINE,
+    INTAKE,
+    OUTBOX,
     PROVIDERS,
     SESSIONMAKER,
     SETTINGS,
     TOKEN_SERVER,
+    WRITER,
 )
 from buildsvc.web.middleware import echo_request_id, error_middleware, request_id_middleware
 
@@ -138,8 +145,10 @@ def create_app(settings: Settings) -> web.Application:
             _database,
             _cipher,
             _queue,
-            outbox_ctx(ARQ, SESSIONMAKER),
+            outbox_ctx(OUTBOX, ARQ, SESSIONMAKER, WRITER),
+            sweeper_ctx(OUTBOX),
             _providers,
+            _intake,
             _commit_status,
             _token_server,
         ]
@@ -158,7 +167,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(settings)
     app[ENGINE] = engine
     app[SESSIONMAKER] = create_sessionmaker(engine)
+    app[WRITER] = Writer(engine)
     yield
+    app[WRITER].close()
     await engine.dispose()
 
 
@@ -178,6 +189,14 @@ async def _queue(app: web.Application) -> AsyncIterator[None]:
 async def _providers(app: web.Application) -> AsyncIterator[None]:
     app[PROVIDERS] = build_providers(app[SETTINGS])
     yield
+
+
+async def _intake(app: web.Application) -> AsyncIterator[None]:
+    app[INTAKE] = IntakeDeps(
+        app[SESSIONMAKER], app[WRITER], app[CIPHER], app[OUTBOX], app[SETTINGS], app[PROVIDERS]
+    )
+    yield
+    app[INTAKE].hooks.clear()  # decrypted hook secrets: not kept past the app
 
 
 async def _commit_status(app: web.Application) -> AsyncIterator[None]:

@@ -32,7 +32,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
 
 from aiohttp import web
 from prometheus_client import (
@@ -44,13 +43,12 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import ColumnElement, case, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from buildsvc.builds.states import FINISHED, BuildStatus
+from buildsvc.builds import queries
+from buildsvc.builds.states import BuildStatus
 from buildsvc.errors import Unavailable
 from buildsvc.forge_timing import instrument_providers
-from buildsvc.store.models import Build
 from buildsvc.web.keys import ARQ, ENGINE, PROVIDERS, WEBHOOK_OUTCOME
 from buildsvc.web.openapi import describe
 
@@ -61,15 +59,6 @@ FORGE_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 ARQ_QUEUE = "arq:queue"
 SCRAPE_TIMEOUT_SECONDS = 5.0
 WEBHOOK_PROVIDERS = frozenset({"gitlab", "github", "bitbucket", "bitbucket-server"})
-
-# (phase, start column, end columns: the first one set ends the phase)
-PHASES: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
-    ("queued", Build.queued_at, (Build.fetching_at, Build.finished_at)),
-    ("fetching", Build.fetching_at, (Build.building_at, Build.finished_at)),
-    ("building", Build.building_at, (Build.pushing_at, Build.finished_at)),
-    ("pushing", Build.pushing_at, (Build.finished_at,)),
-    ("total", Build.queued_at, (Build.finished_at,)),
-)
 
 # Webhook answers by status when there is no outcome to read.
 _REJECTED = {400: "malformed", 401: "unauthenticated", 404: "unknown_hook", 413: "too_large"}
@@ -130,7 +119,7 @@ class StateCollector(Collector):
             "Time finished builds spent in each phase (total: queued to finished).",
             labels=["phase"],
         )
-        for phase, *_ in PHASES:
+        for phase in queries.PHASE_NAMES:
             hist = snap.phases.get(phase, PhaseHistogram([0] * len(PHASE_BUCKETS)))
             pairs = zip(PHASE_BUCKETS, hist.buckets, strict=True)
             buckets = [(str(bound), float(n)) for bound, n in pairs]
@@ -181,36 +170,14 @@ class Metrics:
 METRICS = web.AppKey("metrics", Metrics)
 
 
-def _seconds(dialect: str, start: Any, end: Any) -> ColumnElement[float]:
-    if dialect == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 86400.0
-    return cast(ColumnElement[float], extract("epoch", end - start))
-
-
-def _phase_columns(dialect: str) -> list[ColumnElement[Any]]:
-    columns: list[ColumnElement[Any]] = []
-    for _phase, start, ends in PHASES:
-        end = func.coalesce(*ends) if len(ends) > 1 else ends[0]
-        seconds = _seconds(dialect, start, end)
-        known = start.is_not(None) & end.is_not(None)
-        columns += [func.sum(case((known & (seconds <= b), 1), else_=0)) for b in PHASE_BUCKETS]
-        columns.append(func.sum(case((known, 1), else_=0)))
-        columns.append(func.sum(case((known, seconds), else_=0.0)))
-    return columns
-
-
 async def load_snapshot(engine: AsyncEngine) -> Snapshot:
     """Build counts by status, and the phase histograms of finished builds (one query each)."""
     snapshot = Snapshot()
-    dialect = engine.dialect.name
     async with engine.connect() as connection:
-        rows = await connection.execute(select(Build.status, func.count()).group_by(Build.status))
-        snapshot.builds = {str(status): int(n) for status, n in rows.all()}
-        finished = [status.value for status in FINISHED]
-        statement = select(*_phase_columns(dialect)).where(Build.status.in_(finished))
-        values = list((await connection.execute(statement)).one())
+        snapshot.builds = await queries.count_by_status(connection)
+        values = await queries.phase_histograms(connection, PHASE_BUCKETS)
     width = len(PHASE_BUCKETS) + 2
-    for index, (phase, *_) in enumerate(PHASES):
+    for index, phase in enumerate(queries.PHASE_NAMES):
         chunk = values[index * width : (index + 1) * width]
         snapshot.phases[phase] = PhaseHistogram(
             buckets=[int(n or 0) for n in chunk[:-2]],

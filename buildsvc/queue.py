@@ -10,6 +10,12 @@ Once connected the pool is kept: redis-py reconnects by itself when Redis comes 
 and a command sent while it is down raises ``redis.exceptions.RedisError`` (or
 ``OSError``), which callers treat like ``None``. Enqueues report how they went to
 ``outage``, which logs once when Redis goes and once when it is back.
+
+This module, ``builds.outbox`` (the fast enqueue, job ids and job keys) and
+``worker.main`` (the poll loop's internals) are the only ones that import arq
+(``tests/test_arq_boundary.py``): everything else takes arq's public names from here,
+so an arq upgrade (pinned to a minor range in ``pyproject.toml``) is checked in three
+places.
 """
 
 from __future__ import annotations
@@ -18,11 +24,30 @@ import asyncio
 import logging
 import time
 
-from arq.connections import ArqRedis
+from arq import Retry, func
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix, job_key_prefix
+from arq.cron import CronJob, cron
+from arq.worker import Function, Worker
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
 from buildsvc.outage import Outage
+
+__all__ = [
+    "ArqRedis",
+    "CronJob",
+    "Function",
+    "LazyArqPool",
+    "RedisSettings",
+    "Retry",
+    "Worker",
+    "create_pool",
+    "cron",
+    "func",
+    "in_progress_key_prefix",
+    "job_key_prefix",
+]
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from buildsvc.errors import InvalidInput, NotFound
 from buildsvc.web import log_stream
 from buildsvc.web.forge_access import source_access
 from buildsvc.web.jsonio import json_body, json_response, path_id, query_params
-from buildsvc.web.keys import ACCOUNT_ID, ARQ, COMMIT_STATUS, SESSIONMAKER
+from buildsvc.web.keys import ACCOUNT_ID, ARQ, COMMIT_STATUS, OUTBOX, SESSIONMAKER
 from buildsvc.web.openapi import SSE_EVENT, describe
 from buildsvc.web.responses.builds import BuildOut
 
@@ -80,7 +80,7 @@ async def start(request: web.Request) -> web.Response:
     body = await json_body(request, StartIn)
     builds = await manual.start_build(
         source_access(request),
-        request.app[ARQ],
+        request.app[OUTBOX],
         request[ACCOUNT_ID],
         repository_id,
         manual.ManualBuild(rule_id=body.rule_id, ref=body.ref),
@@ -97,7 +97,7 @@ async def rerun(request: web.Request) -> web.Response:
     build_id = path_id(request, "build_id", "Build")
     builds = await manual.rerun_build(
         source_access(request),
-        request.app[ARQ],
+        request.app[OUTBOX],
         request[ACCOUNT_ID],
         build_id,
         request.app[COMMIT_STATUS],

@@ -9,20 +9,15 @@ for a body over ``settings.webhook_max_body_bytes``, 400 for a malformed payload
 from __future__ import annotations
 
 import json
-import weakref
 
 from aiohttp import web
 from pydantic import BaseModel
 
-from buildsvc.builds import intake
 from buildsvc.errors import PayloadTooLarge
+from buildsvc.intake import service as intake
 from buildsvc.web.keys import (
-    ARQ,
-    CIPHER,
     COMMIT_STATUS,
-    PROVIDERS,
-    SESSIONMAKER,
-    SETTINGS,
+    INTAKE,
     WEBHOOK_OUTCOME,
 )
 from buildsvc.web.openapi import describe
@@ -32,9 +27,6 @@ routes = web.RouteTableDef()
 CHUNK_BYTES = 64 * 1024
 # What jsonio.dumps writes for these plain values, without building an encoder per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-_app_deps: weakref.WeakKeyDictionary[web.Application, intake.IntakeDeps] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 class Accepted(BaseModel):
@@ -73,7 +65,7 @@ def _too_large(limit: int) -> PayloadTooLarge:
 )
 async def receive(request: web.Request) -> web.Response:
     app = request.app
-    deps = _deps(app)
+    deps = app[INTAKE]
     settings = deps.settings
     result = await intake.receive(
         deps,
@@ -88,13 +80,3 @@ async def receive(request: web.Request) -> web.Response:
     # Rendered as a dict of the Accepted fields, by one encoder: this answer is on the hot path.
     body = {"delivery": result.delivery, "outcome": result.outcome, "build_ids": result.build_ids}
     return web.Response(text=_ENCODER.encode(body), status=202, content_type="application/json")
-
-
-def _deps(app: web.Application) -> intake.IntakeDeps:
-    """The application's intake dependencies, gathered once (they live as long as it)."""
-    deps = _app_deps.get(app)
-    if deps is None:
-        deps = _app_deps[app] = intake.IntakeDeps(
-            app[SESSIONMAKER], app[CIPHER], app[ARQ], app[SETTINGS], app[PROVIDERS]
-        )
-    return deps

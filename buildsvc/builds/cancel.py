@@ -19,8 +19,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.builds import jobs, logs, queries
-from buildsvc.builds.states import FINISHED, UNFINISHED, BuildStatus, transition
+from buildsvc.builds import logs, outbox, queries
+from buildsvc.builds.states import FINISHED, UNFINISHED, BuildStatus
+from buildsvc.builds.store import transition
 from buildsvc.errors import Conflict, ServiceError
 from buildsvc.queue import LazyArqPool
 from buildsvc.store.models import Build
@@ -91,6 +92,6 @@ async def _tell_others(pool: LazyArqPool, build: Build, was: BuildStatus) -> Non
         if was in UNFINISHED - {BuildStatus.QUEUED}:
             await redis.publish(CANCEL_CHANNEL, str(build.id))
         else:
-            await jobs.drop(redis, jobs.job_id(build.id, build.attempt))
+            await outbox.drop(redis, outbox.job_id(build.id, build.attempt))
     except logs.REDIS_ERRORS as exc:
         log.warning("could not tell workers that build %s was cancelled: %s", build.id, exc)

@@ -39,12 +39,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.bindings.watch import BROKEN
+from buildsvc.builds import store
 from buildsvc.builds.states import UNFINISHED, BuildStatus
 from buildsvc.builds.status_context import LEGACY
 from buildsvc.errors import ServiceError
@@ -102,13 +103,7 @@ def not_set_note(state: CommitState, exc: BaseException) -> str:
 
 
 async def note(sessionmaker: async_sessionmaker[AsyncSession], build_id: int, text: str) -> None:
-    async with sessionmaker.begin() as session:
-        await session.execute(
-            update(Build)
-            .where(Build.id == build_id)
-            .values(status_note=text[:1000])
-            .execution_options(synchronize_session=False)
-        )
+    await store.note_status(sessionmaker, build_id, text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,12 +1,13 @@
-"""Housekeeping on a build's arq job, beyond enqueueing (``builds.queue``).
+"""Housekeeping on a build's arq job, beyond enqueueing (``builds.outbox``).
 
 A build's first job is ``build:{id}``; after its worker was lost, attempt N runs as
 ``build:{id}:retry{N}``, so a worker that only seemed dead (and ends its arq job later)
 never removes the new attempt's job. arq keeps a job as its definition
 (``arq:job:<id>``), an entry in the queue's sorted set (score: when it is due), an
 in-progress marker while a worker runs it, a retry counter and, once it ended, its
-result. arq has no API for the moves below, so they act on those keys, each in one
-MULTI/EXEC transaction (no worker sees half of a move):
+result. arq has no API for the moves below, so they act on those keys (in
+``builds.outbox``, the one module of ``builds`` that knows them), each in one MULTI/EXEC
+transaction (no worker sees half of a move):
 
 - ``drop``: forget a job entirely: a queued build was cancelled, or a build whose worker
   died is requeued (the dead worker's in-progress marker would otherwise keep the job
@@ -21,61 +22,13 @@ from __future__ import annotations
 
 import logging
 
-from arq.connections import ArqRedis
-from arq.constants import (
-    default_queue_name,
-    in_progress_key_prefix,
-    job_key_prefix,
-    result_key_prefix,
-    retry_key_prefix,
-)
-from arq.utils import timestamp_ms
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.builds import queue
+from buildsvc.builds import outbox, store
 from buildsvc.builds.logs import REDIS_ERRORS
-from buildsvc.store.models import Build
+from buildsvc.queue import ArqRedis
 
 log = logging.getLogger(__name__)
-
-
-def job_id(build_id: int, attempt: int = 0) -> str:
-    base = queue.job_id(build_id)
-    return base if attempt == 0 else f"{base}:retry{attempt}"
-
-
-async def drop(redis: ArqRedis, job: str) -> None:
-    async with redis.pipeline(transaction=True) as tx:
-        tx.zrem(default_queue_name, job)
-        tx.delete(
-            job_key_prefix + job,
-            in_progress_key_prefix + job,
-            result_key_prefix + job,
-            retry_key_prefix + job,
-        )
-        await tx.execute()
-
-
-async def kick(redis: ArqRedis, job: str) -> bool:
-    """Make a queued (deferred) job due now and wake the workers; False if it is not in
-    the queue."""
-    changed = await redis.zadd(default_queue_name, {job: timestamp_ms()}, xx=True, ch=True)
-    if changed:  # an idle worker starts it now, not at its next poll
-        await redis.publish(queue.WAKE_CHANNEL, b"1")
-    return bool(changed)
-
-
-async def _mark(
-    sessionmaker: async_sessionmaker[AsyncSession], build_id: int, enqueued: bool
-) -> None:
-    async with sessionmaker.begin() as session:
-        await session.execute(
-            update(Build)
-            .where(Build.id == build_id)
-            .values(enqueued=enqueued)
-            .execution_options(synchronize_session=False)
-        )
 
 
 async def requeue(
@@ -89,12 +42,14 @@ async def requeue(
     """Replace the job of ``old_attempt`` by one for ``attempt``; False: left to the outbox."""
     if redis is not None:
         try:
-            await drop(redis, job_id(build_id, old_attempt))
-            await redis.enqueue_job(queue.JOB_FUNCTION, build_id, _job_id=job_id(build_id, attempt))
+            await outbox.drop(redis, outbox.job_id(build_id, old_attempt))
+            await redis.enqueue_job(
+                outbox.JOB_FUNCTION, build_id, _job_id=outbox.job_id(build_id, attempt)
+            )
         except REDIS_ERRORS as exc:
             log.warning("could not requeue build %s: %s", build_id, exc)
         else:
-            await _mark(sessionmaker, build_id, True)
+            await store.mark_enqueued(sessionmaker, build_id, True)
             return True
-    await _mark(sessionmaker, build_id, False)
+    await store.mark_enqueued(sessionmaker, build_id, False)
     return False

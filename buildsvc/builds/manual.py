@@ -35,21 +35,19 @@ ServiceError
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import SourceAccess
-from buildsvc.builds import queue
+from buildsvc.builds import store
 from buildsvc.builds.forge_status import QueuedStatus
-from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds.outbox import Outbox
+from buildsvc.builds.states import BuildStatus
 from buildsvc.builds.status_context import rule_contexts
 from buildsvc.errors import InvalidInput, NotFound
 from buildsvc.notifications.events import Event, record_build
-from buildsvc.queue import LazyArqPool
 from buildsvc.repositories import queries as repositories
 from buildsvc.repositories.errors import InvalidRule
 from buildsvc.repositories.links import source_link
@@ -138,7 +136,7 @@ async def _lookup(client: SourceClient, source_repository: str, full_ref: str) -
 
 async def start_build(
     access: SourceAccess,
-    pool: LazyArqPool,
+    outbox: Outbox,
     account_id: int,
     repository_id: int,
     request: ManualBuild,
@@ -167,7 +165,7 @@ async def start_build(
         builds, superseded = await _insert(
             access, repository, full_ref, sha, matched, request.trigger
         )
-        await queue.enqueue(pool, access.sessionmaker, [b.id for b in builds])
+        await outbox.enqueue([b.id for b in builds])
         statuses.report([b.id for b in builds])
         statuses.report(superseded, "superseded")
         return builds
@@ -182,7 +180,7 @@ async def start_build(
 
 async def rerun_build(
     access: SourceAccess,
-    pool: LazyArqPool,
+    outbox: Outbox,
     account_id: int,
     build_id: int,
     statuses: QueuedStatus,
@@ -204,7 +202,7 @@ async def rerun_build(
     builds, superseded = await _insert(
         access, repository, old.ref, old.commit_sha, matched, trigger
     )
-    await queue.enqueue(pool, access.sessionmaker, [b.id for b in builds])
+    await outbox.enqueue([b.id for b in builds])
     statuses.report([b.id for b in builds])
     statuses.report(superseded, "superseded")
     return builds
@@ -242,12 +240,11 @@ async def _insert(
     if not builds:
         raise RefNotMatched(detail=f"the rules' tags render empty for {full_ref}")
     async with access.sessionmaker.begin() as session:
-        session.add_all(builds)
-        await session.flush()
+        await store.add_builds(session, builds)
         for build in builds:
             await record_build(session, build.id, Event.BUILD_QUEUED, now)
         newest = min(b.id for b in builds)
-        superseded = await _supersede(session, repository.id, full_ref, newest, now)
+        superseded = await store.supersede_older(session, repository.id, full_ref, newest, now)
     return builds, superseded
 
 
@@ -273,22 +270,3 @@ def _build(
         status=BuildStatus.QUEUED.value,
         enqueued=False,
     )
-
-
-async def _supersede(
-    session: AsyncSession, repository_id: int, ref: str, newest: int, now: dt.datetime
-) -> list[int]:
-    """As for a push: older builds of the ref still waiting are pointless now (their ids)."""
-    waiting = await session.scalars(
-        select(Build.id).where(
-            Build.repository_id == repository_id,
-            Build.ref == ref,
-            Build.status == BuildStatus.QUEUED.value,
-            Build.id < newest,
-        )
-    )
-    return [
-        build_id
-        for build_id in waiting.all()
-        if await transition(session, build_id, BuildStatus.SUPERSEDED, now=now)
-    ]

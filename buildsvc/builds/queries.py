@@ -1,14 +1,16 @@
 """Reading builds: for the API, always scoped to one account (another's build is 404);
-for the worker, the image a rule pushed last (its registry build cache)."""
+for the worker, the image a rule pushed last (its registry build cache); for
+``buildsvc.metrics``, counts by status and phase histograms over every account."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import ColumnElement, Select, case, extract, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from buildsvc.builds.states import BuildStatus
+from buildsvc.builds.states import FINISHED, BuildStatus
 from buildsvc.errors import NotFound
 from buildsvc.store.models import Build
 
@@ -99,3 +101,47 @@ async def last_pushed(
     if found is None or not found.tags or found.digest is None:
         return None
     return str(found.tags[0]), str(found.digest)
+
+
+# (phase, start column, end columns: the first one set ends the phase)
+PHASES: tuple[tuple[str, Any, tuple[Any, ...]], ...] = (
+    ("queued", Build.queued_at, (Build.fetching_at, Build.finished_at)),
+    ("fetching", Build.fetching_at, (Build.building_at, Build.finished_at)),
+    ("building", Build.building_at, (Build.pushing_at, Build.finished_at)),
+    ("pushing", Build.pushing_at, (Build.finished_at,)),
+    ("total", Build.queued_at, (Build.finished_at,)),
+)
+PHASE_NAMES = tuple(phase for phase, *_ in PHASES)
+
+
+async def count_by_status(connection: AsyncConnection) -> dict[str, int]:
+    """Every account's builds, counted by status (one query)."""
+    rows = await connection.execute(select(Build.status, func.count()).group_by(Build.status))
+    return {str(status): int(n) for status, n in rows.all()}
+
+
+async def phase_histograms(connection: AsyncConnection, bounds: Sequence[float]) -> list[Any]:
+    """For each phase (``PHASES`` order) of the finished builds: how many took at most each
+    bound, how many have the phase, and their total seconds; one flat row (one query)."""
+    finished = [status.value for status in FINISHED]
+    columns = _phase_columns(connection.dialect.name, bounds)
+    statement = select(*columns).where(Build.status.in_(finished))
+    return list((await connection.execute(statement)).one())
+
+
+def _seconds(dialect: str, start: Any, end: Any) -> ColumnElement[float]:
+    if dialect == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return cast(ColumnElement[float], extract("epoch", end - start))
+
+
+def _phase_columns(dialect: str, bounds: Sequence[float]) -> list[ColumnElement[Any]]:
+    columns: list[ColumnElement[Any]] = []
+    for _phase, start, ends in PHASES:
+        end = func.coalesce(*ends) if len(ends) > 1 else ends[0]
+        seconds = _seconds(dialect, start, end)
+        known = start.is_not(None) & end.is_not(None)
+        columns += [func.sum(case((known & (seconds <= b), 1), else_=0)) for b in bounds]
+        columns.append(func.sum(case((known, 1), else_=0)))
+        columns.append(func.sum(case((known, seconds), else_=0.0)))
+    return columns

@@ -18,7 +18,7 @@ from buildsvc.errors import NotFound, ServiceError
 from buildsvc.replication import service as replication
 from buildsvc.repositories import queries as repositories
 from buildsvc.web.forge_access import source_access
-from buildsvc.web.keys import ARQ, COMMIT_STATUS, SESSIONMAKER
+from buildsvc.web.keys import ARQ, COMMIT_STATUS, OUTBOX, SESSIONMAKER
 from buildsvc.web.openapi import hidden
 from buildsvc.web.responses.builds import BuildOut
 
@@ -182,7 +182,7 @@ async def rebuild(request: web.Request) -> web.Response:
     try:
         started = await manual.start_build(
             source_access(request),
-            request.app[ARQ],
+            request.app[OUTBOX],
             session.account_id,
             build.repository_id,
             manual.ManualBuild(rule_id=build.rule_id, ref=build.ref, trigger="console"),

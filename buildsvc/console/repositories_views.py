@@ -28,7 +28,7 @@ from buildsvc.repositories.badges import badge_paths
 from buildsvc.repositories.errors import RepositoryNotFound
 from buildsvc.repositories.schemas import RepositoryPatch, default_rules
 from buildsvc.web.forge_access import source_access
-from buildsvc.web.keys import ARQ, CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
+from buildsvc.web.keys import CIPHER, COMMIT_STATUS, OUTBOX, SESSIONMAKER, SETTINGS
 from buildsvc.web.openapi import hidden
 from buildsvc.web.responses.builds import BuildOut
 from buildsvc.web.responses.repositories import DeliveryOut, RepositoryOut
@@ -293,7 +293,7 @@ async def start_build(request: web.Request) -> web.Response:
     try:
         started = await manual.start_build(
             source_access(request),
-            request.app[ARQ],
+            request.app[OUTBOX],
             session.account_id,
             repository_id,
             manual.ManualBuild(ref=ref, trigger="console"),

@@ -1,5 +1,5 @@
 """Build events on the webhook path: recorded with ``Prepared`` statements in intake's
-raw transaction (``builds.intake_db``), as ``events.on_transition`` does for the rest.
+raw transaction (``intake.db``), as ``events.on_transition`` does for the rest.
 
 Intake calls this only for repositories with an enabled target (its repository read
 says so), so a push to a repository without notifications costs nothing more.
@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select
 
-from buildsvc.builds.prepared import Prepared, RawConnection
 from buildsvc.notifications.events import Event, build_events, delivery_rows
+from buildsvc.store.fastpath.prepared import Prepared, RawConnection
 from buildsvc.store.models import Build, NotificationDelivery, NotificationTarget
 
 _TARGETS = Prepared(

@@ -28,9 +28,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from arq import Retry, func
-from arq.connections import ArqRedis
-from arq.worker import Function
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -41,6 +38,7 @@ from buildsvc.crypto import Cipher
 from buildsvc.notifications import http, messages
 from buildsvc.notifications.events import Event
 from buildsvc.notifications.targets import abandon_pending
+from buildsvc.queue import ArqRedis, Function, Retry, func
 from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import NotificationDelivery, NotificationTarget, utcnow
 

@@ -15,13 +15,13 @@ from typing import Any
 
 import docker
 import requests
-from arq.connections import ArqRedis
 from redis.asyncio import ConnectionPool
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 
 from buildsvc.config import Settings
 from buildsvc.preflight.result import TIMEOUT_SECONDS, Check, root_cause, safe_url
+from buildsvc.queue import ArqRedis
 from buildsvc.store.engine import create_engine
 from buildsvc.store.migrate import head_revision
 

@@ -20,15 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from arq import Retry, func
-from arq.connections import ArqRedis
-from arq.worker import Function
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.builds.queue import WAKE_CHANNEL
+from buildsvc.builds.outbox import WAKE_CHANNEL
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
+from buildsvc.queue import ArqRedis, Function, Retry, func
 from buildsvc.replication import status
 from buildsvc.replication.connect import open_session
 from buildsvc.replication.copy import copy_image

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.config import Settings
+from buildsvc.queue import ArqRedis
 from buildsvc.replication.connect import open_session
 from buildsvc.replication.copy import ACCEPT
 from buildsvc.replication.jobs import enqueue

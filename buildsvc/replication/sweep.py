@@ -15,12 +15,10 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from arq.connections import ArqRedis
-from arq.constants import job_key_prefix
-from arq.cron import CronJob, cron
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from buildsvc.queue import ArqRedis, CronJob, cron, job_key_prefix
 from buildsvc.replication.jobs import DEPS, ReplicationDeps, enqueue, job_id
 from buildsvc.replication.plan import Planned
 from buildsvc.store.models import Replication

@@ -32,6 +32,9 @@ class BuildRequest:
     cache_from: tuple[str, ...] = ()
     # Registry host -> {"username", "password"}: for base and cache images pulled first.
     registry_credentials: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
+    # Whether the engine has its bridge network (``WorkerDeps.engine_has_bridge``, asked
+    # once per worker); None: the builder asks the engine itself.
+    engine_has_bridge: bool | None = None
 
     @property
     def uses_buildkit(self) -> bool:

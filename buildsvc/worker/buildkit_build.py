@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import weakref
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
@@ -48,22 +47,21 @@ _NO_SESSION = "no active sessions"
 _NEEDED_IMAGE = re.compile(r"(?:load metadata for |FROM )(\S+)")
 MAX_PULL_ROUNDS = 5
 
-_has_bridge: weakref.WeakKeyDictionary[docker.APIClient, bool] = weakref.WeakKeyDictionary()
 
-
-def buildkit_network(api: docker.APIClient, mode: str | None) -> str:
+def buildkit_network(api: docker.APIClient, mode: str | None, has_bridge: bool | None) -> str:
     """The network mode to ask BuildKit for, given the configured one.
 
     ``default`` (also spelt ``bridge``) is the engine's bridge network. An engine
     started without one (``dockerd --bridge=none``) gives legacy-builder containers only
     a loopback interface, while BuildKit fails every RUN with "network bridge not
-    found"; ``none`` is that same isolation. Asked once per client.
+    found"; ``none`` is that same isolation. ``has_bridge`` is what the worker found
+    out once (``WorkerDeps.engine_has_bridge``); None: ask the engine now.
     """
     if mode not in (None, "default", "bridge"):
         return str(mode)
-    if api not in _has_bridge:
-        _has_bridge[api] = bool(api.networks(names=["bridge"]))
-    return "default" if _has_bridge[api] else "none"
+    if has_bridge is None:
+        has_bridge = bool(api.networks(names=["bridge"]))
+    return "default" if has_bridge else "none"
 
 
 def _params(
@@ -77,7 +75,7 @@ def _params(
         "cachefrom": json.dumps(list(cache_from)),
         "labels": json.dumps(dict(request.labels)),  # image metadata, no build step
         "nocache": "1" if request.nocache else "0",
-        "networkmode": buildkit_network(api, request.network_mode),
+        "networkmode": buildkit_network(api, request.network_mode, request.engine_has_bridge),
         "pull": "0",  # base images are pulled beforehand
     }
 

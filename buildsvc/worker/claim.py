@@ -22,16 +22,15 @@ decides, in one transaction:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.bindings.access import binding_row
-from buildsvc.builds import forge_status, logs, registry_login
-from buildsvc.builds.states import FINISHED, RUNNING, BuildStatus, transition
+from buildsvc.builds import forge_status, logs, registry_login, store
+from buildsvc.builds.states import FINISHED, RUNNING, BuildStatus
 from buildsvc.builds.status_context import LEGACY
 from buildsvc.store.models import Build, ImageRepository, SourceBinding, utcnow
 from buildsvc.worker.deps import WorkerDeps
@@ -81,37 +80,23 @@ class Job:
 
     def owned(self) -> list[ColumnElement[bool]]:
         """Conditions under which the build is still this worker's (for ``transition``)."""
-        return [Build.worker_id == self.worker_id, Build.attempt == self.attempt]
+        return store.owned(self.worker_id, self.attempt)
 
     @property
     def secret_values(self) -> list[str]:
         return [str(self.build_args[n]) for n in self.secret_build_args if n in self.build_args]
 
 
-def same_lane(repository_id: int, ref: str, rule_id: int | None) -> list[ColumnElement[bool]]:
-    """Builds of the same repository, ref and rule: they run one at a time, newest wins."""
-    rule = Build.rule_id.is_(None) if rule_id is None else Build.rule_id == rule_id
-    return [Build.repository_id == repository_id, Build.ref == ref, rule]
-
-
-async def _first(session: AsyncSession, *conditions: ColumnElement[bool]) -> int | None:
-    return await session.scalar(select(Build.id).where(*conditions).limit(1))
-
-
-async def _burst_left(session: AsyncSession, lane: list[ColumnElement[bool]]) -> float:
+async def _burst_left(session: AsyncSession, build: Build) -> float:
     """Seconds until the ref has been quiet for ``QUIET_SECONDS`` (0: go now)."""
-    superseded = await session.scalar(
-        select(func.max(Build.finished_at)).where(
-            *lane, Build.status == BuildStatus.SUPERSEDED.value
-        )
-    )
+    superseded = await store.last_superseded(session, build)
     if superseded is None:
         return 0.0
     now = utcnow()
     left = QUIET_SECONDS - (now - superseded).total_seconds()
     if left <= 0:
         return 0.0
-    started = await session.scalar(select(func.max(Build.fetching_at)).where(*lane))
+    started = await store.last_started(session, build)
     if started is not None and (now - started).total_seconds() > MAX_QUIET_WAIT_SECONDS:
         return 0.0  # a steady stream of pushes: build the newest now
     return left
@@ -134,18 +119,16 @@ async def _claim(deps: WorkerDeps, build_id: int, superseded: list[int]) -> Job 
             return Skip(f"the build is already {build.status}")
         if build.status in RUNNING:
             return Skip(f"the build is {build.status} on worker {build.worker_id}")
-        lane = same_lane(build.repository_id, build.ref, build.rule_id)
-        if await _supersede(session, build_id, lane, superseded):
+        if await _supersede(session, build, superseded):
             return Skip("a newer build of the same ref is queued")
-        running = Build.status.in_([s.value for s in RUNNING])
-        behind = await _first(session, *lane, running, Build.id != build_id)
+        behind = await store.running_in_lane(session, build)
         if behind is not None:
             return Wait(f"build {behind} of the same ref is running")
-        quiet_in = await _burst_left(session, lane)
+        quiet_in = await _burst_left(session, build)
         if quiet_in > 0:
             return Wait("pushes to the ref keep coming", quiet_in)
         registry_secret = registry_login.new_secret()
-        if not await transition(
+        if not await store.transition(
             session,
             build_id,
             BuildStatus.FETCHING,
@@ -171,21 +154,17 @@ async def _claim(deps: WorkerDeps, build_id: int, superseded: list[int]) -> Job 
         return _job(deps, build, source, binding, first_seq, registry_secret)
 
 
-async def _supersede(
-    session: AsyncSession, build_id: int, lane: Sequence[ColumnElement[bool]], superseded: list[int]
-) -> bool:
-    """Supersede the queued builds of the lane older than ``build_id``, or ``build_id``
-    itself when a newer one is queued (then True); ``superseded`` gets their ids."""
-    queued = Build.status == BuildStatus.QUEUED.value
-    if await _first(session, *lane, queued, Build.id > build_id) is not None:
-        if await transition(
-            session, build_id, BuildStatus.SUPERSEDED, only_from=[BuildStatus.QUEUED]
+async def _supersede(session: AsyncSession, build: Build, superseded: list[int]) -> bool:
+    """Supersede the lane's queued builds older than ``build``, or ``build`` itself when
+    a newer one is queued (then True); ``superseded`` gets their ids."""
+    if await store.newer_queued(session, build) is not None:
+        if await store.transition(
+            session, build.id, BuildStatus.SUPERSEDED, only_from=[BuildStatus.QUEUED]
         ):
-            superseded.append(build_id)
+            superseded.append(build.id)
         return True
-    older = await session.scalars(select(Build.id).where(*lane, queued, Build.id < build_id))
-    for older_id in older.all():
-        if await transition(
+    for older_id in await store.older_queued(session, build):
+        if await store.transition(
             session, older_id, BuildStatus.SUPERSEDED, only_from=[BuildStatus.QUEUED]
         ):
             superseded.append(older_id)

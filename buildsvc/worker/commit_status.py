@@ -12,14 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy import update
-
 from buildsvc.bindings.watch import BROKEN
+from buildsvc.builds import store
 from buildsvc.builds.forge_status import build_page_url
 from buildsvc.builds.states import BuildStatus
 from buildsvc.errors import ServiceError
 from buildsvc.sources import CommitState
-from buildsvc.store.models import Build
 from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
 
@@ -33,18 +31,18 @@ FINAL_STATES: dict[BuildStatus, CommitState] = {
 }
 
 
-# Each build's last report: the next one waits for it, so a build that ends within a
-# moment still reaches the forge as running, then its end (never the other way round).
-_last: dict[int, asyncio.Future[None]] = {}
-
-
 def report(deps: WorkerDeps, job: Job, state: CommitState, description: str) -> None:
-    """Set the commit status in the background, after the build's earlier reports."""
+    """Set the commit status in the background, after the build's earlier reports.
+
+    Each build's last report (``deps.status_reports``): the next one waits for it, so a
+    build that ends within a moment still reaches the forge as running, then its end
+    (never the other way round).
+    """
     if job.binding is None or job.binding.status == BROKEN:  # the forge refuses the token
         return
-    previous = _last.get(job.build_id)
+    previous = deps.status_reports.get(job.build_id)
     done = asyncio.get_running_loop().create_future()
-    _last[job.build_id] = done
+    deps.status_reports[job.build_id] = done
     deps.spawn(_in_order(deps, job, state, description, previous, done))
 
 
@@ -62,8 +60,8 @@ async def _in_order(
         await _report(deps, job, state, description)
     finally:
         done.set_result(None)
-        if _last.get(job.build_id) is done:
-            del _last[job.build_id]
+        if deps.status_reports.get(job.build_id) is done:
+            del deps.status_reports[job.build_id]
 
 
 async def _report(deps: WorkerDeps, job: Job, state: CommitState, description: str) -> None:
@@ -94,12 +92,6 @@ async def _report(deps: WorkerDeps, job: Job, state: CommitState, description: s
 
 async def _note(deps: WorkerDeps, build_id: int, note: str) -> None:
     try:
-        async with deps.sessionmaker.begin() as session:
-            await session.execute(
-                update(Build)
-                .where(Build.id == build_id)
-                .values(status_note=note[:1000])
-                .execution_options(synchronize_session=False)
-            )
+        await store.note_status(deps.sessionmaker, build_id, note)
     except Exception:
         log.exception("could not note a commit status failure on build %s", build_id)

@@ -21,15 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
+from buildsvc.queue import ArqRedis
 from buildsvc.sources import build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker, ping
 from buildsvc.worker.registry_labels import registry_is_insecure
+from buildsvc.worker.streaming import ENGINE_ERRORS
 
 # Slack between our own per-build deadline and the transport/arq deadlines above it, so
 # ours always fires first and ends the build in timed_out.
@@ -53,8 +54,11 @@ class WorkerDeps:
     workdir: Path
     running: dict[int, Callable[[], None]] = field(default_factory=dict)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    # Build id -> its last commit status report (``worker.commit_status``: kept in order).
+    status_reports: dict[int, asyncio.Future[None]] = field(default_factory=dict)
     _source_locks: dict[Path, asyncio.Lock] = field(default_factory=dict)
     _insecure_registries: dict[str, bool] = field(default_factory=dict)
+    _has_bridge: bool | None = None
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a best-effort background task, kept referenced until it ends."""
@@ -80,6 +84,17 @@ class WorkerDeps:
             info = await asyncio.to_thread(self.docker.info)
             self._insecure_registries[registry] = registry_is_insecure(info, registry)
         return self._insecure_registries[registry]
+
+    async def engine_has_bridge(self) -> bool | None:
+        """Whether this worker's engine has its bridge network (asked once; None while
+        the engine does not answer: the build asks it, and reports its failure)."""
+        if self._has_bridge is None:
+            try:
+                networks = await asyncio.to_thread(self.docker.networks, names=["bridge"])
+            except ENGINE_ERRORS:
+                return None
+            self._has_bridge = bool(networks)
+        return self._has_bridge
 
 
 async def open_deps(settings: Settings, redis: ArqRedis | None) -> WorkerDeps:

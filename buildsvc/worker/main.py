@@ -40,7 +40,7 @@ from arq.utils import timestamp_ms
 from arq.worker import Worker
 
 from buildsvc.builds.logs import REDIS_ERRORS
-from buildsvc.builds.queue import JOB_FUNCTION, WAKE_CHANNEL
+from buildsvc.builds.outbox import JOB_FUNCTION, WAKE_CHANNEL
 from buildsvc.config import Settings
 from buildsvc.notifications import jobs as notifications
 from buildsvc.outage import Backoff, Outage
@@ -134,6 +134,9 @@ async def wake_on_enqueue(worker: Worker, redis: ArqRedis) -> None:
     build. ``start_jobs`` is arq's own claim: it takes a job only if no worker (nor this
     one's poll loop, running alongside) has it in progress, and within ``max_jobs``.
     """
+    # ``start_jobs``, ``job_counter`` and ``queue_name`` are arq internals (no public API
+    # starts a due job early): used here only, so an arq upgrade (pinned to its minor
+    # range) is checked in this module and ``builds.outbox``, nowhere else.
     backoff = Backoff()
     while True:
         pubsub = redis.pubsub()

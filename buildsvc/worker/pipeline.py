@@ -21,7 +21,8 @@ from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
 from buildsvc.builds import registry_login as build_login
 from buildsvc.builds.queries import last_pushed
-from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds.states import BuildStatus
+from buildsvc.builds.store import transition
 from buildsvc.config import Settings
 from buildsvc.replication.jobs import after_push
 from buildsvc.secret_args import decrypt_secrets
@@ -268,6 +269,7 @@ async def build(deps: WorkerDeps, job: Job, log: BuildLog, src: Path) -> Built:
             request,
             labels=labels,  # BuildKit records them as metadata
             cache_from=await cache_sources(deps, job, log),
+            engine_has_bridge=await deps.engine_has_bridge(),
         )
     # A secret build arg's value is in the image as built: no line may name it.
     write = withholding(log.write) if job.secret_values else log.write

@@ -27,13 +27,12 @@ import datetime as dt
 import logging
 from typing import Any
 
-from arq.constants import default_queue_name, job_key_prefix
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement
 
-from buildsvc.builds import forge_status, jobs, logs
+from buildsvc.builds import forge_status, jobs, logs, outbox, store
 from buildsvc.builds.logs import LogLine
-from buildsvc.builds.states import RUNNING, BuildStatus, transition
-from buildsvc.store.models import Build, utcnow
+from buildsvc.builds.states import BuildStatus
+from buildsvc.store.models import utcnow
 from buildsvc.worker.deps import WorkerDeps
 from buildsvc.worker.outcomes import WorkerLost
 
@@ -58,18 +57,10 @@ async def reap_forever(deps: WorkerDeps) -> None:
 async def reap_once(deps: WorkerDeps) -> list[int]:
     """Requeue or fail the builds whose worker is lost; their ids."""
     cutoff = utcnow() - dt.timedelta(seconds=deps.settings.worker_lost_after_seconds)
-    last_sign = func.coalesce(Build.heartbeat_at, Build.fetching_at, Build.queued_at)
-    running = Build.status.in_([s.value for s in RUNNING])
-    async with deps.sessionmaker() as session:
-        found = (
-            await session.execute(
-                select(Build.id, Build.attempt, Build.worker_id).where(running, last_sign < cutoff)
-            )
-        ).all()
+    found = await store.silent_running(deps.sessionmaker, cutoff)
     reaped = []
     for build_id, attempt, worker_id in found:
-        stale = [Build.attempt == attempt, or_(Build.heartbeat_at.is_(None), last_sign < cutoff)]
-        if await _reap(deps, build_id, attempt, worker_id, stale):
+        if await _reap(deps, build_id, attempt, worker_id, store.still_silent(attempt, cutoff)):
             reaped.append(build_id)
     await _revive_orphans(deps, cutoff)
     return reaped
@@ -105,7 +96,7 @@ async def _reap(
             "error_detail": error.detail,
         }
     async with deps.sessionmaker.begin() as session:
-        if not await transition(
+        if not await store.transition(
             session, build_id, status, where=stale, heartbeat_at=None, **fields
         ):
             return False
@@ -127,24 +118,15 @@ async def _reap(
 async def _revive_orphans(deps: WorkerDeps, cutoff: dt.datetime) -> None:
     if deps.redis is None:
         return
-    outbox = utcnow() - dt.timedelta(seconds=OUTBOX_SECONDS)
-    statement = select(Build.id, Build.attempt).where(
-        Build.status == BuildStatus.QUEUED.value,
-        or_(
-            and_(Build.enqueued.is_(True), Build.queued_at < cutoff),
-            and_(Build.enqueued.is_(False), Build.queued_at < outbox),
-        ),
-    )
-    async with deps.sessionmaker() as session:
-        waiting = (await session.execute(statement)).all()
+    left_since = utcnow() - dt.timedelta(seconds=OUTBOX_SECONDS)
+    waiting = await store.orphan_candidates(deps.sessionmaker, cutoff, left_since)
     for build_id, attempt in waiting:
-        job = jobs.job_id(build_id, attempt)
+        job = outbox.job_id(build_id, attempt)
         try:
-            known = await deps.redis.exists(job_key_prefix + job)
-            queued = await deps.redis.zscore(default_queue_name, job)
+            in_redis = await outbox.job_waiting(deps.redis, job)
         except logs.REDIS_ERRORS:
             return
-        if known and queued is not None:
+        if in_redis:
             # Left alone even when unmarked (the outbox sent it, the mark did not make
             # it): replacing it would drop a worker's in-progress marker, and a second
             # job would run for the build.

@@ -27,16 +27,14 @@ import asyncio
 import logging
 from typing import Any
 
-from arq import Retry
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from buildsvc.builds import jobs, logs
-from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds import logs, outbox, store
+from buildsvc.builds.states import BuildStatus
 from buildsvc.errors import ServiceError
-from buildsvc.store.models import Build
+from buildsvc.queue import Retry
 from buildsvc.worker import commit_status
-from buildsvc.worker.claim import Job, Skip, Wait, claim, same_lane
+from buildsvc.worker.claim import Job, Skip, Wait, claim
 from buildsvc.worker.deps import WorkerDeps
 from buildsvc.worker.logs import BuildLog, build_masker
 from buildsvc.worker.masking import Masker
@@ -200,7 +198,7 @@ async def _end(
     notice = {"step": fields[NOTICE_STEP]} if fields.get(NOTICE_STEP) else None
 
     async def record(session: AsyncSession) -> bool:
-        return await transition(
+        return await store.transition(
             session,
             job.build_id,
             status,
@@ -226,15 +224,10 @@ async def _after(deps: WorkerDeps, job: Job, status: BuildStatus) -> None:
         commit_status.report(deps, job, state, f"Build {status.value}")
     if deps.redis is None:
         return
-    lane = same_lane(job.repository_id, job.ref, job.rule_id)
-    statement = select(Build.id, Build.attempt).where(
-        *lane, Build.status == BuildStatus.QUEUED.value
-    )
-    async with deps.sessionmaker() as session:
-        waiting = (await session.execute(statement)).all()
+    waiting = await store.queued_in_lane(deps.sessionmaker, job.repository_id, job.ref, job.rule_id)
     for build_id, attempt in waiting:
         try:
-            await jobs.kick(deps.redis, jobs.job_id(build_id, attempt))
+            await outbox.kick(deps.redis, outbox.job_id(build_id, attempt))
         except logs.REDIS_ERRORS as exc:  # it starts after WAIT_SECONDS anyway
             log.warning("could not kick build %s: %s", build_id, exc)
 
@@ -242,7 +235,7 @@ async def _after(deps: WorkerDeps, job: Job, status: BuildStatus) -> None:
 async def _requeue(deps: WorkerDeps, job: Job, build_log: BuildLog) -> None:
     """The worker is stopping: give the build back (arq retries the job elsewhere)."""
     async with deps.sessionmaker.begin() as session:
-        moved = await transition(
+        moved = await store.transition(
             session,
             job.build_id,
             BuildStatus.QUEUED,

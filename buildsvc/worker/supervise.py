@@ -31,12 +31,9 @@ import dataclasses
 import logging
 import signal
 
-from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import in_progress_key_prefix
-from arq.worker import Worker
-
 from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.outage import Outage
+from buildsvc.queue import ArqRedis, RedisSettings, Worker, create_pool, in_progress_key_prefix
 
 log = logging.getLogger(__name__)
 

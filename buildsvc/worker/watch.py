@@ -20,14 +20,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from buildsvc.builds import store
 from buildsvc.builds.cancel import CANCEL_CHANNEL
 from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.builds.states import RUNNING, BuildStatus
 from buildsvc.outage import Backoff
-from buildsvc.store.models import Build, utcnow
 from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
 from buildsvc.worker.outcomes import Pushed, StopReason
@@ -68,21 +67,11 @@ def verdict(job: Job, row: tuple[str, bool, str | None, int] | None) -> StopReas
 
 
 async def _beat(deps: WorkerDeps, job: Job) -> None:
-    async with deps.sessionmaker.begin() as session:
-        await session.execute(
-            update(Build)
-            .where(Build.id == job.build_id, *job.owned())
-            .where(Build.status.in_([s.value for s in RUNNING]))
-            .values(heartbeat_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
+    await store.heartbeat(deps.sessionmaker, job.build_id, job.worker_id, job.attempt)
 
 
 async def row(deps: WorkerDeps, build_id: int) -> tuple[str, bool, str | None, int] | None:
-    statement = select(Build.status, Build.cancel_requested, Build.worker_id, Build.attempt)
-    async with deps.sessionmaker() as session:
-        row = (await session.execute(statement.where(Build.id == build_id))).one_or_none()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return await store.control_row(deps.sessionmaker, build_id)
 
 
 async def watch(deps: WorkerDeps, handle: Handle) -> None:

@@ -33,9 +33,9 @@ from yarl import URL
 import forgesim
 from buildsvc.accounts.services import create_account
 from buildsvc.app import create_app
-from buildsvc.builds.queue import outbox_ctx
+from buildsvc.builds.outbox import sweeper_ctx
 from buildsvc.config import Settings
-from buildsvc.web.keys import ARQ, SESSIONMAKER
+from buildsvc.web.keys import OUTBOX, SESSIONMAKER
 from tests.common.servers import REDIS_URL, REPO_ROOT, free_port
 from tests.common.services import ensure_services
 from tests.conftest import IsolatedSettings
@@ -81,7 +81,7 @@ class ServerThread:
         self.settings = settings
         self.url = settings.public_url
         self.app = create_app(settings)
-        self.app.cleanup_ctx.append(outbox_ctx(ARQ, SESSIONMAKER, 0.2))
+        self.app.cleanup_ctx.append(sweeper_ctx(OUTBOX, 0.2))
         self._loop = asyncio.new_event_loop()
         self._runner = web.AppRunner(self.app)
         self._thread = threading.Thread(target=self._loop.run_forever, name="buildsvc-api")

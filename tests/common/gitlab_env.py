@@ -31,9 +31,9 @@ from aiohttp.test_utils import TestClient
 from yarl import URL
 
 import forgesim
-from buildsvc.builds.queue import outbox_ctx
+from buildsvc.builds.outbox import sweeper_ctx
 from buildsvc.config import Settings
-from buildsvc.web.keys import ARQ, SESSIONMAKER
+from buildsvc.web.keys import OUTBOX
 from tests.common.servers import TEST_REDIS_DB, flush_redis_db, free_port
 
 Client = TestClient[Any, Any]
@@ -85,8 +85,8 @@ async def served_settings(settings: Settings, request: pytest.FixtureRequest) ->
 
 def with_outbox(app: web.Application, interval: float = 0.2) -> web.Application:
     names = [getattr(ctx, "__qualname__", "") for ctx in app.cleanup_ctx]
-    if not any("outbox" in name for name in names):
-        app.cleanup_ctx.append(outbox_ctx(ARQ, SESSIONMAKER, interval))
+    if not any("sweeper" in name for name in names):
+        app.cleanup_ctx.append(sweeper_ctx(OUTBOX, interval))
     return app
 
 

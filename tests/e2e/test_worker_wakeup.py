@@ -1,6 +1,6 @@
 """An idle worker starts a pushed build at once, not at its next poll tick.
 
-The intake publishes a wake-up with every enqueue (``buildsvc.builds.queue.WAKE_CHANNEL``);
+The intake publishes a wake-up with every enqueue (``buildsvc.builds.outbox.WAKE_CHANNEL``);
 the worker listens and starts due jobs. With a poll delay of a minute, only the wake-up
 can start the build within seconds.
 """

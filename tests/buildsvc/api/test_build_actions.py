@@ -10,7 +10,7 @@ import pytest
 from arq.constants import default_queue_name
 from redis.asyncio import Redis
 
-from buildsvc.builds import jobs, logs
+from buildsvc.builds import logs, outbox
 from buildsvc.builds.cancel import CANCEL_CHANNEL
 from buildsvc.web.keys import ARQ, SESSIONMAKER
 from tests.common.factories import add_build, add_repository
@@ -68,7 +68,7 @@ async def test_no_body_builds_the_default_branch(
     assert (build["ref"], build["commit_sha"], build["trigger"]) == ("refs/heads/main", sha, "api")
     assert build["status"] == "queued"
     assert build["tags"] == [f"127.0.0.1:5000/team/{repository['name']}:latest"]
-    assert jobs.job_id(build["id"]) in await queued_jobs(client)
+    assert outbox.job_id(build["id"]) in await queued_jobs(client)
 
 
 async def test_a_short_name_is_a_branch_then_a_tag(
@@ -181,7 +181,7 @@ async def test_cancel_a_queued_build_drops_its_job(
     assert cancelled["cancelled_by"] == "alice (token default)"  # the account and its token
     assert cancelled["error"]["detail"] == "cancelled by alice (token default) while queued"
     assert cancelled["finished_at"] is not None
-    assert jobs.job_id(build_id) not in await queued_jobs(client)
+    assert outbox.job_id(build_id) not in await queued_jobs(client)
     again = await client.post(f"/api/v1/builds/{build_id}/cancel", headers=auth_headers)
     assert again.status == 200  # idempotent
 

@@ -10,7 +10,8 @@ from aiohttp import ClientResponse
 from redis.asyncio import Redis
 
 from buildsvc.builds import logs
-from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds.states import BuildStatus
+from buildsvc.builds.store import transition
 from buildsvc.config import Settings
 from buildsvc.web.keys import SESSIONMAKER, STOPPING
 from buildsvc.worker.logs import BuildLog

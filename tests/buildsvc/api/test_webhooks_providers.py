@@ -14,7 +14,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from buildsvc.builds.triggers import SKIP_MARKERS
+from buildsvc.intake.triggers import SKIP_MARKERS
 from buildsvc.store.models import Build
 from buildsvc.web.keys import SESSIONMAKER
 from tests.common.forge_env import (

@@ -13,7 +13,8 @@ import pytest
 
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.builds.forge_status import post_now
-from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds.states import BuildStatus
+from buildsvc.builds.store import transition
 from buildsvc.web import keys
 from buildsvc.web.keys import CIPHER, COMMIT_STATUS, SESSIONMAKER, SETTINGS
 from tests.common.factories import AccountInfo, add_build

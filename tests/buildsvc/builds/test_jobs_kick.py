@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from arq.connections import ArqRedis
 from arq.constants import default_queue_name
 from arq.utils import timestamp_ms
 
-from buildsvc.builds import jobs
-from buildsvc.builds.queue import WAKE_CHANNEL, enqueue_job, job_id
-from buildsvc.queue import LazyArqPool
-
-
-@pytest.fixture
-async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
-    pool = LazyArqPool(redis_url)
-    redis = await pool.get()
-    assert redis is not None
-    yield redis
-    await pool.close()
+from buildsvc.builds import outbox
+from buildsvc.builds.outbox import WAKE_CHANNEL, Sender, job_id
 
 
 async def wake_ups(pubsub: Any, seconds: float = 0.3) -> int:
@@ -35,17 +23,19 @@ async def wake_ups(pubsub: Any, seconds: float = 0.3) -> int:
     return count
 
 
-async def test_a_kicked_job_is_due_now_and_wakes_the_workers(arq_redis: ArqRedis) -> None:
-    await enqueue_job(arq_redis, 5)
+async def test_a_kicked_job_is_due_now_and_wakes_the_workers(
+    arq_redis: ArqRedis, sender: Sender
+) -> None:
+    await sender.enqueue_job(5)
     later = timestamp_ms() + 60_000  # deferred, as a build waiting behind its ref's build
     await arq_redis.zadd(default_queue_name, {job_id(5): later})
     wake = arq_redis.pubsub()
     await wake.subscribe(WAKE_CHANNEL)
 
-    assert await jobs.kick(arq_redis, job_id(5))
+    assert await outbox.kick(arq_redis, job_id(5))
 
     assert await arq_redis.zscore(default_queue_name, job_id(5)) <= timestamp_ms()
     assert await wake_ups(wake) == 1
-    assert not await jobs.kick(arq_redis, job_id(6))  # not queued: nothing to wake for
+    assert not await outbox.kick(arq_redis, job_id(6))  # not queued: nothing to wake for
     assert await wake_ups(wake) == 0
     await wake.aclose()  # type: ignore[no-untyped-call]

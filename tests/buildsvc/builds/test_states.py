@@ -17,8 +17,8 @@ from buildsvc.builds.states import (
     BuildStatus,
     can_transition,
     error_fields,
-    transition,
 )
+from buildsvc.builds.store import transition
 from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from buildsvc.builds.status_context import MAX_LENGTH, image_context, rule_contexts
-from buildsvc.builds.triggers import StoredRule
+from buildsvc.intake.triggers import StoredRule
 
 
 def rule(rule_id: int, pattern: str = "main", tag: str = "latest", **changes: str) -> StoredRule:

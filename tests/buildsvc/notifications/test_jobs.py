@@ -10,7 +10,8 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds.states import BuildStatus
+from buildsvc.builds.store import transition
 from buildsvc.notifications import emit, targets
 from buildsvc.notifications.events import Event, record_build
 from buildsvc.notifications.schemas import NotificationPatch

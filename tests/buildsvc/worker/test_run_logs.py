@@ -8,7 +8,8 @@ import contextlib
 import pytest
 
 from buildsvc.builds import logs
-from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds.states import BuildStatus
+from buildsvc.builds.store import transition
 from buildsvc.store.models import utcnow
 from buildsvc.worker.logs import MAX_LINES, BuildLog, build_masker
 from buildsvc.worker.masking import Masker

@@ -14,7 +14,8 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.builds import logs
-from buildsvc.builds.states import BuildStatus, transition
+from buildsvc.builds.states import BuildStatus
+from buildsvc.builds.store import transition
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.models import utcnow
 from buildsvc.worker.logs import BuildLog

@@ -12,10 +12,12 @@ from standardwebhooks import Webhook
 
 from buildsvc.builds.forge_status import QueuedStatus
 from buildsvc.builds.manual import ManualBuild, start_build
+from buildsvc.builds.outbox import Outbox
 from buildsvc.notifications import targets
 from buildsvc.notifications.schemas import NotificationCreate
 from buildsvc.queue import LazyArqPool
 from buildsvc.sources import AddressPolicy
+from buildsvc.store.fastpath.writer import Writer
 from buildsvc.store.models import BuildRule, NotificationDelivery
 from buildsvc.worker.main import create_worker
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
@@ -35,6 +37,8 @@ async def test_a_built_image_is_notified_in_order_of_occurrence(env: RunEnv) -> 
     policy = AddressPolicy.from_cidrs(env.settings.allowed_source_networks)
     access = targets.NotificationAccess(env.sessionmaker, env.deps.access.cipher, policy)
     pool = LazyArqPool(env.settings.redis_url)
+    writer = Writer.of(env.sessionmaker)
+    outbox = Outbox(pool, env.sessionmaker, writer)
     statuses = QueuedStatus(env.deps.access)
     worker = create_worker(env.settings, poll_delay=0.1, handle_signals=False)
     async with receiving() as receiver:
@@ -44,7 +48,7 @@ async def test_a_built_image_is_notified_in_order_of_occurrence(env: RunEnv) -> 
         try:
             [build] = await start_build(
                 env.deps.access,
-                pool,
+                outbox,
                 env.account_id,
                 env.repository_id,
                 ManualBuild(ref="main"),
@@ -57,6 +61,8 @@ async def test_a_built_image_is_notified_in_order_of_occurrence(env: RunEnv) -> 
         finally:
             await stop(worker, running)
             await statuses.close()
+            await outbox.close()
+            writer.close()
             await pool.close()
 
     assert made.secret is not None

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from arq.constants import default_queue_name, in_progress_key_prefix, job_key_prefix
 
-from buildsvc.builds import jobs
+from buildsvc.builds import outbox
 from buildsvc.builds.states import BuildStatus
 from buildsvc.store.models import utcnow
 from buildsvc.worker.reaper import reap_once
@@ -40,7 +40,7 @@ async def test_a_silent_build_is_requeued_then_runs_to_the_end(env: RunEnv) -> N
     build = await env.build(build_id)
     assert (build.status, build.attempt, build.worker_id) == (BuildStatus.QUEUED, 1, None)
     assert build.fetching_at is None
-    assert await job_queued(env, jobs.job_id(build_id, 1))
+    assert await job_queued(env, outbox.job_id(build_id, 1))
     assert "the build is queued again" in (await env.log(build_id))[-1][1]
     assert (await env.build(healthy)).status == BuildStatus.BUILDING
 
@@ -94,32 +94,32 @@ async def test_a_fresh_heartbeat_is_not_reaped(env: RunEnv) -> None:
 async def test_queued_builds_whose_job_is_not_in_redis_are_enqueued(env: RunEnv) -> None:
     vanished = await env.add_build("4" * 40, queued_at=ago(60), enqueued=True)
     in_redis = await env.add_build("5" * 40, ref="refs/heads/x", queued_at=ago(60), enqueued=True)
-    await env.redis.enqueue_job("run_build", in_redis, _job_id=jobs.job_id(in_redis))
+    await env.redis.enqueue_job("run_build", in_redis, _job_id=outbox.job_id(in_redis))
     in_outbox = await env.add_build("6" * 40, ref="refs/heads/y", queued_at=ago(6), enqueued=False)
     just_queued = await env.add_build("7" * 40, ref="refs/heads/z", enqueued=False)
 
     await reap_once(env.deps)
 
-    assert await job_queued(env, jobs.job_id(vanished))
-    assert await job_queued(env, jobs.job_id(in_outbox))
+    assert await job_queued(env, outbox.job_id(vanished))
+    assert await job_queued(env, outbox.job_id(in_outbox))
     assert (await env.build(in_outbox)).enqueued
-    assert not await job_queued(env, jobs.job_id(just_queued))  # intake is still on it
+    assert not await job_queued(env, outbox.job_id(just_queued))  # intake is still on it
     assert await env.redis.zcard(default_queue_name) == 3
 
 
 async def test_a_job_redis_still_holds_is_not_enqueued_again(env: RunEnv) -> None:
     # Sent by the outbox, but the mark did not make it; a worker has just started it.
     started = await env.add_build("8" * 40, queued_at=ago(60), enqueued=False)
-    await env.redis.enqueue_job("run_build", started, _job_id=jobs.job_id(started))
-    await env.redis.set(in_progress_key_prefix + jobs.job_id(started), b"1")
+    await env.redis.enqueue_job("run_build", started, _job_id=outbox.job_id(started))
+    await env.redis.set(in_progress_key_prefix + outbox.job_id(started), b"1")
     # Lost with a Redis restart: enqueued once, however often the sweep runs.
     lost = await env.add_build("9" * 40, ref="refs/heads/lost", queued_at=ago(60))
 
     await reap_once(env.deps)
-    first = await env.redis.get(job_key_prefix + jobs.job_id(lost))
+    first = await env.redis.get(job_key_prefix + outbox.job_id(lost))
     await reap_once(env.deps)
 
-    assert await env.redis.exists(in_progress_key_prefix + jobs.job_id(started))
+    assert await env.redis.exists(in_progress_key_prefix + outbox.job_id(started))
     assert first is not None
-    assert await env.redis.get(job_key_prefix + jobs.job_id(lost)) == first
+    assert await env.redis.get(job_key_prefix + outbox.job_id(lost)) == first
     assert await env.redis.zcard(default_queue_name) == 2

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as sql_update
 
-from buildsvc.builds.prepared import (
+from buildsvc.store.fastpath.prepared import (
     Prepared,
     RawConnection,
     _bind_processor,

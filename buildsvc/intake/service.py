@@ -5,14 +5,14 @@ enforces the size limit: 413), verify it with the repository's secret (401, noth
 recorded), parse it (400 when malformed, ``INVALID_JSON`` when nested too deep; other
 events are recorded as ignored; a Bitbucket Server push that would build has its commit
 message read from the forge first: ``commit_lookup``), then in one transaction
-(``builds.writer``) record the delivery and insert one queued ``Build`` per matching
+(``store.fastpath.writer``) record the delivery and insert one queued ``Build`` per matching
 rule, marking older still-queued builds of the same ref ``superseded``
 (``intake_db.stage``: the deliveries of one write group are written together, as if one
 after the other).
-After the commit the builds are enqueued (``builds.queue``); if Redis is down they stay
+After the commit the builds are enqueued (``builds.outbox``); if Redis is down they stay
 in the outbox and the delivery is still accepted. While Redis is reachable they are
 committed as enqueued and only unmarked if their job does not make it
-(``queue.enqueue_recorded``): one write less per delivery.
+(``outbox.enqueue_recorded``): one write less per delivery.
 
 A delivery id seen before for the repository answers what it answered then and creates
 nothing: a unique constraint decides races between two copies arriving together.
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,19 +35,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import webhooks
-from buildsvc.builds import commit_lookup, intake_db, queue
-from buildsvc.builds.intake_db import Parsed, Received
-from buildsvc.builds.intake_errors import (
+from buildsvc.builds.outbox import Outbox
+from buildsvc.config import Settings
+from buildsvc.crypto import Cipher
+from buildsvc.errors import InvalidJson, NotFound
+from buildsvc.intake import commit_lookup
+from buildsvc.intake import db as intake_db
+from buildsvc.intake.db import Parsed, Received
+from buildsvc.intake.errors import (
     HookNotFound,
     WebhookPayloadInvalid,
     WebhookSignatureInvalid,
 )
-from buildsvc.builds.writer import run_write
-from buildsvc.config import Settings
-from buildsvc.crypto import Cipher
-from buildsvc.errors import InvalidJson, NotFound
-from buildsvc.queue import LazyArqPool
 from buildsvc.sources import SourceProvider
+from buildsvc.store.fastpath.writer import Writer
 from buildsvc.store.models import ImageRepository, utcnow
 
 PING = "ping received"
@@ -66,29 +66,30 @@ _EVENT_HEADERS = ("X-Gitlab-Event", "X-GitHub-Event", "X-Event-Key")
 
 
 @dataclass(frozen=True, slots=True)
-class IntakeDeps:
-    sessionmaker: async_sessionmaker[AsyncSession]
-    cipher: Cipher
-    pool: LazyArqPool
-    settings: Settings
-    providers: dict[str, SourceProvider] = field(default_factory=dict)  # commit_lookup
-
-
-@dataclass(frozen=True, slots=True)
-class _Hook:
+class Hook:
     repository_id: int
     secret: str = ""
 
 
-_hooks: weakref.WeakKeyDictionary[
-    async_sessionmaker[AsyncSession], OrderedDict[tuple[str, str], _Hook]
-] = weakref.WeakKeyDictionary()
+# The recently used hooks of one database (LRU, ``HOOK_CACHE_SIZE``): (provider, key) -> hook.
+HookCache = OrderedDict[tuple[str, str], Hook]
 
 
-async def _hook(deps: IntakeDeps, provider: str, key: str) -> _Hook:
-    cache = _hooks.get(deps.sessionmaker)
-    if cache is None:
-        cache = _hooks[deps.sessionmaker] = OrderedDict()
+@dataclass(frozen=True, slots=True)
+class IntakeDeps:
+    """What intake needs, made once per application (``app.py``'s ``_intake`` context)."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    writer: Writer
+    cipher: Cipher
+    outbox: Outbox
+    settings: Settings
+    providers: dict[str, SourceProvider] = field(default_factory=dict)  # commit_lookup
+    hooks: HookCache = field(default_factory=HookCache)
+
+
+async def _hook(deps: IntakeDeps, provider: str, key: str) -> Hook:
+    cache = deps.hooks
     found = cache.get((provider, key))
     if found is not None:
         cache.move_to_end((provider, key))
@@ -100,7 +101,7 @@ async def _hook(deps: IntakeDeps, provider: str, key: str) -> _Hook:
         row = (await session.execute(statement)).first()
     if row is None or row[1] is None:
         raise HookNotFound
-    found = _Hook(row[0], deps.cipher.decrypt(row[1]))
+    found = Hook(row[0], deps.cipher.decrypt(row[1]))
     cache[(provider, key)] = found
     if len(cache) > HOOK_CACHE_SIZE:
         cache.popitem(last=False)
@@ -124,7 +125,7 @@ async def receive(
     if provider in commit_lookup.MESSAGELESS:  # its payloads may lack the commit message
         parsed = await commit_lookup.complete(deps, hook.repository_id, parsed)
     # Redis reachable: the builds are committed as enqueued, their jobs sent right after.
-    enqueued = deps.pool.connected
+    enqueued = deps.outbox.pool.connected
     # Staged: written with the deliveries of its write group, before the group commits.
     record = functools.partial(
         intake_db.stage,
@@ -136,22 +137,22 @@ async def receive(
     )
     try:
         try:
-            result = (await run_write(deps.sessionmaker, record)).result()
+            result = (await deps.writer.run(record)).result()
         except IntegrityError:
             seen = functools.partial(intake_db.seen, hook.repository_id, parsed.delivery_id)
-            earlier = await run_write(deps.sessionmaker, seen)
+            earlier = await deps.writer.run(seen)
             if earlier is not None:  # a delivery seen before: answer as it was answered
                 return earlier
             # Not a duplicate: a rule (or the repository) was replaced meanwhile. Again,
             # with what is stored now.
-            result = (await run_write(deps.sessionmaker, record)).result()
+            result = (await deps.writer.run(record)).result()
     except NotFound:
-        _hooks.get(deps.sessionmaker, OrderedDict()).pop((provider, hook_key), None)
+        deps.hooks.pop((provider, hook_key), None)
         raise
     if result.build_ids and enqueued:
-        await queue.enqueue_recorded(deps.pool, deps.sessionmaker, result.build_ids)
+        await deps.outbox.enqueue_recorded(result.build_ids)
     elif result.build_ids:
-        await queue.enqueue(deps.pool, deps.sessionmaker, result.build_ids)
+        await deps.outbox.enqueue(result.build_ids)
     return result
 
 

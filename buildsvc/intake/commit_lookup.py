@@ -25,11 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.bindings.access import SourceAccess, binding_row
 from buildsvc.bindings.watch import BROKEN
-from buildsvc.builds.intake_db import Parsed
-from buildsvc.builds.triggers import commit_sha, decide
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.errors import ServiceError
+from buildsvc.intake.db import Parsed
+from buildsvc.intake.triggers import commit_sha, decide
 from buildsvc.repositories.links import linked
 from buildsvc.sources import SourceClient, SourceProvider
 from buildsvc.store.models import BuildRule, ImageRepository, SourceBinding, utcnow

@@ -3,8 +3,8 @@
 Intake writes a delivery, its builds and a supersede update for every push. With the
 async SQLite driver each statement is several hand-offs to aiosqlite's thread, and a
 busy helper thread makes the event loop wait for the GIL on every socket call: a
-transaction of microseconds of SQLite work costs milliseconds. ``run_write(sessionmaker,
-work)`` runs ``work(raw)``, a plain synchronous function of a ``RawConnection`` (it runs
+transaction of microseconds of SQLite work costs milliseconds. ``Writer.run(work)``
+runs ``work(raw)``, a plain synchronous function of a ``RawConnection`` (it runs
 ``Prepared`` statements), in a transaction, and returns its result once committed:
 
 - SQLite: on the event loop itself, over one synchronous pysqlite connection to the
@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -36,8 +35,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 
-from buildsvc.builds.prepared import RawConnection
 from buildsvc.store.engine import SQLITE_BUSY_TIMEOUT_MS
+from buildsvc.store.fastpath.prepared import RawConnection
 
 T = TypeVar("T")
 Work = Callable[[RawConnection], Any]
@@ -47,7 +46,7 @@ _MAX_BACKOFF_SECONDS = 0.01
 
 
 def _create_engine(url: str) -> Engine:
-    # check_same_thread off only so that a finalizer may close it: it is used on the loop.
+    # check_same_thread off: used on the loop's thread, ``close`` may come from another.
     connect_args = {"timeout": 0, "check_same_thread": False}
     engine = create_engine(url, pool_size=1, max_overflow=0, connect_args=connect_args)
 
@@ -191,37 +190,44 @@ def _settle(outcomes: list[tuple[asyncio.Future[Any], Any, bool]]) -> None:
             future.set_exception(value)
 
 
-_writers: weakref.WeakKeyDictionary[AsyncEngine, _SqliteWriter | None] = weakref.WeakKeyDictionary()
+class Writer:
+    """The write path of one database (its ``AsyncEngine``): ``await writer.run(work)``.
 
+    Made with the engine and closed before it is disposed (``app.py``'s ``_database``
+    context); on an SQLite file it holds its own synchronous connection.
+    """
 
-def _sqlite_writer(async_engine: AsyncEngine) -> _SqliteWriter | None:
-    if async_engine not in _writers:
+    def __init__(self, async_engine: AsyncEngine) -> None:
+        self.async_engine = async_engine
         url = async_engine.url
-        writer = None
+        self._sqlite: _SqliteWriter | None = None
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             engine = _create_engine(url.set(drivername="sqlite+pysqlite").render_as_string(False))
-            writer = _SqliteWriter(engine)
-            weakref.finalize(async_engine, writer.close)
-        _writers[async_engine] = writer
-    return _writers[async_engine]
+            self._sqlite = _SqliteWriter(engine)
 
+    @classmethod
+    def of(cls, sessions: async_sessionmaker[AsyncSession]) -> Writer:
+        """A writer for the engine ``sessions`` is bound to."""
+        bind = sessions.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):
+            raise TypeError("a Writer needs a sessionmaker bound to an AsyncEngine")
+        return cls(bind)
 
-async def run_write(
-    sessions: async_sessionmaker[AsyncSession], work: Callable[[RawConnection], T]
-) -> T:
-    bind = sessions.kw.get("bind")
-    if not isinstance(bind, AsyncEngine):
-        raise TypeError("run_write needs a sessionmaker bound to an AsyncEngine")
-    writer = _sqlite_writer(bind)
-    if writer is None:
+    async def run(self, work: Callable[[RawConnection], T]) -> T:
+        if self._sqlite is None:
 
-        def in_transaction(connection: Connection) -> T:
-            raw = RawConnection.of(connection)
-            result = work(raw)
-            raw.finish()
-            return result
+            def in_transaction(connection: Connection) -> T:
+                raw = RawConnection.of(connection)
+                result = work(raw)
+                raw.finish()
+                return result
 
-        async with bind.begin() as async_connection:
-            return await async_connection.run_sync(in_transaction)
-    result: T = await writer.submit(work)
-    return result
+            async with self.async_engine.begin() as async_connection:
+                return await async_connection.run_sync(in_transaction)
+        result: T = await self._sqlite.submit(work)
+        return result
+
+    def close(self) -> None:
+        if self._sqlite is not None:
+            sqlite, self._sqlite = self._sqlite, None
+            sqlite.close()

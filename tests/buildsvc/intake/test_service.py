@@ -12,7 +12,7 @@ from arq.connections import ArqRedis
 from arq.jobs import Job, JobStatus
 from sqlalchemy import select
 
-from buildsvc.builds.queue import job_id
+from buildsvc.builds.outbox import job_id
 from buildsvc.store.models import Build
 from buildsvc.web.keys import SESSIONMAKER, SETTINGS
 from tests.common.deliveries import wait_deliveries

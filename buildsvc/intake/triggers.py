@@ -7,7 +7,7 @@ see why a push did or did not build. Checked in this order:
 2. ``auto build off``: the repository builds only on request;
 3. ``skipped: [skip ci]``: a skip marker (``[skip build]``, ``[build skip]``,
    ``[ci skip]``, ``[skip ci]``, any case) in the head commit message (read from the
-   forge when the payload has none: ``builds.commit_lookup``);
+   forge when the payload has none: ``intake.commit_lookup``);
 4. ``no rule matched refs/heads/dev``;
 5. ``skipped: no changed path matches rule 7's include_paths`` (each matched rule's reason,
    ``repositories.path_filters``; a push whose paths are unknown always builds);
@@ -83,7 +83,7 @@ def queued_outcome(count: int) -> str:
 
 def unchecked(decision: Decision, reason: str | None) -> Decision:
     """A decision to build whose head commit message could not be read (so skip markers
-    were not checked): its outcome says why (``builds.commit_lookup``)."""
+    were not checked): its outcome says why (``intake.commit_lookup``)."""
     if reason is None or not decision.builds:
         return decision
     outcome = f"{decision.outcome} (commit message not checked: {reason})"

@@ -1,7 +1,7 @@
 """Intake's transaction: record a delivery, queue its builds, supersede older ones.
 
-Plain synchronous functions of a ``RawConnection``, run by ``builds.writer.run_write`` (one
-transaction each, grouped on SQLite). The statements are ``Prepared`` (compiled once)
+Plain synchronous functions of a ``RawConnection``, run by ``store.fastpath.writer.Writer``
+(one transaction each, grouped on SQLite). The statements are ``Prepared`` (compiled once)
 because they run for every push.
 
 ``stage`` decides a delivery at once but leaves its rows to the end of the transaction
@@ -20,14 +20,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 
 import webhooks
-from buildsvc.builds.intake_errors import HookNotFound
-from buildsvc.builds.prepared import Prepared, RawConnection
+from buildsvc.builds import store
 from buildsvc.builds.states import BuildStatus
 from buildsvc.builds.status_context import rule_contexts
-from buildsvc.builds.triggers import (
+from buildsvc.intake.errors import HookNotFound
+from buildsvc.intake.triggers import (
     Decision,
     Planned,
     StoredRule,
@@ -39,7 +39,8 @@ from buildsvc.builds.triggers import (
 from buildsvc.notifications import intake as notify
 from buildsvc.notifications.events import has_targets
 from buildsvc.repositories.rules import Rule
-from buildsvc.store.models import Build, BuildRule, Delivery, ImageRepository
+from buildsvc.store.fastpath.prepared import Prepared, RawConnection
+from buildsvc.store.models import BuildRule, Delivery, ImageRepository
 
 UNBOUND = "not built: the code source was unbound"
 
@@ -62,7 +63,7 @@ class Parsed:
     sha: str | None = None
     pushes: Sequence[webhooks.PushEvent] = ()
     outcome: str = ""
-    # ref -> why its head commit message could not be read (``builds.commit_lookup``)
+    # ref -> why its head commit message could not be read (``intake.commit_lookup``)
     unchecked: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -99,31 +100,6 @@ _SEEN = Prepared(
         Delivery.delivery_id == bindparam("delivery_id"),
     )
 )
-_BUILD_COLUMNS = (
-    "account_id",
-    "repository_id",
-    "rule_id",
-    "trigger",
-    "ref",
-    "ref_type",
-    "ref_name",
-    "commit_sha",
-    "commit_message",
-    "status_context",
-    "dockerfile",
-    "context",
-    "build_args",
-    "secret_build_args",
-    "no_cache",
-    "tags",
-    "status",
-    "enqueued",
-    "cancel_requested",
-    "attempt",
-    "queued_at",
-    "finished_at",  # set when inserted superseded
-)
-_INSERT_BUILD = Prepared(insert(Build).returning(Build.id), column_keys=_BUILD_COLUMNS)
 _DELIVERY_COLUMNS = (
     "repository_id",
     "delivery_id",
@@ -136,18 +112,6 @@ _DELIVERY_COLUMNS = (
     "received_at",
 )
 _INSERT_DELIVERY = Prepared(insert(Delivery), column_keys=_DELIVERY_COLUMNS)
-# Older builds of the ref still waiting are pointless now that a newer push came.
-_SUPERSEDE = Prepared(
-    update(Build)
-    .where(
-        Build.repository_id == bindparam("b_repository_id"),
-        Build.ref == bindparam("b_ref"),
-        Build.status == BuildStatus.QUEUED.value,
-        Build.id < bindparam("b_newest"),
-    )
-    .values(status=BuildStatus.SUPERSEDED.value, finished_at=bindparam("b_now"))
-    .returning(Build.id)  # their commits' statuses are finalised (builds.forge_status)
-)
 
 
 def seen(repository_id: int, delivery_id: str, connection: RawConnection) -> Received | None:
@@ -189,7 +153,7 @@ def stage(
     the delivery's insert fail (unique constraint), failing the transaction: the caller
     then answers with ``seen``.
 
-    ``enqueued``: the builds' jobs are sent right after the commit (``queue.enqueue_recorded``
+    ``enqueued``: the builds' jobs are sent right after the commit (``Outbox.enqueue_recorded``
     puts the ones that do not make it back in the outbox), so their rows say so at once.
     """
     stored = _repository_rules(connection, repository_id)
@@ -294,19 +258,15 @@ class _Batch:
                 if successor is not None:
                     row["status"] = BuildStatus.SUPERSEDED.value
                     row["finished_at"] = successor.now
-                [(build_id,)] = _INSERT_BUILD.run(connection, row)
-                part.ids.append(int(build_id))
+                part.ids.append(store.insert_build(connection, row))
             if successor is not None:
                 successor.superseded.extend(part.ids)
         older: dict[int, list[int]] = {}  # by the part that superseded them
         for (repository_id, ref), part in first.items():
-            params = {
-                "b_repository_id": repository_id,
-                "b_ref": ref,
-                "b_newest": min(part.ids),
-                "b_now": part.now,
-            }
-            older[id(part)] = [row[0] for row in _SUPERSEDE.run(connection, params)]
+            # Older builds of the ref still waiting are pointless now that a newer push came.
+            older[id(part)] = store.supersede_queued(
+                connection, repository_id, ref, min(part.ids), part.now
+            )
             part.superseded[:0] = older[id(part)]
         for part in parts:
             if part.notify is not None:
@@ -332,7 +292,7 @@ class _Rules:
 
 def _repository_rules(connection: RawConnection, repository_id: int) -> _Rules:
     """The repository's columns, its rules (compiled) and their status names, read once
-    per transaction: deliveries recorded together (one group of ``builds.writer``) share
+    per transaction: deliveries recorded together (one group of ``store.fastpath.writer``) share
     them, as nothing in intake's transaction changes them."""
     key = ("intake_db.repository_rules", repository_id)
     found: _Rules | None = connection.memo.get(key)

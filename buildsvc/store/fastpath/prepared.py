@@ -34,13 +34,13 @@ class RawConnection:
     """A DBAPI connection and its dialect: what ``Prepared.run`` executes on, for the
     length of one transaction.
 
-    ``memo`` lets the works of one transaction (``builds.writer`` runs several in one)
+    ``memo`` lets the works of one transaction (``store.fastpath.writer`` runs several in one)
     read something once: a work stores what it read under a key of its own, and a work
     that changes such data drops the key.
 
     ``before_commit``: callables the transaction's runner calls, in order, once every
     work has run and before it commits, so works may leave writes that are cheaper done
-    together (``builds.intake_db``) to one of them. What they raise fails the
+    together (``intake.db``) to one of them. What they raise fails the
     transaction like a work's error.
     """
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from buildsvc.builds.triggers import decide, queued_outcome, skip_marker
+from buildsvc.intake.triggers import decide, queued_outcome, skip_marker
 from buildsvc.store.models import BuildRule
 from webhooks import Commit, PushEvent
 

@@ -12,18 +12,8 @@ from arq.connections import ArqRedis
 from arq.jobs import Job, JobStatus
 from redis.asyncio import ConnectionPool
 
-from buildsvc.builds import queue
-from buildsvc.builds.queue import JOB_FUNCTION, WAKE_CHANNEL, enqueue_job, job_id
-from buildsvc.queue import LazyArqPool
-
-
-@pytest.fixture
-async def arq_redis(redis_url: str) -> AsyncIterator[ArqRedis]:
-    pool = LazyArqPool(redis_url)
-    redis = await pool.get()
-    assert redis is not None
-    yield redis
-    await pool.close()
+from buildsvc.builds import outbox
+from buildsvc.builds.outbox import JOB_FUNCTION, WAKE_CHANNEL, Sender, job_id
 
 
 async def evalsha_calls(redis: ArqRedis) -> int:
@@ -31,11 +21,11 @@ async def evalsha_calls(redis: ArqRedis) -> int:
     return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
 
 
-async def test_jobs_are_arq_jobs_and_wake_the_workers(arq_redis: ArqRedis) -> None:
+async def test_jobs_are_arq_jobs_and_wake_the_workers(arq_redis: ArqRedis, sender: Sender) -> None:
     wake = arq_redis.pubsub()
     await wake.subscribe(WAKE_CHANNEL)
-    await enqueue_job(arq_redis, 7)
-    await enqueue_job(arq_redis, 7, attempt=2)
+    await sender.enqueue_job(7)
+    await sender.enqueue_job(7, attempt=2)
 
     info = await Job(job_id(7), arq_redis).info()
     assert info is not None
@@ -43,7 +33,7 @@ async def test_jobs_are_arq_jobs_and_wake_the_workers(arq_redis: ArqRedis) -> No
     assert await Job(job_id(7, 2), arq_redis).status() == JobStatus.queued
     # A job with that id exists: arq's own enqueue refuses it, as does ours (no second entry).
     assert await arq_redis.enqueue_job(JOB_FUNCTION, 7, _job_id=job_id(7)) is None
-    await enqueue_job(arq_redis, 7)
+    await sender.enqueue_job(7)
     assert await arq_redis.zrange("arq:queue", 0, -1) == [b"build:7", b"build:7:retry2"]
 
     messages: list[bytes] = []
@@ -56,19 +46,21 @@ async def test_jobs_are_arq_jobs_and_wake_the_workers(arq_redis: ArqRedis) -> No
     await wake.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
 
 
-async def test_concurrent_jobs_share_one_call(arq_redis: ArqRedis) -> None:
-    await enqueue_job(arq_redis, 1)  # Redis knows the script from now on
+async def test_concurrent_jobs_share_one_call(arq_redis: ArqRedis, sender: Sender) -> None:
+    await sender.enqueue_job(1)  # Redis knows the script from now on
     before = await evalsha_calls(arq_redis)
-    await asyncio.gather(*(enqueue_job(arq_redis, n) for n in range(2, 12)))
+    await asyncio.gather(*(sender.enqueue_job(n) for n in range(2, 12)))
     assert await evalsha_calls(arq_redis) - before == 1
     queued = await arq_redis.zrange("arq:queue", 0, -1)
     assert sorted(queued) == sorted(job_id(n).encode() for n in range(1, 12))
 
 
-async def test_a_redis_that_forgot_the_script_gets_it_again(arq_redis: ArqRedis) -> None:
-    await enqueue_job(arq_redis, 1)
+async def test_a_redis_that_forgot_the_script_gets_it_again(
+    arq_redis: ArqRedis, sender: Sender
+) -> None:
+    await sender.enqueue_job(1)
     await arq_redis.script_flush()  # as after a restart
-    await enqueue_job(arq_redis, 2)
+    await sender.enqueue_job(2)
     assert await arq_redis.zrange("arq:queue", 0, -1) == [b"build:1", b"build:2"]
 
 
@@ -95,11 +87,13 @@ async def silent_redis() -> AsyncIterator[ArqRedis]:
 async def test_each_job_fails_by_its_own_deadline_when_redis_hangs(
     silent_redis: ArqRedis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(queue, "ENQUEUE_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(outbox, "ENQUEUE_TIMEOUT_SECONDS", 0.3)
     started = time.monotonic()
-    first = asyncio.create_task(enqueue_job(silent_redis, 1))
+    silent = Sender(silent_redis)
+    first = asyncio.create_task(silent.enqueue_job(1))
     await asyncio.sleep(0.15)  # the second waits for the first's round trip, then its own
-    second = asyncio.create_task(enqueue_job(silent_redis, 2))
+    second = asyncio.create_task(silent.enqueue_job(2))
     results = await asyncio.gather(first, second, return_exceptions=True)
+    await silent.close()
     assert [type(result) for result in results] == [TimeoutError, TimeoutError]
     assert time.monotonic() - started < 0.3 + 0.15 + 0.5

@@ -1,4 +1,4 @@
-"""``run_write``: group commit, failure isolation and lock waits that never block the loop
+"""``Writer.run``: group commit, failure isolation and lock waits that never block the loop
 (SQLite), and the same results through asyncpg (PostgreSQL)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -14,10 +14,10 @@ from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.builds.prepared import Prepared, RawConnection
-from buildsvc.builds.writer import run_write
 from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
+from buildsvc.store.fastpath.prepared import Prepared, RawConnection
+from buildsvc.store.fastpath.writer import Writer
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Account, utcnow
 
@@ -51,6 +51,20 @@ async def sqlite_sessions(settings: Settings) -> AsyncIterator[async_sessionmake
         yield made
 
 
+@pytest.fixture
+def writer(sessions: async_sessionmaker[AsyncSession]) -> Iterator[Writer]:
+    made = Writer.of(sessions)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def sqlite_writer(sqlite_sessions: async_sessionmaker[AsyncSession]) -> Iterator[Writer]:
+    made = Writer.of(sqlite_sessions)
+    yield made
+    made.close()
+
+
 def add(name: str) -> Any:
     def work(raw: RawConnection) -> int:
         row = {"name": name, "gitlab_repository_count": 0, "created_at": utcnow()}
@@ -67,17 +81,18 @@ def count(raw: RawConnection) -> int:
 
 async def test_concurrent_works_commit_and_a_failure_stays_its_own(
     sessions: async_sessionmaker[AsyncSession],
+    writer: Writer,
 ) -> None:
     names = [f"acct-{n}" for n in range(20)] + ["acct-3"]  # the last one collides
     results = await asyncio.gather(
-        *(run_write(sessions, add(name)) for name in names), return_exceptions=True
+        *(writer.run(add(name)) for name in names), return_exceptions=True
     )
     # Either copy of acct-3 may lose (PostgreSQL runs them truly concurrently).
     failures = [r for r in results if not isinstance(r, int)]
     assert len(failures) == 1
     assert isinstance(failures[0], IntegrityError)
     assert {type(results[3]), type(results[20])} == {int, IntegrityError}
-    assert await run_write(sessions, count) == 20
+    assert await writer.run(count) == 20
     async with sessions() as session:
         stored = set((await session.execute(select(Account.name))).scalars())
     assert stored == set(names)
@@ -85,20 +100,21 @@ async def test_concurrent_works_commit_and_a_failure_stays_its_own(
 
 async def test_a_raising_work_rolls_back_its_writes(
     sessions: async_sessionmaker[AsyncSession],
+    writer: Writer,
 ) -> None:
     def add_then_fail(raw: RawConnection) -> None:
         add("doomed")(raw)
         raise ValueError("changed my mind")
 
     with pytest.raises(ValueError, match="changed my mind"):
-        await run_write(sessions, add_then_fail)
-    assert await run_write(sessions, count) == 0
+        await writer.run(add_then_fail)
+    assert await writer.run(count) == 0
 
 
 async def test_waiting_for_the_sqlite_lock_keeps_the_loop_running(
-    sqlite_sessions: async_sessionmaker[AsyncSession], settings: Settings
+    sqlite_writer: Writer, settings: Settings
 ) -> None:
-    sessions = sqlite_sessions
+    writer = sqlite_writer
     path = settings.resolved_database_url.split("///", 1)[1]
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process holding the write lock
@@ -113,7 +129,7 @@ async def test_waiting_for_the_sqlite_lock_keeps_the_loop_running(
     ticking = asyncio.create_task(ticker())
     try:
         started = time.monotonic()
-        writing = asyncio.create_task(run_write(sessions, add("waiting")))
+        writing = asyncio.create_task(writer.run(add("waiting")))
         await asyncio.sleep(0.3)
         assert not writing.done()
         other.execute("COMMIT")

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from buildsvc.builds import intake, intake_db
-from buildsvc.builds.intake_db import Parsed
-from buildsvc.builds.prepared import RawConnection
-from buildsvc.builds.writer import _create_engine
 from buildsvc.config import Settings
+from buildsvc.intake import db as intake_db
+from buildsvc.intake import service as intake
+from buildsvc.intake.db import Parsed
 from buildsvc.store.engine import create_engine, create_sessionmaker
+from buildsvc.store.fastpath.prepared import RawConnection
+from buildsvc.store.fastpath.writer import _create_engine
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import BuildRule, utcnow
 from tests.common.factories import add_account, add_repository

@@ -18,11 +18,11 @@ import pytest
 import redis.asyncio
 from sqlalchemy import select
 
-from buildsvc.builds.queue import job_id, sweep_once
+from buildsvc.builds.outbox import Outbox, job_id
 from buildsvc.config import Settings
 from buildsvc.queue import LazyArqPool
 from buildsvc.store.models import Build
-from buildsvc.web.keys import SESSIONMAKER
+from buildsvc.web.keys import SESSIONMAKER, WRITER
 from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
     Client,
     GitLabEnv,
@@ -109,9 +109,12 @@ async def test_sweeping_twice_enqueues_once(
     await asyncio.to_thread(late_redis.start)
     pools = [LazyArqPool(late_redis.url), LazyArqPool(late_redis.url)]
     try:
-        sessionmaker = client.app[SESSIONMAKER]
-        counts = await asyncio.gather(*(sweep_once(pool, sessionmaker) for pool in pools))
+        app = client.app
+        outboxes = [Outbox(pool, app[SESSIONMAKER], app[WRITER]) for pool in pools]
+        counts = await asyncio.gather(*(outbox.sweep_once() for outbox in outboxes))
     finally:
+        for outbox in outboxes:
+            await outbox.close()
         for pool in pools:
             await pool.close()
     [build] = await queued(client)

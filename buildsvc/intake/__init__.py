@@ -1,0 +1,1 @@
+"""The webhook path: a verified delivery to recorded, queued and enqueued builds."""
