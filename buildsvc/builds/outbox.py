@@ -62,6 +62,7 @@ Sessions = async_sessionmaker[AsyncSession]
 
 JOB_FUNCTION = "run_build"
 ENQUEUE_TIMEOUT_SECONDS = 2.0  # bounds a webhook answer while Redis hangs
+SWEEP_STOP_SECONDS = 5.0  # how long shutdown waits for a sweep under way
 SWEEP_INTERVAL_SECONDS = 1.0
 SWEEP_BATCH = 200
 # Workers listen here for "jobs are due"; polling stays the fallback (no listener, no Redis).
@@ -266,15 +267,19 @@ class Outbox:
         ids, attempts = [row[0] for row in rows], [row[1] for row in rows]
         return len(await self.enqueue(ids, attempts))
 
-    async def run_sweeper(self, interval: float = SWEEP_INTERVAL_SECONDS) -> None:
-        while True:
+    async def run_sweeper(
+        self, stopping: asyncio.Event, interval: float = SWEEP_INTERVAL_SECONDS
+    ) -> None:
+        """Sweep every ``interval`` until ``stopping`` is set; a sweep under way ends first."""
+        while not stopping.is_set():
             try:
                 count = await self.sweep_once()
                 if count:
                     log.info("outbox: enqueued %d build(s)", count)
             except Exception:  # a database hiccup must not end the sweeper
                 log.exception("outbox sweep failed; retrying")
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), interval)
 
     async def close(self) -> None:
         writer = self._marks.writer
@@ -377,10 +382,17 @@ def sweeper_ctx(
     (after ``outbox_ctx``)."""
 
     async def sweeper(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(app[outbox_key].run_sweeper(interval))
+        stopping = asyncio.Event()
+        task = asyncio.create_task(app[outbox_key].run_sweeper(stopping, interval))
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Let a sweep under way finish rather than cancel it: a cancelled query leaves
+        # aiosqlite's thread answering a loop that is about to close.
+        stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), SWEEP_STOP_SECONDS)
+        except TimeoutError:  # a database that hangs must not hold up the shutdown
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     return sweeper
