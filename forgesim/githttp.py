@@ -75,6 +75,10 @@ def _cgi_env(
         REMOTE_ADDR=request.remote or "",
         REMOTE_USER=user.username if user else "",
         GIT_HTTP_MAX_REQUEST_BUFFER="100M",
+        # Partial clones (--filter=blob:none), as GitHub and GitLab serve them.
+        GIT_CONFIG_COUNT="1",
+        GIT_CONFIG_KEY_0="uploadpack.allowFilter",
+        GIT_CONFIG_VALUE_0="true",
     )
     if request.content_length is not None:
         env["CONTENT_LENGTH"] = str(request.content_length)

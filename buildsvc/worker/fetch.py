@@ -14,11 +14,14 @@ and system git config are ignored, so no credential helper stores the token.
 Each git runs in its own process group; on timeout or cancellation the whole group
 (git and its ``git-remote-http`` child) is killed.
 
-``kept=True`` reuses ``dest``, a work tree kept across builds of one repository: its
-objects are dropped (a shallow fetch sends the whole tree again anyway, so they would
-only pile up), the commit is fetched as above, and ``git read-tree -u --reset`` rewrites
-only the files whose content differs from the last build's, going by the index; ``git
-clean`` removes the rest. On a large repository that saves writing every file again.
+``kept=True`` reuses ``dest``, a work tree kept across builds of one repository, so a
+build moves only what is new. Its objects are dropped (a shallow fetch would send the
+whole tree again anyway; kept, they would only pile up); the commit and its trees are
+fetched without blobs (``--filter=blob:none``, a partial clone of ``origin``); ``git
+read-tree -u --reset`` then rewrites only the files whose content differs from the last
+build's, going by the index, and fetches just their blobs, in one more request; ``git
+clean`` removes the rest. On a large repository that saves sending and writing every
+file again. A forge that does not filter sends every blob with the commit, as before.
 A kept tree git cannot update (a git killed mid-way left a lock) is started afresh.
 The caller keeps two builds out of one kept tree at once.
 """
@@ -190,21 +193,31 @@ async def _git(
 def _kept_steps(clone_url: str, sha: str) -> list[tuple[str, ...]]:
     return [
         ("init", "--quiet"),  # a no-op for an existing repository
-        ("fetch", "--depth", "1", "--no-tags", "--", clone_url, sha),
-        ("read-tree", "-u", "--reset", sha),  # only the files that changed
+        # The remote the checkout asks for the blobs it lacks (the URL holds no secret).
+        ("config", "remote.origin.url", clone_url),
+        # The commit and its trees; no blob (a forge without filters sends them all).
+        ("fetch", "--depth", "1", "--filter=blob:none", "--no-tags", "origin", sha),
+        # Only the files that changed are written, and only their blobs fetched, in one
+        # request: git asks the promisor remote for the missing blobs it must check out.
+        ("read-tree", "-u", "--reset", sha),
         ("update-ref", "--no-deref", "HEAD", sha),
         ("clean", "-ffdxq"),
     ]
 
 
 def _drop_objects(dest: Path) -> None:
-    """The last build's objects and shallow list go; the index (what is checked out) stays."""
+    """The last build's objects and shallow list go; the index (what is checked out) stays.
+
+    HEAD goes too (to an unborn branch): a partial clone fetches a missing object it
+    refers to, so the next fetch would first fetch the last build's commit again.
+    """
     dest.mkdir(parents=True, exist_ok=True)
     if not (dest / ".git").is_dir():
         return  # a new tree: ``git init`` makes it
     objects = dest / ".git" / "objects"
     shutil.rmtree(objects, ignore_errors=True)
     (dest / ".git" / "shallow").unlink(missing_ok=True)
+    (dest / ".git" / "HEAD").write_text("ref: refs/heads/kept\n")
     (objects / "pack").mkdir(parents=True, exist_ok=True)
     (objects / "info").mkdir(exist_ok=True)
 
