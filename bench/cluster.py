@@ -40,10 +40,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -60,13 +58,12 @@ sys.path.insert(0, str(ROOT))  # the cluster helpers live in tests/common/
 from forgesim.client import AdminClient  # noqa: E402
 from tests.chaos.repos import Repos, setup  # noqa: E402
 from tests.common.cluster import LocalCluster  # noqa: E402
-from tests.common.cold_engine import cold_engine  # noqa: E402
+from tests.common.cold_engine import cold_engine, warm_builder  # noqa: E402
 from tests.common.e2e_stack import FINISHED, git  # noqa: E402
 
 GOAL_BUILDS = 1.8
 GOAL_CACHE = 0.30
 CACHE_SIDES = ("cached", "uncached")
-DEBIAN_DOCKER = "/usr/bin/docker"  # 20.10, BuildKit built in
 
 
 def build_round(tenants: Repos, sleep: int) -> float:
@@ -208,21 +205,12 @@ def show_log(build: dict[str, Any]) -> None:
         print(f"    {(_when(item['ts']) - queued).total_seconds():6.2f} {item['line'][:150]}")
 
 
-def warm_up(url: str) -> None:
-    """A throwaway BuildKit build on the new engine, as one long in service has done: its
-    builder is up. Nothing of it is in the measured Dockerfile."""
-    dockerfile = f"FROM buildsvc/busybox:latest\nRUN echo warm {uuid.uuid4().hex}\n"
-    command = [DEBIAN_DOCKER, "-H", url, "build", "-q", "--network", "host", "-"]
-    env = {**os.environ, "DOCKER_BUILDKIT": "1"}
-    subprocess.run(command, input=dockerfile.encode(), env=env, check=True, capture_output=True)
-
-
 def cache_round(
     tenants: Repos, repository: tuple[int, int], name: str
 ) -> tuple[float, dict[str, Any]]:
     """On a new engine that never built anything, with a worker ready on it: one build."""
     with cold_engine() as url:
-        warm_up(url)
+        warm_builder(url)
         with tenants.cluster.extra_worker(name, url):
             return timed_build(tenants, repository)
 
