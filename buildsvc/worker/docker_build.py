@@ -150,6 +150,21 @@ def _build_legacy(
     return image_id
 
 
+def _context(
+    request: BuildRequest, dockerfile: str, on_line: Callable[[str], None], cancel: StreamCancel
+) -> Callable[[], CancellableStream]:
+    """What makes the build context's request body, anew for each attempt: tarred while
+    it is sent, so the engine starts on the first files at once."""
+    builder = "BuildKit" if request.uses_buildkit else "the legacy builder"
+
+    def sent(size: int) -> None:
+        on_line(f"Sent the build context ({size / 1024:.1f} kB) to {builder}")
+
+    return lambda: CancellableStream(
+        context_stream(request.context, dockerfile, on_line), cancel, sent
+    )
+
+
 def build_image_sync(
     api: docker.APIClient,
     request: BuildRequest,
@@ -161,15 +176,7 @@ def build_image_sync(
     handle = cancel or StreamCancel()
     dockerfile = check_dockerfile(request.context, request.dockerfile, on_line)
     lines = _Lines(on_line)
-    builder = "BuildKit" if request.uses_buildkit else "the legacy builder"
-
-    def sent(size: int) -> None:
-        on_line(f"Sent the build context ({size / 1024:.1f} kB) to {builder}")
-
-    def context() -> CancellableStream:
-        # Tarred while it is sent: the engine starts on the first files at once.
-        return CancellableStream(context_stream(request.context, dockerfile, on_line), handle, sent)
-
+    context = _context(request, dockerfile, on_line, handle)
     try:
         with handle.track(api):
             if request.uses_buildkit:
