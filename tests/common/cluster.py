@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from tests.common.servers import REPO_ROOT, free_port
+from tests.common.servers import REPO_ROOT, end_process, free_port
 
 CLUSTER_SCRIPT = REPO_ROOT / "scripts" / "cluster.sh"
 PORTS = ("PG", "REDIS", "LB", "LB_TLS", "API1", "API2", "FORGE")
@@ -154,12 +154,7 @@ class LocalCluster:
                 time.sleep(0.05)
             yield process
         finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            end_process(process, signal.SIGTERM, 60)
             shutil.rmtree(data, ignore_errors=True)
 
     def create_account(self, name: str) -> str:

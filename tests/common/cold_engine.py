@@ -13,6 +13,7 @@ import contextlib
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import docker
 
+from tests.common.servers import end_process
 from tests.common.services import BASE_IMAGE, DOCKER_URL
 
 START_SECONDS = 60
@@ -79,12 +81,7 @@ def cold_engine() -> Iterator[str]:
         _load_base_image(url)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process, signal.SIGTERM, 30)
         shutil.rmtree(root, ignore_errors=True)
 
 
