@@ -346,15 +346,19 @@ async def run_pipeline(
     )
     digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
     log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
-    queued = await after_push(
-        deps.sessionmaker, deps.redis, job.repository_id, job.tags, digest, job.build_id
+    insecure = await deps.registry_insecure(ImageRef.from_tags(job.tags).registry)
+    # Side by side: each is a round trip (the database, the registry) on the way to done.
+    queued, size = await asyncio.gather(
+        after_push(
+            deps.sessionmaker, deps.redis, job.repository_id, job.tags, digest, job.build_id
+        ),
+        pushed_size(
+            job.tags,
+            digest,
+            login=RegistryLogin(username, secret or "") if username else None,
+            insecure=insecure,
+        ),
     )
     if queued:
         log.write(f"Queued {queued} replications of {digest}")
-    size = await pushed_size(
-        job.tags,
-        digest,
-        login=RegistryLogin(username, secret or "") if username else None,
-        insecure=await deps.registry_insecure(ImageRef.from_tags(job.tags).registry),
-    )
     return Pushed(digest, size)
