@@ -30,6 +30,7 @@ the registry). ``--check`` exits 1 when a goal is missed.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import random
@@ -110,9 +111,22 @@ def delivered_build(stack: Stack, seen: int, timeout: float = 30) -> int:
         time.sleep(0.005)
 
 
-def through_buildsvc(stack: Stack, project: Project, label: str, large: bool) -> float:
+PHASES = (  # where a build through buildsvc spends its time, in order
+    ("push to queued", "queued_at"),  # git push, the webhook, verify, record, enqueue
+    ("queued to fetching", "fetching_at"),  # the worker's pickup and claim
+    ("fetching", "building_at"),  # git fetch and checkout
+    ("building", "pushing_at"),  # the context to the engine and the build
+    ("pushing", "finished_at"),  # docker push, the digest, the ending recorded
+)
+
+
+def through_buildsvc(
+    stack: Stack, project: Project, label: str, large: bool
+) -> tuple[float, dict[str, float]]:
+    """Seconds from ``git push`` to the log's end event, and that time by phase."""
     commit_version(project, label, large=large)
     seen = len(stack.forge.admin.deliveries())
+    wall = time.time()
     started = time.perf_counter()
     stack.git_push(project)
     build_id = delivered_build(stack, seen)
@@ -120,7 +134,20 @@ def through_buildsvc(stack: Stack, project: Project, label: str, large: bool) ->
     elapsed = time.perf_counter() - started
     if end["status"] != "succeeded":
         raise SystemExit(f"build {build_id} ended {end}")
-    return elapsed
+    return elapsed, phases(stack.build(build_id), wall, elapsed)
+
+
+def phases(build: dict[str, object], wall: float, elapsed: float) -> dict[str, float]:
+    """The build's phase times (its own timestamps, this machine's clock) and the rest:
+    from the ending recorded to the end event read here."""
+    found: dict[str, float] = {}
+    previous = wall
+    for name, column in PHASES:
+        moment = dt.datetime.fromisoformat(str(build[column])).timestamp()
+        found[name] = moment - previous
+        previous = moment
+    found["ending to end event"] = wall + elapsed - previous
+    return found
 
 
 def run(argv: list[str], env: dict[str, str] | None = None) -> None:
@@ -274,10 +301,13 @@ def main() -> int:
                     large=large,
                 )
             times: dict[str, list[float]] = {side: [] for side in SIDES}
+            by_phase: dict[str, list[float]] = {}
             for n in range(args.runs):  # each round in another order
                 for side in SIDES[n % 3 :] + SIDES[: n % 3]:
                     if side == "service":
-                        elapsed = through_buildsvc(stack, project, f"s{n}", large)
+                        elapsed, spent = through_buildsvc(stack, project, f"s{n}", large)
+                        for phase, seconds in spent.items():
+                            by_phase.setdefault(phase, []).append(seconds)
                     else:
                         elapsed = by_hand(
                             stack,
@@ -308,6 +338,8 @@ def main() -> int:
     print(f"push to image of {source}, median of {args.runs} runs each (seconds; every run):")
     for side, label in SIDES_SHOWN.items():
         print(f"  {label}: {median[side]:.2f}  {[round(t, 2) for t in times[side]]}")
+    shown = ", ".join(f"{name} {statistics.median(found):.3f}" for name, found in by_phase.items())
+    print(f"  buildsvc by phase (medians): {shown}")
     print(f"  ratio buildsvc / BuildKit by hand: {ratio:.2f}x (goal <= {goal:.2f}x)")
     print(f"  ratio buildsvc / legacy builder by hand: {legacy:.2f}x")
     missed = ratio > goal

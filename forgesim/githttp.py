@@ -75,11 +75,18 @@ def _cgi_env(
         REMOTE_ADDR=request.remote or "",
         REMOTE_USER=user.username if user else "",
         GIT_HTTP_MAX_REQUEST_BUFFER="100M",
+        # Partial clones (--filter=blob:none) and the blobs they fetch later by id, as
+        # GitLab serves them.
+        GIT_CONFIG_COUNT="2",
+        GIT_CONFIG_KEY_0="uploadpack.allowFilter",
+        GIT_CONFIG_VALUE_0="true",
+        GIT_CONFIG_KEY_1="uploadpack.allowAnySHA1InWant",
+        GIT_CONFIG_VALUE_1="true",
     )
-    if request.content_length is not None:
+    # aiohttp inflates a gzipped body (git gzips a large request: a partial clone's many
+    # wants) before we read it: the backend gets it plain, to its end, with no length.
+    if "Content-Encoding" not in request.headers and request.content_length is not None:
         env["CONTENT_LENGTH"] = str(request.content_length)
-    if "Content-Encoding" in request.headers:
-        env["HTTP_CONTENT_ENCODING"] = request.headers["Content-Encoding"]
     if "Git-Protocol" in request.headers:
         env["GIT_PROTOCOL"] = request.headers["Git-Protocol"]
     return env

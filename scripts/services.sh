@@ -31,6 +31,7 @@ REGISTRY_USER=buildsvc
 REDIS_PORT="${BUILDSVC_SERVICES_REDIS_PORT:-6379}"
 BASE_IMAGE=buildsvc/busybox:latest
 FORGESIM_PORT="${BUILDSVC_SERVICES_FORGESIM_PORT:-8929}"
+PY="${PY:-$ROOT/.venv/bin/python}" # a worktree may borrow another checkout's venv
 
 DOCKERD_TIMEOUT="${DOCKERD_TIMEOUT:-60}"
 REGISTRY_TIMEOUT="${REGISTRY_TIMEOUT:-20}"
@@ -241,10 +242,10 @@ start_forgesim() {
         say "forgesim: running (GitLab at http://127.0.0.1:$FORGESIM_PORT)"
         return 0
     fi
-    [ -x "$ROOT/.venv/bin/python" ] || fail "forgesim: $ROOT/.venv is missing; run make install"
+    [ -x "$PY" ] || fail "forgesim: $PY is missing; run make install"
     mkdir -p "$VAR/forgesim"
     # A local GitLab for development (state kept in var/forgesim across restarts).
-    nohup "$ROOT/.venv/bin/python" -m forgesim --provider gitlab --host 127.0.0.1 \
+    nohup "$PY" -m forgesim --provider gitlab --host 127.0.0.1 \
         --port "$FORGESIM_PORT" --data "$VAR/forgesim" </dev/null >>"$LOG/forgesim.log" 2>&1 9>&- &
     echo $! >"$RUN/forgesim.pid"
     if ! wait_until "$FORGESIM_TIMEOUT" forgesim_ready; then

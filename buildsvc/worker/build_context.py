@@ -14,7 +14,8 @@ import io
 import os
 import tarfile
 import tempfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -22,7 +23,7 @@ from docker.utils.build import exclude_paths
 
 from buildsvc.worker.errors import BuildContextNotFound, DockerfileNotFound
 
-__all__ = ["check_dockerfile", "context_tar", "resolve_context"]
+__all__ = ["check_dockerfile", "context_stream", "context_tar", "resolve_context"]
 
 
 Line = Callable[[str], None]
@@ -95,47 +96,86 @@ def _no_follow(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW)
 
 
-def context_tar(context: Path, dockerfile: str, on_line: Line = _quiet) -> IO[bytes]:
-    """The build context as a tar file, minus what ``.dockerignore`` excludes.
+CHUNK = 1 << 20  # bytes the stream hands on at a time, at least (and a file's read size)
+
+
+def context_stream(context: Path, dockerfile: str, on_line: Line = _quiet) -> Iterator[bytes]:
+    """The build context as tar bytes, minus what ``.dockerignore`` excludes, made while
+    they are sent: never staged whole, on disk or in memory (a file is read ``CHUNK``
+    bytes at a time), so the engine receives the first files while later ones are read.
 
     Same rules as ``docker build``: docker-py's own ``.dockerignore`` parser, every entry
     owned by root (the uid of the checkout is not the image's business), whole-second
     mtimes. BuildKit tells a tar body from a bare Dockerfile by reading the first entry
     out of the first 512 bytes, so an entry that needs no extended (PAX) header goes
     first; if none does (every name long or not ASCII), the tar is gzipped, which BuildKit
-    recognises by its magic bytes. Tarring here also lets us close the file on every path.
+    recognises by its magic bytes. The bytes are those ``tarfile`` writes (PAX format).
     docker-py's walk does not descend into symlinked directories, and ``gettarinfo``
-    does not follow a link, so a symlink is archived as one and never read.
+    does not follow a link, so a symlink is archived as one and never read. The entries
+    are listed when this is called; the files are read as the stream is consumed.
     """
     patterns = _ignore_patterns(context, on_line)
     paths = sorted(exclude_paths(str(context), patterns, dockerfile=dockerfile))
+    # gettarinfo needs a TarFile; this one is never written to.
+    with tarfile.open(fileobj=io.BytesIO(), mode="w") as reader:
+        found = [reader.gettarinfo(context / path, arcname=path) for path in paths]
+    infos = [info for info in found if info is not None]  # None: a socket
+    for info in infos:
+        info.uid = info.gid = 0
+        info.uname = info.gname = ""
+        info.mtime = int(info.mtime)
+    first = next((index for index, info in enumerate(infos) if _plain(info)), None)
+    if first is not None:
+        infos.insert(0, infos.pop(first))
+    chunks = _tar_chunks(context, infos)
+    return chunks if first is not None or not infos else _gzipped(chunks)
+
+
+def _tar_chunks(context: Path, infos: list[tarfile.TarInfo]) -> Iterator[bytes]:
+    """What ``tarfile.open(mode="w")`` + ``addfile`` each + ``close`` write, in chunks."""
+    pending = bytearray()
+    offset = 0
+    for info in infos:
+        pending += info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
+        if info.isfile():
+            # A regular file when listed; O_NOFOLLOW keeps a link from ever being read
+            # through, whatever happened since.
+            with open(context / info.name, "rb", opener=_no_follow) as content:
+                left = info.size
+                while left:
+                    block = content.read(min(CHUNK, left))
+                    if not block:
+                        raise OSError(f"{info.name} got shorter while it was read")
+                    pending += block
+                    left -= len(block)
+                    if len(pending) >= CHUNK:
+                        offset += len(pending)
+                        yield bytes(pending)
+                        pending.clear()
+            pending += tarfile.NUL * (-info.size % tarfile.BLOCKSIZE)
+        if len(pending) >= CHUNK:
+            offset += len(pending)
+            yield bytes(pending)
+            pending.clear()
+    pending += tarfile.NUL * (2 * tarfile.BLOCKSIZE)  # the end of the archive
+    pending += tarfile.NUL * (-(offset + len(pending)) % tarfile.RECORDSIZE)
+    yield bytes(pending)
+
+
+def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip, fast
+    for chunk in chunks:
+        if packed := packer.compress(chunk):
+            yield packed
+    yield packer.flush()
+
+
+def context_tar(context: Path, dockerfile: str, on_line: Line = _quiet) -> IO[bytes]:
+    """``context_stream`` written to a temporary file, at its start (the caller closes it)."""
     archive: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - returned open
     try:
-        # gettarinfo needs a TarFile; this one is never written to.
-        with tarfile.open(fileobj=io.BytesIO(), mode="w") as reader:
-            found = [reader.gettarinfo(context / path, arcname=path) for path in paths]
-        infos = [info for info in found if info is not None]  # None: a socket
-        for info in infos:
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            info.mtime = int(info.mtime)
-        first = next((index for index, info in enumerate(infos) if _plain(info)), None)
-        if first is not None:
-            infos.insert(0, infos.pop(first))
-        plain = first is not None or not infos
-        with (
-            tarfile.open(fileobj=archive, mode="w")
-            if plain
-            else tarfile.open(fileobj=archive, mode="w:gz", compresslevel=1)
-        ) as tar:
-            for info in infos:
-                if info.isfile():
-                    # A regular file when listed; O_NOFOLLOW keeps a link from ever
-                    # being read through, whatever happened since.
-                    with open(context / info.name, "rb", opener=_no_follow) as content:
-                        tar.addfile(info, content)
-                else:
-                    tar.addfile(info)
+        for chunk in context_stream(context, dockerfile, on_line):
+            archive.write(chunk)
     except BaseException:
         archive.close()
         raise

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["BUILDKIT_NETWORK_MODES", "BuildRequest", "Builder", "oci_labels"]
+__all__ = ["BUILDKIT_NETWORK_MODES", "BuildRequest", "Builder", "oci_labels", "uses_buildkit"]
 
 Builder = Literal["buildkit", "legacy"]
 # What BuildKit in the engine can run steps in; "bridge" is the engine's default network.
@@ -38,13 +38,15 @@ class BuildRequest:
 
     @property
     def uses_buildkit(self) -> bool:
-        """BuildKit unless the legacy builder is asked for, or a memory limit or a
-        network BuildKit cannot use (a user-defined one) needs it."""
-        return (
-            self.builder == "buildkit"
-            and self.memory_limit is None
-            and self.network_mode in BUILDKIT_NETWORK_MODES
-        )
+        return uses_buildkit(self.builder, self.memory_limit, self.network_mode)
+
+
+def uses_buildkit(
+    builder: Builder, memory_limit: int | str | None, network_mode: str | None
+) -> bool:
+    """BuildKit unless the legacy builder is asked for, or a memory limit or a network
+    BuildKit cannot use (a user-defined one) needs it."""
+    return builder == "buildkit" and memory_limit is None and network_mode in BUILDKIT_NETWORK_MODES
 
 
 def oci_labels(source: str, revision: str, created: datetime | None = None) -> dict[str, str]:

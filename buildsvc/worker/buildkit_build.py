@@ -1,4 +1,5 @@
-"""A build by the engine's BuildKit: ``POST /build?version=2`` with the context tar.
+"""A build by the engine's BuildKit: ``POST /build?version=2`` with the context tar,
+streamed as it is made.
 
 docker-py's ``build()`` cannot ask for BuildKit, so the request goes through the same
 client's HTTP session (its response hooks, hence ``StreamCancel``, still apply). The
@@ -19,7 +20,7 @@ import contextlib
 import json
 import re
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import Any
 
 import docker
 import requests
@@ -31,7 +32,7 @@ from buildsvc.worker.build_request import BuildRequest
 from buildsvc.worker.buildkit_trace import TRACE_ID, Progress
 from buildsvc.worker.errors import BuildCancelled, BuildFailed
 from buildsvc.worker.registry_cache import INLINE_CACHE_ARG, hit_line, pull_cache_sources
-from buildsvc.worker.streaming import CancellableBody, StreamCancel
+from buildsvc.worker.streaming import CancellableStream, StreamCancel
 
 __all__ = ["build_with_buildkit"]
 
@@ -135,20 +136,18 @@ def _build_once(
     api: docker.APIClient,
     request: BuildRequest,
     dockerfile: str,
-    archive: IO[bytes],
+    context: Callable[[], CancellableStream],
     cache_from: tuple[str, ...],
     on_line: Callable[[str], None],
     cancel: StreamCancel,
 ) -> tuple[str, int]:
     """The image id, and how many Dockerfile steps came from the cache."""
-    size = archive.seek(0, 2)
-    archive.seek(0)
     if cancel.cancelled:
         raise BuildCancelled()
     response = api.post(
         f"{api.base_url}/v{api.api_version}/build",
         params=_params(api, request, dockerfile, cache_from),
-        data=CancellableBody(archive, size, cancel),
+        data=context(),
         headers={"Content-Type": "application/x-tar"},
         stream=True,
         timeout=None,  # the build's own deadline applies, not a read timeout
@@ -185,12 +184,13 @@ def build_with_buildkit(
     api: docker.APIClient,
     request: BuildRequest,
     dockerfile: str,
-    archive: IO[bytes],
+    context: Callable[[], CancellableStream],
     *,
     on_line: Callable[[str], None],
     cancel: StreamCancel,
 ) -> str:
-    """Build ``request`` (its context tarred in ``archive``); the image id (blocking)."""
+    """Build ``request`` (its context streamed by ``context()``, called once per
+    attempt); the image id (blocking)."""
     credentials = request.registry_credentials
     failed = PullFailures()
     pull_missing(
@@ -207,7 +207,7 @@ def build_with_buildkit(
     for _ in range(MAX_PULL_ROUNDS):
         try:
             image_id, cached = _build_once(
-                api, request, dockerfile, archive, cache_from, on_line, cancel
+                api, request, dockerfile, context, cache_from, on_line, cancel
             )
         except BuildFailed as failure:
             image = _needed_image(failure)

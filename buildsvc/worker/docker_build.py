@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import Any
 
 import docker
 from docker.utils import parse_bytes, parse_repository_tag
 
-from buildsvc.worker.build_context import check_dockerfile, context_tar, resolve_context
+from buildsvc.worker.build_context import check_dockerfile, context_stream, resolve_context
 from buildsvc.worker.build_request import Builder, BuildRequest, oci_labels
 from buildsvc.worker.buildkit_build import build_with_buildkit
 from buildsvc.worker.errors import (
@@ -34,7 +34,7 @@ from buildsvc.worker.errors import (
 )
 from buildsvc.worker.streaming import (
     ENGINE_ERRORS,
-    CancellableBody,
+    CancellableStream,
     LineCallback,
     StreamCancel,
     run_streaming,
@@ -135,14 +135,11 @@ def _build_legacy(
     api: docker.APIClient,
     request: BuildRequest,
     dockerfile: str,
-    archive: IO[bytes],
+    context: CancellableStream,
     lines: _Lines,
     cancel: StreamCancel,
 ) -> str:
-    size = archive.seek(0, 2)
-    archive.seek(0)
-    body = CancellableBody(archive, size, cancel)
-    stream = api.build(fileobj=body, **_build_kwargs(request, dockerfile))
+    stream = api.build(fileobj=context, **_build_kwargs(request, dockerfile))
     try:
         image_id = _consume(stream, lines, cancel)
     finally:
@@ -151,6 +148,21 @@ def _build_legacy(
         repository, tag = parse_repository_tag(extra)
         api.tag(image_id, repository, tag or "latest")
     return image_id
+
+
+def _context(
+    request: BuildRequest, dockerfile: str, on_line: Callable[[str], None], cancel: StreamCancel
+) -> Callable[[], CancellableStream]:
+    """What makes the build context's request body, anew for each attempt: tarred while
+    it is sent, so the engine starts on the first files at once."""
+    builder = "BuildKit" if request.uses_buildkit else "the legacy builder"
+
+    def sent(size: int) -> None:
+        on_line(f"Sent the build context ({size / 1024:.1f} kB) to {builder}")
+
+    return lambda: CancellableStream(
+        context_stream(request.context, dockerfile, on_line), cancel, sent
+    )
 
 
 def build_image_sync(
@@ -164,19 +176,15 @@ def build_image_sync(
     handle = cancel or StreamCancel()
     dockerfile = check_dockerfile(request.context, request.dockerfile, on_line)
     lines = _Lines(on_line)
-    archive = context_tar(request.context, dockerfile, on_line)
+    context = _context(request, dockerfile, on_line, handle)
     try:
-        size = archive.seek(0, 2)
-        archive.seek(0)
-        builder = "BuildKit" if request.uses_buildkit else "the legacy builder"
-        on_line(f"Sending build context ({size / 1024:.1f} kB) to {builder}")
         with handle.track(api):
             if request.uses_buildkit:
                 image_id = build_with_buildkit(
-                    api, request, dockerfile, archive, on_line=on_line, cancel=handle
+                    api, request, dockerfile, context, on_line=on_line, cancel=handle
                 )
             else:
-                image_id = _build_legacy(api, request, dockerfile, archive, lines, handle)
+                image_id = _build_legacy(api, request, dockerfile, context(), lines, handle)
     except BuildError:
         raise
     except docker.errors.APIError as exc:
@@ -192,8 +200,6 @@ def build_image_sync(
         if handle.cancelled:
             raise BuildCancelled() from exc
         raise
-    finally:
-        archive.close()
     return image_id
 
 

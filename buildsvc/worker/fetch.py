@@ -14,11 +14,15 @@ and system git config are ignored, so no credential helper stores the token.
 Each git runs in its own process group; on timeout or cancellation the whole group
 (git and its ``git-remote-http`` child) is killed.
 
-``kept=True`` reuses ``dest``, a work tree kept across builds of one repository: its
-objects are dropped (a shallow fetch sends the whole tree again anyway, so they would
-only pile up), the commit is fetched as above, and ``git read-tree -u --reset`` rewrites
-only the files whose content differs from the last build's, going by the index; ``git
-clean`` removes the rest. On a large repository that saves writing every file again.
+``kept=True`` reuses ``dest``, a work tree kept across builds of one repository, so a
+build moves little more than what is new. Its objects are dropped (a shallow fetch
+would send the whole tree again anyway; kept, they would only pile up); the commit, its
+trees and its blobs up to 128 kB are fetched (``--filter=blob:limit``, a partial clone
+of ``origin``); ``git read-tree -u --reset`` then rewrites only the files whose content
+differs from the last build's, going by the index, and fetches the large blobs among
+them, in one more request; ``git clean`` removes the rest. On a large repository that
+saves sending its large files and writing every file again. A forge that does not
+filter sends every blob with the commit.
 A kept tree git cannot update (a git killed mid-way left a lock) is started afresh.
 The caller keeps two builds out of one kept tree at once.
 """
@@ -187,24 +191,43 @@ async def _git(
     return list(tail)
 
 
-def _kept_steps(clone_url: str, sha: str) -> list[tuple[str, ...]]:
+# A kept tree's fetch leaves out blobs larger than this; the checkout fetches those of
+# them that changed. Smaller ones come with the fetch: asking for each later would cost
+# a request and, for many files, more than sending them along.
+_FILTER = f"--filter=blob:limit={128 * 1024}"
+
+
+def _kept_steps(clone_url: str, sha: str, *, new: bool) -> list[tuple[str, ...]]:
+    start = [
+        ("init", "--quiet"),
+        # The remote the checkout asks for the blobs it lacks (the URL holds no secret).
+        ("config", "remote.origin.url", clone_url),
+    ]
     return [
-        ("init", "--quiet"),  # a no-op for an existing repository
-        ("fetch", "--depth", "1", "--no-tags", "--", clone_url, sha),
-        ("read-tree", "-u", "--reset", sha),  # only the files that changed
+        *(start if new else []),  # a kept tree has both: two processes less
+        # The commit, its trees and its small blobs (a forge without filters sends all).
+        ("fetch", "--depth", "1", _FILTER, "--no-tags", "origin", sha),
+        # Only the files that changed are written, and only the large ones among them
+        # fetched, in one request: git asks the promisor remote for the blobs it lacks.
+        ("read-tree", "-u", "--reset", sha),
         ("update-ref", "--no-deref", "HEAD", sha),
         ("clean", "-ffdxq"),
     ]
 
 
 def _drop_objects(dest: Path) -> None:
-    """The last build's objects and shallow list go; the index (what is checked out) stays."""
+    """The last build's objects and shallow list go; the index (what is checked out) stays.
+
+    HEAD goes too (to an unborn branch): a partial clone fetches a missing object it
+    refers to, so the next fetch would first fetch the last build's commit again.
+    """
     dest.mkdir(parents=True, exist_ok=True)
     if not (dest / ".git").is_dir():
         return  # a new tree: ``git init`` makes it
     objects = dest / ".git" / "objects"
     shutil.rmtree(objects, ignore_errors=True)
     (dest / ".git" / "shallow").unlink(missing_ok=True)
+    (dest / ".git" / "HEAD").write_text("ref: refs/heads/kept\n")
     (objects / "pack").mkdir(parents=True, exist_ok=True)
     (objects / "info").mkdir(exist_ok=True)
 
@@ -283,6 +306,8 @@ async def _update_kept(
     masker: Masker,
     on_line: LineCallback | None,
 ) -> None:
+    config = dest / ".git" / "config"
+    new = not config.is_file() or '[remote "origin"]' not in config.read_text(errors="replace")
     await asyncio.to_thread(_drop_objects, dest)
-    for args in _kept_steps(clone_url, sha):
+    for args in _kept_steps(clone_url, sha, new=new):
         await _git(args, cwd=dest, env=env, masker=masker, on_line=on_line)

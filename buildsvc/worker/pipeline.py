@@ -28,16 +28,24 @@ from buildsvc.replication.jobs import after_push
 from buildsvc.secret_args import decrypt_secrets
 from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import utcnow
+from buildsvc.worker.build_request import uses_buildkit
 from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
-from buildsvc.worker.docker_build import BuildRequest, build_image, oci_labels, resolve_context
+from buildsvc.worker.docker_build import (
+    ENGINE_ERRORS,
+    BuildRequest,
+    build_image,
+    oci_labels,
+    resolve_context,
+    run_streaming,
+)
 from buildsvc.worker.docker_push import push_image
-from buildsvc.worker.errors import RegistryError, SourceAuthFailed
+from buildsvc.worker.errors import BuildError, RegistryError, SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
 from buildsvc.worker.image_size import pushed_size
 from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.outcomes import NotOwner, Pushed
-from buildsvc.worker.registry_cache import NO_PREVIOUS, cache_source
+from buildsvc.worker.registry_cache import NO_PREVIOUS, cache_source, pull_cache_sources
 from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
 from buildsvc.worker.withheld import withholding
@@ -92,7 +100,11 @@ def registry_credentials(settings: Settings, job: Job) -> dict[str, dict[str, st
 
 async def cache_sources(deps: WorkerDeps, job: Job, log: BuildLog) -> tuple[str, ...]:
     """The rule's last pushed image, as the build's registry cache (none: a miss)."""
-    if job.no_cache:
+    settings = deps.settings
+    buildkit = uses_buildkit(
+        settings.build_builder, settings.build_memory_limit, settings.build_network_mode
+    )
+    if job.no_cache or not buildkit:  # the legacy builder reads no inline cache
         return ()
     previous = await last_pushed(
         deps.sessionmaker,
@@ -105,6 +117,29 @@ async def cache_sources(deps: WorkerDeps, job: Job, log: BuildLog) -> tuple[str,
         log.write(NO_PREVIOUS)
         return ()
     return (cache_source(*previous),)
+
+
+async def pull_cache(deps: WorkerDeps, job: Job, log: BuildLog) -> tuple[str, ...]:
+    """``cache_sources``, pulled into the engine; run while the source is fetched.
+
+    On an engine that never built the repository the pull took as long as the fetch,
+    one after the other. Best effort: what could not be pulled is a logged miss, and an
+    engine error leaves the pull to the build, which reports it.
+    """
+    sources = await cache_sources(deps, job, log)
+    if not sources:
+        return ()
+    credentials = registry_credentials(deps.settings, job)
+    write = withholding(log.write) if job.secret_values else log.write
+    try:
+        return await run_streaming(
+            lambda emit, cancel: pull_cache_sources(
+                deps.docker, sources, credentials=credentials, on_line=emit, cancel=cancel
+            ),
+            on_line=write,
+        )
+    except (BuildError, *ENGINE_ERRORS):
+        return sources
 
 
 def labels_line(labels: dict[str, str]) -> str:
@@ -249,7 +284,9 @@ class Built:
     write: Callable[[str], None]  # the build's log, image ids withheld if it must
 
 
-async def build(deps: WorkerDeps, job: Job, log: BuildLog, src: Path) -> Built:
+async def build(
+    deps: WorkerDeps, job: Job, log: BuildLog, src: Path, cache_from: tuple[str, ...]
+) -> Built:
     settings = deps.settings
     started = time.monotonic()
     labels = oci_labels(source_url(job.clone_url), job.commit_sha)  # created: now
@@ -268,7 +305,7 @@ async def build(deps: WorkerDeps, job: Job, log: BuildLog, src: Path) -> Built:
         request = replace(
             request,
             labels=labels,  # BuildKit records them as metadata
-            cache_from=await cache_sources(deps, job, log),
+            cache_from=cache_from,
             engine_has_bridge=await deps.engine_has_bridge(),
         )
     # A secret build arg's value is in the image as built: no line may name it.
@@ -289,8 +326,15 @@ async def run_pipeline(
     # The kept tree is this build's until the context has gone to the engine and the
     # image is built; other builds of the repository on this worker wait for it.
     async with deps.source_tree(job.account_id, job.clone_url) as src:
-        await fetch(deps, job, log, credentials, src)
-        built = await build(deps, job, log, src)
+        pulling = asyncio.ensure_future(pull_cache(deps, job, log))
+        try:
+            await fetch(deps, job, log, credentials, src)
+            cache_from = await pulling
+        finally:
+            if not pulling.done():
+                pulling.cancel()
+                await asyncio.wait({pulling})
+        built = await build(deps, job, log, src, cache_from)
 
     settings = deps.settings
     started = time.monotonic()
@@ -307,15 +351,19 @@ async def run_pipeline(
     )
     digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
     log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
-    queued = await after_push(
-        deps.sessionmaker, deps.redis, job.repository_id, job.tags, digest, job.build_id
+    insecure = await deps.registry_insecure(ImageRef.from_tags(job.tags).registry)
+    # Side by side: each is a round trip (the database, the registry) on the way to done.
+    queued, size = await asyncio.gather(
+        after_push(
+            deps.sessionmaker, deps.redis, job.repository_id, job.tags, digest, job.build_id
+        ),
+        pushed_size(
+            job.tags,
+            digest,
+            login=RegistryLogin(username, secret or "") if username else None,
+            insecure=insecure,
+        ),
     )
     if queued:
         log.write(f"Queued {queued} replications of {digest}")
-    size = await pushed_size(
-        job.tags,
-        digest,
-        login=RegistryLogin(username, secret or "") if username else None,
-        insecure=await deps.registry_insecure(ImageRef.from_tags(job.tags).registry),
-    )
     return Pushed(digest, size)

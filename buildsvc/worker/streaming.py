@@ -3,7 +3,7 @@
 ``run_streaming`` runs ``work(emit, cancel)`` in a thread and awaits a callback per
 line it emits, in order. ``StreamCancel.cancel()`` shuts the call's HTTP connection
 down: the engine, seeing its client gone, stops the build, pull or push at once.
-``CancellableBody`` makes an upload (a build context) stop too.
+``CancellableStream`` makes an upload (a build context) stop too.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import contextlib
 import inspect
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from typing import IO, Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 import docker
 import requests
 import urllib3
 
-__all__ = ["ENGINE_ERRORS", "CancellableBody", "LineCallback", "StreamCancel", "run_streaming"]
+__all__ = ["ENGINE_ERRORS", "CancellableStream", "LineCallback", "StreamCancel", "run_streaming"]
 
 T = TypeVar("T")
 LineCallback = Callable[[str], Awaitable[None] | None]
@@ -142,22 +142,30 @@ async def run_streaming(
     return await task
 
 
-class CancellableBody:
-    """A request body (an open file) whose next read fails once ``cancel`` is set.
+class CancellableStream:
+    """A request body made of chunks (a build context, made as it is sent) that stops at
+    the next chunk once ``cancel`` is set. It has no length: requests sends it chunked.
 
     A build context is uploaded before the engine answers, so there is no response to
-    shut yet; this ends the upload instead. ``len()`` keeps the Content-Length.
+    shut yet; this ends the upload instead. ``on_end`` gets the bytes sent, once all are.
     """
 
-    def __init__(self, file: IO[bytes], size: int, cancel: StreamCancel) -> None:
-        self._file = file
-        self._size = size
+    def __init__(
+        self,
+        chunks: Iterable[bytes],
+        cancel: StreamCancel,
+        on_end: Callable[[int], None] | None = None,
+    ) -> None:
+        self._chunks = chunks
         self._cancel = cancel
+        self._on_end = on_end
 
-    def __len__(self) -> int:
-        return self._size
-
-    def read(self, amount: int = -1) -> bytes:
-        if self._cancel.cancelled:
-            raise OSError("the upload was cancelled")
-        return self._file.read(amount)
+    def __iter__(self) -> Iterator[bytes]:
+        sent = 0
+        for chunk in self._chunks:
+            if self._cancel.cancelled:
+                raise OSError("the upload was cancelled")
+            sent += len(chunk)
+            yield chunk
+        if self._on_end is not None:
+            self._on_end(sent)

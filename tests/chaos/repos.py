@@ -50,12 +50,12 @@ class Repos:
         )
         git(repo.work, "add", "-A")
         git(repo.work, "commit", "-q", "-m", f"chaos {marker}")
-        git(repo.work, "push", "-q", "origin", "HEAD:refs/heads/main", env=self._git_auth())
+        git(repo.work, "push", "-q", "origin", "HEAD:refs/heads/main", env=self.git_auth())
         sha = git(repo.work, "rev-parse", "HEAD")
         repo.pushed.append(sha)
         return sha
 
-    def _git_auth(self) -> dict[str, str]:
+    def git_auth(self) -> dict[str, str]:
         basic = base64.b64encode(f"alice:{self.forge_token}".encode()).decode()
         return {
             "GIT_CONFIG_COUNT": "1",

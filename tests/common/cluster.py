@@ -5,12 +5,14 @@ and ``bench/cluster.py``; it runs beside a developer's ``make cluster``.
 ``cluster.sh start`` (the extra ``settings`` through ``CLUSTER_SETTINGS``),
 ``start_parts(...)`` brings back what was stopped, ``signal(part, sig)`` sends a signal to
 a part's process (by the pid cluster.sh recorded) and waits until it is gone,
+``extra_worker(name, docker_url)`` runs one more worker on another engine,
 ``create_account(name)`` is ``buildsvc admin create-account`` with the cluster's
 settings, ``stop()`` and ``remove()`` clean up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -18,11 +20,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from tests.common.servers import REPO_ROOT, free_port
+from tests.common.servers import REPO_ROOT, end_process, free_port
 
 CLUSTER_SCRIPT = REPO_ROOT / "scripts" / "cluster.sh"
 PORTS = ("PG", "REDIS", "LB", "LB_TLS", "API1", "API2", "FORGE")
@@ -42,7 +45,12 @@ class LocalCluster:
         extra = directory / "extra.env"
         extra.write_text("".join(f"BUILDSVC_{k.upper()}={v}\n" for k, v in settings.items()))
         ports = {name: free_port() for name in PORTS}
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BUILDSVC_")}
+        # The caller's settings stay out; its services' ports (a helper's own registry) stay in.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("BUILDSVC_") or k.startswith("BUILDSVC_SERVICES_")
+        }
         env.update({f"CLUSTER_{name}_PORT": str(port) for name, port in ports.items()})
         env.update(CLUSTER_DIR=str(directory), PY=sys.executable, CLUSTER_SETTINGS=str(extra))
         return cls(directory, ports, env)
@@ -101,6 +109,12 @@ class LocalCluster:
             return int(pidfile.read_text().splitlines()[0])
         return int((self.directory / "run" / f"{part}.pid").read_text())
 
+    def running(self, part: str) -> bool:
+        try:
+            return _alive(self.pid(part))
+        except (OSError, ValueError):
+            return False
+
     def signal(self, part: str, sig: signal.Signals, timeout: float = 60) -> None:
         """Send ``sig`` to the part's process and wait until it has exited."""
         pid = self.pid(part)
@@ -111,9 +125,41 @@ class LocalCluster:
                 raise TimeoutError(f"{part} (pid {pid}) did not exit on {sig.name}")
             time.sleep(0.05)
 
+    def process_env(self, data: Path, **settings: str) -> dict[str, str]:
+        """The environment of a buildsvc process of this cluster, as cluster.sh spawns one."""
+        extra = {f"BUILDSVC_{key.upper()}": value for key, value in settings.items()}
+        return {**self.env, **self.settings(), "BUILDSVC_DATA_DIR": str(data), **extra}
+
+    @contextlib.contextmanager
+    def extra_worker(self, name: str, docker_url: str) -> Iterator[subprocess.Popen[bytes]]:
+        """One more worker on ``docker_url`` (a fresh data dir), ready when yielded;
+        SIGTERMed at the end (a machine added to the cluster, and taken away). ``name``
+        names its log, from which "ready" is read: a new name each time."""
+        data = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.directory))
+        log = self.directory / "log" / f"{name}.log"
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "buildsvc", "worker"],
+                cwd=data,
+                env=self.process_env(data, docker_url=docker_url),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while " ready:" not in log.read_text(errors="replace"):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not become ready: {self.log(name)[-2000:]}")
+                time.sleep(0.05)
+            yield process
+        finally:
+            end_process(process, signal.SIGTERM, 60)
+            shutil.rmtree(data, ignore_errors=True)
+
     def create_account(self, name: str) -> str:
         """A new account's API token."""
-        env = {**self.env, **self.settings(), "BUILDSVC_DATA_DIR": str(self.directory)}
+        env = self.process_env(self.directory)
         result = subprocess.run(
             [sys.executable, "-m", "buildsvc", "admin", "create-account", name],
             cwd=self.directory,

@@ -3,14 +3,17 @@
 ``cold_engine()`` starts a ``dockerd`` of its own (data, exec root and socket in a new
 directory under /tmp: containerd's socket paths must stay short), loads the base image
 into it from the main engine (no image can be pulled from the internet here), yields its
-URL and stops it. It needs root, as the main engine does. Used by the worker tests and
-``bench/cache.py``.
+URL and stops it. It needs root, as the main engine does. ``warm_builder(url)`` starts
+its BuildKit with a throwaway build. Used by the worker tests and the cache benchmarks.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import docker
 
+from tests.common.servers import end_process
 from tests.common.services import BASE_IMAGE, DOCKER_URL
 
 START_SECONDS = 60
@@ -77,10 +81,14 @@ def cold_engine() -> Iterator[str]:
         _load_base_image(url)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        end_process(process, signal.SIGTERM, 30)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def warm_builder(url: str) -> None:
+    """One throwaway BuildKit build on the engine at ``url``, so its builder is up (as on
+    an engine in service): the first build of a new dockerd also starts BuildKit."""
+    dockerfile = f"FROM {BASE_IMAGE}\nRUN echo warm {secrets.token_hex(8)}\n"
+    command = ["/usr/bin/docker", "-H", url, "build", "-q", "--network", "host", "-"]
+    env = {**os.environ, "DOCKER_BUILDKIT": "1"}  # Debian's 20.10 CLI: BuildKit built in
+    subprocess.run(command, input=dockerfile.encode(), env=env, check=True, capture_output=True)

@@ -26,6 +26,16 @@ TEST_REDIS_DB = 13
 POSTGRES_BIN_FALLBACK = Path("/usr/lib/postgresql/15/bin")
 
 
+def end_process(process: subprocess.Popen[bytes], sig: int, timeout: float) -> None:
+    """Send ``sig`` and wait for the process; SIGKILL it if it is not gone in ``timeout``."""
+    process.send_signal(sig)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))

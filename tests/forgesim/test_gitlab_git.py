@@ -126,3 +126,27 @@ def test_deliveries_parse_and_verify(
     tag = by_ref[("refs/tags/v1.0", False)]
     assert (tag.ref_type, tag.head_commit and tag.head_commit.sha) == ("tag", second)
     assert len({e.delivery_id for e in events}) == 5
+
+
+def test_a_partial_clone_fetches_its_missing_blobs_later(
+    forge: Forge, world: World, git: Any, tmp_path: Path
+) -> None:
+    # A checkout asks for 200 blobs at once: a request git sends gzipped.
+    work, _ = _seeded_clone(forge, world, git, tmp_path)
+    for n in range(200):
+        (work / "files" / f"f{n:03d}.txt").parent.mkdir(exist_ok=True)
+        (work / "files" / f"f{n:03d}.txt").write_text(f"file {n}\n")
+    git("add", "-A", cwd=work)
+    git("commit", "-qm", "200 files", cwd=work)
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    url = forge.git_url_with_token("acme/app", world.tokens["alice"])
+    partial = tmp_path / "partial"
+    git("clone", "-q", "--filter=blob:none", "--no-checkout", url, str(partial))
+    assert (
+        git("rev-list", "--missing=print", "--objects", "HEAD", cwd=partial).stdout.count("?") > 200
+    )
+
+    git("checkout", "-q", "main", cwd=partial)
+
+    assert (partial / "files" / "f199.txt").read_text() == "file 199\n"
+    assert git("status", "--porcelain", cwd=partial).stdout == ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import sys
 import tarfile
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from buildsvc.worker.build_context import check_dockerfile, context_tar
+from buildsvc.worker.build_context import CHUNK, check_dockerfile, context_stream, context_tar
 from buildsvc.worker.errors import DockerfileNotFound
 
 SECRET = "root:$y$j9T$not-for-the-build:19000:0:99999:7:::\n"
@@ -139,3 +141,60 @@ def test_symlink_loops_are_refused_or_absent(checkout: Path) -> None:
         check_dockerfile(checkout, "Dockerfile.loop")
     with context_tar(checkout, "Dockerfile") as raw, tarfile.open(fileobj=raw) as archive:
         assert "app.txt" in members(archive)
+
+
+def rewritten(data: bytes, compression: str = "") -> bytes:
+    """The members of the tar ``data``, written again by ``tarfile`` itself."""
+    out = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(data), mode=f"r:{compression}") as source,
+        tarfile.open(fileobj=out, mode="w") as again,
+    ):
+        for info in source.getmembers():
+            again.addfile(info, source.extractfile(info) if info.isfile() else None)
+    return out.getvalue()
+
+
+def test_the_streamed_context_is_the_tar_tarfile_writes_and_holds_every_file(
+    checkout: Path,
+) -> None:
+    big = os.urandom(CHUNK * 2 + 1234)  # spans several chunks, ends off a block boundary
+    (checkout / "big.bin").write_bytes(big)
+    (checkout / "empty").write_bytes(b"")
+    (checkout / "deep" / ("n" * 120)).mkdir(parents=True)  # a name that needs a PAX header
+    (checkout / "deep" / ("n" * 120) / "f.txt").write_text("deep\n")
+    (checkout / "link").symlink_to("app.txt")
+
+    chunks = list(context_stream(checkout, "Dockerfile"))
+    data = b"".join(chunks)
+
+    assert len(chunks) > 2  # streamed, not handed over whole
+    assert all(len(chunk) >= CHUNK for chunk in chunks[:-1])
+    assert data == rewritten(data)  # byte for byte what tarfile writes
+    assert len(data) % tarfile.RECORDSIZE == 0
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        found = members(archive)
+        assert set(found) == {
+            "Dockerfile", "app.txt", "big.bin", "empty", "link", "deep",
+            f"deep/{'n' * 120}", f"deep/{'n' * 120}/f.txt",
+        }  # fmt: skip
+        assert archive.extractfile("big.bin").read() == big  # type: ignore[union-attr]
+        assert found["link"].issym()
+        assert {(info.uid, info.gid, info.uname) for info in found.values()} == {(0, 0, "")}
+    with context_tar(checkout, "Dockerfile") as staged:
+        assert staged.read() == data  # the staged file is the same bytes
+
+
+def test_a_context_of_long_names_only_streams_gzipped(tmp_path: Path) -> None:
+    context = tmp_path / "long"
+    context.mkdir()
+    dockerfile = "D" * 120
+    (context / dockerfile).write_text("FROM scratch\n")
+    (context / ("x" * 130)).write_bytes(os.urandom(CHUNK + 5))
+
+    data = b"".join(context_stream(context, dockerfile))
+
+    assert data[:2] == b"\x1f\x8b"
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        assert sorted(members(archive)) == sorted([dockerfile, "x" * 130])
+    assert gzip.decompress(data) == rewritten(data, "gz")
