@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # 60 s leeway, with room.
 RETIRE_MARGIN = dt.timedelta(minutes=5)
 SERVICE_SUBJECT = "$buildsvc"  # the actor of buildsvc's own registry calls
+SERVICE_TOKEN_LIFETIME = dt.timedelta(seconds=60)
 
 
 def key_store(settings: Settings) -> KeyStore:
@@ -50,6 +51,23 @@ def key_store(settings: Settings) -> KeyStore:
 
 def registry_dir(settings: Settings) -> Path:
     return (settings.registry_key_dir or settings.data_dir / "registry").resolve()
+
+
+def service_token(
+    settings: Settings, key: SigningKey, access: list[Access], header_form: HeaderForm = "both"
+) -> Issued:
+    """A short-lived token for buildsvc's own registry calls (tags, deletes, replication
+    reads, preflight), signed with ``key``: no password involved, only ``access``."""
+    return mint(
+        key,
+        issuer=settings.registry_token_issuer,
+        service=settings.registry_service,
+        subject=SERVICE_SUBJECT,
+        access=access,
+        lifetime=SERVICE_TOKEN_LIFETIME,
+        now=utcnow(),
+        header_form=header_form,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,16 +99,7 @@ class TokenServer:
 
     def service_token(self, access: list[Access]) -> str:
         """A token for buildsvc's own calls to the registry (tags, deletes)."""
-        return mint(
-            self.key,
-            issuer=self.settings.registry_token_issuer,
-            service=self.settings.registry_service,
-            subject=SERVICE_SUBJECT,
-            access=access,
-            lifetime=dt.timedelta(seconds=60),
-            now=utcnow(),
-            header_form=self.header_form,
-        ).token
+        return service_token(self.settings, self.key, access, self.header_form).token
 
     async def issue(self, request: TokenRequest) -> Issued:
         scopes = parse_scopes(request.scopes)

@@ -7,9 +7,9 @@ by the test's app at the registry's realm, as the stack's registry checks users.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import uuid
-import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -17,8 +17,8 @@ import docker
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.buildsvc.worker.helpers import GIT_USERNAME, GitHttpServer, git, untag_all
 from buildsvc.config import Settings
+from tests.buildsvc.worker.helpers import GIT_USERNAME, GitHttpServer, git, untag_all
 from tests.conftest_services import Services, ensure_services
 from tests.token_registry import Login, TokenRegistry, token_registry
 

@@ -206,7 +206,9 @@ async def make_env(
         )
     password = "pw-" + secrets.token_urlsafe(18)
     await set_password(deps.sessionmaker, account.id, password)
-    services = Services(stack.docker_url, settings.registry, account.name, password, stack.redis_url)
+    services = Services(
+        stack.docker_url, settings.registry, account.name, password, stack.redis_url
+    )
     work = tmp_path / "checkout"
     work.mkdir()
     git(work, "init", "-q", "-b", "main")
