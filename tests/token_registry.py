@@ -83,6 +83,14 @@ def start_registry(config: str, workdir: Path, port: int) -> subprocess.Popen[by
     return process
 
 
+def serve_registry(settings: Settings, workdir: Path) -> subprocess.Popen[bytes]:
+    """A registry on ``settings.registry`` trusting ``settings``' keys, realm its
+    ``public_url`` (the config ``buildsvc admin registry-config`` renders)."""
+    port = int(settings.registry.rsplit(":", 1)[1])
+    config = render(settings, settings.registry, workdir / "registry-storage")
+    return start_registry(config, workdir, port)
+
+
 def stop_process(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
@@ -191,8 +199,7 @@ async def token_registry(settings: Settings, workdir: Path) -> AsyncIterator[Tok
     server = AppThread(create_app(settings), api_port)
     await asyncio.to_thread(server.start)
     try:
-        config = render(settings, registry, workdir / "registry-storage")
-        process = await asyncio.to_thread(start_registry, config, workdir, registry_port)
+        process = await asyncio.to_thread(serve_registry, settings, workdir)
         try:
             yield TokenRegistry(server, settings, registry)
         finally:

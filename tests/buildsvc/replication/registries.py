@@ -1,6 +1,8 @@
 """Real Distribution registries (``docker-registry serve``) for replication tests.
 
-``RegistryHttp`` reads and writes any registry over HTTP; ``Registry`` runs one on a free
+``RegistryHttp`` reads and writes any registry over HTTP (Basic auth, or a Bearer
+challenge answered from its realm with the same login, as buildsvc's token-auth
+registry asks); ``Registry`` runs one on a free
 loopback port with htpasswd auth, optionally behind a
 self-signed TLS certificate (``ca_pem`` is what a client must trust); ``stop`` and
 ``start`` keep its port and storage, as a region going down and coming back.
@@ -15,6 +17,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -23,6 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 from cryptography import x509
@@ -79,15 +83,23 @@ class RegistryHttp:
     def get(self, path: str, **kwargs: object) -> requests.Response:
         return self._call("GET", path, **kwargs)
 
-    def _call(self, method: str, path: str, **kwargs: object) -> requests.Response:
+    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         url = path if "://" in path else self.url + path
+        login = (self.username, self.password)
+        answer = requests.request(method, url, auth=login, verify=self.verify, timeout=30, **kwargs)
+        challenge = answer.headers.get("WWW-Authenticate", "")
+        if answer.status_code != 401 or not challenge.lower().startswith("bearer "):
+            return answer
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        query = {"service": params.get("service", ""), "scope": params.get("scope", "")}
+        token = requests.get(
+            params["realm"], params=query, auth=login, verify=self.verify, timeout=30
+        )
+        token.raise_for_status()
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers["Authorization"] = "Bearer " + token.json()["token"]
         return requests.request(
-            method,
-            url,
-            auth=(self.username, self.password),
-            verify=self.verify,
-            timeout=30,
-            **kwargs,  # type: ignore[arg-type]
+            method, url, headers=headers, verify=self.verify, timeout=30, **kwargs
         )
 
     def put_blob(self, repository: str, data: bytes) -> str:
