@@ -25,7 +25,7 @@ from typing import Self
 from tests.servers import REPO_ROOT, free_port
 
 CLUSTER_SCRIPT = REPO_ROOT / "scripts" / "cluster.sh"
-PORTS = ("PG", "REDIS", "LB", "LB_TLS", "API1", "API2", "FORGE")
+PORTS = ("PG", "REDIS", "LB", "LB_TLS", "API1", "API2", "FORGE", "REGISTRY")
 
 
 @dataclass
@@ -42,7 +42,12 @@ class LocalCluster:
         extra = directory / "extra.env"
         extra.write_text("".join(f"BUILDSVC_{k.upper()}={v}\n" for k, v in settings.items()))
         ports = {name: free_port() for name in PORTS}
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BUILDSVC_")}
+        # BUILDSVC_SERVICES_*: where scripts/services.sh's engine and base image are.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("BUILDSVC_") or k.startswith("BUILDSVC_SERVICES_")
+        }
         env.update({f"CLUSTER_{name}_PORT": str(port) for name, port in ports.items()})
         env.update(CLUSTER_DIR=str(directory), PY=sys.executable, CLUSTER_SETTINGS=str(extra))
         return cls(directory, ports, env)
@@ -50,6 +55,11 @@ class LocalCluster:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.ports['LB']}"
+
+    @property
+    def registry(self) -> str:
+        """The cluster's token-auth registry (realm: the load balancer)."""
+        return f"127.0.0.1:{self.ports['REGISTRY']}"
 
     @property
     def forge_url(self) -> str:
