@@ -6,7 +6,10 @@
 #       scripts/services.sh), one on a second dockerd of its own (own data-root,
 #       exec-root, pidfile and socket: a stand-in for a second machine)
 #   PostgreSQL 15 (as user postgres), Redis, forgesim (a local GitLab)
-#   the registry (and the first engine and base image) come from scripts/services.sh.
+#   a registry with buildsvc's token auth (REGISTRY_PORT): realm the load balancer's
+#       /v2/token; the signing keys (and events secret) in one directory every buildsvc
+#       process reads (BUILDSVC_REGISTRY_KEY_DIR), so either API signs what it trusts
+#   the first engine and the base image come from scripts/services.sh.
 #
 # Everything it starts keeps its state under CLUSTER_DIR (default var/cluster) and
 # listens on ports of its own, so it runs beside `make services`. Idempotent: `start`
@@ -14,7 +17,7 @@
 #
 # usage: scripts/cluster.sh start [PART...]|stop|status   (status exits 3 when something is down)
 #   start PART...: only those parts (api-1 api-2 worker-1 worker-2 postgresql redis haproxy
-#   forgesim), as after a crash, with the settings the last full start wrote.
+#   forgesim registry), as after a crash, with the settings the last full start wrote.
 #   CLUSTER_SETTINGS: a file of extra BUILDSVC_* lines every buildsvc process gets.
 set -euo pipefail
 
@@ -30,10 +33,9 @@ LB_PORT="${CLUSTER_LB_PORT:-18080}"
 LB_TLS_PORT="${CLUSTER_LB_TLS_PORT:-18443}"
 API_PORTS=("${CLUSTER_API1_PORT:-18081}" "${CLUSTER_API2_PORT:-18082}")
 FORGE_PORT="${CLUSTER_FORGE_PORT:-18929}"
-# The registry is shared with `make services`; its address and login are settings.
-REGISTRY="${CLUSTER_REGISTRY:-127.0.0.1:${BUILDSVC_SERVICES_REGISTRY_PORT:-5000}}"
-REGISTRY_USER="${CLUSTER_REGISTRY_USER:-buildsvc}"
-REGISTRY_PASSWORD_FILE="${CLUSTER_REGISTRY_PASSWORD_FILE:-$ROOT/var/registry/password}"
+REGISTRY_PORT="${CLUSTER_REGISTRY_PORT:-15000}"
+REGISTRY="127.0.0.1:$REGISTRY_PORT"
+REGISTRY_KEYS="$CLUSTER_DIR/registry-keys"
 ENGINE1="unix:///var/run/docker.sock"
 ENGINE2_DIR="$CLUSTER_DIR/docker"
 ENGINE2="unix://$ENGINE2_DIR/docker.sock"
@@ -177,7 +179,6 @@ write_env_file() {
     [ -s "$CLUSTER_DIR/secret-keys" ] || (umask 077 && "$PY" -c \
         'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' \
         >"$CLUSTER_DIR/secret-keys")
-    [ -s "$REGISTRY_PASSWORD_FILE" ] || fail "registry: no password in $REGISTRY_PASSWORD_FILE"
     (
         umask 077
         cat >"$ENV_FILE.new" <<EOF
@@ -187,8 +188,7 @@ BUILDSVC_DATABASE_URL=postgresql+asyncpg://buildsvc:$(cat "$CLUSTER_DIR/postgres
 BUILDSVC_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
 BUILDSVC_SECRET_KEYS=$(cat "$CLUSTER_DIR/secret-keys")
 BUILDSVC_REGISTRY=$REGISTRY
-BUILDSVC_REGISTRY_USERNAME=$REGISTRY_USER
-BUILDSVC_REGISTRY_PASSWORD=$(cat "$REGISTRY_PASSWORD_FILE")
+BUILDSVC_REGISTRY_KEY_DIR=$REGISTRY_KEYS
 BUILDSVC_ALLOWED_SOURCE_NETWORKS='["127.0.0.0/8"]'
 BUILDSVC_LOG_LEVEL=INFO
 EOF
@@ -263,6 +263,38 @@ migrate() {
     rm -f "$RUN/migrate.pid"
 }
 
+# --- registry --------------------------------------------------------------------------
+
+registry_ready() { [ "$(http_status 127.0.0.1 "$REGISTRY_PORT" /v2/ 2>/dev/null)" = 401 ]; }
+
+start_registry() {
+    if pid_alive "$RUN/registry.pid" && registry_ready; then
+        say "registry: running ($REGISTRY)"
+        return 0
+    fi
+    command -v docker-registry >/dev/null || fail "registry: docker-registry not installed; run scripts/system-deps.sh"
+    require_port_free registry "$REGISTRY_PORT"
+    mkdir -p "$CLUSTER_DIR/registry"
+    # The config `buildsvc admin registry-config` prints for the settings every process
+    # reads (realm PUBLIC_URL, the keys under REGISTRY_KEYS, created on first use).
+    (
+        while read -r var; do unset "$var"; done < <(compgen -e | grep '^BUILDSVC_' || true)
+        set -a
+        # shellcheck source=/dev/null
+        . "$ENV_FILE"
+        set +a
+        mkdir -p "$CLUSTER_DIR/admin" && cd "$CLUSTER_DIR/admin" && umask 077
+        BUILDSVC_DATA_DIR="$CLUSTER_DIR/admin" "$PY" -m buildsvc admin registry-config \
+            --addr "$REGISTRY" --storage "$CLUSTER_DIR/registry/data" \
+            >"$CLUSTER_DIR/registry/config.yml.new" 2>>"$LOG/registry.log" 9>&-
+    ) || fail "registry: buildsvc admin registry-config failed; see $LOG/registry.log"
+    mv "$CLUSTER_DIR/registry/config.yml.new" "$CLUSTER_DIR/registry/config.yml"
+    setsid docker-registry serve "$CLUSTER_DIR/registry/config.yml" </dev/null >>"$LOG/registry.log" 2>&1 9>&- &
+    echo $! >"$RUN/registry.pid"
+    wait_until "$START_TIMEOUT" registry_ready || fail "registry: no 401 on $REGISTRY/v2/; see $LOG/registry.log"
+    say "registry: started ($REGISTRY, token auth against $PUBLIC_URL)"
+}
+
 # --- forgesim --------------------------------------------------------------------------
 
 forge_ready() { [ "$(http_status 127.0.0.1 "$FORGE_PORT" /_forgesim/health 2>/dev/null)" = 200 ]; }
@@ -326,6 +358,7 @@ cmd_start() {
     start_engine2
     write_env_file
     migrate
+    start_registry
     # Side by side: each Python process takes seconds to import and check its dependencies.
     local pids=() failed=0
     start_api 1 & pids+=($!)
@@ -352,7 +385,8 @@ cmd_start_parts() { # part...
         redis) start_redis ;;
         haproxy) start_haproxy ;;
         forgesim) start_forgesim ;;
-        *) fail "unknown part $part (api-1 api-2 worker-1 worker-2 postgresql redis haproxy forgesim)" ;;
+        registry) start_registry ;;
+        *) fail "unknown part $part (api-1 api-2 worker-1 worker-2 postgresql redis haproxy forgesim registry)" ;;
         esac
     done
 }
@@ -360,7 +394,7 @@ cmd_start_parts() { # part...
 cmd_stop() {
     # Front to back; the processes of one tier stop side by side (each takes seconds).
     stop_pidfile haproxy "$RUN/haproxy.pid"
-    for name in forgesim worker-1 worker-2 api-1 api-2; do
+    for name in forgesim worker-1 worker-2 api-1 api-2 registry; do
         stop_pidfile "$name" "$RUN/$name.pid" &
     done
     wait
@@ -389,6 +423,7 @@ cmd_status() {
     status_line "worker-1 ($ENGINE1)" pid_alive "$RUN/worker-1.pid"
     status_line "worker-2 ($ENGINE2)" pid_alive "$RUN/worker-2.pid"
     status_line "forgesim (http://127.0.0.1:$FORGE_PORT)" forge_ready
+    status_line "registry ($REGISTRY)" registry_ready
     status_line "haproxy ($PUBLIC_URL)" api_ready "$LB_PORT"
     return "$STATUS_RC"
 }

@@ -17,10 +17,10 @@ FORGE_PORT="${BUILDSVC_DEMO_FORGE_PORT:-8939}" # its own forge: make services ke
 API_PORT="${BUILDSVC_DEMO_API_PORT:-8080}"
 REGISTRY="127.0.0.1:${BUILDSVC_SERVICES_REGISTRY_PORT:-5000}"
 REDIS_PORT="${BUILDSVC_SERVICES_REDIS_PORT:-6379}"
-# htpasswd: the worker and the pull use the registry's admin login. token: the registry
-# trusts buildsvc's tokens, the worker logs in per build, and the pull uses the demo
-# account's own registry password (scripts/services.sh reads the same variable).
-REGISTRY_AUTH="${BUILDSVC_SERVICES_REGISTRY_AUTH:-htpasswd}"
+# token (default): the registry trusts buildsvc's tokens, the worker logs in per build, and
+# the pull uses the demo account's own registry password. htpasswd: the worker and the
+# pull use the registry's admin login (scripts/services.sh reads the same variable).
+REGISTRY_AUTH="${BUILDSVC_SERVICES_REGISTRY_AUTH:-token}"
 FORGE="http://127.0.0.1:$FORGE_PORT"
 API="http://127.0.0.1:$API_PORT"
 REDIS_DB=1 # the demo's own Redis database, flushed at start

@@ -5,10 +5,12 @@
 # development). Idempotent: `start` leaves running services alone.
 # State lives under var/ of the repository: var/run (pidfiles), var/log, var/registry, var/redis.
 #
-# The registry authenticates with htpasswd (user buildsvc, password in
-# var/registry/password) or, with BUILDSVC_SERVICES_REGISTRY_AUTH=token, against
-# buildsvc's token server: its config is then what `buildsvc admin registry-config`
-# prints (realm BUILDSVC_PUBLIC_URL/v2/token, signing keys under var/registry).
+# The registry authenticates against buildsvc's token server: its config is what
+# `buildsvc admin registry-config` prints (realm BUILDSVC_PUBLIC_URL/v2/token, default
+# http://127.0.0.1:8080, the API `make run` starts; signing keys under var/registry).
+# BUILDSVC_SERVICES_REGISTRY_AUTH=htpasswd starts the old htpasswd registry instead (user
+# buildsvc, password in var/registry/password): benchmarks' baseline.
+# BUILDSVC_SERVICES_PYTHON is the interpreter with buildsvc (default .venv/bin/python).
 # A second stack on one machine (another checkout) takes other ports with
 # BUILDSVC_SERVICES_REGISTRY_PORT, BUILDSVC_SERVICES_REDIS_PORT and
 # BUILDSVC_SERVICES_FORGESIM_PORT; dockerd is shared.
@@ -26,7 +28,8 @@ REDIS_DIR="$VAR/redis"
 DOCKER_SOCK=/var/run/docker.sock
 REGISTRY_HOST=127.0.0.1
 REGISTRY_PORT="${BUILDSVC_SERVICES_REGISTRY_PORT:-5000}"
-REGISTRY_AUTH="${BUILDSVC_SERVICES_REGISTRY_AUTH:-htpasswd}"
+REGISTRY_AUTH="${BUILDSVC_SERVICES_REGISTRY_AUTH:-token}"
+PY="${BUILDSVC_SERVICES_PYTHON:-$ROOT/.venv/bin/python}"
 REGISTRY_USER=buildsvc
 REDIS_PORT="${BUILDSVC_SERVICES_REDIS_PORT:-6379}"
 BASE_IMAGE=buildsvc/busybox:latest
@@ -121,8 +124,9 @@ write_registry_config() {
 write_token_config() {
     # buildsvc signs the tokens: its data dir (var/) holds the key the bundle trusts.
     mkdir -p "$REG_DIR/data"
-    [ -x "$ROOT/.venv/bin/buildsvc" ] || fail "registry: $ROOT/.venv is missing; run make install"
-    (umask 077 && BUILDSVC_DATA_DIR="$VAR" "$ROOT/.venv/bin/buildsvc" admin registry-config \
+    [ -x "$PY" ] || fail "registry: $PY is missing; run make install"
+    # From ROOT, so `-m buildsvc` is this checkout's.
+    (cd "$ROOT" && umask 077 && BUILDSVC_DATA_DIR="$VAR" "$PY" -m buildsvc admin registry-config \
         --addr "$REGISTRY_HOST:$REGISTRY_PORT" --storage "$REG_DIR/data" >"$REG_DIR/config.yml.new") ||
         fail "registry: buildsvc admin registry-config failed"
     mv "$REG_DIR/config.yml.new" "$REG_DIR/config.yml"

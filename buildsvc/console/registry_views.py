@@ -1,6 +1,7 @@
 """The Registry page: the registry password, robot accounts (the secret shown once),
 namespaces with their networks, and each repository's visibility and tags with the
-``docker pull`` command. Every form calls the same services as the REST API."""
+``docker pull`` command and, in the account's own namespaces, a Delete button (asked
+again first, as a build's Cancel). Every form calls the same services as the REST API."""
 
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ async def _render(
     )
     found = await asyncio.gather(*(_tags(request, account_id, r) for r in repositories))
     registry = request.app[SETTINGS].registry
+    owned = {n.name for n, _ in held}  # deleting a tag needs the namespace (tags.delete_tag)
     return await page(
         request,
         "registry.html",
@@ -76,12 +78,18 @@ async def _render(
             "namespaces": [{"row": n, "repositories": count} for n, count in held],
             "robots": [RobotOut.of(account_name, r) for r in robot_rows],
             "repositories": [
-                {"row": r, "image": f"{registry}/{r.namespace}/{r.name}", "tags": t}
+                {
+                    "row": r,
+                    "image": f"{registry}/{r.namespace}/{r.name}",
+                    "tags": t,
+                    "deletable": r.namespace in owned,
+                }
                 for r, t in zip(repositories, found, strict=True)
             ],
             "notice": None,
             "page_error": None,
             "secret": None,
+            "confirm_delete": None,
             **context,
         },
         status=status,
@@ -103,7 +111,7 @@ async def _act(request: web.Request, action: Any, notice: str | None) -> web.Res
         extra = await action(session, form) or {}
     except ServiceError as exc:
         return await _render(request, session, status=exc.status, page_error=error_context(exc))
-    return await _render(request, session, notice=notice, **extra)
+    return await _render(request, session, **{"notice": notice, **extra})
 
 
 @routes.post("/console/registry/password")
@@ -191,3 +199,29 @@ async def set_visibility(request: web.Request) -> web.Response:
             repository.visibility = visibility
 
     return await _act(request, act, "Visibility saved.")
+
+
+@routes.post(
+    "/console/registry/repositories/{repository_id:[0-9]{1,18}}/tags/{tag:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}}/delete"
+)
+@hidden
+async def delete_tag(request: web.Request) -> web.Response:
+    repository_id, tag = int(request.match_info["repository_id"]), request.match_info["tag"]
+    sessionmaker = request.app[SESSIONMAKER]
+    if (await request.post()).get("confirmed") != "yes":  # without JavaScript: ask on the page
+        session = await sessions.require(request)
+        await sessions.check_csrf(request, session)
+        repository = await queries.get_repository(sessionmaker, session.account_id, repository_id)
+        image = f"{repository.namespace}/{repository.name}"
+        asked = {"repository_id": repository_id, "tag": tag, "image": image}
+        return await _render(request, session, confirm_delete=asked)
+
+    async def act(session: sessions.ConsoleSession, form: Any) -> dict[str, Any]:
+        del form
+        api = tags.RegistryApi(request.app[TOKEN_SERVER])
+        gone = await tags.delete_tag(sessionmaker, api, session.account_id, repository_id, tag)
+        others = [name for name in gone if name != tag]
+        also = f" and {', '.join(others)}, tags of the same image" if others else ""
+        return {"notice": f"Deleted tag {tag}{also}."}
+
+    return await _act(request, act, None)

@@ -7,7 +7,9 @@ repository and action set, so a verified credential is kept for ``CACHE_SECONDS`
 (``VerifiedCache``): keyed by login and a SHA-256 of the password, and honoured only while
 the stored hash is still the one it was verified against, so a changed password or
 rotated secret stops working at once. An API token is never a registry password: it is
-simply checked as one, and fails.
+simply checked as one, and fails. A login that names no account (or one without a
+registry password) is checked against a dummy hash, so the answer takes as long as for a
+wrong password and does not tell which names exist.
 """
 
 from __future__ import annotations
@@ -16,18 +18,20 @@ import asyncio
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
+import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NoReturn
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from buildsvc.builds import registry_login as build_login
 from buildsvc.builds.states import RUNNING
-from buildsvc.registry.hashing import verify_secret
+from buildsvc.registry.hashing import hash_secret, verify_secret
 from buildsvc.registry.permissions import Permission, load_permissions
 from buildsvc.registry.robots import SEPARATOR
 from buildsvc.store.models import Account, Build, ImageRepository, Robot, utcnow
@@ -52,6 +56,7 @@ class Principal:
     login: str = ""
     permissions: tuple[Permission, ...] = field(default_factory=tuple)
     repository: tuple[str, str] | None = None  # a build's own (namespace, name)
+    robot_id: int | None = None
 
 
 ANONYMOUS = Principal("anonymous")
@@ -122,6 +127,17 @@ async def _verify(cache: VerifiedCache, credentials: Credentials, stored_hash: s
     return False
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_secret(secrets.token_urlsafe(16))
+
+
+async def _refuse_unknown(credentials: Credentials) -> NoReturn:
+    """Spend what a real verification costs, then refuse (no timing oracle on names)."""
+    await asyncio.to_thread(verify_secret, _dummy_hash(), credentials.password)
+    raise BadCredentials(credentials.login)
+
+
 async def _robot(session: AsyncSession, login: str) -> tuple[Robot, str] | None:
     account_name, sep, robot_name = login.rpartition(SEPARATOR)
     if not sep:
@@ -159,14 +175,14 @@ async def authenticate(
         if not await _verify(cache, credentials, robot.secret_hash):
             raise BadCredentials(login)
         permissions = tuple(load_permissions(robot.permissions))
-        return Principal("robot", robot.account_id, login, permissions)
+        return Principal("robot", robot.account_id, login, permissions, robot_id=robot.id)
     account = (
         await session.execute(
             select(Account.id, Account.registry_password_hash).where(Account.name == login)
         )
     ).first()
     if account is None or account[1] is None:
-        raise BadCredentials(login)
+        await _refuse_unknown(credentials)
     if not await _verify(cache, credentials, account[1]):
         raise BadCredentials(login)
     return Principal("account", int(account[0]), login)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import or_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.config import Settings
@@ -31,7 +32,7 @@ from buildsvc.registry.scopes import Scope, parse_scopes
 from buildsvc.registry.signing import KeyStore, SigningKey
 from buildsvc.registry.throttle import LoginThrottle, RedisGetter
 from buildsvc.registry.tokens import Access, HeaderForm, Issued, mint
-from buildsvc.store.models import utcnow
+from buildsvc.store.models import Robot, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 # 60 s leeway, with room.
 RETIRE_MARGIN = dt.timedelta(minutes=5)
 SERVICE_SUBJECT = "$buildsvc"  # the actor of buildsvc's own registry calls
+SERVICE_TOKEN_LIFETIME = dt.timedelta(seconds=60)
+# A robot's last_used_at is written at most this often (not a write per token request).
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
 def key_store(settings: Settings) -> KeyStore:
@@ -50,6 +54,23 @@ def key_store(settings: Settings) -> KeyStore:
 
 def registry_dir(settings: Settings) -> Path:
     return (settings.registry_key_dir or settings.data_dir / "registry").resolve()
+
+
+def service_token(
+    settings: Settings, key: SigningKey, access: list[Access], header_form: HeaderForm = "both"
+) -> Issued:
+    """A short-lived token for buildsvc's own registry calls (tags, deletes, replication
+    reads, preflight), signed with ``key``: no password involved, only ``access``."""
+    return mint(
+        key,
+        issuer=settings.registry_token_issuer,
+        service=settings.registry_service,
+        subject=SERVICE_SUBJECT,
+        access=access,
+        lifetime=SERVICE_TOKEN_LIFETIME,
+        now=utcnow(),
+        header_form=header_form,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,19 +99,11 @@ class TokenServer:
         self.decisions = DecisionCache(settings.registry_token_cache_seconds)
         self.throttle = LoginThrottle(redis)
         self.header_form = header_form
+        self._robots_written: dict[int, dt.datetime] = {}
 
     def service_token(self, access: list[Access]) -> str:
         """A token for buildsvc's own calls to the registry (tags, deletes)."""
-        return mint(
-            self.key,
-            issuer=self.settings.registry_token_issuer,
-            service=self.settings.registry_service,
-            subject=SERVICE_SUBJECT,
-            access=access,
-            lifetime=dt.timedelta(seconds=60),
-            now=utcnow(),
-            header_form=self.header_form,
-        ).token
+        return service_token(self.settings, self.key, access, self.header_form).token
 
     async def issue(self, request: TokenRequest) -> Issued:
         scopes = parse_scopes(request.scopes)
@@ -129,6 +142,25 @@ class TokenServer:
             raise
         if credentials is not None and failures:
             await self.throttle.succeeded(credentials.login, address)
+        if principal.robot_id is not None:
+            await self._robot_used(principal.robot_id)
         for owner_id, namespace, name in granted.to_create:
             await plain.ensure_for_push(self.sessionmaker, owner_id, namespace, name)
         return Decision(principal.login, tuple(granted.access))
+
+    async def _robot_used(self, robot_id: int) -> None:
+        """Record the robot's use, unless it was recorded within the resolution: this
+        process remembers when it wrote, and the guarded UPDATE covers the others."""
+        now = utcnow()
+        written = self._robots_written.get(robot_id)
+        if written is not None and now - written < LAST_USED_RESOLUTION:
+            return
+        self._robots_written[robot_id] = now
+        cutoff = now - LAST_USED_RESOLUTION
+        async with self.sessionmaker.begin() as session:
+            await session.execute(
+                update(Robot)
+                .where(Robot.id == robot_id)
+                .where(or_(Robot.last_used_at.is_(None), Robot.last_used_at <= cutoff))
+                .values(last_used_at=now)
+            )

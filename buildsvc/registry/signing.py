@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import os
@@ -59,11 +60,12 @@ class SigningKey:
     certificate: x509.Certificate
     created_at: dt.datetime  # the certificate's not-before
 
-    @property
+    # Computed once per key: every token request signs with these headers.
+    @functools.cached_property
     def kid(self) -> str:
         return libtrust_kid(self.private_key.public_key())
 
-    @property
+    @functools.cached_property
     def x5c(self) -> list[str]:
         der = self.certificate.public_bytes(serialization.Encoding.DER)
         return [base64.b64encode(der).decode("ascii")]

@@ -175,6 +175,14 @@ async def delete_tag(
         answer = await api.digest(name, tag)
         if answer is None:
             raise TagNotFound(detail=f"{name}:{tag}")
+        # Named before the delete: the registry's delete event may drop the rows first.
+        async with sessionmaker() as session:
+            same = await session.scalars(
+                select(RegistryTag.name).where(
+                    RegistryTag.repository_id == repository_id, RegistryTag.digest == answer[0]
+                )
+            )
+            names = set(same.all())
         await api.delete_manifest(name, answer[0])
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise RegistryUnreachable(detail=type(exc).__name__) from exc
@@ -184,7 +192,7 @@ async def delete_tag(
             .where(RegistryTag.repository_id == repository_id, RegistryTag.digest == answer[0])
             .returning(RegistryTag.name)
         )
-        return sorted(set(removed.all()) | {tag})
+        return sorted(names | set(removed.all()) | {tag})
 
 
 async def list_events(

@@ -14,7 +14,7 @@ worker and streams blobs between two registries on the event loop.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +30,20 @@ from buildsvc.replication.errors import (
 )
 from buildsvc.sources import ForbiddenAddress
 
-__all__ = ["Endpoint", "RegistryClient"]
+__all__ = ["Endpoint", "Minted", "RegistryClient", "TokenSource"]
 
 TOKEN_LIFETIME_SECONDS = 60  # the token spec's default when the answer names none
+
+
+@dataclass(frozen=True, slots=True)
+class Minted:
+    token: str
+    expires_in: int  # seconds
+
+
+# Mints a bearer token for a request's scopes itself, instead of asking the token service
+# (the service's own registry, whose signing key we hold: see replication.source).
+TokenSource = Callable[[Sequence[str]], Minted]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +53,7 @@ class Endpoint:
     url: str  # scheme://host[:port], no path
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    tokens: TokenSource | None = field(default=None, repr=False)
 
     @property
     def host(self) -> str:
@@ -126,9 +138,14 @@ class RegistryClient:
             ) from exc
 
     async def _authenticate(self, header: str, key: tuple[str, ...]) -> bool:
+        challenge = parse_challenge(header)
+        if self.endpoint.tokens is not None and challenge.scheme == "bearer":
+            minted = self.endpoint.tokens(key)
+            expires = time.monotonic() + max(minted.expires_in - 10, 0)
+            self._tokens[key] = (f"Bearer {minted.token}", expires)
+            return True
         if self.endpoint.username is None:
             return False
-        challenge = parse_challenge(header)
         if challenge.scheme == "basic":
             self._basic = True
             return True

@@ -4,9 +4,9 @@
 
 ``make chaos`` runs the long form (300 pushes), ``make chaos-short`` and the e2e test
 ``tests/e2e/test_chaos.py`` the short one (60). A cluster of its own (``cluster.sh`` in a
-temporary directory, on free ports; the registry and first engine are the shared ones)
-gets an account with ``--repositories`` GitLab projects, each linked with a rule building
-``main``. Then, side by side:
+temporary directory, on free ports, with a token-auth registry of its own; the first
+engine is the shared one) gets an account with ``--repositories`` GitLab projects, each
+linked with a rule building ``main``. Then, side by side:
 
 - pushes: real ``git push``es to forgesim, spread over ``--window`` seconds, a seeded
   random repository each; forgesim signs each delivery and posts it to the load
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import random
 import sys
@@ -78,7 +79,14 @@ def run(pushes: int, repositories: int, seed: int, window: float, keep: bool) ->
             deliveries = forge.deliveries()
         finally:
             forge.close()
-        return counts.count(tenants, deliveries, redelivered, services)
+        # The images are read as the account, from the cluster's own registry.
+        login = dataclasses.replace(
+            services,
+            registry=cluster.registry,
+            registry_username=tenants.namespace,
+            registry_password=tenants.registry_password,
+        )
+        return counts.count(tenants, deliveries, redelivered, login)
     finally:
         if not keep:
             cluster.stop()

@@ -41,6 +41,7 @@ class Repos:
     token: str  # the account's API token
     forge_token: str
     items: list[Repo]
+    registry_password: str  # the account's (login: namespace), to read the cluster's registry
 
     def push(self, repo: Repo, step: str = f"sleep {STEP_SECONDS}") -> str:
         """A new commit on ``main`` whose build runs ``step``, pushed; its sha."""
@@ -66,8 +67,17 @@ class Repos:
 
 
 def setup(cluster: LocalCluster, count: int) -> Repos:
-    namespace = f"chaos{secrets.token_hex(3)}"  # the registry is shared: a new name each run
+    namespace = f"chaos{secrets.token_hex(3)}"
     token = cluster.create_account(namespace)
+    registry_password = secrets.token_urlsafe(18)
+    answer = requests.put(
+        cluster.url + "/api/v1/registry/password",
+        json={"password": registry_password},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    )
+    if answer.status_code != 204:
+        raise RuntimeError(f"PUT /api/v1/registry/password: {answer.status_code} {answer.text}")
     forge = AdminClient(cluster.forge_url)
     try:
         forge.create_user("alice")
@@ -98,7 +108,7 @@ def setup(cluster: LocalCluster, count: int) -> Repos:
         git(work, "remote", "add", "origin", project["clone_url"])
         image = f"{namespace}/app{index}"
         items.append(Repo(index, project["full_path"], image, int(linked["id"]), work))
-    return Repos(cluster, namespace, token, forge_token, items)
+    return Repos(cluster, namespace, token, forge_token, items, registry_password)
 
 
 def _call(cluster: LocalCluster, token: str, path: str, body: Any) -> Any:

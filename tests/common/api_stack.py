@@ -5,8 +5,11 @@
   clients (click's CliRunner, selenium, schemathesis) can call it from the test thread.
   ``server.run(coro)`` runs a coroutine on the server's loop (to create an account or
   seed rows with the app's own sessionmaker).
-- ``stack_settings(tmp, redis_db)``: isolated settings on a free port, Redis db
-  ``redis_db`` (flushed), the registry login of ``scripts/services.sh``.
+- ``stack_settings(tmp, redis_db, registry=True)``: isolated settings on a free port,
+  Redis db ``redis_db`` (flushed); with ``registry``, a registry address on a free port
+  and no registry login: ``serve_registry(settings, dir)`` (``tests.common.token_registry``)
+  starts a token-auth registry there whose realm is this stack's API, so each build
+  logs in as itself and users with their own registry password.
 - ``WorkerProcess(settings)``: ``python -m buildsvc worker`` with the same settings.
 - ``push_example(forge, token, project, work)``: a real ``git push`` of a small image
   (``FROM buildsvc/busybox:latest``) to forgesim; ``dockerfile=`` overrides its Dockerfile.
@@ -58,12 +61,8 @@ def stack_settings(tmp: Path, redis_db: int, *, registry: bool = False) -> Setti
         client.close()
     extra: dict[str, Any] = {}
     if registry:
-        services = ensure_services()
-        extra = {
-            "registry": services.registry,
-            "registry_username": services.registry_username,
-            "registry_password": services.registry_password,
-        }
+        ensure_services()  # the Docker engine and the base image
+        extra = {"registry": f"127.0.0.1:{free_port()}"}
     return IsolatedSettings(
         data_dir=(tmp / "var").resolve(),
         database_url=None,

@@ -28,7 +28,7 @@ from typing import Self
 from tests.common.servers import REPO_ROOT, end_process, free_port
 
 CLUSTER_SCRIPT = REPO_ROOT / "scripts" / "cluster.sh"
-PORTS = ("PG", "REDIS", "LB", "LB_TLS", "API1", "API2", "FORGE")
+PORTS = ("PG", "REDIS", "LB", "LB_TLS", "API1", "API2", "FORGE", "REGISTRY")
 
 
 @dataclass
@@ -58,6 +58,11 @@ class LocalCluster:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.ports['LB']}"
+
+    @property
+    def registry(self) -> str:
+        """The cluster's token-auth registry (realm: the load balancer)."""
+        return f"127.0.0.1:{self.ports['REGISTRY']}"
 
     @property
     def forge_url(self) -> str:

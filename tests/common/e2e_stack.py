@@ -2,12 +2,13 @@
 
 ``Stack`` runs forgesim (GitLab, in a thread of this process), ``buildsvc serve`` and
 any number of ``buildsvc worker`` processes on one data directory and one Redis
-database, all on loopback; Docker and Redis are the ones of ``scripts/services.sh``, and
-so is the registry unless ``BUILDSVC_SERVICES_REGISTRY_AUTH=token``: then the stack runs
-a registry of its own with the config ``buildsvc admin registry-config`` prints for its
-API (a token-auth registry trusts one API's keys and realm), workers get no registry
-login (each build logs in as itself), and ``services`` names the e2e account and the
-registry password set for it through the API. Every process writes its output to
+database, all on loopback; Docker and Redis are the ones of ``scripts/services.sh``. The
+registry is token auth, as the services' one: the stack runs a registry of its own with
+the config ``buildsvc admin registry-config`` prints for its API (a token-auth registry
+trusts one API's keys and realm), workers get no registry login (each build logs in as
+itself), and ``services`` names the e2e account and the registry password set for it
+through the API. With ``BUILDSVC_SERVICES_REGISTRY_AUTH=htpasswd`` it uses the services'
+htpasswd registry and its admin login instead. Every process writes its output to
 ``<data>/<name>.log`` (the secret-masking tests grep them). Helpers drive it the way a
 user does: forge projects through forgesim's admin API, ``git push`` with the token in
 git's environment, the REST API with the account's bearer token.
@@ -69,7 +70,7 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.data.mkdir(parents=True, exist_ok=True)
-        self.token_auth = os.environ.get("BUILDSVC_SERVICES_REGISTRY_AUTH") == "token"
+        self.token_auth = os.environ.get("BUILDSVC_SERVICES_REGISTRY_AUTH") != "htpasswd"
         self.registry = f"127.0.0.1:{free_port()}" if self.token_auth else self.services.registry
         self.api_port = free_port()
         self.api_url = f"http://127.0.0.1:{self.api_port}"

@@ -1,9 +1,13 @@
 """Real Distribution registries (``docker-registry serve``) for replication tests.
 
-``RegistryHttp`` reads and writes any registry over HTTP; ``Registry`` runs one on a free
-loopback port with htpasswd auth, optionally behind a
-self-signed TLS certificate (``ca_pem`` is what a client must trust); ``stop`` and
-``start`` keep its port and storage, as a region going down and coming back.
+``RegistryHttp`` reads and writes any registry over HTTP (Basic auth, or a Bearer
+challenge answered from its realm with the same login, as buildsvc's token-auth
+registry asks, or by its ``signer``); ``Registry`` runs one on a free loopback port with
+htpasswd auth, optionally behind a self-signed TLS certificate (``ca_pem`` is what a
+client must trust), or with ``token_settings`` as buildsvc's own registry: the config
+``buildsvc admin registry-config`` renders for those settings, the test writing with
+tokens signed by their key (``service_bearer``), as buildsvc signs its own calls.
+``stop`` and ``start`` keep its port and storage, as a region going down and coming back.
 ``put_image`` writes an image through the registry API (random layers, a Docker v2
 manifest) and ``manifest_digest`` reads what a tag points to.
 """
@@ -11,18 +15,21 @@ manifest) and ``manifest_digest`` reads what a tag points to.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import ipaddress
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 from cryptography import x509
@@ -30,8 +37,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from buildsvc.config import Settings
+from buildsvc.registry.config import render
+from buildsvc.registry.server import key_store, service_token
+from buildsvc.registry.tokens import Access
 from buildsvc.replication.copy import ACCEPT, DOCKER_MANIFEST, OCI_INDEX
 from tests.common.servers import free_port
+from tests.conftest import IsolatedSettings
 
 USERNAME = "region"
 
@@ -67,6 +79,16 @@ def _self_signed(root: Path) -> tuple[Path, Path, str]:
     return root / "cert.pem", root / "key.pem", pem
 
 
+Signer = Callable[[str], str]  # a Bearer challenge's scope -> a token granting it
+
+
+def service_bearer(settings: Settings, scope: str) -> str:
+    """A token for ``scope`` (``repository:NAME:ACTIONS``) signed with ``settings``' key."""
+    kind, name, actions = scope.split(":")
+    access = [Access(kind, name, tuple(actions.split(",")))]
+    return service_token(settings, key_store(settings).ensure(), access).token
+
+
 @dataclass
 class RegistryHttp:
     """A registry's HTTP API, as a test reads and writes it (requests, Basic auth)."""
@@ -75,20 +97,36 @@ class RegistryHttp:
     username: str
     password: str
     verify: str | bool = True
+    signer: Signer | None = None
 
     def get(self, path: str, **kwargs: object) -> requests.Response:
         return self._call("GET", path, **kwargs)
 
-    def _call(self, method: str, path: str, **kwargs: object) -> requests.Response:
+    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         url = path if "://" in path else self.url + path
+        login = (self.username, self.password)
+        answer = requests.request(method, url, auth=login, verify=self.verify, timeout=30, **kwargs)
+        challenge = answer.headers.get("WWW-Authenticate", "")
+        if answer.status_code != 401 or not challenge.lower().startswith("bearer "):
+            return answer
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        if "scope" not in params:  # GET /v2/: nothing to grant
+            return answer
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers["Authorization"] = "Bearer " + self._token(params, login)
         return requests.request(
-            method,
-            url,
-            auth=(self.username, self.password),
-            verify=self.verify,
-            timeout=30,
-            **kwargs,  # type: ignore[arg-type]
+            method, url, headers=headers, verify=self.verify, timeout=30, **kwargs
         )
+
+    def _token(self, params: dict[str, str], login: tuple[str, str]) -> str:
+        if self.signer is not None:
+            return self.signer(params["scope"])
+        query = {"service": params.get("service", ""), "scope": params["scope"]}
+        answer = requests.get(
+            params["realm"], params=query, auth=login, verify=self.verify, timeout=30
+        )
+        answer.raise_for_status()
+        return str(answer.json()["token"])
 
     def put_blob(self, repository: str, data: bytes) -> str:
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -119,7 +157,7 @@ class RegistryHttp:
 
 
 class Registry(RegistryHttp):
-    def __init__(self, *, tls: bool = False) -> None:
+    def __init__(self, *, tls: bool = False, token_settings: Settings | None = None) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="buildsvc-region-"))
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
@@ -128,6 +166,12 @@ class Registry(RegistryHttp):
         )
         self.ca_pem: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.token_settings = token_settings
+        if token_settings is not None:
+            self.signer = functools.partial(service_bearer, token_settings)
+            config = render(token_settings, self.host, self.root / "data")
+            (self.root / "config.yml").write_text(config)
+            return
         htpasswd = subprocess.run(
             ["htpasswd", "-nbB", self.username, self.password],
             capture_output=True,
@@ -181,9 +225,18 @@ class Registry(RegistryHttp):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def running_registry(tls: bool = False) -> Iterator[Registry]:
+def token_source(root: Path) -> Iterator[Registry]:
+    """A started token-auth ``Registry`` trusting keys under ``root`` (``token_settings``),
+    as buildsvc's own registry; its notifications go to a port nobody listens on."""
+    settings = IsolatedSettings(data_dir=root, public_url=f"http://127.0.0.1:{free_port()}")
+    yield from running_registry(token_settings=settings)
+
+
+def running_registry(
+    tls: bool = False, token_settings: Settings | None = None
+) -> Iterator[Registry]:
     """A started ``Registry`` for a fixture to yield from; closed afterwards."""
-    registry = Registry(tls=tls)
+    registry = Registry(tls=tls, token_settings=token_settings)
     registry.start()
     try:
         yield registry

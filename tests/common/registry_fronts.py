@@ -2,13 +2,16 @@
 
 Each forwards to the real registry (``Services.registry``) and changes one thing about
 it: ``FlakyRegistry`` answers some manifest PUTs with 503, ``TokenRegistry`` wants
-bearer tokens from a token service of its own. ``tag_base`` tags the base image for a push.
+bearer tokens from a token service of its own (and, behind it, answers the real
+registry's own bearer challenge with the test login). ``tag_base`` tags the base image
+for a push.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 
@@ -102,23 +105,54 @@ class TokenRegistry:
             for k, v in request.headers.items()
             if k.lower() not in {"content-length", "transfer-encoding", "connection"}
         }
-        headers["Authorization"] = self._basic()
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method,
-                f"http://{self.services.registry}{request.path_qs}",
-                headers=headers,  # Host stays ours, so Location points back here
-                data=io.BytesIO(await request.read()),
-                allow_redirects=False,
-            ) as answer,
-        ):
-            kept = {
-                k: v
-                for k, v in answer.headers.items()
-                if k.lower() not in {"transfer-encoding", "connection", "content-length"}
-            }
-            return web.Response(status=answer.status, body=await answer.read(), headers=kept)
+        body = await request.read()
+        async with aiohttp.ClientSession() as session:
+            headers["Authorization"] = self._basic()
+            status, answer_headers, answer_body = await self._forward(
+                session, request, headers, body
+            )
+            challenge = answer_headers.get("WWW-Authenticate", "")
+            if status == 401 and challenge.lower().startswith("bearer "):
+                # The real registry is a token-auth one: its realm takes the same login.
+                headers["Authorization"] = "Bearer " + await self._upstream_token(
+                    session, challenge
+                )
+                status, answer_headers, answer_body = await self._forward(
+                    session, request, headers, body
+                )
+        kept = {
+            k: v
+            for k, v in answer_headers.items()
+            if k.lower() not in {"transfer-encoding", "connection", "content-length"}
+        }
+        return web.Response(status=status, body=answer_body, headers=kept)
+
+    async def _forward(
+        self,
+        session: aiohttp.ClientSession,
+        request: web.Request,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, dict[str, str], bytes]:
+        async with session.request(
+            request.method,
+            f"http://{self.services.registry}{request.path_qs}",
+            headers=headers,  # Host stays ours, so Location points back here
+            data=io.BytesIO(body),
+            allow_redirects=False,
+        ) as answer:
+            return answer.status, dict(answer.headers), await answer.read()
+
+    async def _upstream_token(self, session: aiohttp.ClientSession, challenge: str) -> str:
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        query = {"service": params.get("service", "")}
+        if "scope" in params:
+            query["scope"] = params["scope"]
+        async with session.get(
+            params["realm"], params=query, headers={"Authorization": self._basic()}
+        ) as answer:
+            assert answer.status == 200, await answer.text()
+            return str((await answer.json())["token"])
 
 
 async def serve_token_registry(services: Services, server: ServerFactory) -> TokenRegistry:

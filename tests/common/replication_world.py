@@ -13,12 +13,12 @@ from typing import Any
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker
-from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
+from buildsvc.registry.server import registry_dir
 from buildsvc.replication import service
 from buildsvc.replication.jobs import DEPS, ReplicationDeps, replication_function
 from buildsvc.replication.schemas import ReplicationRuleIn
@@ -32,11 +32,15 @@ from tests.common.registries import Registry
 
 
 def replication_settings(settings: Settings, source: Registry) -> Settings:
+    """``source`` is token auth (``token_source``): replication signs its reads with the
+    key it trusts."""
+    assert source.token_settings is not None
     return settings.model_copy(
         update={
             "registry": source.host,
-            "registry_username": source.username,
-            "registry_password": SecretStr(source.password),
+            "registry_key_dir": registry_dir(source.token_settings),
+            "registry_username": None,
+            "registry_password": None,
             "replication_backoff_seconds": 0.2,
             "replication_backoff_max_seconds": 0.5,
             "replication_attempts": 200,

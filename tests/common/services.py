@@ -1,7 +1,12 @@
 """Shared access to the real services started by ``scripts/services.sh``.
 
 Call ``ensure_services()`` from a (session) fixture in tests that need the Docker
-engine, the registry or Redis; it returns where they listen and the registry login.
+engine, the registry or Redis; it returns where they listen. The registry is token auth
+(its realm is the API at ``BUILDSVC_PUBLIC_URL``, which tests do not run): a test that
+calls it directly signs its own tokens with the key it trusts (settings with
+``registry_key_dir=services.key_dir``); a test whose app's users push or pull starts a
+registry for that app (``tests.common.token_registry``). ``registry_username``/``_password``
+are set only when the stack runs htpasswd (``BUILDSVC_SERVICES_REGISTRY_AUTH=htpasswd``).
 It runs the idempotent start script once per test process; when everything already
 runs that costs a fraction of a second.
 """
@@ -34,6 +39,7 @@ class Services:
     registry_username: str
     registry_password: str
     redis_url: str
+    key_dir: Path = ROOT / "var" / "registry"  # the signing keys the registry trusts
 
 
 @functools.cache
@@ -50,7 +56,8 @@ def ensure_services() -> Services:
         pytest.fail(f"scripts/services.sh start failed:\n{result.stdout}\n{result.stderr}")
     # htpasswd mode only: a token-auth registry has no admin password (tests/common/e2e_stack.py).
     password_file = ROOT / "var" / "registry" / "password"
-    password = password_file.read_text().strip() if password_file.exists() else ""
+    htpasswd = os.environ.get("BUILDSVC_SERVICES_REGISTRY_AUTH") == "htpasswd"
+    password = password_file.read_text().strip() if htpasswd and password_file.exists() else ""
     return Services(
         docker_url=DOCKER_URL,
         registry=REGISTRY,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,15 +17,21 @@ from buildsvc.config import Settings
 from buildsvc.store.models import ReplicationRule
 from buildsvc.web.keys import SESSIONMAKER
 from tests.common.factories import AccountInfo, add_build, add_repository
-from tests.common.registries import Registry, layers, put_image, running_registry
+from tests.common.registries import (
+    Registry,
+    layers,
+    put_image,
+    running_registry,
+    token_source,
+)
 from tests.common.replication_world import replication_settings, replication_worker
 
 Client = TestClient[Any, Any]
 
 
 @pytest.fixture
-def source() -> Iterator[Registry]:
-    yield from running_registry()
+def source(tmp_path: Path) -> Iterator[Registry]:
+    yield from token_source(tmp_path / "source")
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""One running stack for the CLI tests: the API (in a thread), a worker process, forgesim.
+"""One running stack for the CLI tests: the API (in a thread), a token-auth registry whose
+realm it is, a worker process, forgesim.
 
 ``cli`` invokes ``buildsvc ...`` through click's CliRunner with a private
 ``XDG_CONFIG_HOME`` already logged in; ``cli_process`` runs the real command in a
@@ -25,8 +26,10 @@ from tests.common.api_stack import (
     WorkerProcess,
     stack_settings,
 )
+from tests.common.token_registry import serve_registry, stop_process
 
 REDIS_DB = 10
+ACCOUNT = "cli-tests"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ def cli_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliStack]:
     root = tmp_path_factory.mktemp("cli-stack")
     settings = stack_settings(root, REDIS_DB, registry=True)
     server = ServerThread(settings).start()
+    registry = serve_registry(settings, root / "registry")
     worker = WorkerProcess(settings, root / "worker.log")
     try:
         with forgesim.running("gitlab", root / "forge") as forge:
@@ -61,11 +65,12 @@ def cli_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliStack]:
             forge.admin.create_namespace("acme", members={"alice": "maintainer"})
             forge.admin.create_repository("acme", "app")
             forge.admin.create_repository("acme", "broken")
-            token = server.create_account("cli-tests")
+            token = server.create_account(ACCOUNT)
             config_home = root / "config"
             yield CliStack(server, forge, token, forge_token, config_home, root)
     finally:
         worker.stop()
+        stop_process(registry)
         server.stop()
 
 

@@ -14,7 +14,6 @@ from click.testing import Result
 from buildsvc.client_cli.exit_codes import EXIT_CANCELLED, EXIT_FAILED, EXIT_OK
 from tests.buildsvc.client_cli.conftest import CliStack, bind_and_link
 from tests.common.api_stack import push_example, wait_for
-from tests.common.services import REGISTRY
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +43,7 @@ def test_follow_a_successful_build_exits_0_with_log_and_summary(
     assert "built from the test" in result.stdout  # a line of the docker build, streamed
     assert "succeeded" in result.stderr
     assert "digest: sha256:" in result.stderr
-    assert f"{REGISTRY}/team/hello:latest" in result.stderr
+    assert f"{cli_stack.server.settings.registry}/team/hello:latest" in result.stderr
 
     builds = json.loads(cli("builds", "list", "--repo", "team/hello", "--json").stdout)
     build = builds["items"][0]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from click.testing import Result
 
-from tests.buildsvc.client_cli.conftest import CliStack, bind_and_link
+from tests.buildsvc.client_cli.conftest import ACCOUNT, CliStack, bind_and_link
 from tests.common.registries import (
     Registry,
     RegistryHttp,
@@ -19,7 +19,6 @@ from tests.common.registries import (
     put_image,
     running_registry,
 )
-from tests.common.services import ensure_services
 
 pytestmark = pytest.mark.e2e
 
@@ -36,10 +35,10 @@ def test_a_rule_added_and_run_from_the_cli_copies_existing_tags(
 ) -> None:
     name = f"mirror-{secrets.token_hex(3)}"
     bind_and_link(cli, cli_stack, f"team/{name}", "acme/app")
-    services = ensure_services()
-    ours = RegistryHttp(
-        f"http://{services.registry}", services.registry_username, services.registry_password
-    )
+    # The image is pushed as the account, with its registry password (token auth).
+    password = secrets.token_urlsafe(18)
+    assert cli("registry", "password", "--password-stdin", input=password + "\n").exit_code == 0
+    ours = RegistryHttp(f"http://{cli_stack.server.settings.registry}", ACCOUNT, password)
     image = put_image(ours, f"team/{name}", "v1", layers(2, 1024))
     ca = region.root / "cert.pem"
 

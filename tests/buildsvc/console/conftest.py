@@ -1,9 +1,10 @@
 """The console in a real headless Chromium, against the whole stack.
 
-``console_stack`` (module): the API in a thread, a worker process (real Docker engine and
-registry), forgesim GitLab with alice, her ``api`` token, group ``acme`` and project
-``acme/app``, and a buildsvc account. ``browser``: selenium's Chrome driver on Debian's
-``chromium`` and ``chromium-driver`` (no download: both binaries are given).
+``console_stack`` (module): the API in a thread, a worker process (real Docker engine), a
+token-auth registry whose realm is that API (``registry``), forgesim GitLab with alice,
+her ``api`` token, group ``acme`` and project ``acme/app``, and a buildsvc account.
+``browser``: selenium's Chrome driver on Debian's ``chromium`` and ``chromium-driver`` (no
+download: both binaries are given).
 ``screenshot(name)`` saves ``docs/screenshots/<name>.png`` (``BUILDSVC_SCREENSHOT_DIR``
 overrides the directory).
 """
@@ -26,6 +27,7 @@ from tests.common.api_stack import (
     WorkerProcess,
     stack_settings,
 )
+from tests.common.token_registry import serve_registry, stop_process
 
 REDIS_DB = 11
 CHROMIUM = "/usr/bin/chromium"
@@ -55,12 +57,17 @@ class ConsoleStack:
     def url(self) -> str:
         return self.server.url
 
+    @property
+    def registry(self) -> str:
+        return self.server.settings.registry
+
 
 @pytest.fixture(scope="module")
 def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleStack]:
     root = tmp_path_factory.mktemp("console-stack")
     settings = stack_settings(root, REDIS_DB, registry=True)
     server = ServerThread(settings).start()
+    registry = serve_registry(settings, root / "registry")
     worker = WorkerProcess(settings, root / "worker.log")
     try:
         with forgesim.running("gitlab", root / "forge") as forge:
@@ -72,6 +79,7 @@ def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleS
             yield ConsoleStack(server, forge, token, forge_token, root)
     finally:
         worker.stop()
+        stop_process(registry)
         server.stop()
 
 

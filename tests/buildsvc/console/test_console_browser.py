@@ -21,7 +21,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from buildsvc.errors import SOURCE_ERROR_RESPONSE_MESSAGE
 from tests.buildsvc.console.conftest import ConsoleStack
 from tests.common.api_stack import EXAMPLE_DOCKERFILE, push_example
-from tests.common.services import REGISTRY, ensure_services
+from tests.common.services import ensure_services
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -95,7 +95,7 @@ def bind_gitlab(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot) -> N
     shot("04-code-sources-bound")
 
 
-def create_repository(browser: webdriver.Chrome, shot: Shot) -> None:
+def create_repository(browser: webdriver.Chrome, registry: str, shot: Shot) -> None:
     browser.find_element(By.LINK_TEXT, "Repositories").click()
     browser.find_element(By.ID, "create-repository").click()
     namespace = Select(wait(browser).until(ec.element_to_be_clickable((By.ID, "source_namespace"))))
@@ -125,8 +125,8 @@ def create_repository(browser: webdriver.Chrome, shot: Shot) -> None:
     browser.find_element(By.ID, "rule-tag-2").send_keys("{version}")
 
     preview = browser.find_element(By.ID, "preview-result")
-    wait(browser).until(lambda b: f"{REGISTRY}/team/app:1.2.0" in preview.text)
-    assert f"{REGISTRY}/team/app:latest" in preview.text
+    wait(browser).until(lambda b: f"{registry}/team/app:1.2.0" in preview.text)
+    assert f"{registry}/team/app:latest" in preview.text
     assert "develop" in preview.text
     assert "no rule matches" in preview.text
     shot("05-create-repository")
@@ -208,10 +208,10 @@ def watch_push_build(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot)
     wait(browser).until(lambda b: "built from the test" in text_of(b, "#log"))
     wait(browser).until(lambda b: text_of(b, "#log-state") == "(complete)")
     assert text_of(browser, "#build-digest").startswith("sha256:")
-    assert f"{REGISTRY}/team/app:{sha[:7]}" in text_of(browser, "#build-tags")
+    assert f"{stack.registry}/team/app:{sha[:7]}" in text_of(browser, "#build-tags")
     wait(browser).until(lambda b: text_of(b, "#build-size").endswith(("kB", "MB")))
     pull = browser.find_element(By.ID, "pull-command")
-    assert pull.get_attribute("value") == f"docker pull {REGISTRY}/team/app:latest"
+    assert pull.get_attribute("value") == f"docker pull {stack.registry}/team/app:latest"
     assert browser.find_element(By.ID, "copy-pull").is_displayed()
     log_top = browser.find_element(By.ID, "log").location["y"]
     assert log_top < browser.find_element(By.ID, "image").location["y"]  # the log first
@@ -222,7 +222,7 @@ def watch_push_build(browser: webdriver.Chrome, stack: ConsoleStack, shot: Shot)
     return browser.current_url
 
 
-def edit_rules(browser: webdriver.Chrome) -> None:
+def edit_rules(browser: webdriver.Chrome, registry: str) -> None:
     """Change rule 2's tags on the edit page, with the live preview, and save."""
     browser.find_element(By.ID, "edit-rules").click()
     wait(browser).until(ec.url_matches(r"/console/repositories/\d+/rules$"))
@@ -231,7 +231,7 @@ def edit_rules(browser: webdriver.Chrome) -> None:
     tag.clear()
     tag.send_keys("v{version}")
     preview = browser.find_element(By.ID, "preview-result")
-    wait(browser).until(lambda b: f"{REGISTRY}/team/app:v1.2.0" in preview.text)
+    wait(browser).until(lambda b: f"{registry}/team/app:v1.2.0" in preview.text)
     browser.find_element(By.ID, "rules-submit").click()
     wait(browser).until(ec.url_matches(r"/console/repositories/\d+$"))
     assert "v{version}" in text_of(browser, "section[aria-labelledby=rules-title]")
@@ -252,8 +252,8 @@ def drop_build_cache(image: str) -> None:
         api.close()
 
 
-def rebuild_and_cancel(browser: webdriver.Chrome, shot: Shot) -> None:
-    drop_build_cache(f"{REGISTRY}/team/app")
+def rebuild_and_cancel(browser: webdriver.Chrome, registry: str, shot: Shot) -> None:
+    drop_build_cache(f"{registry}/team/app")
     first = browser.current_url
     browser.find_element(By.ID, "rebuild").click()
     wait(browser).until(lambda b: b.current_url != first)
@@ -270,6 +270,24 @@ def rebuild_and_cancel(browser: webdriver.Chrome, shot: Shot) -> None:
     assert cancelled.text == "Cancelled by console-tests (token default) in the console."
     assert not browser.find_element(By.ID, "build-failure").is_displayed()  # no red error
     shot("08-build-cancelled")
+
+
+def delete_latest(browser: webdriver.Chrome, stack: ConsoleStack) -> None:
+    """The Registry page's Delete on ``latest``: asked first, then gone with its sha tag."""
+    browser.get(stack.url + "/console/registry")
+    delete = wait(browser).until(
+        ec.element_to_be_clickable((By.CSS_SELECTOR, "button[id^='delete-tag-'][id$='-latest']"))
+    )
+    delete.click()
+    asked = wait(browser).until(ec.alert_is_present())
+    assert "Delete team/app:latest?" in asked.text
+    asked.dismiss()  # nothing happens
+    assert browser.find_elements(By.ID, "notice") == []
+    delete.click()
+    wait(browser).until(ec.alert_is_present()).accept()
+    notice = wait(browser).until(ec.visibility_of_element_located((By.ID, "notice")))
+    assert notice.text.startswith("Deleted tag latest and "), notice.text
+    assert browser.find_elements(By.CSS_SELECTOR, "button[id^='delete-tag-']") == []
 
 
 PHONE = 390
@@ -345,7 +363,7 @@ def test_console_end_to_end(
     tour(browser, console_stack, screenshot, [("/console/login", "sign-in")])
     sign_in(browser, console_stack, screenshot)
     bind_gitlab(browser, console_stack, screenshot)
-    create_repository(browser, screenshot)
+    create_repository(browser, console_stack.registry, screenshot)
     build_page = watch_push_build(browser, console_stack, screenshot)
     browser.find_element(By.CSS_SELECTOR, "h1 small a").click()
     wait(browser).until(ec.url_matches(r"/console/repositories/\d+$"))
@@ -353,9 +371,9 @@ def test_console_end_to_end(
     check_badges(browser)
     shot_repository = screenshot("06-repository")
     assert shot_repository.exists()
-    edit_rules(browser)
+    edit_rules(browser, console_stack.registry)
     browser.get(build_page)
-    rebuild_and_cancel(browser, screenshot)
+    rebuild_and_cancel(browser, console_stack.registry, screenshot)
     pages = pages_of(browser, console_stack)
     browser.get(console_stack.url + "/console/builds")
     assert len(browser.find_elements(By.CSS_SELECTOR, "tbody tr")) == 2
@@ -365,3 +383,4 @@ def test_console_end_to_end(
     wait(browser).until(lambda b: b.find_elements(By.CSS_SELECTOR, "details.op"))
     assert "/api/v1/repositories/{repository_id}/builds" in text_of(browser, "#apidocs")
     screenshot("11-api-docs")
+    delete_latest(browser, console_stack)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 from aiohttp import web
 from pydantic import SecretStr
@@ -14,11 +17,13 @@ from buildsvc.preflight.checks import (
     check_public_url,
     check_redis,
 )
-from buildsvc.preflight.registry_push import check_registry
+from buildsvc.preflight.registry_push import PREFLIGHT_NAMESPACE, check_registry
 from buildsvc.preflight.result import safe_url
+from buildsvc.registry.server import key_store
 from buildsvc.store.migrate import head_revision, upgrade_database
 from tests.common.servers import free_port
 from tests.common.services import ensure_services
+from tests.common.token_registry import token_registry
 
 
 async def test_a_migrated_database_is_ok(settings: Settings) -> None:
@@ -81,45 +86,82 @@ async def test_a_missing_docker_socket_is_reported(settings: Settings, tmp_path:
     assert "BUILDSVC_DOCKER_URL" in check.fix
 
 
-def _registry_settings(settings: Settings, password: str) -> Settings:
-    services = ensure_services()
-    return settings.model_copy(
-        update={
-            "registry": services.registry,
-            "registry_username": services.registry_username,
-            "registry_password": SecretStr(password),
-            "docker_url": services.docker_url,
-        }
-    )
-
-
 @pytest.mark.e2e
 async def test_the_docker_engine_answers(settings: Settings) -> None:
-    check = await check_docker(_registry_settings(settings, ""))
+    check = await check_docker(
+        settings.model_copy(update={"docker_url": ensure_services().docker_url})
+    )
 
     assert check.ok, check.line()
 
 
-@pytest.mark.e2e
-async def test_the_registry_login_works_and_push_is_allowed(settings: Settings) -> None:
-    good = _registry_settings(settings, ensure_services().registry_password)
+@pytest.fixture
+async def login_registry(settings: Settings, tmp_path: Path) -> AsyncIterator[Settings]:
+    """Settings with a configured login (an account of a token registry's own app that
+    holds the preflight namespace), as for a registry without buildsvc's token auth."""
+    async with token_registry(settings, tmp_path / "token-registry") as registry:
+        login = await registry.owner(PREFLIGHT_NAMESPACE)
+        yield registry.settings.model_copy(
+            update={
+                "registry_username": login.username,
+                "registry_password": SecretStr(login.password),
+                "docker_url": ensure_services().docker_url,
+            }
+        )
 
-    check = await check_registry(good)
+
+@pytest.mark.e2e
+async def test_the_registry_login_works_and_push_is_allowed(login_registry: Settings) -> None:
+    check = await check_registry(login_registry)
 
     assert check.ok, check.line()
     assert "may push" in check.line()
 
 
 @pytest.mark.e2e
-async def test_a_bad_registry_password_is_refused(settings: Settings) -> None:
+async def test_a_bad_registry_password_is_refused(login_registry: Settings) -> None:
     # After a good login: the check must not reuse a header remembered from it.
-    await check_registry(_registry_settings(settings, ensure_services().registry_password))
+    await check_registry(login_registry)
+    bad = login_registry.model_copy(update={"registry_password": SecretStr("not-the-password")})
 
-    check = await check_registry(_registry_settings(settings, "not-the-password"))
+    check = await check_registry(bad)
 
     assert not check.ok
-    assert "refuses the login of buildsvc" in check.line()
+    assert f"refuses the login of {login_registry.registry_username}" in check.line()
     assert "not-the-password" not in check.line()
+
+
+def _token_settings(settings: Settings, key_dir: Path) -> Settings:
+    services = ensure_services()
+    return settings.model_copy(
+        update={
+            "registry": services.registry,
+            "registry_key_dir": key_dir,
+            "docker_url": services.docker_url,
+        }
+    )
+
+
+@pytest.mark.e2e
+async def test_a_token_buildsvc_signs_is_accepted_for_push(settings: Settings) -> None:
+    check = await check_registry(_token_settings(settings, ensure_services().key_dir))
+
+    assert check.ok, check.line()
+    assert "a push token signed by buildsvc" in check.line()
+
+
+@pytest.mark.e2e
+async def test_a_key_the_registry_does_not_trust_is_refused_with_the_fix(
+    settings: Settings, tmp_path: Path
+) -> None:
+    other = tmp_path / "other-keys"
+    key_store(_token_settings(settings, other)).ensure()  # a key of its own, not trusted
+
+    check = await check_registry(_token_settings(settings, other))
+
+    assert not check.ok
+    assert "refuses tokens signed by buildsvc" in check.line()
+    assert f"rootcertbundle at {other}" in check.fix
 
 
 async def test_a_registry_nobody_listens_on_is_unreachable(settings: Settings) -> None:

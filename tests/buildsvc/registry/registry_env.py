@@ -11,17 +11,16 @@ from __future__ import annotations
 import io
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import tarfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
 from buildsvc.config import Settings
+from tests.common.token_registry import wait_for_port
 
 DOCKER = "docker"  # the CLI on PATH (28.x)
 TIMEOUT = 120
@@ -56,19 +55,6 @@ def registry_config(settings: Settings, addr: str, storage: Path, cwd: Path) -> 
         check=True,
     )
     return result.stdout
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"docker-registry exited:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"docker-registry did not listen on {port}:\n{log.read_text()}")
 
 
 @dataclass

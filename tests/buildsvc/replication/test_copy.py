@@ -3,7 +3,7 @@ blobs, mounts, TLS with a given CA, and the registry's own error codes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -18,12 +18,25 @@ from buildsvc.replication.errors import (
 )
 from buildsvc.replication.registry_api import Endpoint, RegistryClient
 from buildsvc.sources import AddressPolicy
-from tests.common.registries import Registry, layers, put_image, put_index
+from tests.common.registries import (
+    Registry,
+    layers,
+    put_image,
+    put_index,
+    running_registry,
+)
 from tests.common.registry_fronts import ServerFactory, serve_token_registry
 from tests.common.servers import free_port
 from tests.common.services import Services
 
 LOOPBACK = AddressPolicy.from_cidrs(["127.0.0.0/8"])
+
+
+@pytest.fixture
+def source() -> Iterator[Registry]:
+    """A source with a login (htpasswd): these tests are about the copy, between any
+    registries, not buildsvc's token auth (``test_jobs`` reads a token-auth source)."""
+    yield from running_registry()
 
 
 def endpoint(registry: Registry, password: str | None = None) -> Endpoint:

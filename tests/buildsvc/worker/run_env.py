@@ -1,5 +1,10 @@
 """A worker's world for ``run_build`` tests, in process: real forgesim, Docker, registry, Redis.
 
+The registry is a token-auth one of the test's own (``tests.common.token_registry``): the worker
+holds no registry password and logs in per build as ``$build+<id>``, which the test's
+app checks at the registry's realm. ``env.services`` carries the account's own registry
+login (reading images back, as its owner would).
+
 ``RunEnv`` holds the settings, the database (migrated), a ``WorkerDeps`` as the worker
 builds it at startup, a bound GitLab account on forgesim with project ``acme/app``, and
 an image repository row linked to it. ``env.push(files)`` commits and pushes source with
@@ -25,13 +30,14 @@ from typing import Any
 import docker
 import pytest
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from pydantic import SecretStr
 from sqlalchemy import select
 
 import forgesim
 from buildsvc.builds.states import BuildStatus
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
+from buildsvc.registry import namespaces
+from buildsvc.registry.password import set_password
 from buildsvc.secret_args import encrypt_secrets
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Build, BuildLogLine, SourceBinding
@@ -40,6 +46,7 @@ from buildsvc.worker.run import DEPS, run_build
 from tests.buildsvc.worker.helpers import untag_all
 from tests.common.factories import add_account, add_repository
 from tests.common.services import Services, ensure_services
+from tests.common.token_registry import token_registry
 
 HELLO = Path(__file__).resolve().parents[3] / "examples" / "hello"
 DEFAULT_REDIS_DB = 2
@@ -148,17 +155,20 @@ def git(cwd: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
     return result.stdout.strip()
 
 
+TEST_NAMESPACE = "buildsvc-test"
+
+
 async def make_env(
     settings: Settings, forge: forgesim.Forge, tmp_path: Path, redis_db: int
 ) -> RunEnv:
-    services = ensure_services()
+    """``settings`` are a token registry's (``registry`` and ``public_url`` set)."""
+    stack = ensure_services()
     settings = settings.model_copy(
         update={
-            "redis_url": f"{services.redis_url}/{redis_db}",
-            "registry": services.registry,
-            "registry_username": services.registry_username,
-            "registry_password": SecretStr(services.registry_password),
-            "docker_url": services.docker_url,
+            "redis_url": f"{stack.redis_url}/{redis_db}",
+            "registry_username": None,
+            "registry_password": None,
+            "docker_url": stack.docker_url,
         }
     )
     redis = await create_pool(RedisSettings.from_dsn(settings.redis_url))
@@ -169,9 +179,10 @@ async def make_env(
     token = forge.admin.create_token("alice", ["api"])
     forge.admin.create_namespace("acme", members={"alice": "maintainer"})
     project = forge.admin.create_repository("acme", "app")
-    image = f"{services.registry}/buildsvc-test/run-{secrets.token_hex(4)}"
+    image = f"{settings.registry}/{TEST_NAMESPACE}/run-{secrets.token_hex(4)}"
     async with deps.sessionmaker.begin() as session:
         account = await add_account(session)
+        await namespaces.claim(session, account.id, TEST_NAMESPACE)
         session.add(
             SourceBinding(
                 account_id=account.id,
@@ -188,11 +199,16 @@ async def make_env(
         repository = await add_repository(
             session,
             account.id,
-            namespace="buildsvc-test",
+            namespace=TEST_NAMESPACE,
             name=image.rsplit("/", 1)[1],
             source_repository=project["full_path"],
             clone_url=project["clone_url"],
         )
+    password = "pw-" + secrets.token_urlsafe(18)
+    await set_password(deps.sessionmaker, account.id, password)
+    services = Services(
+        stack.docker_url, settings.registry, account.name, password, stack.redis_url
+    )
     work = tmp_path / "checkout"
     work.mkdir()
     git(work, "init", "-q", "-b", "main")
@@ -215,8 +231,11 @@ async def run_env_fixture(
     settings: Settings, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[RunEnv]:
     redis_db = getattr(request.module, "REDIS_DB", DEFAULT_REDIS_DB)
-    async with forgesim.running("gitlab", tmp_path / "forge") as forge:
-        env = await make_env(settings, forge, tmp_path, redis_db)
+    async with (
+        token_registry(settings, tmp_path / "token-registry") as registry,
+        forgesim.running("gitlab", tmp_path / "forge") as forge,
+    ):
+        env = await make_env(registry.settings, forge, tmp_path, redis_db)
         try:
             yield env
         finally:

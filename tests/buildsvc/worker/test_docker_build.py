@@ -52,7 +52,7 @@ def make_context(root: Path, dockerfile: str, **files: str) -> Path:
 
 @BUILDERS
 async def test_builds_example_with_oci_labels_and_every_tag(
-    docker_api: docker.APIClient, image_name: str, services: Services, builder: Builder
+    docker_api: docker.APIClient, image_name: str, stack: Services, builder: Builder
 ) -> None:
     created = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     labels = oci_labels("http://forge.test/group/hello", "ab" * 20, created)
@@ -69,7 +69,7 @@ async def test_builds_example_with_oci_labels_and_every_tag(
     # BuildKit numbers steps in the order it reports them, which varies between runs.
     first_step = re.compile(r"#\d+ \[1/" if builder == "buildkit" else r"Step 1/")
     assert any(first_step.match(line) for line in lines), lines
-    client = docker.DockerClient(base_url=services.docker_url)
+    client = docker.DockerClient(base_url=stack.docker_url)
     output = client.containers.run(image_id, remove=True)
     client.close()
     assert output.decode().startswith("Hello from buildsvc!\n")

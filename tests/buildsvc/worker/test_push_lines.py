@@ -4,7 +4,7 @@ mounts from another namespace, and the rewrite rule itself."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
 import docker
 import pytest
@@ -13,11 +13,18 @@ from buildsvc.worker.docker_push import push_image
 from buildsvc.worker.push_lines import OTHER_REPOSITORY, namespace_of, push_line
 from tests.common.registry_fronts import tag_base
 from tests.common.services import Services
+from tests.common.token_registry import Login, TokenRegistry
 
 
 @pytest.fixture
-def two_tenants(services: Services, docker_api: docker.APIClient) -> Iterator[tuple[str, str]]:
+async def two_tenants(
+    services: Services, docker_api: docker.APIClient, token_reg: tuple[TokenRegistry, Login]
+) -> AsyncIterator[tuple[str, str]]:
+    """Two namespaces the test login holds (a mount needs pull on its source)."""
     suffix = uuid.uuid4().hex[:10]
+    registry, login = token_reg
+    for namespace in (f"other-{suffix}", f"mine-{suffix}"):
+        await registry.claim(login, namespace)
     repos = (
         f"{services.registry}/other-{suffix}/web",
         f"{services.registry}/mine-{suffix}/app",

@@ -84,7 +84,11 @@ async def test_a_clone_url_outside_the_allowed_networks_fails_the_build(env: Run
 
 async def test_a_wrong_registry_password_is_unauthorized(env: RunEnv) -> None:
     env.deps.settings = env.settings.model_copy(
-        update={"registry_password": SecretStr("not-the-password")}
+        # A configured login (as for an htpasswd registry) that the token server refuses.
+        update={
+            "registry_username": env.services.registry_username,
+            "registry_password": SecretStr("not-the-password"),
+        }
     )
     sha = env.push(HELLO)
     build_id = await env.add_build(sha)
