@@ -48,7 +48,8 @@ LAYERS: tuple[Layer, ...] = (
     layer("notifications", "notifications"),
     layer("builds", "builds"),
     layer("intake", "intake"),
-    layer("services above builds", "registry", "replication"),
+    layer("registry", "registry"),
+    layer("replication", "replication"),  # copies what the registry holds, with its tokens
     layer("web", "web"),
     layer("surfaces", "api", "console", "worker", "metrics", "client_cli"),
     layer("preflight", "preflight"),

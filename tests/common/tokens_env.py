@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import jwt
@@ -10,8 +11,12 @@ from aiohttp.test_utils import TestClient
 from cryptography import x509
 
 from buildsvc.web.keys import TOKEN_SERVER
+from tests.common.factories import AccountInfo
 
 Client = TestClient[Any, Any]
+MakeAccount = Callable[..., Awaitable[AccountInfo]]
+PASSWORD = "registry pass 1"  # the registry password setup_alpha gives both accounts
+PUSH = "repository:alpha/app:pull,push"
 
 
 def basic(login: str, password: str) -> dict[str, str]:
@@ -56,3 +61,24 @@ async def token_for(
 def access(claims: dict[str, Any] | None) -> list[tuple[str, str, list[str]]]:
     assert claims is not None
     return [(a["type"], a["name"], a["actions"]) for a in claims["access"]]
+
+
+async def setup_alpha(client: Client, make_account: MakeAccount) -> tuple[AccountInfo, AccountInfo]:
+    alpha, beta = await make_account("alpha"), await make_account("beta")
+    for who in (alpha, beta):
+        answer = await client.put(
+            "/api/v1/registry/password", json={"password": PASSWORD}, headers=bearer(who.token)
+        )
+        assert answer.status == 204
+    await client.post("/api/v1/namespaces", json={"name": "alpha"}, headers=bearer(alpha.token))
+    return alpha, beta
+
+
+async def robot(client: Client, owner: AccountInfo, name: str, permissions: list[Any]) -> str:
+    answer = await client.post(
+        "/api/v1/robots",
+        json={"name": name, "permissions": permissions},
+        headers=bearer(owner.token),
+    )
+    assert answer.status == 201
+    return str((await answer.json())["secret"])

@@ -14,39 +14,25 @@ from buildsvc.config import Settings
 from buildsvc.registry.decisions import DecisionCache
 from buildsvc.web.keys import SESSIONMAKER, TOKEN_SERVER
 from tests.common.factories import AccountInfo, add_build, add_repository
-from tests.common.tokens_env import access, basic, bearer, token_for
+from tests.common.tokens_env import (
+    PASSWORD,
+    PUSH,
+    access,
+    basic,
+    bearer,
+    robot,
+    setup_alpha,
+    token_for,
+)
 
 Client = TestClient[Any, Any]
 MakeAccount = Callable[..., Awaitable[AccountInfo]]
-PASSWORD = "registry pass 1"
-PUSH = "repository:alpha/app:pull,push"
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     # Revocations must show at once here; the decision cache has tests of its own.
     return settings.model_copy(update={"registry_token_cache_seconds": 0})
-
-
-async def setup_alpha(client: Client, make_account: MakeAccount) -> tuple[AccountInfo, AccountInfo]:
-    alpha, beta = await make_account("alpha"), await make_account("beta")
-    for who in (alpha, beta):
-        answer = await client.put(
-            "/api/v1/registry/password", json={"password": PASSWORD}, headers=bearer(who.token)
-        )
-        assert answer.status == 204
-    await client.post("/api/v1/namespaces", json={"name": "alpha"}, headers=bearer(alpha.token))
-    return alpha, beta
-
-
-async def robot(client: Client, owner: AccountInfo, name: str, permissions: list[Any]) -> str:
-    answer = await client.post(
-        "/api/v1/robots",
-        json={"name": name, "permissions": permissions},
-        headers=bearer(owner.token),
-    )
-    assert answer.status == 201
-    return str((await answer.json())["secret"])
 
 
 async def test_the_owner_gets_what_it_asks(client: Client, make_account: MakeAccount) -> None:

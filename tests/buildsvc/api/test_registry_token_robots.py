@@ -11,9 +11,8 @@ from aiohttp.test_utils import TestClient
 
 from buildsvc.config import Settings
 from buildsvc.registry import principals
-from tests.buildsvc.api.test_registry_token import PUSH, robot, setup_alpha
 from tests.common.factories import AccountInfo
-from tests.common.tokens_env import basic, bearer, token_for
+from tests.common.tokens_env import PUSH, basic, bearer, robot, setup_alpha, token_for
 
 Client = TestClient[Any, Any]
 MakeAccount = Callable[..., Awaitable[AccountInfo]]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from buildsvc.config import Settings
-from tests.buildsvc.console.test_console_http import sign_in
+from tests.common.console_session import sign_in
 from tests.common.factories import AccountInfo
 from tests.common.gitlab_env import Client, served_client  # noqa: F401  (fixture)
 from tests.common.registries import DOCKER_MANIFEST, RegistryHttp, layers, put_image
