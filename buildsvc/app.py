@@ -73,13 +73,12 @@ from buildsvc.api import (
 )
 from buildsvc.bindings.access import SourceAccess
 from buildsvc.builds.forge_status import QueuedStatus
-from buildsvc.builds.outbox import outbox_ctx, sweeper_ctx
+from buildsvc.builds.outbox import LazyArqPool, outbox_ctx, sweeper_ctx
 from buildsvc.config import Settings
 from buildsvc.console import setup_console
 from buildsvc.console import views as console_views
 from buildsvc.crypto import Cipher
 from buildsvc.intake.service import IntakeDeps
-from buildsvc.queue import LazyArqPool
 from buildsvc.registry.server import TokenServer
 from buildsvc.sources import SourceProvider, build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker

@@ -23,7 +23,6 @@ from buildsvc.builds import logs, outbox, queries
 from buildsvc.builds.states import FINISHED, UNFINISHED, BuildStatus
 from buildsvc.builds.store import transition
 from buildsvc.errors import Conflict, ServiceError
-from buildsvc.queue import LazyArqPool
 from buildsvc.store.models import Build
 
 log = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ class Cancelled(ServiceError):
 
 async def cancel_build(
     sessionmaker: async_sessionmaker[AsyncSession],
-    pool: LazyArqPool,
+    pool: outbox.LazyArqPool,
     account_id: int,
     build_id: int,
     *,
@@ -82,7 +81,7 @@ async def cancel_build(
     return build
 
 
-async def _tell_others(pool: LazyArqPool, build: Build, was: BuildStatus) -> None:
+async def _tell_others(pool: outbox.LazyArqPool, build: Build, was: BuildStatus) -> None:
     """Workers stop it, followers of its log end, its job leaves the queue."""
     redis = await pool.get()
     if redis is None:  # workers notice by polling; followers by their status checks

@@ -26,13 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.builds import outbox, store
 from buildsvc.builds.logs import REDIS_ERRORS
-from buildsvc.queue import ArqRedis
 
 log = logging.getLogger(__name__)
 
 
 async def requeue(
-    redis: ArqRedis | None,
+    redis: outbox.ArqRedis | None,
     sessionmaker: async_sessionmaker[AsyncSession],
     build_id: int,
     *,

@@ -20,11 +20,20 @@ concurrent deliveries share one call of the script (``EVALSHA``, the script's te
 when Redis does not know it yet). The same call publishes on ``WAKE_CHANNEL``, so an
 idle worker starts the job at once instead of at its next poll tick.
 
-This is the one module of ``builds`` that knows arq's keys (``buildsvc.queue`` says who
-else imports arq): besides the enqueue, ``drop``, ``kick`` and ``job_waiting`` act on a
-build's job for ``builds.jobs``, ``builds.cancel`` and the worker's reaper. The
-state of the round trips and marks in flight lives on an ``Outbox`` (one per
-application, ``outbox_ctx``), not in this module.
+This is the client side of arq, and besides ``worker.main`` the only module that
+imports it (``tests/test_arq_boundary.py``): ``LazyArqPool`` and ``ArqRedis``, the Redis
+connection every enqueuer uses; besides the enqueue, ``drop``, ``kick``, ``job_known``
+and ``job_waiting`` act on a job's keys for ``builds.jobs``, ``builds.cancel``, the
+worker's reaper and the replication sweep. The state of the round trips and marks in
+flight lives on an ``Outbox`` (one per application, ``outbox_ctx``), not in this module.
+
+``LazyArqPool``: the API must start and accept webhook deliveries while Redis is
+unreachable (builds stay in the outbox), so ``await pool.get()`` connects lazily and
+returns None while Redis cannot be reached (tried again at most every
+``retry_interval`` seconds, so a burst of requests during an outage neither hammers
+Redis nor waits on connect timeouts). Once connected the pool is kept: redis-py
+reconnects by itself, and a command sent while Redis is down raises, which callers
+treat like None. Enqueues report to ``outage``: one line when Redis goes, one when back.
 """
 
 from __future__ import annotations
@@ -34,6 +43,7 @@ import contextlib
 import functools
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -48,17 +58,37 @@ from arq.constants import (
 )
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms
+from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import NoScriptError, RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from buildsvc.builds import store
-from buildsvc.queue import LazyArqPool
+from buildsvc.outage import Outage
 from buildsvc.store.fastpath.writer import Writer
+
+__all__ = [
+    "JOB_FUNCTION",
+    "WAKE_CHANNEL",
+    "ArqRedis",
+    "LazyArqPool",
+    "Outbox",
+    "Sender",
+    "drop",
+    "job_id",
+    "job_known",
+    "job_waiting",
+    "kick",
+    "outbox_ctx",
+    "sweeper_ctx",
+]
 
 log = logging.getLogger(__name__)
 
 Sessions = async_sessionmaker[AsyncSession]
+
+CONNECT_TIMEOUT_SECONDS = 1.0
+COMMAND_TIMEOUT_SECONDS = 5.0
 
 JOB_FUNCTION = "run_build"
 ENQUEUE_TIMEOUT_SECONDS = 2.0  # bounds a webhook answer while Redis hangs
@@ -113,11 +143,69 @@ async def kick(redis: ArqRedis, job: str) -> bool:
     return bool(changed)
 
 
+async def job_known(redis: ArqRedis, job: str) -> bool:
+    """Whether Redis holds the job's definition (queued, deferred or running)."""
+    return bool(await redis.exists(job_key_prefix + job))
+
+
 async def job_waiting(redis: ArqRedis, job: str) -> bool:
     """Whether the job is defined and in the queue (to run, or running)."""
-    known = await redis.exists(job_key_prefix + job)
+    known = await job_known(redis, job)
     queued = await redis.zscore(default_queue_name, job)
-    return bool(known) and queued is not None
+    return known and queued is not None
+
+
+class LazyArqPool:
+    """The enqueuers' Redis pool, connected on first use; None while Redis is down."""
+
+    def __init__(self, redis_url: str, *, retry_interval: float = 2.0) -> None:
+        self._url = redis_url
+        self._retry_interval = retry_interval
+        self._pool: ArqRedis | None = None
+        self._next_attempt = 0.0
+        self._lock = asyncio.Lock()
+        # Told by every enqueue how it went: one log line when Redis goes, one when back.
+        self.outage = Outage(log)
+
+    @property
+    def connected(self) -> bool:
+        return self._pool is not None
+
+    async def get(self) -> ArqRedis | None:
+        """The pool, connecting first if needed; None while Redis is unreachable."""
+        if self._pool is not None:
+            return self._pool
+        if time.monotonic() < self._next_attempt:
+            return None
+        async with self._lock:
+            if self._pool is None and time.monotonic() >= self._next_attempt:
+                self._pool = await self._connect()
+                if self._pool is None:
+                    self._next_attempt = time.monotonic() + self._retry_interval
+            return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.aclose()
+            await pool.connection_pool.disconnect()
+
+    async def _connect(self) -> ArqRedis | None:
+        connections = ConnectionPool.from_url(
+            self._url,
+            socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            socket_timeout=COMMAND_TIMEOUT_SECONDS,
+        )
+        redis = ArqRedis(connections)
+        try:
+            await redis.ping()
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.outage.lost(exc)  # builds stay in the outbox
+            await redis.aclose()
+            await connections.disconnect()
+            return None
+        self.outage.restored()
+        return redis
 
 
 class Sender:

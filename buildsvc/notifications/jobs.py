@@ -38,7 +38,7 @@ from buildsvc.crypto import Cipher
 from buildsvc.notifications import http, messages
 from buildsvc.notifications.events import Event
 from buildsvc.notifications.targets import abandon_pending
-from buildsvc.queue import ArqRedis, Function, Retry, func
+from buildsvc.queue import JobQueue, JobSpec, RetryLater
 from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import NotificationDelivery, NotificationTarget, utcnow
 
@@ -50,7 +50,7 @@ NOTIFIER = "buildsvc_notifier"  # arq ctx key
 # it shares the worker's job slots (``max_jobs``) with builds, so it must not hold one long.
 BATCH = 50
 BATCH_SECONDS = 30.0
-MAX_TRIES = 1_000_000  # a job that yields its slot (BATCH) comes back as a Retry
+MAX_TRIES = 1_000_000  # a job that yields its slot (BATCH) comes back as a RetryLater
 JOB_TIMEOUT_SECONDS = 600
 
 
@@ -79,13 +79,13 @@ class Notifier:
         return float(min(wait, settings.notification_backoff_max_seconds))
 
 
-def arq_function() -> Function:
-    return func(
+def job_spec() -> JobSpec:
+    return JobSpec(
+        JOB_FUNCTION,
         deliver_notifications,
-        name=JOB_FUNCTION,
-        keep_result=0,  # a finished job must not block the target's next one
         timeout=JOB_TIMEOUT_SECONDS,
         max_tries=MAX_TRIES,
+        keep_result=0,  # a finished job must not block the target's next one
     )
 
 
@@ -124,7 +124,7 @@ async def drain(notifier: Notifier, target_id: int) -> str:
             wait = await _record(notifier, session, target_id, head, outcome, now)
         if wait is not None:
             return f"failed; tried again in {wait:g} s"
-    raise Retry(defer=0)  # more to send: other jobs get a turn first
+    raise RetryLater(0)  # more to send: other jobs get a turn first
 
 
 async def _send(
@@ -225,13 +225,13 @@ async def due_targets(notifier: Notifier) -> list[int]:
         return [int(target_id) for target_id in await session.scalars(statement)]
 
 
-async def enqueue(redis: ArqRedis, target_ids: list[int]) -> None:
+async def enqueue(redis: JobQueue, target_ids: list[int]) -> None:
     """The targets' jobs, unless queued already (arq refuses a job id it holds)."""
     for target_id in target_ids:
         await redis.enqueue_job(JOB_FUNCTION, target_id, _job_id=job_id(target_id))
 
 
-async def enqueue_soon(redis: ArqRedis | None, target_id: int) -> None:
+async def enqueue_soon(redis: JobQueue | None, target_id: int) -> None:
     """Start the target's job now if Redis answers; else a worker's sweep does it soon."""
     if redis is None:
         return
@@ -241,7 +241,7 @@ async def enqueue_soon(redis: ArqRedis | None, target_id: int) -> None:
         log.warning("notification job of target %s left to the sweep: %s", target_id, exc)
 
 
-async def sweep_forever(notifier: Notifier, redis: ArqRedis) -> None:
+async def sweep_forever(notifier: Notifier, redis: JobQueue) -> None:
     """Enqueue the jobs of targets with deliveries due; runs until cancelled."""
     while True:
         try:

@@ -19,9 +19,9 @@ from redis.asyncio import ConnectionPool
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, make_url
 
+from buildsvc.builds.outbox import ArqRedis
 from buildsvc.config import Settings
 from buildsvc.preflight.result import TIMEOUT_SECONDS, Check, root_cause, safe_url
-from buildsvc.queue import ArqRedis
 from buildsvc.store.engine import create_engine
 from buildsvc.store.migrate import head_revision
 

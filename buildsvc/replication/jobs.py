@@ -8,7 +8,7 @@ retried with exponential backoff (``BUILDSVC_REPLICATION_BACKOFF_SECONDS`` doubl
 ``..._BACKOFF_MAX_SECONDS``) until ``BUILDSVC_REPLICATION_ATTEMPTS`` attempts were made; a
 refusal (4xx) is not retried: it needs a changed rule and a manual run.
 
-The worker registers ``replication_function`` and puts ``ReplicationDeps`` in its arq
+The worker registers ``job_spec`` and puts ``ReplicationDeps`` in its arq
 context under ``DEPS``.
 """
 
@@ -23,10 +23,10 @@ from typing import Any
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.builds.outbox import WAKE_CHANNEL
+from buildsvc.builds.outbox import WAKE_CHANNEL, ArqRedis
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
-from buildsvc.queue import ArqRedis, Function, Retry, func
+from buildsvc.queue import JobSpec, RetryLater
 from buildsvc.replication import status
 from buildsvc.replication.connect import open_session
 from buildsvc.replication.copy import copy_image
@@ -42,7 +42,7 @@ __all__ = [
     "ReplicationDeps",
     "after_push",
     "enqueue",
-    "replication_function",
+    "job_spec",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,10 @@ class ReplicationDeps:
         return AddressPolicy.from_cidrs(self.settings.allowed_source_networks)
 
 
-def replication_function(settings: Settings) -> Function:
-    return func(
+def job_spec(settings: Settings) -> JobSpec:
+    return JobSpec(
+        JOB_FUNCTION,
         replicate,
-        name=JOB_FUNCTION,
         timeout=JOB_TIMEOUT_SECONDS,
         max_tries=settings.replication_attempts,
     )
@@ -150,7 +150,7 @@ async def replicate(ctx: dict[str, Any], replication_id: int, generation: int) -
         await status.fail(deps.sessionmaker, attempt, exc, delay)
         log.info("replication %d attempt %d failed: %s", replication_id, attempt.number, exc)
         if delay is not None:
-            raise Retry(defer=delay) from exc
+            raise RetryLater(delay) from exc
         return f"failed: {exc.registry_code}"
     await status.finish(deps.sessionmaker, attempt, report)
     return "done"

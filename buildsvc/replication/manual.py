@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from buildsvc.builds.outbox import ArqRedis
 from buildsvc.config import Settings
-from buildsvc.queue import ArqRedis
 from buildsvc.replication.connect import open_session
 from buildsvc.replication.copy import ACCEPT
 from buildsvc.replication.jobs import enqueue

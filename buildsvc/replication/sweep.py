@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from buildsvc.queue import ArqRedis, CronJob, cron, job_key_prefix
+from buildsvc.builds.outbox import ArqRedis, job_known
+from buildsvc.queue import CronSpec
 from buildsvc.replication.jobs import DEPS, ReplicationDeps, enqueue, job_id
 from buildsvc.replication.plan import Planned
 from buildsvc.store.models import Replication
@@ -57,7 +58,7 @@ async def requeue_lost(
         if row.retry_at is not None and row.retry_at > quiet:
             continue  # its retry is not overdue yet
         planned = Planned(row.id, row.generation, row.job_token)
-        if not await redis.exists(job_key_prefix + job_id(planned)):
+        if not await job_known(redis, job_id(planned)):
             lost.append(planned)
     renamed: list[Planned] = []
     for item in lost:
@@ -78,5 +79,5 @@ async def _sweep(ctx: dict[str, Any]) -> int:
     return await requeue_lost(deps.sessionmaker, ctx["redis"])
 
 
-def sweep_cron() -> CronJob:
-    return cron(_sweep, name="replication-sweep", second=set(SWEEP_SECONDS), unique=True)
+def sweep_cron() -> CronSpec:
+    return CronSpec("replication-sweep", _sweep, second=SWEEP_SECONDS, unique=True)

@@ -14,11 +14,10 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from buildsvc.builds.forge_status import QueuedStatus
-from buildsvc.builds.outbox import Outbox
+from buildsvc.builds.outbox import LazyArqPool, Outbox
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.intake.service import IntakeDeps
-from buildsvc.queue import LazyArqPool
 from buildsvc.registry.server import TokenServer
 from buildsvc.sources import SourceProvider
 from buildsvc.store.fastpath.writer import Writer

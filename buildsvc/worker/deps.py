@@ -24,9 +24,9 @@ import docker
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from buildsvc.bindings.access import SourceAccess
+from buildsvc.builds.outbox import ArqRedis
 from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
-from buildsvc.queue import ArqRedis
 from buildsvc.sources import build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker, ping
 from buildsvc.worker.registry_labels import registry_is_insecure

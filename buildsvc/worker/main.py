@@ -22,6 +22,11 @@ arq gets (also for an in-process ``arq.Worker`` in tests):
 
 ``run_worker`` keeps the process up through Redis outages (``worker.supervise``): arq's
 poll loop is run again once Redis is back.
+
+This module and ``builds.outbox`` are the only ones that import arq
+(``tests/test_arq_boundary.py``). Job modules declare ``queue.JobSpec``/``CronSpec`` and
+raise ``queue.RetryLater``; ``arq_function``/``arq_cron`` turn those into arq's
+functions and cron jobs, whose coroutines turn ``RetryLater`` into arq's ``Retry``.
 The worker also sends notifications (``notifications.jobs``: their job, and the sweeper
 that enqueues it).
 """
@@ -30,28 +35,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from arq import func
-from arq.connections import ArqRedis, RedisSettings
+from arq import Retry, cron, func
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import in_progress_key_prefix
+from arq.cron import CronJob
+from arq.typing import WorkerCoroutine
 from arq.utils import timestamp_ms
-from arq.worker import Worker
+from arq.worker import Function, Worker
 
 from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.builds.outbox import JOB_FUNCTION, WAKE_CHANNEL
 from buildsvc.config import Settings
 from buildsvc.notifications import jobs as notifications
 from buildsvc.outage import Backoff, Outage
+from buildsvc.queue import CronSpec, JobCoroutine, JobSpec, RetryLater
+from buildsvc.replication import jobs as replication
 from buildsvc.replication.jobs import DEPS as REPLICATION
-from buildsvc.replication.jobs import ReplicationDeps, replication_function
+from buildsvc.replication.jobs import ReplicationDeps
 from buildsvc.replication.sweep import sweep_cron
 from buildsvc.worker.deps import DEADLINE_SLACK_SECONDS, close_deps, open_deps
 from buildsvc.worker.image_gc import collect_forever
 from buildsvc.worker.reaper import reap_forever
 from buildsvc.worker.run import DEPS, run_build
-from buildsvc.worker.supervise import close, connect, supervise
+from buildsvc.worker.supervise import close, supervise
 from buildsvc.worker.watch import listen_for_cancels
 
 log = logging.getLogger(__name__)
@@ -65,15 +77,44 @@ MAX_TRIES = 1_000_000
 THREADS_PER_BUILD = 4
 
 
+def _retrying(coroutine: JobCoroutine) -> WorkerCoroutine:
+    """``coroutine`` with its ``RetryLater`` raised as arq's ``Retry``."""
+
+    @functools.wraps(coroutine)
+    async def job(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await coroutine(ctx, *args, **kwargs)
+        except RetryLater as exc:
+            raise Retry(defer=exc.defer_seconds) from exc
+
+    return job
+
+
+def arq_function(spec: JobSpec) -> Function:
+    return func(
+        _retrying(spec.coroutine),
+        name=spec.name,
+        timeout=spec.timeout,
+        max_tries=spec.max_tries,
+        keep_result=spec.keep_result,
+    )
+
+
+def arq_cron(spec: CronSpec) -> CronJob:
+    job = _retrying(spec.coroutine)
+    return cron(job, name=spec.name, second=set(spec.second), unique=spec.unique)
+
+
 def worker_options(settings: Settings) -> dict[str, Any]:
     timeout = settings.build_timeout_seconds + DEADLINE_SLACK_SECONDS
+    build = JobSpec(JOB_FUNCTION, run_build, timeout=timeout, max_tries=MAX_TRIES)
     return {
         "functions": [
-            func(run_build, name=JOB_FUNCTION, timeout=timeout, max_tries=MAX_TRIES),
-            notifications.arq_function(),
-            replication_function(settings),
+            arq_function(build),
+            arq_function(notifications.job_spec()),
+            arq_function(replication.job_spec(settings)),
         ],
-        "cron_jobs": [sweep_cron()],  # queues replications whose job Redis lost
+        "cron_jobs": [arq_cron(sweep_cron())],  # queues replications whose job Redis lost
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "max_jobs": settings.worker_concurrency,
         "job_timeout": timeout,
@@ -168,13 +209,31 @@ def create_worker(settings: Settings, **overrides: Any) -> Worker:
     return worker
 
 
+async def connect(settings: RedisSettings, outage: Outage) -> ArqRedis:
+    """arq's pool, once Redis answers (``settings.conn_retries`` are not used)."""
+    once = dataclasses.replace(settings, conn_retries=0)
+    while True:
+        try:
+            pool = await create_pool(once)
+        except REDIS_ERRORS as exc:
+            await asyncio.sleep(outage.lost(exc))
+        else:
+            outage.restored()
+            return pool
+
+
+async def supervise_worker(worker: Worker, outage: Outage) -> None:
+    """``supervise`` for an arq worker (its in-progress keys are arq's)."""
+    await supervise(worker, outage, in_progress_prefix=in_progress_key_prefix)
+
+
 async def serve(settings: Settings) -> None:
     """The worker until SIGINT/SIGTERM, through Redis outages."""
     outage = Outage(log)
     pool = await connect(worker_options(settings)["redis_settings"], outage)
     worker = create_worker(settings, redis_pool=pool)
     try:
-        await supervise(worker, outage)
+        await supervise_worker(worker, outage)
     finally:
         await close(worker)
 

@@ -1,7 +1,7 @@
 """``run_build(ctx, build_id)``: the arq job that takes one build to its end.
 
 Idempotent: ``claim`` leaves finished, claimed, superseded builds alone and defers a
-build waiting behind its ref's running build (arq ``Retry``; the running build kicks it
+build waiting behind its ref's running build (``RetryLater``; the running build kicks it
 when it ends). A claimed build runs its pipeline as a task of its own, watched
 (heartbeat, cancel) and bounded by ``settings.build_timeout_seconds``; then exactly one
 ending is recorded with the guarded ``transition``, owned by this worker:
@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from buildsvc.builds import logs, outbox, store
 from buildsvc.builds.states import BuildStatus
 from buildsvc.errors import ServiceError
-from buildsvc.queue import Retry
+from buildsvc.queue import RetryLater
 from buildsvc.worker import commit_status
 from buildsvc.worker.claim import Job, Skip, Wait, claim
 from buildsvc.worker.deps import WorkerDeps
@@ -67,7 +67,7 @@ async def run_build(ctx: dict[str, Any], build_id: int) -> str:
         return f"skipped: {claimed.reason}"
     if isinstance(claimed, Wait):
         log.info("build %s waits: %s", build_id, claimed.reason)
-        raise Retry(defer=claimed.seconds or WAIT_SECONDS)
+        raise RetryLater(claimed.seconds or WAIT_SECONDS)
     status = await execute(deps, claimed)
     return status.value if status else "stopped"
 

@@ -4,8 +4,8 @@ arq's ``Worker.main`` polls Redis and raises on the first Redis error, and arq's
 ``close`` needs Redis too: left alone, a worker exits a poll into an outage, without
 running its shutdown hook. Here instead:
 
-- ``connect`` makes the Redis pool, retrying with a capped backoff (``Backoff``: 0.5 s
-  doubling to 2 s), also when Redis is down as the worker starts;
+- ``worker.main.connect`` makes the Redis pool, retrying with a capped backoff
+  (``Backoff``: 0.5 s doubling to 2 s), also when Redis is down as the worker starts;
 - ``supervise`` runs the worker's startup hook once, then arq's ``main``, and ``main``
   again on the same ``Worker`` once Redis answers a ping after an error.
   Builds in flight are tasks of their own that need no Redis (heartbeats and log lines
@@ -21,37 +21,53 @@ running its shutdown hook. Here instead:
 
 Jobs Redis lost meanwhile (it keeps nothing across a restart) are the reaper's: it
 enqueues every queued build whose job is missing again (``worker.reaper``).
+
+arq is imported by ``worker.main`` alone: the worker is typed here by what this module
+uses of it (``PollLoop``), and arq's in-progress key prefix is passed in.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import signal
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
 
 from buildsvc.builds.logs import REDIS_ERRORS
 from buildsvc.outage import Outage
-from buildsvc.queue import ArqRedis, RedisSettings, Worker, create_pool, in_progress_key_prefix
 
 log = logging.getLogger(__name__)
 
 
-async def connect(settings: RedisSettings, outage: Outage) -> ArqRedis:
-    """arq's pool, once Redis answers (``settings.conn_retries`` are not used)."""
-    once = dataclasses.replace(settings, conn_retries=0)
-    while True:
-        try:
-            pool = await create_pool(once)
-        except REDIS_ERRORS as exc:
-            await asyncio.sleep(outage.lost(exc))
-        else:
-            outage.restored()
-            return pool
+class Hook(Protocol):
+    """A startup or shutdown hook, called with the worker's context."""
+
+    __qualname__: str
+
+    async def __call__(self, ctx: dict[Any, Any]) -> Any: ...
 
 
-async def supervise(worker: Worker, outage: Outage) -> None:
+class PollLoop(Protocol):
+    """What supervising needs of arq's ``Worker``."""
+
+    ctx: dict[Any, Any]
+    tasks: dict[str, asyncio.Task[Any]]
+    health_check_key: str
+    on_stop: Callable[[signal.Signals], None] | None
+    on_startup: Hook | None
+    on_shutdown: Hook | None
+
+    @property
+    def pool(self) -> Redis: ...
+
+    async def main(self) -> None: ...
+
+
+async def supervise(worker: PollLoop, outage: Outage, *, in_progress_prefix: str) -> None:
     """Run arq's poll loop until SIGINT/SIGTERM, through Redis outages."""
     this = asyncio.current_task()
 
@@ -70,7 +86,7 @@ async def supervise(worker: Worker, outage: Outage) -> None:
         try:
             if outage.down:
                 await worker.pool.ping()
-                await _release_failed_jobs(worker)
+                await _release_failed_jobs(worker, in_progress_prefix)
                 outage.restored()
             await worker.main()
             return  # burst mode only
@@ -78,7 +94,7 @@ async def supervise(worker: Worker, outage: Outage) -> None:
             await asyncio.sleep(outage.lost(exc))
 
 
-async def _release_failed_jobs(worker: Worker) -> None:
+async def _release_failed_jobs(worker: PollLoop, in_progress_prefix: str) -> None:
     """Forget job tasks that failed on Redis, and free their jobs to run again.
 
     Such a task's build either never started or has ended (arq failed before or after
@@ -94,13 +110,13 @@ async def _release_failed_jobs(worker: Worker) -> None:
     ]
     if not failed:
         return
-    await worker.pool.delete(*(in_progress_key_prefix + job_id for job_id in failed))
+    await worker.pool.delete(*(in_progress_prefix + job_id for job_id in failed))
     for job_id in failed:
         del worker.tasks[job_id]
     log.info("%d job(s) that arq could not record while Redis was away: freed", len(failed))
 
 
-async def close(worker: Worker) -> None:
+async def close(worker: PollLoop) -> None:
     """arq's ``close``, with every Redis call allowed to fail."""
     await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
     with contextlib.suppress(*REDIS_ERRORS):

@@ -21,6 +21,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from buildsvc.notifications import jobs
+from buildsvc.worker.main import arq_function
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +84,7 @@ async def notifying(notifier: jobs.Notifier) -> AsyncIterator[Worker]:
             await ctx["sweep"]
 
     worker = Worker(
-        functions=[jobs.arq_function()],
+        functions=[arq_function(jobs.job_spec())],
         redis_settings=RedisSettings.from_dsn(notifier.settings.redis_url),
         ctx={jobs.NOTIFIER: notifier},
         on_startup=startup,

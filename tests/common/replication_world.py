@@ -20,12 +20,13 @@ from buildsvc.config import Settings
 from buildsvc.crypto import Cipher
 from buildsvc.registry.server import registry_dir
 from buildsvc.replication import service
-from buildsvc.replication.jobs import DEPS, ReplicationDeps, replication_function
+from buildsvc.replication.jobs import DEPS, ReplicationDeps, job_spec
 from buildsvc.replication.schemas import ReplicationRuleIn
 from buildsvc.sources import AddressPolicy
 from buildsvc.store.engine import create_engine, create_sessionmaker
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Replication, ReplicationRule
+from buildsvc.worker.main import arq_function
 from buildsvc.worker.supervise import close
 from tests.common.factories import add_account, add_build, add_repository
 from tests.common.registries import Registry
@@ -118,7 +119,7 @@ async def replication_worker(
     """A real arq worker running replication jobs until the block ends."""
     deps = ReplicationDeps(settings, sessions, Cipher.from_settings(settings))
     worker = Worker(
-        functions=[replication_function(settings)],
+        functions=[arq_function(job_spec(settings))],
         redis_pool=await create_pool(RedisSettings.from_dsn(settings.redis_url)),
         poll_delay=0.05,
         handle_signals=False,

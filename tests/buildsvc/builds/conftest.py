@@ -7,8 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from arq.connections import ArqRedis
 
-from buildsvc.builds.outbox import Sender
-from buildsvc.queue import LazyArqPool
+from buildsvc.builds.outbox import LazyArqPool, Sender
 
 
 @pytest.fixture

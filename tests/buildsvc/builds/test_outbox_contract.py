@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from arq import func
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from arq.jobs import Job, JobStatus
-from arq.worker import Worker
 
 from buildsvc.builds.outbox import JOB_FUNCTION, Sender, job_id
-from buildsvc.worker.supervise import close
+from tests.common import arq_burst
 
 
 async def run_burst(redis_url: str, calls: list[int]) -> None:
@@ -25,17 +24,7 @@ async def run_burst(redis_url: str, calls: list[int]) -> None:
         calls.append(build_id)
         return f"built {build_id}"
 
-    worker = Worker(
-        functions=[func(run_build, name=JOB_FUNCTION)],
-        redis_pool=await create_pool(RedisSettings.from_dsn(redis_url)),
-        burst=True,
-        poll_delay=0.05,
-        handle_signals=False,
-    )
-    try:
-        await worker.main()
-    finally:
-        await close(worker)  # arq's own close calls redis-py's deprecated close()
+    await arq_burst.run_burst(redis_url, [func(run_build, name=JOB_FUNCTION)])
 
 
 async def test_arq_reads_the_job_the_outbox_wrote(arq_redis: ArqRedis, sender: Sender) -> None:

@@ -18,9 +18,8 @@ import pytest
 import redis.asyncio
 from sqlalchemy import select
 
-from buildsvc.builds.outbox import Outbox, job_id
+from buildsvc.builds.outbox import LazyArqPool, Outbox, job_id
 from buildsvc.config import Settings
-from buildsvc.queue import LazyArqPool
 from buildsvc.store.models import Build
 from buildsvc.web.keys import SESSIONMAKER, WRITER
 from tests.common.gitlab_env import (  # noqa: F401  (fixtures)
@@ -135,7 +134,7 @@ async def test_builds_whose_job_does_not_make_it_go_back_to_the_outbox(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, "buildsvc.queue")
+    caplog.set_level(logging.INFO, "buildsvc.builds.outbox")
     await bind(client, auth_headers, gitlab)
     await link(client, auth_headers, gitlab, name="web")
     # After the application connected: it records builds as enqueued.
@@ -155,6 +154,6 @@ async def test_builds_whose_job_does_not_make_it_go_back_to_the_outbox(
         assert time.monotonic() < deadline, "the outbox did not drain"
         await asyncio.sleep(0.1)
     assert await jobs_in(redis_up.url) == {job_id(build.id)}
-    said = [r.getMessage() for r in caplog.records if r.name == "buildsvc.queue"]
+    said = [r.getMessage() for r in caplog.records if r.name == "buildsvc.builds.outbox"]
     assert sum("redis connection lost" in line for line in said) == 1, said
     assert sum("redis connection restored" in line for line in said) == 1, said

@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from buildsvc.builds.cancel import cancel_build
+from buildsvc.builds.outbox import LazyArqPool
 from buildsvc.builds.states import BuildStatus
-from buildsvc.queue import LazyArqPool
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
 from tests.common.build_steps import running_steps
 

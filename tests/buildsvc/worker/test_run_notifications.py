@@ -12,10 +12,9 @@ from standardwebhooks import Webhook
 
 from buildsvc.builds.forge_status import QueuedStatus
 from buildsvc.builds.manual import ManualBuild, start_build
-from buildsvc.builds.outbox import Outbox
+from buildsvc.builds.outbox import LazyArqPool, Outbox
 from buildsvc.notifications import targets
 from buildsvc.notifications.schemas import NotificationCreate
-from buildsvc.queue import LazyArqPool
 from buildsvc.sources import AddressPolicy
 from buildsvc.store.fastpath.writer import Writer
 from buildsvc.store.models import BuildRule, NotificationDelivery

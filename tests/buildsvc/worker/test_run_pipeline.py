@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from arq import Retry
 
 from buildsvc.builds.states import BuildStatus
+from buildsvc.queue import RetryLater
 from buildsvc.store.models import utcnow
 from tests.buildsvc.worker.run_env import HELLO, RunEnv, run_env_fixture  # noqa: F401
 from tests.common.registry_http import RegistryImage, registry_image
@@ -123,7 +123,7 @@ async def test_a_build_waits_while_its_ref_builds_elsewhere(env: RunEnv) -> None
     waiting = await env.add_build("2" * 40)
     other_ref = await env.add_build("3" * 40, ref="refs/heads/dev", status="succeeded")
 
-    with pytest.raises(Retry):
+    with pytest.raises(RetryLater):
         await env.run(waiting)
 
     assert (await env.build(waiting)).status == BuildStatus.QUEUED
@@ -134,10 +134,10 @@ async def test_a_burst_of_pushes_waits_for_a_quiet_moment(env: RunEnv) -> None:
     await env.add_build("1" * 40, status="superseded", finished_at=utcnow())
     waiting = await env.add_build("2" * 40)
 
-    with pytest.raises(Retry) as deferred:
+    with pytest.raises(RetryLater) as deferred:
         await env.run(waiting)
 
-    assert 0 < (deferred.value.defer_score or 0) <= 1000
+    assert 0 < deferred.value.defer_seconds <= 1
     assert (await env.build(waiting)).status == BuildStatus.QUEUED
 
 

@@ -17,7 +17,8 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from buildsvc.outage import Backoff, Outage
-from buildsvc.worker.supervise import close, connect, supervise
+from buildsvc.worker.main import connect, supervise_worker
+from buildsvc.worker.supervise import close
 from tests.common.servers import RedisServer
 
 LOGGER = "tests.supervise"
@@ -80,7 +81,7 @@ async def supervised(url: str, job: str) -> Supervised:
     state = outage()
     gate = asyncio.Event()
     worker = await new_worker(url, state, gates={job: gate})
-    supervisor = asyncio.create_task(supervise(worker, state))
+    supervisor = asyncio.create_task(supervise_worker(worker, state))
     await worker.pool.enqueue_job("record", job)
     await until(lambda: job in worker.ctx["started"])
     return Supervised(worker, state, supervisor, gate)
@@ -183,7 +184,7 @@ async def test_a_failing_startup_ends_the_worker_rather_than_pass_for_an_outage(
     worker = await new_worker(own_redis.url, state, broken=True)
 
     with pytest.raises(OSError, match="no such directory"):
-        await asyncio.wait_for(supervise(worker, state), 10)
+        await asyncio.wait_for(supervise_worker(worker, state), 10)
     await close(worker)
 
     assert not state.down

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from buildsvc.queue import LazyArqPool
+from buildsvc.builds.outbox import LazyArqPool
 from tests.common.servers import free_port
 
 
