@@ -24,6 +24,7 @@ from urllib.request import parse_http_list, parse_keqv_list
 import requests
 
 from buildsvc.config import Settings
+from buildsvc.errors import ServiceError
 from buildsvc.preflight.checks import docker_info
 from buildsvc.preflight.registry_record import registry_fingerprint
 from buildsvc.preflight.result import TIMEOUT_SECONDS, Check, root_cause
@@ -92,8 +93,11 @@ def _try_push(settings: Settings) -> str | None:
     return None
 
 
-class TokenRefused(RegistryError):
+class TokenRefused(ServiceError):
+    """A preflight finding, never a build's error: the registry trusts another key."""
+
     code = "REGISTRY_TOKEN_REFUSED"
+    status = 503
     default_message = "The registry refused a token signed by buildsvc."
 
 
