@@ -66,7 +66,7 @@ async def test_a_refused_address_is_not_contacted() -> None:
 
 
 def test_the_display_form_hides_credentials_query_and_the_path_tail() -> None:
-    url = "https://user:pass@hooks.example.com:8443/services/T000/B000/XXXX?token=abc"
+    url = "https://user:pass@hooks.example.com:8443/services/T000/B000/tail-that-is-a-secret?token=abc"
 
     assert http.display_url(url) == "https://hooks.example.com:8443/services/T0…"
 
