@@ -170,6 +170,13 @@ class Settings(BaseSettings):
         default="buildkit",
         description="The engine's builder: buildkit (parallel steps, cheaper cache) or legacy.",
     )
+    build_context_session: bool = Field(
+        default=True,
+        description=(
+            "BuildKit builds: serve the build context through a BuildKit session, as docker "
+            "build does (the engine fetches only the files that changed); false: upload a tar."
+        ),
+    )
     build_network_mode: str = Field(
         default="default",
         description=(

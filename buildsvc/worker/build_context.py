@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -23,7 +25,14 @@ from docker.utils.build import exclude_paths
 
 from buildsvc.worker.errors import BuildContextNotFound, DockerfileNotFound
 
-__all__ = ["check_dockerfile", "context_stream", "context_tar", "resolve_context"]
+__all__ = [
+    "ContextEntry",
+    "check_dockerfile",
+    "context_entries",
+    "context_stream",
+    "context_tar",
+    "resolve_context",
+]
 
 
 Line = Callable[[str], None]
@@ -96,6 +105,50 @@ def _no_follow(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW)
 
 
+def _context_paths(context: Path, dockerfile: str, on_line: Line) -> set[str]:
+    """The context's paths (directories too) that ``.dockerignore`` leaves in."""
+    patterns = _ignore_patterns(context, on_line)
+    return set(exclude_paths(str(context), patterns, dockerfile=dockerfile))
+
+
+@dataclass(frozen=True, slots=True)
+class ContextEntry:
+    """One path of the build context as ``lstat`` saw it (a link is not followed)."""
+
+    path: str  # relative, "/"-separated
+    mode: int  # st_mode
+    size: int
+    mtime_ns: int
+    linkname: str = ""  # a symlink's target, as written
+
+    @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.mode)
+
+    @property
+    def is_file(self) -> bool:
+        return stat.S_ISREG(self.mode)
+
+
+def context_entries(context: Path, dockerfile: str, on_line: Line = _quiet) -> list[ContextEntry]:
+    """What ``context_stream`` would archive, as entries in the order of a directory
+    walk (a directory's children right after it, names in byte order): the order
+    BuildKit's file sync expects. Sockets, devices and fifos are left out."""
+    found = []
+    for path in _context_paths(context, dockerfile, on_line):
+        try:
+            info = os.lstat(context / path)
+        except FileNotFoundError:
+            continue
+        mode = info.st_mode
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+            continue
+        linkname = os.readlink(context / path) if stat.S_ISLNK(mode) else ""
+        found.append(ContextEntry(path, mode, info.st_size, info.st_mtime_ns, linkname))
+    found.sort(key=lambda entry: entry.path.encode("utf-8", "surrogateescape").split(b"/"))
+    return found
+
+
 CHUNK = 1 << 20  # bytes the stream hands on at a time, at least (and a file's read size)
 
 
@@ -114,8 +167,7 @@ def context_stream(context: Path, dockerfile: str, on_line: Line = _quiet) -> It
     does not follow a link, so a symlink is archived as one and never read. The entries
     are listed when this is called; the files are read as the stream is consumed.
     """
-    patterns = _ignore_patterns(context, on_line)
-    paths = sorted(exclude_paths(str(context), patterns, dockerfile=dockerfile))
+    paths = sorted(_context_paths(context, dockerfile, on_line))
     # gettarinfo needs a TarFile; this one is never written to.
     with tarfile.open(fileobj=io.BytesIO(), mode="w") as reader:
         found = [reader.gettarinfo(context / path, arcname=path) for path in paths]

@@ -35,6 +35,9 @@ class BuildRequest:
     # Whether the engine has its bridge network (``WorkerDeps.engine_has_bridge``, asked
     # once per worker); None: the builder asks the engine itself.
     engine_has_bridge: bool | None = None
+    # BuildKit: serve the context through a session (the engine fetches only what
+    # changed since the last build of this directory); False: send it as a tar.
+    context_session: bool = True
 
     @property
     def uses_buildkit(self) -> bool:

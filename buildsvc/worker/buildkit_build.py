@@ -1,15 +1,16 @@
-"""A build by the engine's BuildKit: ``POST /build?version=2`` with the context tar,
-streamed as it is made.
+"""A build by the engine's BuildKit: ``POST /build?version=2``, the context served
+through a BuildKit session (``buildkit_session``), as ``docker build`` sends it; where
+the engine cannot hold one, a context tar streamed as it is made.
 
 docker-py's ``build()`` cannot ask for BuildKit, so the request goes through the same
 client's HTTP session (its response hooks, hence ``StreamCancel``, still apply). The
 stream carries BuildKit's progress as ``moby.buildkit.trace`` items (``buildkit_trace``),
 the image id as ``moby.image.id`` and a failure as an ``error`` item.
 
-BuildKit pulls only through a client session, which a plain API client has not; the
-base images it needs are pulled first (``base_images``), and an image that slipped
-through (named in a way only BuildKit resolves) is pulled when BuildKit names it in its
-"no active sessions" failure, and the build tried again. So are the images of
+BuildKit pulls with the registry login only through a session that serves it, which
+ours does not; the base images it needs are pulled first (``base_images``), with the
+login, and an image that slipped through (named in a way only BuildKit resolves) is
+pulled when BuildKit fails on it, and the build tried again. So are the images of
 ``request.cache_from`` (``registry_cache``); every build exports its cache inline for
 the next one.
 """
@@ -29,6 +30,7 @@ from google.protobuf.message import DecodeError
 
 from buildsvc.worker.base_images import PullFailures, external_images, pull_missing
 from buildsvc.worker.build_request import BuildRequest
+from buildsvc.worker.buildkit_session import FileSyncSession, context_session
 from buildsvc.worker.buildkit_trace import TRACE_ID, Progress
 from buildsvc.worker.errors import BuildCancelled, BuildFailed
 from buildsvc.worker.registry_cache import INLINE_CACHE_ARG, hit_line, pull_cache_sources
@@ -42,7 +44,6 @@ _SOLVE_PREFIXES = (
     "failed to solve: ",
     "failed to create LLB definition: ",
 )
-_NO_SESSION = "no active sessions"
 # The image in the name of the step that needed it: "[internal] load metadata for X",
 # "[2/3] FROM X", "FROM X".
 _NEEDED_IMAGE = re.compile(r"(?:load metadata for |FROM )(\S+)")
@@ -66,9 +67,15 @@ def buildkit_network(api: docker.APIClient, mode: str | None, has_bridge: bool |
 
 
 def _params(
-    api: docker.APIClient, request: BuildRequest, dockerfile: str, cache_from: tuple[str, ...]
+    api: docker.APIClient,
+    request: BuildRequest,
+    dockerfile: str,
+    cache_from: tuple[str, ...],
+    session: FileSyncSession | None,
 ) -> dict[str, Any]:
+    through_session = {} if session is None else {"remote": "client-session", "session": session.id}
     return {
+        **through_session,
         "version": "2",  # BuildKit
         "t": list(request.tags),  # every tag in the one build
         "dockerfile": dockerfile,
@@ -132,6 +139,42 @@ def _consume(
     return image_id
 
 
+def _post_build(
+    api: docker.APIClient,
+    request: BuildRequest,
+    dockerfile: str,
+    context: Callable[[], CancellableStream],
+    cache_from: tuple[str, ...],
+    through: tuple[FileSyncSession, str] | None,
+) -> requests.Response:
+    """``POST /build``: the context from the session ``through`` names, else a tar."""
+    if through is not None:
+        session, filename = through
+        params = _params(api, request, filename, cache_from, session)
+        body: Any = b""
+        headers = {}
+    else:
+        params = _params(api, request, dockerfile, cache_from, None)
+        body = context()
+        headers = {"Content-Type": "application/x-tar"}
+    response: requests.Response = api.post(
+        f"{api.base_url}/v{api.api_version}/build",
+        params=params,
+        data=body,
+        headers=headers,
+        stream=True,
+        timeout=None,  # the build's own deadline applies, not a read timeout
+    )
+    return response
+
+
+def _sent_line(session: FileSyncSession) -> str:
+    return (
+        f"BuildKit fetched {session.files_sent} new or changed files"
+        f" ({session.bytes_sent / 1024:.1f} kB) of the build context"
+    )
+
+
 def _build_once(
     api: docker.APIClient,
     request: BuildRequest,
@@ -144,14 +187,22 @@ def _build_once(
     """The image id, and how many Dockerfile steps came from the cache."""
     if cancel.cancelled:
         raise BuildCancelled()
-    response = api.post(
-        f"{api.base_url}/v{api.api_version}/build",
-        params=_params(api, request, dockerfile, cache_from),
-        data=context(),
-        headers={"Content-Type": "application/x-tar"},
-        stream=True,
-        timeout=None,  # the build's own deadline applies, not a read timeout
+    serving = (
+        context_session(api, request.context, dockerfile, on_line)
+        if request.context_session
+        else contextlib.nullcontext(None)
     )
+    with serving as through:
+        response = _post_build(api, request, dockerfile, context, cache_from, through)
+        built = _read_build(response, on_line, cancel)
+        if through is not None:
+            on_line(_sent_line(through[0]))
+        return built
+
+
+def _read_build(
+    response: requests.Response, on_line: Callable[[str], None], cancel: StreamCancel
+) -> tuple[str, int]:
     try:
         try:
             response.raise_for_status()
@@ -173,9 +224,9 @@ def _base_images(request: BuildRequest, dockerfile: str) -> list[str]:
 
 
 def _needed_image(failure: BuildFailed) -> str | None:
-    """The image BuildKit could not pull for want of a session, if that is the failure."""
-    if _NO_SESSION not in failure.error:
-        return None
+    """The image BuildKit failed to get, if that is the failure: the step that fails
+    names it. Without a session BuildKit cannot pull at all ("no active sessions");
+    with one it pulls without the registry's login, which a private registry refuses."""
     found = _NEEDED_IMAGE.search(failure.step or "")
     return found.group(1) if found else None
 
@@ -204,6 +255,7 @@ def build_with_buildkit(
     cache_from = pull_cache_sources(
         api, request.cache_from, credentials=credentials, on_line=on_line, cancel=cancel
     )
+    asked: set[str] = set()
     for _ in range(MAX_PULL_ROUNDS):
         try:
             image_id, cached = _build_once(
@@ -211,8 +263,9 @@ def build_with_buildkit(
             )
         except BuildFailed as failure:
             image = _needed_image(failure)
-            if image is None:
+            if image is None or image in asked:  # pulled once already: not what is wrong
                 raise
+            asked.add(image)
             earlier = failed.get(image)
             if earlier is not None:
                 raise earlier from failure  # why the image is not there: the pull's error

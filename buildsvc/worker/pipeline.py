@@ -307,6 +307,7 @@ async def build(
             labels=labels,  # BuildKit records them as metadata
             cache_from=cache_from,
             engine_has_bridge=await deps.engine_has_bridge(),
+            context_session=settings.build_context_session,
         )
     # A secret build arg's value is in the image as built: no line may name it.
     write = withholding(log.write) if job.secret_values else log.write

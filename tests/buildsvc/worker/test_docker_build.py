@@ -32,6 +32,7 @@ from buildsvc.worker.errors import (
     DockerUnavailable,
 )
 from buildsvc.worker.streaming import CancellableStream
+from tests.common.build_contexts import make_context
 from tests.common.build_steps import running_steps, said, step_cached
 from tests.common.services import Services
 
@@ -39,15 +40,8 @@ pytestmark = pytest.mark.e2e
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 BASE = "FROM buildsvc/busybox:latest\n"
 BUILDERS = pytest.mark.parametrize("builder", ["buildkit", "legacy"])
-
-
-def make_context(root: Path, dockerfile: str, **files: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "Dockerfile").write_text(dockerfile)
-    for name, content in files.items():
-        (root / name.replace("__", "/")).parent.mkdir(parents=True, exist_ok=True)
-        (root / name.replace("__", "/")).write_text(content)
-    return root
+# BuildKit's two ways to the context: its session (the default) and a tar upload.
+TRANSFERS = pytest.mark.parametrize("context_session", [True, False], ids=["session", "tar"])
 
 
 @BUILDERS
@@ -96,8 +90,9 @@ def test_dockerignore_is_honoured(
     assert said(lines, "ignored-files-absent")
 
 
+@TRANSFERS
 def test_buildkit_takes_contexts_whose_first_names_need_long_tar_headers(
-    docker_api: docker.APIClient, image_name: str, tmp_path: Path
+    docker_api: docker.APIClient, image_name: str, tmp_path: Path, context_session: bool
 ) -> None:
     # Sorted first, these names need PAX headers; BuildKit would read such a tar as a
     # Dockerfile ("unknown instruction: ././@PAXHEADER") if one came first.
@@ -108,13 +103,16 @@ def test_buildkit_takes_contexts_whose_first_names_need_long_tar_headers(
         **{long_name: "long", "-é.txt": "accent"},
     )
     lines: list[str] = []
-    request = BuildRequest(context=context, tags=(image_name,), nocache=True)
+    request = BuildRequest(
+        context=context, tags=(image_name,), nocache=True, context_session=context_session
+    )
     build_image_sync(docker_api, request, on_line=lines.append)
     assert said(lines, "ok")
 
 
+@TRANSFERS
 def test_buildkit_takes_contexts_no_entry_of_which_fits_a_plain_tar_header(
-    docker_api: docker.APIClient, image_name: str, tmp_path: Path
+    docker_api: docker.APIClient, image_name: str, tmp_path: Path, context_session: bool
 ) -> None:
     # Long symlink targets and uids beyond ustar's range need extended headers too; and
     # a context of nothing but such entries goes gzipped.
@@ -123,14 +121,21 @@ def test_buildkit_takes_contexts_no_entry_of_which_fits_a_plain_tar_header(
     (context / "link").symlink_to("t" * 120)
     os.chown(context / "Dockerfile", 3_000_000, 3_000_000)
     lines: list[str] = []
-    request = BuildRequest(context=context, tags=(image_name,), nocache=True)
+    request = BuildRequest(
+        context=context, tags=(image_name,), nocache=True, context_session=context_session
+    )
     build_image_sync(docker_api, request, on_line=lines.append)
     assert said(lines, "ok")
     long_only = tmp_path / "long"
     long_only.mkdir()
     long_dockerfile = "D" * 120
     (long_only / long_dockerfile).write_text(BASE + "RUN echo gzipped-context-ok\n")
-    request = BuildRequest(context=long_only, tags=(image_name,), dockerfile=long_dockerfile)
+    request = BuildRequest(
+        context=long_only,
+        tags=(image_name,),
+        dockerfile=long_dockerfile,
+        context_session=context_session,
+    )
     with context_tar(long_only, long_dockerfile) as archive:
         assert archive.read(2) == b"\x1f\x8b"  # gzip
     lines.clear()
