@@ -31,7 +31,7 @@ from buildsvc.replication import status
 from buildsvc.replication.connect import open_session
 from buildsvc.replication.copy import copy_image
 from buildsvc.replication.errors import CopyFailed, Superseded
-from buildsvc.replication.plan import Planned, plan_push
+from buildsvc.replication.plan import Planned, has_push_rules, plan_push
 from buildsvc.replication.registry_api import Endpoint, RegistryClient
 from buildsvc.replication.source import source_endpoint
 from buildsvc.sources import AddressPolicy
@@ -42,6 +42,7 @@ __all__ = [
     "ReplicationDeps",
     "after_push",
     "enqueue",
+    "has_push_rules",
     "job_spec",
 ]
 
@@ -101,9 +102,14 @@ async def after_push(
     tags: Sequence[str],
     digest: str,
     build_id: int | None,
+    *,
+    has_rules: bool = True,
 ) -> int:
     """Plan and queue the copies a build's push calls for (``tags`` as pushed,
-    ``host/ns/name:tag``); the number queued."""
+    ``host/ns/name:tag``); the number queued. ``has_rules``: what ``has_push_rules``
+    said when the push started (False: nothing to plan, no transaction)."""
+    if not has_rules:
+        return 0
     bare = [tag.rpartition(":")[2] for tag in tags]
     return await enqueue(redis, await plan_push(sessions, repository_id, bare, digest, build_id))
 

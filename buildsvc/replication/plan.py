@@ -22,9 +22,10 @@ from buildsvc.replication.errors import InvalidReplicationRule
 from buildsvc.replication.registry_api import Endpoint
 from buildsvc.replication.schemas import render_repository, tag_matcher
 from buildsvc.replication.service import applying_to
+from buildsvc.store.engine import reading
 from buildsvc.store.models import ImageRepository, Replication, ReplicationRule
 
-__all__ = ["Planned", "plan_push", "plan_tags"]
+__all__ = ["Planned", "has_push_rules", "plan_push", "plan_tags"]
 
 Sessions = async_sessionmaker[AsyncSession]
 log = logging.getLogger(__name__)
@@ -35,6 +36,25 @@ class Planned:
     replication_id: int
     generation: int
     job_token: str
+
+
+async def _push_rules(session: AsyncSession, repository_id: int) -> list[ReplicationRule]:
+    repo = await session.get(ImageRepository, repository_id)
+    if repo is None:
+        return []
+    rules = await session.scalars(
+        select(ReplicationRule).where(
+            applying_to(repo), ReplicationRule.enabled, ReplicationRule.trigger == "push"
+        )
+    )
+    return list(rules)
+
+
+async def has_push_rules(sessions: Sessions, repository_id: int) -> bool:
+    """Whether an enabled on-push rule covers the repository (read without the write
+    lock: most repositories have none, and a build asks while it pushes)."""
+    async with reading(sessions) as session:
+        return bool(await _push_rules(session, repository_id))
 
 
 def destination_of(rule: ReplicationRule, repo: ImageRepository, tag: str) -> str:
@@ -53,13 +73,8 @@ async def plan_push(
         repo = await session.get(ImageRepository, repository_id)
         if repo is None:
             return []
-        rules = await session.scalars(
-            select(ReplicationRule).where(
-                applying_to(repo), ReplicationRule.enabled, ReplicationRule.trigger == "push"
-            )
-        )
         planned: list[Planned] = []
-        for rule in rules:
+        for rule in await _push_rules(session, repository_id):
             try:
                 matcher = tag_matcher(rule.tag_filter)
             except InvalidReplicationRule as exc:  # saved under other syntax: never fail a build

@@ -20,9 +20,9 @@ would send the whole tree again anyway; kept, they would only pile up); the comm
 trees and its blobs up to 128 kB are fetched (``--filter=blob:limit``, a partial clone
 of ``origin``); ``git read-tree -u --reset`` then rewrites only the files whose content
 differs from the last build's, going by the index, and fetches the large blobs among
-them, in one more request; ``git clean`` removes the rest. On a large repository that
-saves sending its large files and writing every file again. A forge that does not
-filter sends every blob with the commit.
+them, in one more request; ``git clean`` (beside the fetch) removes the rest. On a
+large repository that saves sending its large files and writing every file again. A
+forge that does not filter sends every blob with the commit.
 A kept tree git cannot update (a git killed mid-way left a lock) is started afresh.
 The caller keeps two builds out of one kept tree at once.
 """
@@ -38,8 +38,9 @@ import re
 import shutil
 import signal
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from buildsvc.sources import AddressPolicy, resolve_checked
@@ -197,21 +198,28 @@ async def _git(
 _FILTER = f"--filter=blob:limit={128 * 1024}"
 
 
-def _kept_steps(clone_url: str, sha: str, *, new: bool) -> list[tuple[str, ...]]:
-    start = [
-        ("init", "--quiet"),
+def _kept_stages(clone_url: str, sha: str, *, new: bool) -> list[list[tuple[str, ...]]]:
+    """The git commands that bring a kept tree to ``sha``: stage after stage, the
+    commands of one stage side by side (each pair touches different files)."""
+    start: list[list[tuple[str, ...]]] = [
+        [("init", "--quiet")],
         # The remote the checkout asks for the blobs it lacks (the URL holds no secret).
-        ("config", "remote.origin.url", clone_url),
+        [("config", "remote.origin.url", clone_url)],
     ]
     return [
         *(start if new else []),  # a kept tree has both: two processes less
-        # The commit, its trees and its small blobs (a forge without filters sends all).
-        ("fetch", "--depth", "1", _FILTER, "--no-tags", "origin", sha),
+        [
+            # The commit, its trees and its small blobs (a forge without filters sends
+            # all). Beside it, files the index does not track go: the index is the last
+            # checkout's and only git writes in the tree, so cleaning after the checkout
+            # would find just these.
+            ("fetch", "--depth", "1", _FILTER, "--no-tags", "origin", sha),
+            ("clean", "-ffdxq"),
+        ],
         # Only the files that changed are written, and only the large ones among them
         # fetched, in one request: git asks the promisor remote for the blobs it lacks.
-        ("read-tree", "-u", "--reset", sha),
-        ("update-ref", "--no-deref", "HEAD", sha),
-        ("clean", "-ffdxq"),
+        # HEAD is a file of its own: it moves beside the index.
+        [("read-tree", "-u", "--reset", sha), ("update-ref", "--no-deref", "HEAD", sha)],
     ]
 
 
@@ -309,5 +317,23 @@ async def _update_kept(
     config = dest / ".git" / "config"
     new = not config.is_file() or '[remote "origin"]' not in config.read_text(errors="replace")
     await asyncio.to_thread(_drop_objects, dest)
-    for args in _kept_steps(clone_url, sha, new=new):
-        await _git(args, cwd=dest, env=env, masker=masker, on_line=on_line)
+    for stage in _kept_stages(clone_url, sha, new=new):
+        await _side_by_side(
+            [_git(args, cwd=dest, env=env, masker=masker, on_line=on_line) for args in stage]
+        )
+
+
+async def _side_by_side(steps: Sequence[Coroutine[Any, Any, object]]) -> None:
+    """Run ``steps`` together; when one fails the others are stopped (their git killed)
+    and its error is raised as it is."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+    for task in tasks:
+        error = task.exception() if task in done else None
+        if error is not None:
+            raise error

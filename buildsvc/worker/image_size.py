@@ -16,7 +16,7 @@ from buildsvc.worker.errors import RegistryError
 from buildsvc.worker.registry_labels import MANIFEST_TYPES
 from buildsvc.worker.registry_session import ImageRef, RegistryLogin, RegistrySession
 
-__all__ = ["manifest_size", "pushed_size"]
+__all__ = ["authorize_ahead", "manifest_size", "pushed_size"]
 
 log = logging.getLogger(__name__)
 READ_TIMEOUT = 10.0  # seconds per request: the push itself already succeeded
@@ -60,3 +60,20 @@ async def pushed_size(
     except (RegistryError, ValueError) as exc:  # ValueError: a body that is not JSON
         log.warning("could not read the size of %s: %s", digest, exc)
         return None
+
+
+def _authorize(tags: Sequence[str], login: RegistryLogin, insecure: bool, timeout: float) -> None:
+    registry = RegistrySession(ImageRef.from_tags(tags), login, insecure=insecure, timeout=timeout)
+    try:
+        registry.authorize()
+    finally:
+        registry.close()
+
+
+async def authorize_ahead(tags: Sequence[str], *, login: RegistryLogin, insecure: bool) -> None:
+    """Log in to the registry while the build runs, so that reading the pushed size
+    afterwards is one request, not a 401, a token request and the request again."""
+    try:
+        await asyncio.to_thread(_authorize, tags, login, insecure, READ_TIMEOUT)
+    except RegistryError as exc:  # the size read logs in again, and says what failed
+        log.debug("could not log in to the registry ahead of the push: %s", exc)

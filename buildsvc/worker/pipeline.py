@@ -11,11 +11,12 @@ a new commit rewrites only the files that changed (``fetch_source(kept=True)``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
@@ -24,7 +25,7 @@ from buildsvc.builds.queries import last_pushed
 from buildsvc.builds.states import BuildStatus
 from buildsvc.builds.store import transition
 from buildsvc.config import Settings
-from buildsvc.replication.jobs import after_push
+from buildsvc.replication.jobs import after_push, has_push_rules
 from buildsvc.secret_args import decrypt_secrets
 from buildsvc.sources import AddressPolicy
 from buildsvc.store.models import utcnow
@@ -42,7 +43,7 @@ from buildsvc.worker.docker_build import (
 from buildsvc.worker.docker_push import push_image
 from buildsvc.worker.errors import BuildError, RegistryError, SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
-from buildsvc.worker.image_size import pushed_size
+from buildsvc.worker.image_size import authorize_ahead, pushed_size
 from buildsvc.worker.logs import BuildLog
 from buildsvc.worker.outcomes import NotOwner, Pushed
 from buildsvc.worker.registry_cache import NO_PREVIOUS, cache_source, pull_cache_sources
@@ -51,6 +52,7 @@ from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
 from buildsvc.worker.withheld import withholding
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,8 +323,42 @@ async def build(
     return Built(image_id, request, labels, write)
 
 
+async def log_in_ahead(deps: WorkerDeps, job: Job) -> None:
+    """The registry login reading the pushed size needs, made while the source is
+    fetched and built (a 401 and a token request less after the push)."""
+    username, secret = registry_login(deps.settings, job)
+    if not username:
+        return
+    insecure = await deps.registry_insecure(ImageRef.from_tags(job.tags).registry)
+    await authorize_ahead(job.tags, login=RegistryLogin(username, secret or ""), insecure=insecure)
+
+
 async def run_pipeline(
     deps: WorkerDeps, job: Job, log: BuildLog, credentials: GitCredentials
+) -> Pushed:
+    logging_in = asyncio.ensure_future(log_in_ahead(deps, job))
+    try:
+        return await _phases(deps, job, log, credentials, logging_in)
+    finally:
+        # Only a head start: the size read logs in again, and says what failed.
+        await _abandon(logging_in, "logging in ahead")
+
+
+async def _abandon(task: asyncio.Future[Any], what: str) -> None:
+    """Stop ``task`` if it still runs; its failure, if any, only logged."""
+    if not task.done():
+        task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("%s failed: %r", what, task.exception())
+
+
+async def _phases(
+    deps: WorkerDeps,
+    job: Job,
+    log: BuildLog,
+    credentials: GitCredentials,
+    logging_in: asyncio.Future[None],
 ) -> Pushed:
     # The kept tree is this build's until the context has gone to the engine and the
     # image is built; other builds of the repository on this worker wait for it.
@@ -350,13 +386,26 @@ async def run_pipeline(
         password=secret,
         write=built.write,
     )
-    digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
+    # The replication rules in effect as the push starts apply to it: asked meanwhile.
+    checking = asyncio.ensure_future(has_push_rules(deps.sessionmaker, job.repository_id))
+    try:
+        digest = await entering(deps, job, BuildStatus.PUSHING, pushing)
+    except BaseException:
+        await _abandon(checking, "looking up replication rules")
+        raise
     log.write(f"Pushed {', '.join(job.tags)} ({digest}) in {time.monotonic() - started:.1f} s")
     insecure = await deps.registry_insecure(ImageRef.from_tags(job.tags).registry)
+    await asyncio.wait({logging_in})  # long done: the size read finds its login
     # Side by side: each is a round trip (the database, the registry) on the way to done.
     queued, size = await asyncio.gather(
         after_push(
-            deps.sessionmaker, deps.redis, job.repository_id, job.tags, digest, job.build_id
+            deps.sessionmaker,
+            deps.redis,
+            job.repository_id,
+            job.tags,
+            digest,
+            job.build_id,
+            has_rules=await checking,
         ),
         pushed_size(
             job.tags,

@@ -106,7 +106,18 @@ def registry_is_insecure(daemon_info: Mapping[str, Any], registry: str) -> bool:
 # Authorization headers that worked, per (registry URL, repository, user, actions), with the
 # monotonic time they expire: a build's first request then needs no 401 round trip.
 _AUTHORIZED: dict[tuple[str, str, str, str], tuple[str, float]] = {}
+_REMEMBERED_MAX = 256  # past this many, lapsed headers go (each build logs in anew)
 TOKEN_LIFETIME_SECONDS = 60  # the token spec's default when the answer gives none
+
+
+def _remember(key: tuple[str, str, str, str], authorization: str, expires: float) -> None:
+    if len(_AUTHORIZED) >= _REMEMBERED_MAX:
+        now = time.monotonic()
+        for lapsed in [k for k, (_, until) in _AUTHORIZED.items() if until <= now]:
+            del _AUTHORIZED[lapsed]
+    _AUTHORIZED[key] = (authorization, expires)
+
+
 DOCKER_CERTS = Path("/etc/docker/certs.d")
 
 
@@ -157,6 +168,12 @@ class RegistrySession:
     def close(self) -> None:
         self._session.close()
 
+    def authorize(self) -> None:
+        """Log in now (``GET /v2/``), so that later sessions for the same repository and
+        login start with a working header instead of a 401 and a token request."""
+        if not self.authorized:
+            self.request("GET", "/v2/")
+
     def request(
         self, method: str, path: str, *, allow: Collection[int] = (), **kwargs: Any
     ) -> requests.Response:
@@ -172,7 +189,7 @@ class RegistrySession:
                 if renewed or self._authenticate(response):
                     response = self._send(method, url, **kwargs)
                     if response.status_code != 401:
-                        _AUTHORIZED[self._key] = (self._authorization or "", self._expires)
+                        _remember(self._key, self._authorization or "", self._expires)
         if response.status_code not in allow:
             _raise_for(response, f"{method} {urlsplit(url).path}")
         return response

@@ -9,7 +9,7 @@ import pytest
 
 from buildsvc.config import Settings
 from buildsvc.replication import service
-from buildsvc.replication.jobs import JOB_FUNCTION, after_push
+from buildsvc.replication.jobs import JOB_FUNCTION, after_push, has_push_rules
 from buildsvc.replication.sweep import requeue_lost, sweep_cron
 from buildsvc.worker.main import worker_options
 from tests.common.registries import Registry, layers, put_image
@@ -137,3 +137,19 @@ async def test_copies_planned_while_redis_was_down_are_queued_by_the_sweep(
         assert await requeue_lost(world.sessions, world.redis, lost_after=0) == 0
 
     assert region2.manifest("app", "v1")[2] == image.digest
+
+
+async def test_a_push_asks_for_rules_without_the_write_lock_and_plans_none_without_them(
+    world: ReplicationWorld, source: Registry, region2: Registry
+) -> None:
+    image = put_image(source, "acme/app", "v1", layers(1, 512))
+    tags = [f"{source.host}/acme/app:v1"]
+    assert not await has_push_rules(world.sessions, world.repository_id)
+    await world.add_rule(region2)
+    assert await has_push_rules(world.sessions, world.repository_id)
+    # Rules found none when the push started: nothing is planned, whatever came since.
+    args = (world.sessions, None, world.repository_id, tags, image.digest, None)
+    assert await after_push(*args, has_rules=False) == 0
+    assert await world.rows() == []
+    await after_push(*args, has_rules=True)
+    assert [row.status for row in await world.rows()] == ["pending"]

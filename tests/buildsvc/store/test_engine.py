@@ -6,10 +6,12 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from buildsvc.config import Settings
-from buildsvc.store.engine import create_engine, create_sessionmaker
+from buildsvc.store.engine import create_engine, create_sessionmaker, reading
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Account, ApiToken
 from tests.common.factories import add_account
@@ -99,3 +101,27 @@ async def test_datetimes_come_back_aware_utc(
     assert created is not None
     assert created.tzinfo is not None
     assert later is not None
+
+
+async def test_a_reading_session_neither_waits_for_nor_takes_the_write_lock(
+    database_url: str, settings_for: Callable[[str], Settings]
+) -> None:
+    settings = settings_for(database_url)
+    await upgrade_database(settings)
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with sessionmaker.begin() as session:
+            await add_account(session, "reader")
+        async with sessionmaker.begin() as writer:  # holds the write lock throughout
+            await writer.execute(update(Account).values(gitlab_repository_count=1))
+            async with reading(sessionmaker) as session:
+                # With BEGIN IMMEDIATE this would wait for the writer: for ever here.
+                names = await asyncio.wait_for(session.scalars(select(Account.name)), timeout=5)
+                assert list(names) == ["reader"]
+            if engine.dialect.name == "sqlite":  # PostgreSQL: reads never wait anyway
+                with pytest.raises(DBAPIError):  # deferred: it cannot write past the lock
+                    async with reading(sessionmaker) as session:
+                        await session.execute(update(Account).values(gitlab_repository_count=2))
+    finally:
+        await engine.dispose()

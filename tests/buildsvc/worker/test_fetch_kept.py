@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -11,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from buildsvc.sources import AddressPolicy
-from buildsvc.worker.errors import SourceAuthFailed
-from buildsvc.worker.fetch import fetch_source
+from buildsvc.worker.errors import CommitNotFound, SourceAuthFailed
+from buildsvc.worker.fetch import _side_by_side, fetch_source
 from tests.buildsvc.worker.helpers import GIT_USERNAME, GitHttpServer, git
 
 LOOPBACK = AddressPolicy.from_cidrs(["127.0.0.0/8"])
@@ -203,3 +204,21 @@ async def test_force_pushes_and_deleted_branches_check_out_exactly_the_commit(
     assert checked_out(dest) == {"c.txt": b"c\n", "dir/b.txt": b"changed\n"}
     assert git("rev-parse", "HEAD", cwd=dest) == rewritten
     assert git("status", "--porcelain", "--ignored", cwd=dest) == ""
+
+
+async def test_when_one_git_of_a_stage_fails_the_other_is_stopped() -> None:
+    stopped = []
+
+    async def slow() -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            stopped.append(True)
+            raise
+
+    async def failing() -> None:
+        raise CommitNotFound(detail="no such commit")
+
+    with pytest.raises(CommitNotFound):
+        await asyncio.wait_for(_side_by_side([slow(), failing()]), timeout=5)
+    assert stopped == [True]
