@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from buildsvc.accounts.middleware import bearer_token
 from buildsvc.accounts.tokens import token_owner
 from buildsvc.builds import cancel, logs, manual, queries
+from buildsvc.builds.states import BuildStatus
 from buildsvc.errors import InvalidInput, NotFound
 from buildsvc.web import log_stream
 from buildsvc.web.forge_access import source_access
@@ -166,6 +167,11 @@ async def _error(request: web.Request, build_id: int) -> dict[str, str | None] |
 
 async def _stream(request: web.Request, build_id: int, after: int) -> web.StreamResponse:
     async def end(item: logs.LogEnd) -> dict[str, object]:
-        return {"status": item.status, "error": await _error(request, build_id)}
+        # A build that succeeded has no error: the end event goes without a read.
+        succeeded = item.status == BuildStatus.SUCCEEDED
+        return {
+            "status": item.status,
+            "error": None if succeeded else await _error(request, build_id),
+        }
 
     return await log_stream.stream(request, build_id, after, end)

@@ -69,6 +69,12 @@ async def test_a_new_commit_rewrites_only_the_files_that_changed(
     counts = dict(line.split(": ") for line in git("count-objects", "-v", cwd=dest).splitlines())
     # The last commit's objects only (commit, tree, two blobs), not both fetches'.
     assert int(counts["count"]) + int(counts["in-pack"]) == 4
+    # The first fetch's objects were renamed away, then deleted in the background.
+    for _ in range(500):
+        if not list((dest / ".git").glob("objects.dropped-*")):
+            break
+        await asyncio.sleep(0.01)
+    assert list((dest / ".git").glob("objects.dropped-*")) == []
 
 
 async def test_a_kept_tree_git_cannot_update_is_fetched_afresh(
