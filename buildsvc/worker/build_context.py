@@ -120,6 +120,7 @@ class ContextEntry:
     size: int
     mtime_ns: int
     linkname: str = ""  # a symlink's target, as written
+    source: str = ""  # where its bytes are read, when not at ``path`` (a renamed entry)
 
     @property
     def is_dir(self) -> bool:

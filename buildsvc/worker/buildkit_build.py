@@ -36,7 +36,14 @@ from buildsvc.worker.errors import BuildCancelled, BuildFailed
 from buildsvc.worker.registry_cache import INLINE_CACHE_ARG, hit_line, pull_cache_sources
 from buildsvc.worker.streaming import CancellableStream, StreamCancel
 
-__all__ = ["build_with_buildkit"]
+__all__ = [
+    "base_image_failures",
+    "build_with_buildkit",
+    "post_through_session",
+    "read_build",
+    "run_attempts",
+    "sent_line",
+]
 
 # Prefixes BuildKit puts before what went wrong; the rest reads well on its own.
 _SOLVE_PREFIXES = (
@@ -149,14 +156,25 @@ def _post_build(
 ) -> requests.Response:
     """``POST /build``: the context from the session ``through`` names, else a tar."""
     if through is not None:
-        session, filename = through
-        params = _params(api, request, filename, cache_from, session)
-        body: Any = b""
-        headers = {}
-    else:
-        params = _params(api, request, dockerfile, cache_from, None)
-        body = context()
-        headers = {"Content-Type": "application/x-tar"}
+        return post_through_session(api, request, cache_from, *through)
+    params = _params(api, request, dockerfile, cache_from, None)
+    return _post(api, params, context(), {"Content-Type": "application/x-tar"})
+
+
+def post_through_session(
+    api: docker.APIClient,
+    request: BuildRequest,
+    cache_from: tuple[str, ...],
+    session: FileSyncSession,
+    filename: str,
+) -> requests.Response:
+    """``POST /build`` of ``request``, its context served by ``session``."""
+    return _post(api, _params(api, request, filename, cache_from, session), b"", {})
+
+
+def _post(
+    api: docker.APIClient, params: dict[str, Any], body: Any, headers: dict[str, str]
+) -> requests.Response:
     response: requests.Response = api.post(
         f"{api.base_url}/v{api.api_version}/build",
         params=params,
@@ -168,7 +186,7 @@ def _post_build(
     return response
 
 
-def _sent_line(session: FileSyncSession) -> str:
+def sent_line(session: FileSyncSession) -> str:
     return (
         f"BuildKit fetched {session.files_sent} new or changed files"
         f" ({session.bytes_sent / 1024:.1f} kB) of the build context"
@@ -194,15 +212,16 @@ def _build_once(
     )
     with serving as through:
         response = _post_build(api, request, dockerfile, context, cache_from, through)
-        built = _read_build(response, on_line, cancel)
+        built = read_build(response, on_line, cancel)
         if through is not None:
-            on_line(_sent_line(through[0]))
+            on_line(sent_line(through[0]))
         return built
 
 
-def _read_build(
+def read_build(
     response: requests.Response, on_line: Callable[[str], None], cancel: StreamCancel
 ) -> tuple[str, int]:
+    """The image id the build stream ends with, and how many steps were cached."""
     try:
         try:
             response.raise_for_status()
@@ -231,6 +250,70 @@ def _needed_image(failure: BuildFailed) -> str | None:
     return found.group(1) if found else None
 
 
+def base_image_failures(
+    api: docker.APIClient,
+    request: BuildRequest,
+    dockerfile: str,
+    on_line: Callable[[str], None],
+    cancel: StreamCancel,
+) -> PullFailures:
+    """Pull the base images ``dockerfile`` names that the engine lacks (with the
+    registry login); those that could not be pulled, with why."""
+    failed = PullFailures()
+    pull_missing(
+        api,
+        _base_images(request, dockerfile),
+        credentials=request.registry_credentials,
+        on_line=on_line,
+        cancel=cancel,
+        failures=failed,
+    )
+    return failed
+
+
+def run_attempts(
+    api: docker.APIClient,
+    attempt: Callable[[], tuple[str, int]],
+    *,
+    request: BuildRequest,
+    cache_from: tuple[str, ...],
+    failed: Callable[[], PullFailures],
+    on_line: Callable[[str], None],
+    cancel: StreamCancel,
+) -> str:
+    """The image id of the first ``attempt`` (image id, cached steps) that succeeds:
+    after one that failed on an image BuildKit could not get, that image is pulled
+    with the registry login and the build tried again. ``failed()``: the base images
+    whose pull failed before, asked for only then."""
+    asked: set[str] = set()
+    for _ in range(MAX_PULL_ROUNDS):
+        try:
+            image_id, cached = attempt()
+        except BuildFailed as failure:
+            image = _needed_image(failure)
+            if image is None or image in asked:  # pulled once already: not what is wrong
+                raise
+            asked.add(image)
+            earlier = failed().get(image)
+            if earlier is not None:
+                raise earlier from failure  # why the image is not there: the pull's error
+            on_line(f"BuildKit needs {image}, which the engine does not have: pulling it")
+            pull_missing(
+                api,
+                [image],
+                credentials=request.registry_credentials,
+                on_line=on_line,
+                cancel=cancel,
+            )
+            continue
+        for ref in cache_from:
+            on_line(hit_line(ref, cached))
+        return image_id
+    raise BuildFailed(
+        f"base images still missing after {MAX_PULL_ROUNDS} pulls", step=None, last_lines=[]
+    )
+
+
 def build_with_buildkit(
     api: docker.APIClient,
     request: BuildRequest,
@@ -242,39 +325,20 @@ def build_with_buildkit(
 ) -> str:
     """Build ``request`` (its context streamed by ``context()``, called once per
     attempt); the image id (blocking)."""
-    credentials = request.registry_credentials
-    failed = PullFailures()
-    pull_missing(
+    failed = base_image_failures(api, request, dockerfile, on_line, cancel)
+    cache_from = pull_cache_sources(
         api,
-        _base_images(request, dockerfile),
-        credentials=credentials,
+        request.cache_from,
+        credentials=request.registry_credentials,
         on_line=on_line,
         cancel=cancel,
-        failures=failed,
     )
-    cache_from = pull_cache_sources(
-        api, request.cache_from, credentials=credentials, on_line=on_line, cancel=cancel
-    )
-    asked: set[str] = set()
-    for _ in range(MAX_PULL_ROUNDS):
-        try:
-            image_id, cached = _build_once(
-                api, request, dockerfile, context, cache_from, on_line, cancel
-            )
-        except BuildFailed as failure:
-            image = _needed_image(failure)
-            if image is None or image in asked:  # pulled once already: not what is wrong
-                raise
-            asked.add(image)
-            earlier = failed.get(image)
-            if earlier is not None:
-                raise earlier from failure  # why the image is not there: the pull's error
-            on_line(f"BuildKit needs {image}, which the engine does not have: pulling it")
-            pull_missing(api, [image], credentials=credentials, on_line=on_line, cancel=cancel)
-            continue
-        for ref in cache_from:
-            on_line(hit_line(ref, cached))
-        return image_id
-    raise BuildFailed(
-        f"base images still missing after {MAX_PULL_ROUNDS} pulls", step=None, last_lines=[]
+    return run_attempts(
+        api,
+        lambda: _build_once(api, request, dockerfile, context, cache_from, on_line, cancel),
+        request=request,
+        cache_from=cache_from,
+        failed=lambda: failed,
+        on_line=on_line,
+        cancel=cancel,
     )

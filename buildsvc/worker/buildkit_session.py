@@ -50,6 +50,11 @@ __all__ = [
     "SyncedDir",
     "context_session",
     "engine_socket",
+    "offering_line",
+    "served_name",
+    "session_dirs",
+    "shared_key",
+    "unavailable_line",
 ]
 
 _F = descriptor_pb2.FieldDescriptorProto
@@ -85,6 +90,7 @@ DIFF_COPY = f"/{FILE_SYNC}/DiffCopy"
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 DATA_CHUNK = 256 * 1024  # well under gRPC's 4 MB message limit
 UPGRADE_TIMEOUT_SECONDS = 10
+GATE_POLL_SECONDS = 0.2  # how often a request waiting for ``serve()`` looks for an end
 CONTEXT, DOCKERFILE = "context", "dockerfile"  # the names the Dockerfile frontend asks for
 
 # Go's os.FileMode bits, which fsutil sends as the mode (not the st_mode of stat(2)).
@@ -231,7 +237,7 @@ class _DiffCopy:
         files = {}
         for index, entry in enumerate(self._entries):
             if entry.is_file:
-                files[index] = entry.path
+                files[index] = entry.source or entry.path
             yield _stat_packet(entry)
         yield Packet(type=PACKET_STAT)  # the end of the listing
         for request in requests:
@@ -271,10 +277,19 @@ class FileSyncSession:
     the files kept from one build to the next: the same work tree, the same key.
     """
 
-    def __init__(self, api: docker.APIClient, dirs: dict[str, SyncedDir], shared_key: str) -> None:
+    def __init__(
+        self, api: docker.APIClient, dirs: dict[str, SyncedDir] | None, shared_key: str
+    ) -> None:
         self.id = secrets.token_hex(16)
         self._api = api
-        self._dirs = dirs
+        self._dirs = dirs or {}
+        # Without dirs the session is open before there is anything to serve (the
+        # source is still fetched): the engine's requests wait for ``serve()``.
+        self._served = threading.Event()
+        if dirs is not None:
+            self._served.set()
+        self._closed = threading.Event()
+        self.asked = threading.Event()  # the engine asked for files (maybe still waiting)
         self._shared_key = shared_key
         self._scratch = tempfile.TemporaryDirectory(prefix="buildsvc-session-")
         self._server: grpc.Server | None = None
@@ -285,8 +300,17 @@ class FileSyncSession:
         self.files_sent = 0
         self.bytes_sent = 0
 
+    def serve(self, dirs: dict[str, SyncedDir]) -> None:
+        """What the engine may now have; its requests waiting for it go on."""
+        self._dirs = dirs
+        self._served.set()
+
     # the service ---------------------------------------------------------------
     def _diff_copy(self, requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+        self.asked.set()
+        while not self._served.wait(GATE_POLL_SECONDS):
+            if self._closed.is_set() or not context.is_active():
+                context.abort(grpc.StatusCode.UNAVAILABLE, "the session ended before its files")
         meta = _metadata(context)
         name = (meta.get("dir-name") or [""])[0]
         directory = self._dirs.get(name)
@@ -385,6 +409,7 @@ class FileSyncSession:
 
     def close(self) -> None:
         """End the session: the engine drops it, the server and its socket go."""
+        self._closed.set()
         for sock in (self._engine, self._local):
             if sock is not None:
                 with contextlib.suppress(OSError):
@@ -418,19 +443,24 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
             target.shutdown(socket.SHUT_WR)
 
 
-def _dockerfile_dir(context: Path, dockerfile: str) -> tuple[SyncedDir, str]:
-    """The Dockerfile's directory, offering the Dockerfile (and its own ignore file)."""
+def _dockerfile_dir(context: Path, dockerfile: str, served_as: str) -> SyncedDir:
+    """The Dockerfile's directory, offering the Dockerfile (and its own ignore file)
+    under the name ``POST /build`` gave (``served_as``)."""
     path = PurePosixPath(dockerfile)
     root = context / path.parent
     offered = []
-    for name in (path.name, f"{path.name}.dockerignore"):
+    for name, as_name in ((path.name, served_as), (f"{path.name}.dockerignore", "")):
+        as_name = as_name or f"{served_as}.dockerignore"
         try:
             info = os.lstat(root / name)
         except FileNotFoundError:
             continue
         if stat.S_ISREG(info.st_mode):
-            offered.append(ContextEntry(name, info.st_mode, info.st_size, info.st_mtime_ns))
-    return SyncedDir(root, tuple(offered)), path.name
+            source = name if name != as_name else ""
+            offered.append(
+                ContextEntry(as_name, info.st_mode, info.st_size, info.st_mtime_ns, source=source)
+            )
+    return SyncedDir(root, tuple(offered))
 
 
 def _stays_in(context: Path, entry: ContextEntry) -> bool:
@@ -440,9 +470,42 @@ def _stays_in(context: Path, entry: ContextEntry) -> bool:
         return False
 
 
-def _shared_key(context: Path) -> str:
+def served_name(dockerfile: str) -> str:
+    """The Dockerfile's name in ``POST /build``: in its own directory of the session."""
+    return PurePosixPath(dockerfile).name
+
+
+def session_dirs(
+    context: Path, dockerfile: str, on_line: Line, *, served_as: str | None = None
+) -> dict[str, SyncedDir]:
+    """What a session serves for ``context``, its Dockerfile at ``dockerfile`` (checked
+    already), named ``served_as`` in ``POST /build`` (default: its own name)."""
+    entries = tuple(
+        entry
+        for entry in context_entries(context, dockerfile, on_line)
+        # A .dockerignore leading outside is read as absent, as in the tar's case.
+        if not (entry.path == ".dockerignore" and entry.linkname and not _stays_in(context, entry))
+    )
+    served_as = served_as or served_name(dockerfile)
+    return {
+        CONTEXT: SyncedDir(context, entries),
+        DOCKERFILE: _dockerfile_dir(context, dockerfile, served_as),
+    }
+
+
+def offering_line(dirs: dict[str, SyncedDir]) -> str:
+    files = [entry for entry in dirs[CONTEXT].entries if entry.is_file]
+    size = sum(entry.size for entry in files) / 1024
+    return f"Offering the build context ({len(files)} files, {size:.1f} kB) to BuildKit"
+
+
+def shared_key(context: Path) -> str:
     # The engine keeps its copy of a context under this key: one per work tree.
     return hashlib.sha256(f"buildsvc:{context}".encode()).hexdigest()
+
+
+def unavailable_line(exc: SessionUnavailable) -> str:
+    return f"BuildKit session unavailable ({exc}): sending the build context as a tar"
 
 
 @contextlib.contextmanager
@@ -452,25 +515,16 @@ def context_session(
     """A session serving ``context`` (its Dockerfile at ``dockerfile``, checked
     already), and the Dockerfile's name for ``POST /build``; None when the engine
     cannot hold one, with a line saying so (the build then sends a tar)."""
-    entries = tuple(
-        entry
-        for entry in context_entries(context, dockerfile, on_line)
-        # A .dockerignore leading outside is read as absent, as in the tar's case.
-        if not (entry.path == ".dockerignore" and entry.linkname and not _stays_in(context, entry))
-    )
-    dockerfile_dir, filename = _dockerfile_dir(context, dockerfile)
-    dirs = {CONTEXT: SyncedDir(context, entries), DOCKERFILE: dockerfile_dir}
-    session = FileSyncSession(api, dirs, _shared_key(context))
+    dirs = session_dirs(context, dockerfile, on_line)
+    session = FileSyncSession(api, dirs, shared_key(context))
     try:
         session.open()
     except SessionUnavailable as exc:
-        on_line(f"BuildKit session unavailable ({exc}): sending the build context as a tar")
+        on_line(unavailable_line(exc))
         yield None
         return
-    files = [entry for entry in entries if entry.is_file]
-    size = sum(entry.size for entry in files) / 1024
-    on_line(f"Offering the build context ({len(files)} files, {size:.1f} kB) to BuildKit")
+    on_line(offering_line(dirs))
     try:
-        yield session, filename
+        yield session, served_name(dockerfile)
     finally:
         session.close()

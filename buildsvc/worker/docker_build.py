@@ -15,6 +15,7 @@ the running step at once, and the build ends in ``BuildCancelled``.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -49,6 +50,7 @@ __all__ = [
     "build_image",
     "build_image_sync",
     "check_dockerfile",
+    "engine_errors",
     "oci_labels",
     "resolve_context",
     "run_streaming",
@@ -177,20 +179,29 @@ def build_image_sync(
     dockerfile = check_dockerfile(request.context, request.dockerfile, on_line)
     lines = _Lines(on_line)
     context = _context(request, dockerfile, on_line, handle)
+    with engine_errors(api, handle, request, lines):
+        if request.uses_buildkit:
+            return build_with_buildkit(
+                api, request, dockerfile, context, on_line=on_line, cancel=handle
+            )
+        return _build_legacy(api, request, dockerfile, context(), lines, handle)
+
+
+@contextlib.contextmanager
+def engine_errors(
+    api: docker.APIClient, handle: StreamCancel, request: BuildRequest, lines: _Lines | None = None
+) -> Iterator[None]:
+    """Inside: the engine's responses tracked by ``handle`` (so it can cancel them), and
+    what goes wrong talking to it raised as the build's errors."""
     try:
         with handle.track(api):
-            if request.uses_buildkit:
-                image_id = build_with_buildkit(
-                    api, request, dockerfile, context, on_line=on_line, cancel=handle
-                )
-            else:
-                image_id = _build_legacy(api, request, dockerfile, context(), lines, handle)
+            yield
     except BuildError:
         raise
     except docker.errors.APIError as exc:
         if handle.cancelled:
             raise BuildCancelled() from exc
-        raise _api_error(exc, request, lines) from exc
+        raise _api_error(exc, request, lines or _Lines(lambda _line: None)) from exc
     except ENGINE_ERRORS as exc:
         if handle.cancelled:
             raise BuildCancelled() from exc
@@ -200,7 +211,6 @@ def build_image_sync(
         if handle.cancelled:
             raise BuildCancelled() from exc
         raise
-    return image_id
 
 
 def _api_error(exc: docker.errors.APIError, request: BuildRequest, lines: _Lines) -> BuildError:

@@ -13,31 +13,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
-from buildsvc.builds import registry_login as build_login
 from buildsvc.builds.queries import last_pushed
 from buildsvc.builds.states import BuildStatus
-from buildsvc.builds.store import transition
-from buildsvc.config import Settings
 from buildsvc.replication.jobs import after_push, has_push_rules
 from buildsvc.secret_args import decrypt_secrets
 from buildsvc.sources import AddressPolicy
-from buildsvc.store.models import utcnow
+from buildsvc.worker.build_phase import Built, build, build_ahead, labels_line
 from buildsvc.worker.build_request import uses_buildkit
 from buildsvc.worker.claim import Job
 from buildsvc.worker.deps import WorkerDeps
 from buildsvc.worker.docker_build import (
     ENGINE_ERRORS,
-    BuildRequest,
-    build_image,
-    oci_labels,
-    resolve_context,
     run_streaming,
 )
 from buildsvc.worker.docker_push import push_image
@@ -45,7 +38,8 @@ from buildsvc.worker.errors import BuildError, RegistryError, SourceAuthFailed
 from buildsvc.worker.fetch import fetch_source
 from buildsvc.worker.image_size import authorize_ahead, pushed_size
 from buildsvc.worker.logs import BuildLog
-from buildsvc.worker.outcomes import NotOwner, Pushed
+from buildsvc.worker.outcomes import Pushed
+from buildsvc.worker.phases import entering, registry_credentials, registry_login
 from buildsvc.worker.registry_cache import NO_PREVIOUS, cache_source, pull_cache_sources
 from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
@@ -79,25 +73,6 @@ def open_secret_args(deps: WorkerDeps, job: Job) -> Job:
     """The job with its secret build args decrypted, only in memory, for this build."""
     args = decrypt_secrets(deps.access.cipher, job.build_args, job.secret_build_args)
     return replace(job, build_args=args)
-
-
-def source_url(clone_url: str) -> str:
-    """The repository's web address for the OCI source label (the clone URL minus .git)."""
-    return clone_url.removesuffix(".git")
-
-
-def registry_login(settings: Settings, job: Job) -> tuple[str, str]:
-    """The login for the push registry: the build's own (``builds.registry_login``), or a
-    configured one for a registry without buildsvc's token auth (htpasswd)."""
-    if settings.registry_username and settings.registry_password is not None:
-        return settings.registry_username, settings.registry_password.get_secret_value()
-    return build_login.login_name(job.build_id), job.registry_secret
-
-
-def registry_credentials(settings: Settings, job: Job) -> dict[str, dict[str, str]]:
-    """The push registry's login, for base images pulled from it before a build."""
-    username, password = registry_login(settings, job)
-    return {settings.registry: {"username": username, "password": password}}
 
 
 async def cache_sources(deps: WorkerDeps, job: Job, log: BuildLog) -> tuple[str, ...]:
@@ -142,39 +117,6 @@ async def pull_cache(deps: WorkerDeps, job: Job, log: BuildLog) -> tuple[str, ..
         )
     except (BuildError, *ENGINE_ERRORS):
         return sources
-
-
-def labels_line(labels: dict[str, str]) -> str:
-    return "Labels: " + ", ".join(f"{key}={value}" for key, value in labels.items())
-
-
-async def enter(deps: WorkerDeps, job: Job, status: BuildStatus) -> None:
-    async with deps.sessionmaker.begin() as session:
-        moved = await transition(
-            session, job.build_id, status, where=job.owned(), heartbeat_at=utcnow()
-        )
-    if not moved:
-        raise NotOwner()
-
-
-async def entering(deps: WorkerDeps, job: Job, status: BuildStatus, work: Awaitable[T]) -> T:
-    """Run ``work`` (the phase) while its status change is recorded; the work's result.
-
-    The guarded write takes a SQLite transaction (~10 ms, more under load); waiting for
-    it before starting the phase put that on every build's critical path twice. The
-    ownership check keeps its meaning: a build that is no longer ours stops at once
-    (the phase is cancelled and awaited) and ``NotOwner`` is raised.
-    """
-    phase = asyncio.ensure_future(work)
-    try:
-        await enter(deps, job, status)
-    except BaseException:
-        phase.cancel()
-        await asyncio.wait({phase})
-        if not phase.cancelled():
-            phase.exception()  # retrieved: the ownership (or cancel) error is the one raised
-        raise
-    return await phase
 
 
 async def push_labelled(
@@ -278,49 +220,30 @@ async def fetch(
     log.write(f"Fetched {job.commit_sha[:12]} in {time.monotonic() - started:.1f} s")
 
 
-@dataclass(frozen=True, slots=True)
-class Built:
-    image_id: str
-    request: BuildRequest
-    labels: dict[str, str]
-    write: Callable[[str], None]  # the build's log, image ids withheld if it must
-
-
-async def build(
-    deps: WorkerDeps, job: Job, log: BuildLog, src: Path, cache_from: tuple[str, ...]
+async def _fetch_and_build(
+    deps: WorkerDeps,
+    job: Job,
+    log: BuildLog,
+    src: Path,
+    pulling: asyncio.Future[tuple[str, ...]],
+    fetching: asyncio.Future[None],
 ) -> Built:
-    settings = deps.settings
-    started = time.monotonic()
-    labels = oci_labels(source_url(job.clone_url), job.commit_sha)  # created: now
-    request = BuildRequest(
-        context=resolve_context(src, job.context),
-        tags=tuple(job.tags),
-        dockerfile=job.dockerfile,
-        buildargs=job.build_args,
-        nocache=job.no_cache,
-        network_mode=settings.build_network_mode,
-        memory_limit=settings.build_memory_limit,
-        builder=settings.build_builder,
-        registry_credentials=registry_credentials(settings, job),
-    )
-    if request.uses_buildkit:
-        request = replace(
-            request,
-            labels=labels,  # BuildKit records them as metadata
-            cache_from=cache_from,
-            engine_has_bridge=await deps.engine_has_bridge(),
-            context_session=settings.build_context_session,
-        )
-    # A secret build arg's value is in the image as built: no line may name it.
-    write = withholding(log.write) if job.secret_values else log.write
-    if job.secret_values:
-        log.write("Secret build args: image ids are withheld until the image is masked")
-    building = build_image(deps.docker, request, on_line=write)
-    image_id = await entering(deps, job, BuildStatus.BUILDING, building)
-    write(f"Built {image_id} in {time.monotonic() - started:.1f} s")
-    if request.uses_buildkit:
-        log.write(labels_line(labels))
-    return Built(image_id, request, labels, write)
+    """The image, built from the fetched source; the cache image is pulled meanwhile.
+
+    Once the cache image is there, a BuildKit build is posted even if the fetch still
+    runs (``build_ahead``); if the fetch is done first, it is built as usual.
+    """
+    either: set[asyncio.Future[Any]] = {pulling, fetching}
+    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    if fetching.done():
+        await fetching  # its error, if it failed
+        return await build(deps, job, log, src, await pulling)
+    cache_from = await pulling
+    built = await build_ahead(deps, job, log, src, cache_from, fetching)
+    if built is None:
+        await fetching
+        built = await build(deps, job, log, src, cache_from)
+    return built
 
 
 async def log_in_ahead(deps: WorkerDeps, job: Job) -> None:
@@ -364,14 +287,12 @@ async def _phases(
     # image is built; other builds of the repository on this worker wait for it.
     async with deps.source_tree(job.account_id, job.clone_url) as src:
         pulling = asyncio.ensure_future(pull_cache(deps, job, log))
+        fetching = asyncio.ensure_future(fetch(deps, job, log, credentials, src))
         try:
-            await fetch(deps, job, log, credentials, src)
-            cache_from = await pulling
+            built = await _fetch_and_build(deps, job, log, src, pulling, fetching)
         finally:
-            if not pulling.done():
-                pulling.cancel()
-                await asyncio.wait({pulling})
-        built = await build(deps, job, log, src, cache_from)
+            await _abandon(pulling, "pulling the cache image")
+            await _abandon(fetching, "fetching")
 
     settings = deps.settings
     started = time.monotonic()
