@@ -80,17 +80,21 @@ async def _describe(git_dir: Path, ref: str, old: str, new: str, others: list[st
     exclude = [old] if old != ZERO_SHA else sorted(set(others))
     revs = [new, *(f"^{sha}" for sha in exclude)]
     # Each is a git process of its own: side by side, the hook fires that much sooner.
-    head, found, total = await asyncio.gather(
-        gitrepo.commit(git_dir, new, with_files=True),
-        gitrepo.commits(git_dir, *revs, limit=MAX_COMMITS),
-        gitrepo.count(git_dir, *revs),
-    )
-    detailed = await asyncio.gather(
-        *(
-            _known(head) if head and c.id == head.id else gitrepo.with_changes(git_dir, c)
+    # A task group: when one fails the others are cancelled (their git killed) and
+    # awaited, so no git outlives the push's announcement.
+    async with asyncio.TaskGroup() as group:
+        heading = group.create_task(gitrepo.commit(git_dir, new, with_files=True))
+        listing = group.create_task(gitrepo.commits(git_dir, *revs, limit=MAX_COMMITS))
+        counting = group.create_task(gitrepo.count(git_dir, *revs))
+    head, found, total = heading.result(), listing.result(), counting.result()
+    async with asyncio.TaskGroup() as group:
+        described = [
+            group.create_task(
+                _known(head) if head and c.id == head.id else gitrepo.with_changes(git_dir, c)
+            )
             for c in found
-        )
-    )
+        ]
+    detailed = [task.result() for task in described]
     return RefChange(ref, old, new, tuple(detailed), total, head)
 
 

@@ -14,6 +14,9 @@ Errors are rendered in one place, as ``{"error": {"code", "message", "detail"}}`
   not allowed, body too large ...): same shape, its status and headers (``Allow``);
   elsewhere (the console) aiohttp's own response;
 - pydantic ``ValidationError``: 400 ``VALIDATION_ERROR`` naming the fields;
+- the database out of reach (refused, dropped, timed out, locked past the busy
+  timeout): 503 ``DATABASE_UNAVAILABLE`` with ``Retry-After``, so a forge or a client
+  tries again rather than taking it for a fault of its request;
 - anything else: 500 ``INTERNAL``, logged with its traceback; the response says only
   the request id, never the exception text (it may hold SQL, URLs or secrets).
 """
@@ -27,8 +30,9 @@ import re
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
+from sqlalchemy import exc as db_errors
 
-from buildsvc.errors import ServiceError
+from buildsvc.errors import ServiceError, Unavailable
 from buildsvc.jsonlog import request_id_var
 from buildsvc.web.jsonio import describe_validation_error, json_response
 from buildsvc.web.keys import REQUEST_ID
@@ -54,6 +58,22 @@ _HTTP_CODES = {
     415: ("UNSUPPORTED_MEDIA_TYPE", "This content type is not supported."),
     429: ("TOO_MANY_REQUESTS", "Too many requests; try again later."),
 }
+
+
+# What SQLAlchemy raises when the database cannot be reached or answer in time.
+_DATABASE_DOWN = (
+    db_errors.OperationalError,
+    db_errors.InterfaceError,
+    db_errors.DisconnectionError,
+    db_errors.TimeoutError,  # no pooled connection came free in time
+    ConnectionError,  # a driver's refusal that SQLAlchemy did not wrap
+)
+RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailable(Unavailable):
+    code = "DATABASE_UNAVAILABLE"
+    default_message = "The database cannot be reached at the moment. Please try again shortly."
 
 
 def error_body(code: str, message: str, detail: str | None = None) -> dict[str, object]:
@@ -114,6 +134,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             "VALIDATION_ERROR", "The request is not valid.", describe_validation_error(exc)
         )
         return json_response(body, status=400)
+    except _DATABASE_DOWN as exc:
+        # Not the text: SQLAlchemy's holds the statement and its parameters.
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        log.warning("database unavailable serving %s %s: %s", request.method, request.path, cause)
+        response = _service_error_response(request, DatabaseUnavailable(detail=cause))
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     except Exception:
         request_id = request.get(REQUEST_ID, "")
         log.exception(

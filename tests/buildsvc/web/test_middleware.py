@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 
 from buildsvc.app import create_app
 from buildsvc.config import Settings
@@ -43,6 +44,14 @@ async def console_page(request: web.Request) -> web.Response:
     raise web.HTTPNotFound(text="no such page")
 
 
+async def database_down(request: web.Request) -> web.Response:
+    # What SQLAlchemy raises when PostgreSQL refuses: the statement and its parameters
+    # ride along in its text.
+    raise OperationalError(
+        "SELECT * FROM api_tokens WHERE hash = $1", {"hash": SECRET}, ConnectionRefusedError()
+    )
+
+
 @pytest.fixture
 async def test_client(
     settings: Settings,
@@ -52,6 +61,7 @@ async def test_client(
     app.router.add_get("/webhooks/test/boom", boom)
     app.router.add_get("/webhooks/test/forge", forge_down)
     app.router.add_post("/webhooks/test/things", create_thing)
+    app.router.add_get("/webhooks/test/database", database_down)
     app.router.add_get("/console/missing", console_page)
     return await aiohttp_client(app)
 
@@ -155,3 +165,17 @@ async def test_request_id_in_and_out(
     echoed = response.headers["X-Request-Id"]
     assert (echoed == sent) is kept
     assert echoed
+
+
+async def test_a_database_out_of_reach_is_503_with_retry_after_and_no_sql(
+    test_client: TestClient[Any, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await test_client.get("/webhooks/test/database")
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "5"
+    error = await error_of(response)
+    assert error["code"] == "DATABASE_UNAVAILABLE"
+    assert error["detail"] == "ConnectionRefusedError"
+    assert SECRET not in await response.text()
+    assert SECRET not in caplog.text
+    assert "SELECT" not in caplog.text
