@@ -66,7 +66,7 @@ _DATABASE_DOWN = (
     db_errors.InterfaceError,
     db_errors.DisconnectionError,
     db_errors.TimeoutError,  # no pooled connection came free in time
-    ConnectionError,  # a driver's refusal that SQLAlchemy did not wrap
+    ConnectionRefusedError,  # asyncpg's, when PostgreSQL is down: SQLAlchemy passes it on
 )
 RETRY_AFTER_SECONDS = 5
 

@@ -27,6 +27,7 @@ from buildsvc.worker.errors import BuildContextNotFound, DockerfileNotFound
 
 __all__ = [
     "ContextEntry",
+    "Line",
     "check_dockerfile",
     "context_entries",
     "context_stream",

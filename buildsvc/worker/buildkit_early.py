@@ -15,14 +15,13 @@ Two threads: ``run`` posts and reads the build stream (``run_streaming``'s work)
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import docker
 
 from buildsvc.worker.base_images import PullFailures
-from buildsvc.worker.build_context import check_dockerfile
+from buildsvc.worker.build_context import Line, check_dockerfile
 from buildsvc.worker.build_request import BuildRequest
 from buildsvc.worker.buildkit_build import (
     base_image_failures,
@@ -43,8 +42,6 @@ from buildsvc.worker.docker_build import engine_errors
 from buildsvc.worker.streaming import StreamCancel
 
 __all__ = ["EarlyBuild"]
-
-Line = Callable[[str], None]
 
 
 class EarlyBuild:

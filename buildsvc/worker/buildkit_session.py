@@ -27,7 +27,7 @@ import socket
 import stat
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -40,9 +40,7 @@ from docker.utils.build import PatternMatcher
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from grpc_health.v1 import health, health_pb2_grpc
 
-from buildsvc.worker.build_context import ContextEntry, context_entries
-
-Line = Callable[[str], None]
+from buildsvc.worker.build_context import ContextEntry, Line, context_entries
 
 __all__ = [
     "FileSyncSession",
@@ -296,7 +294,6 @@ class FileSyncSession:
         self._engine: socket.socket | None = None
         self._local: socket.socket | None = None
         self._pumps: list[threading.Thread] = []
-        self.error: str | None = None
         self.files_sent = 0
         self.bytes_sent = 0
 
@@ -325,8 +322,7 @@ class FileSyncSession:
         sender = _DiffCopy(directory, entries)
         try:
             yield from sender.packets(requests)
-        except OSError as exc:  # a file went away or became a link meanwhile
-            self.error = f"{name}: {exc}"
+        except OSError as exc:  # a file went away or became a link: BuildKit says so
             yield Packet(type=PACKET_ERR, data=str(exc).encode())
         finally:
             if name == CONTEXT:
@@ -422,13 +418,6 @@ class FileSyncSession:
         if self._server is not None:
             self._server.stop(grace=None)
         self._scratch.cleanup()
-
-    def __enter__(self) -> FileSyncSession:
-        self.open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _pump(source: socket.socket, target: socket.socket) -> None:

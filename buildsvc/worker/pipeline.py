@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from buildsvc.bindings.errors import SourceNotBound
 from buildsvc.bindings.watch import BROKEN, broken_error, note_clone_refusal
@@ -45,7 +45,6 @@ from buildsvc.worker.registry_forget import forget_image
 from buildsvc.worker.registry_labels import ImageRef, RegistryLogin, label_image
 from buildsvc.worker.withheld import withholding
 
-T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 

@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker, reading
 from buildsvc.store.migrate import upgrade_database
 from buildsvc.store.models import Account, ApiToken
 from tests.common.factories import add_account
+
+
+@asynccontextmanager
+async def migrated(
+    settings: Settings,
+) -> AsyncIterator[tuple[AsyncEngine, async_sessionmaker[AsyncSession]]]:
+    """An engine on the migrated database of ``settings``, and its sessions."""
+    await upgrade_database(settings)
+    engine = create_engine(settings)
+    try:
+        yield engine, create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 async def test_sqlite_pragmas(settings: Settings) -> None:
@@ -36,11 +51,7 @@ async def test_concurrent_read_modify_write_transactions_all_succeed(
 ) -> None:
     # A deferred SQLite transaction that reads then writes fails with "database is
     # locked" when another commits in between; BEGIN IMMEDIATE makes them queue instead.
-    settings = settings_for(database_url)
-    await upgrade_database(settings)
-    engine = create_engine(settings)
-    sessionmaker = create_sessionmaker(engine)
-    try:
+    async with migrated(settings_for(database_url)) as (engine, sessionmaker):
         async with sessionmaker.begin() as session:
             account_id = (await add_account(session, "counter")).id
 
@@ -65,8 +76,6 @@ async def test_concurrent_read_modify_write_transactions_all_succeed(
             assert count == 30  # serialised: no lost update, no "database is locked"
         else:
             await increment()
-    finally:
-        await engine.dispose()
 
 
 async def test_datetimes_come_back_aware_utc(
@@ -106,11 +115,7 @@ async def test_datetimes_come_back_aware_utc(
 async def test_a_reading_session_neither_waits_for_nor_takes_the_write_lock(
     database_url: str, settings_for: Callable[[str], Settings]
 ) -> None:
-    settings = settings_for(database_url)
-    await upgrade_database(settings)
-    engine = create_engine(settings)
-    sessionmaker = create_sessionmaker(engine)
-    try:
+    async with migrated(settings_for(database_url)) as (engine, sessionmaker):
         async with sessionmaker.begin() as session:
             await add_account(session, "reader")
         async with sessionmaker.begin() as writer:  # holds the write lock throughout
@@ -123,5 +128,3 @@ async def test_a_reading_session_neither_waits_for_nor_takes_the_write_lock(
                 with pytest.raises(DBAPIError):  # deferred: it cannot write past the lock
                     async with reading(sessionmaker) as session:
                         await session.execute(update(Account).values(gitlab_repository_count=2))
-    finally:
-        await engine.dispose()
