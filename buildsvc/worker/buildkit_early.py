@@ -124,4 +124,4 @@ class EarlyBuild:
         self.cancel.cancel()
         self._pulls.cancel()
         self._prepared.set()
-        self._session.close()
+        self._session.close(wait=False)  # from the event loop: run() ends it in its thread

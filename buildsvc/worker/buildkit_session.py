@@ -88,6 +88,7 @@ DIFF_COPY = f"/{FILE_SYNC}/DiffCopy"
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 DATA_CHUNK = 256 * 1024  # well under gRPC's 4 MB message limit
 UPGRADE_TIMEOUT_SECONDS = 10
+SERVER_STOP_SECONDS = 5  # cancelled calls end at once; a bound in case one does not
 GATE_POLL_SECONDS = 0.2  # how often a request waiting for ``serve()`` looks for an end
 CONTEXT, DOCKERFILE = "context", "dockerfile"  # the names the Dockerfile frontend asks for
 
@@ -291,6 +292,9 @@ class FileSyncSession:
         self._shared_key = shared_key
         self._scratch = tempfile.TemporaryDirectory(prefix="buildsvc-session-")
         self._server: grpc.Server | None = None
+        # gRPC leaves a pool it was given running: close() shuts it down, so no
+        # idle "filesync" thread outlives its session until a garbage collection.
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="filesync")
         self._engine: socket.socket | None = None
         self._local: socket.socket | None = None
         self._pumps: list[threading.Thread] = []
@@ -330,7 +334,7 @@ class FileSyncSession:
                 self.bytes_sent += sender.bytes_sent
 
     def _start_server(self) -> str:
-        server = grpc.server(ThreadPoolExecutor(max_workers=4, thread_name_prefix="filesync"))
+        server = grpc.server(self._executor)
         handler = grpc.stream_stream_rpc_method_handler(
             self._diff_copy,
             request_deserializer=Packet.FromString,
@@ -403,20 +407,27 @@ class FileSyncSession:
         for pump in self._pumps:
             pump.start()
 
-    def close(self) -> None:
-        """End the session: the engine drops it, the server and its socket go."""
+    def close(self, *, wait: bool = True) -> None:
+        """End the session: the engine drops it, the server and its socket go.
+
+        ``wait=False`` (from the event loop) only starts the end; a later ``close()``
+        in a thread waits for the session's threads to be gone."""
         self._closed.set()
         for sock in (self._engine, self._local):
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-        for pump in self._pumps:
-            pump.join(timeout=5)
+        if wait:
+            for pump in self._pumps:
+                pump.join(timeout=5)
         for sock in (self._engine, self._local):
             if sock is not None:
                 sock.close()
         if self._server is not None:
-            self._server.stop(grace=None)
+            stopped = self._server.stop(grace=None)
+            if wait:
+                stopped.wait(SERVER_STOP_SECONDS)
+        self._executor.shutdown(wait=wait, cancel_futures=True)
         self._scratch.cleanup()
 
 
