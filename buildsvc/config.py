@@ -238,6 +238,14 @@ class Settings(BaseSettings):
             "unused for as long is pruned (0: never)."
         ),
     )
+    worker_source_retention_hours: float = Field(
+        default=168.0,
+        ge=0,
+        description=(
+            "A work tree the worker keeps of a source repository is deleted once no "
+            "build used it for this long; the next build fetches afresh (0: never)."
+        ),
+    )
     log_level: str = Field(
         default="INFO",
         description="Level of the JSON log lines on stderr: DEBUG, INFO, WARNING or ERROR.",

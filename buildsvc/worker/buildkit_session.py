@@ -23,10 +23,12 @@ import fnmatch
 import hashlib
 import os
 import secrets
+import shutil
 import socket
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -88,6 +90,8 @@ DIFF_COPY = f"/{FILE_SYNC}/DiffCopy"
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 DATA_CHUNK = 256 * 1024  # well under gRPC's 4 MB message limit
 UPGRADE_TIMEOUT_SECONDS = 10
+SCRATCH_PREFIX = "buildsvc-session-"  # a session's directory, holding its gRPC socket
+SCRATCH_SETTLE_SECONDS = 60  # a directory this young may still be getting its socket
 SERVER_STOP_SECONDS = 5  # cancelled calls end at once; a bound in case one does not
 GATE_POLL_SECONDS = 0.2  # how often a request waiting for ``serve()`` looks for an end
 CONTEXT, DOCKERFILE = "context", "dockerfile"  # the names the Dockerfile frontend asks for
@@ -290,7 +294,7 @@ class FileSyncSession:
         self._closed = threading.Event()
         self.asked = threading.Event()  # the engine asked for files (maybe still waiting)
         self._shared_key = shared_key
-        self._scratch = tempfile.TemporaryDirectory(prefix="buildsvc-session-")
+        self._scratch = tempfile.TemporaryDirectory(prefix=SCRATCH_PREFIX)
         self._server: grpc.Server | None = None
         # gRPC leaves a pool it was given running: close() shuts it down, so no
         # idle "filesync" thread outlives its session until a garbage collection.
@@ -429,6 +433,30 @@ class FileSyncSession:
                 stopped.wait(SERVER_STOP_SECONDS)
         self._executor.shutdown(wait=wait, cancel_futures=True)
         self._scratch.cleanup()
+
+
+def remove_dead_session_dirs() -> list[Path]:
+    """Delete the session directories nobody serves from any more (a worker killed
+    with SIGKILL leaves its own); those deleted. A live session's socket accepts."""
+    removed = []
+    cutoff = time.time() - SCRATCH_SETTLE_SECONDS
+    for directory in Path(tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*"):
+        try:
+            if directory.stat().st_mtime > cutoff:
+                continue
+        except FileNotFoundError:
+            continue  # its session just ended
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(directory / "grpc.sock"))
+            continue  # served
+        except OSError:
+            pass  # no socket, or nobody listening on it
+        finally:
+            probe.close()
+        shutil.rmtree(directory, ignore_errors=True)
+        removed.append(directory)
+    return removed
 
 
 def _pump(source: socket.socket, target: socket.socket) -> None:

@@ -3,15 +3,15 @@
 The docker client is shared (one connection pool to the engine, no per-build
 handshake), and so are the database engine, the Redis pool (arq's own) and the forge
 providers. ``running`` maps each build this process is working on to its handle, so a
-cancel message can reach it. ``source_tree`` hands out the work tree kept for each
-account's source repository (under ``<data_dir>/sources``), to one build at a time.
+cancel message can reach it. ``source_tree`` hands out a work tree kept for each
+account's source repository (under ``<data_dir>/sources``; ``worker.source_trees``),
+to one build at a time across every worker process sharing the data directory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 import secrets
 import socket
@@ -30,6 +30,7 @@ from buildsvc.crypto import Cipher
 from buildsvc.sources import build_providers
 from buildsvc.store.engine import create_engine, create_sessionmaker, ping
 from buildsvc.worker.registry_labels import registry_is_insecure
+from buildsvc.worker.source_trees import hold_tree, tree_key
 from buildsvc.worker.streaming import ENGINE_ERRORS
 
 # Slack between our own per-build deadline and the transport/arq deadlines above it, so
@@ -56,7 +57,6 @@ class WorkerDeps:
     background: set[asyncio.Task[None]] = field(default_factory=set)
     # Build id -> its last commit status report (``worker.commit_status``: kept in order).
     status_reports: dict[int, asyncio.Future[None]] = field(default_factory=dict)
-    _source_locks: dict[Path, asyncio.Lock] = field(default_factory=dict)
     _insecure_registries: dict[str, bool] = field(default_factory=dict)
     _has_bridge: bool | None = None
 
@@ -66,16 +66,14 @@ class WorkerDeps:
         self.background.add(task)
         task.add_done_callback(self.background.discard)
 
+    @property
+    def sources(self) -> Path:
+        return self.workdir.parent / "sources"
+
     @contextlib.asynccontextmanager
     async def source_tree(self, account_id: int, clone_url: str) -> AsyncIterator[Path]:
-        """The work tree kept for this account's ``clone_url``, held until the block ends.
-
-        Per account: each build's fetch still proves its own token can read the commit,
-        and no account's checkout is another's.
-        """
-        key = hashlib.sha256(f"{account_id}\n{clone_url}".encode()).hexdigest()[:32]
-        path = self.workdir.parent / "sources" / key
-        async with self._source_locks.setdefault(path, asyncio.Lock()):
+        """A work tree kept for this account's ``clone_url``, held until the block ends."""
+        with hold_tree(self.sources, tree_key(account_id, clone_url)) as path:
             yield path
 
     async def registry_insecure(self, registry: str) -> bool:

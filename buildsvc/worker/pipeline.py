@@ -283,7 +283,7 @@ async def _phases(
     logging_in: asyncio.Future[None],
 ) -> Pushed:
     # The kept tree is this build's until the context has gone to the engine and the
-    # image is built; other builds of the repository on this worker wait for it.
+    # image is built; another build of the repository meanwhile takes another tree.
     async with deps.source_tree(job.account_id, job.clone_url) as src:
         pulling = asyncio.ensure_future(pull_cache(deps, job, log))
         fetching = asyncio.ensure_future(fetch(deps, job, log, credentials, src))

@@ -4,6 +4,7 @@ SIGTERM there: it finishes the build within its grace period, or hands it back a
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import subprocess
 import time
@@ -159,3 +160,37 @@ def test_a_worker_stopped_mid_build_hands_it_back_after_the_grace(
         "The worker is shutting down and the build did not finish within its 1 s grace"
         " period; the build is queued again."
     ]
+
+
+def test_workers_sharing_a_data_directory_build_one_repository_in_trees_of_their_own(
+    no_default_worker: Stack,
+) -> None:
+    # Two repositories built from one source push two builds of one commit; one build
+    # per worker, so both run at once, each in a kept tree of its own.
+    stack = no_default_worker
+    workers = ("worker-tree-a", "worker-tree-b")
+    for name in workers:
+        stack.start_worker(name, worker_concurrency="1")
+    try:
+        project = stack.new_project()
+        rules = [{"type": "branch", "pattern": "main"}]
+        repositories = [stack.link(project, f"shared-tree-{n}", rules) for n in "ab"]
+        marker = f"tree-{time.monotonic_ns()}"
+        # The step fails unless the tree held this commit's files (BuildKit may run it
+        # once for both builds: the same step on the same files).
+        dockerfile = BASE + f"COPY marker /marker\nRUN sleep 2 && grep -qx {marker} /marker\n"
+        stack.push(project, {"Dockerfile": dockerfile, "marker": marker})
+        build_ids = [stack.wait_new_build(repository["id"]) for repository in repositories]
+        builds = [stack.wait_status(build_id, timeout=90) for build_id in build_ids]
+    finally:
+        for name in workers:
+            stack.stop(name)
+
+    assert [build["status"] for build in builds] == ["succeeded", "succeeded"]
+    held = [  # from the fetch to the built image, a build holds its tree
+        (dt.datetime.fromisoformat(b["fetching_at"]), dt.datetime.fromisoformat(b["pushing_at"]))
+        for b in builds
+    ]
+    assert max(start for start, _ in held) < min(end for _, end in held)  # at once
+    trees = {path.name for path in (stack.data / "sources").iterdir()}
+    assert any(f"{name}.1" in trees for name in trees), trees  # the second tree of a key

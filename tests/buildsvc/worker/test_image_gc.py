@@ -1,18 +1,24 @@
-"""Old built images leave the worker's engine; recent ones and other names stay."""
+"""Old built images leave the worker's engine; recent ones and other names stay; a
+round's parts go on without each other."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import secrets
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import docker
 import pytest
 
+from buildsvc.config import Settings
+from buildsvc.worker import image_gc
+from buildsvc.worker.deps import WorkerDeps
 from buildsvc.worker.docker_build import BuildRequest, build_image_sync
-from buildsvc.worker.image_gc import prune_build_cache, remove_old_images
+from buildsvc.worker.image_gc import collect_once, prune_build_cache, remove_old_images
 from tests.buildsvc.worker.helpers import untag_all
 from tests.common.build_steps import step_cached
 from tests.common.services import BASE_IMAGE, Services
@@ -105,3 +111,35 @@ def test_build_cache_unused_for_the_retention_is_pruned(
     assert not step_cached(rebuilt, "[2/2] RUN")
     run = next(line.split()[0] for line in rebuilt if "[2/2] RUN" in line)
     assert any(line.startswith(f"{run} DONE") for line in rebuilt)
+
+
+def test_a_round_deletes_unused_trees_though_the_engine_fails(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def engine_fails(*args: object) -> list[str]:
+        raise docker.errors.APIError("500 Server Error: the engine is out of disk")
+
+    monkeypatch.setattr(image_gc, "remove_old_images", engine_fails)
+    settings = Settings(_env_file=None, data_dir=tmp_path, worker_source_retention_hours=24)
+    nobody = cast(Any, None)  # a round needs no database
+    deps = WorkerDeps(
+        settings=settings,
+        engine=nobody,
+        sessionmaker=nobody,
+        access=nobody,
+        docker=nobody,
+        redis=None,
+        worker_id="gc-test",
+        workdir=tmp_path / "work",
+    )
+    old = deps.sources / "old"
+    old.mkdir(parents=True)
+    (deps.sources / "old.lock").touch()
+    week_ago = time.time() - 7 * 86400
+    os.utime(deps.sources / "old.lock", (week_ago, week_ago))
+
+    collect_once(deps)
+
+    assert not old.exists()
+    assert "removing old images failed" in caplog.text
+    assert "out of disk" in caplog.text
