@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from tests.common.engine_images import untag_under
 from tests.common.servers import REPO_ROOT, end_process, free_port
 
 CLUSTER_SCRIPT = REPO_ROOT / "scripts" / "cluster.sh"
@@ -97,7 +98,10 @@ class LocalCluster:
         )
 
     def remove(self) -> None:
+        """Its files, and the images its first worker left on the shared engine (the
+        second engine's go with the directory)."""
         shutil.rmtree(self.directory, ignore_errors=True)
+        untag_under(self.registry)
 
     def settings(self) -> dict[str, str]:
         """BUILDSVC_* of the env file every process of the cluster reads."""

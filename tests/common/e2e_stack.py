@@ -39,6 +39,7 @@ import forgesim
 from buildsvc.accounts.services import create_account
 from buildsvc.config import Settings
 from buildsvc.store.engine import create_engine, create_sessionmaker
+from tests.common.engine_images import untag_under
 from tests.common.servers import free_port
 from tests.common.services import Services, ensure_services
 
@@ -213,6 +214,8 @@ class Stack:
             self.stop(name)
         self.http.close()
         self._forge_cm.__exit__(None, None, None)
+        if self.token_auth:  # its registry was its own
+            untag_under(self.registry, self.services.docker_url)
 
     def log(self, name: str) -> str:
         path = self.data / f"{name}.log"
