@@ -92,6 +92,7 @@ DATA_CHUNK = 256 * 1024  # well under gRPC's 4 MB message limit
 UPGRADE_TIMEOUT_SECONDS = 10
 SCRATCH_PREFIX = "buildsvc-session-"  # a session's directory, holding its gRPC socket
 SCRATCH_SETTLE_SECONDS = 60  # a directory this young may still be getting its socket
+PROBE_TIMEOUT_SECONDS = 1.0
 SERVER_STOP_SECONDS = 5  # cancelled calls end at once; a bound in case one does not
 GATE_POLL_SECONDS = 0.2  # how often a request waiting for ``serve()`` looks for an end
 CONTEXT, DOCKERFILE = "context", "dockerfile"  # the names the Dockerfile frontend asks for
@@ -414,24 +415,27 @@ class FileSyncSession:
     def close(self, *, wait: bool = True) -> None:
         """End the session: the engine drops it, the server and its socket go.
 
-        ``wait=False`` (from the event loop) only starts the end; a later ``close()``
-        in a thread waits for the session's threads to be gone."""
+        ``wait=False`` (from the event loop) only starts the end: the sockets are shut
+        (the pumps and the engine see it at once) and the server stops taking calls. A
+        later ``close()`` in a thread waits for the session's threads and frees the rest
+        (no socket is closed under a pump still using it)."""
         self._closed.set()
         for sock in (self._engine, self._local):
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-        if wait:
-            for pump in self._pumps:
-                pump.join(timeout=5)
+        stopped = self._server.stop(grace=None) if self._server is not None else None
+        if not wait:
+            return
+        for pump in self._pumps:
+            pump.join(timeout=5)
         for sock in (self._engine, self._local):
             if sock is not None:
                 sock.close()
-        if self._server is not None:
-            stopped = self._server.stop(grace=None)
-            if wait:
-                stopped.wait(SERVER_STOP_SECONDS)
-        self._executor.shutdown(wait=wait, cancel_futures=True)
+        if stopped is not None:
+            stopped.wait(SERVER_STOP_SECONDS)
+        # Its calls saw the stop (or ``_closed``, polled): the pool's threads end now.
+        self._executor.shutdown(wait=True, cancel_futures=True)
         self._scratch.cleanup()
 
 
@@ -446,17 +450,28 @@ def remove_dead_session_dirs() -> list[Path]:
                 continue
         except FileNotFoundError:
             continue  # its session just ended
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(directory / "grpc.sock"))
-            continue  # served
-        except OSError:
-            pass  # no socket, or nobody listening on it
-        finally:
-            probe.close()
+        if _served(directory / "grpc.sock"):
+            continue
         shutil.rmtree(directory, ignore_errors=True)
-        removed.append(directory)
+        if not directory.exists():
+            removed.append(directory)
     return removed
+
+
+def _served(path: Path) -> bool:
+    """Whether a process listens on the socket ``path`` (one that is stopped, its
+    backlog full, counts as listening: it may go on)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(PROBE_TIMEOUT_SECONDS)
+    try:
+        probe.connect(str(path))
+    except (TimeoutError, BlockingIOError):  # a backlog full: it is there
+        return True
+    except OSError:
+        return False  # no socket, or nobody listening on it
+    finally:
+        probe.close()
+    return True
 
 
 def _pump(source: socket.socket, target: socket.socket) -> None:

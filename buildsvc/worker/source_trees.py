@@ -21,6 +21,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import itertools
+import logging
 import os
 import shutil
 import time
@@ -28,6 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 LOCK_SUFFIX = ".lock"
+
+log = logging.getLogger(__name__)
 
 
 def tree_key(account_id: int, clone_url: str) -> str:
@@ -41,15 +44,18 @@ def _try_lock(lock_path: Path) -> int | None:
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        # A pruner may have unlinked the file between our open and our lock: a lock on
+        # the unlinked file holds nothing, so look again.
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
     except BlockingIOError:
         os.close(fd)
         return None
-    # A pruner may have unlinked the file between our open and our lock: a lock on the
-    # unlinked file holds nothing, so look again.
-    try:
-        same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
-    except FileNotFoundError:
-        same = False
+    except BaseException:
+        os.close(fd)
+        raise
     if not same:
         os.close(fd)
         return _try_lock(lock_path)
@@ -88,37 +94,44 @@ def hold_tree(root: Path, key: str) -> Iterator[Path]:
 
 def prune_trees(root: Path, unused_for: dt.timedelta) -> list[str]:
     """Delete the trees under ``root`` not held for ``unused_for`` (blocking); their
-    names. A tree held right now is never touched."""
+    names. A tree held right now is never touched; one entry failing spares the rest."""
     if not root.is_dir():
         return []
     cutoff = time.time() - unused_for.total_seconds()
-    names = {
-        path.name.removesuffix(LOCK_SUFFIX)
-        for path in root.iterdir()
-        if not path.name.startswith(".")  # a fetch's objects on their way out
-    }
+    names = {path.name.removesuffix(LOCK_SUFFIX) for path in root.iterdir()}
     removed = []
     for name in sorted(names):
-        tree, lock_path = root / name, root / (name + LOCK_SUFFIX)
         try:
-            seen: float | None = lock_path.stat().st_mtime
-        except FileNotFoundError:
-            seen = None  # a tree from before the locks, or one being made
-        try:
-            last_used = seen if seen is not None else tree.stat().st_mtime
-        except FileNotFoundError:
-            continue  # gone already
-        if last_used >= cutoff:
-            continue
-        fd = _try_lock(lock_path)
-        if fd is None:
-            continue  # a build holds it
-        try:
-            if seen is not None and os.fstat(fd).st_mtime != seen:
-                continue  # held and let go since we looked
-            shutil.rmtree(tree, ignore_errors=True)
-            lock_path.unlink(missing_ok=True)  # before the unlock: see _try_lock
-            removed.append(name)
-        finally:
-            os.close(fd)
+            if _prune(root / name, root / (name + LOCK_SUFFIX), cutoff):
+                removed.append(name)
+        except OSError as exc:  # a permission, a full disk: the next round tries again
+            log.warning("could not delete the work tree %s: %s", name, exc)
     return removed
+
+
+def _prune(tree: Path, lock_path: Path, cutoff: float) -> bool:
+    """Delete ``tree`` if nobody held it since ``cutoff``; whether it was."""
+    try:
+        seen: float | None = lock_path.stat().st_mtime
+    except FileNotFoundError:
+        seen = None  # a tree from before the locks, or one being made
+    try:
+        last_used = seen if seen is not None else tree.stat().st_mtime
+    except FileNotFoundError:
+        return False  # gone already
+    if last_used >= cutoff:
+        return False
+    fd = _try_lock(lock_path)
+    if fd is None:
+        return False  # a build holds it
+    try:
+        if seen is not None and os.fstat(fd).st_mtime != seen:
+            return False  # held and let go since we looked
+        if tree.is_dir() and not tree.is_symlink():
+            shutil.rmtree(tree)
+        else:
+            tree.unlink(missing_ok=True)
+        lock_path.unlink(missing_ok=True)  # before the unlock: see _try_lock
+        return True
+    finally:
+        os.close(fd)

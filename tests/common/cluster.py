@@ -93,15 +93,16 @@ class LocalCluster:
         return self.script("start", *parts)
 
     def stop(self) -> None:
+        """Every process; first the images its first worker left on the shared engine
+        (while its registry still holds the port: no other run's images share the name;
+        the second engine's go with the directory)."""
+        untag_under(self.registry)
         subprocess.run(
             ["bash", str(CLUSTER_SCRIPT), "stop"], env=self.env, capture_output=True, check=False
         )
 
     def remove(self) -> None:
-        """Its files, and the images its first worker left on the shared engine (the
-        second engine's go with the directory)."""
         shutil.rmtree(self.directory, ignore_errors=True)
-        untag_under(self.registry)
 
     def settings(self) -> dict[str, str]:
         """BUILDSVC_* of the env file every process of the cluster reads."""

@@ -210,12 +210,12 @@ class Stack:
                 time.sleep(0.1)
 
     def close(self) -> None:
+        if self.token_auth:  # its registry is its own (and still holds the port)
+            untag_under(self.registry, self.services.docker_url)
         for name in list(self.processes):
             self.stop(name)
         self.http.close()
         self._forge_cm.__exit__(None, None, None)
-        if self.token_auth:  # its registry was its own
-            untag_under(self.registry, self.services.docker_url)
 
     def log(self, name: str) -> str:
         path = self.data / f"{name}.log"

@@ -26,7 +26,7 @@ def untag_under(registry: str, docker_url: str = DOCKER_URL) -> int:
                 names = (image.get("RepoTags") or []) + (image.get("RepoDigests") or [])
                 for tag in names:
                     if tag.startswith(prefix):
-                        with contextlib.suppress(docker.errors.NotFound):
+                        with contextlib.suppress(docker.errors.APIError):  # gone, in use
                             api.remove_image(tag, force=True)
                             removed += 1
         finally:

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import os
 import secrets
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -120,7 +121,13 @@ def test_a_round_deletes_unused_trees_though_the_engine_fails(
         raise docker.errors.APIError("500 Server Error: the engine is out of disk")
 
     monkeypatch.setattr(image_gc, "remove_old_images", engine_fails)
-    settings = Settings(_env_file=None, data_dir=tmp_path, worker_source_retention_hours=24)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # no one else's sessions
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        worker_image_retention_hours=24,
+        worker_source_retention_hours=24,
+    )
     nobody = cast(Any, None)  # a round needs no database
     deps = WorkerDeps(
         settings=settings,
