@@ -43,7 +43,7 @@ def _quiet(_line: str) -> None:
     pass
 
 
-def _inside(root: Path, relative: str) -> Path | None:
+def inside(root: Path, relative: str) -> Path | None:
     """``root/relative`` resolved, or None when it escapes ``root`` (``..``, symlinks)."""
     base = root.resolve()
     try:
@@ -63,7 +63,7 @@ def _escape(root: Path, relative: str) -> str:
 
 def resolve_context(source_root: Path, context: str) -> Path:
     """The build context directory ``context`` (relative to the checkout) as a path."""
-    path = _inside(source_root, context.strip("/") or ".")
+    path = inside(source_root, context.strip("/") or ".")
     if path is None:
         raise BuildContextNotFound(context, detail=f"{context!r} is outside the repository")
     if not path.is_dir():
@@ -73,7 +73,7 @@ def resolve_context(source_root: Path, context: str) -> Path:
 
 def check_dockerfile(context: Path, dockerfile: str, on_line: Line = _quiet) -> str:
     """The Dockerfile's path relative to ``context``; it must be a file inside it."""
-    path = _inside(context, dockerfile)
+    path = inside(context, dockerfile)
     if path is None:
         detail = f"{dockerfile!r} {_escape(context, dockerfile)}; it is not read"
         on_line(f"Dockerfile {detail}")
@@ -84,7 +84,7 @@ def check_dockerfile(context: Path, dockerfile: str, on_line: Line = _quiet) -> 
 
 
 def _ignore_patterns(context: Path, on_line: Line) -> list[str]:
-    ignore = _inside(context, ".dockerignore")
+    ignore = inside(context, ".dockerignore")
     if ignore is None:
         on_line(f".dockerignore {_escape(context, '.dockerignore')}; building as if absent")
         return []
@@ -102,7 +102,8 @@ def _plain(info: tarfile.TarInfo) -> bool:
         return False
 
 
-def _no_follow(path: str, flags: int) -> int:
+def open_no_follow(path: str, flags: int) -> int:
+    """An ``opener`` that refuses a symlink where a regular file is expected."""
     return os.open(path, flags | os.O_NOFOLLOW)
 
 
@@ -194,7 +195,7 @@ def _tar_chunks(context: Path, infos: list[tarfile.TarInfo]) -> Iterator[bytes]:
         if info.isfile():
             # A regular file when listed; O_NOFOLLOW keeps a link from ever being read
             # through, whatever happened since.
-            with open(context / info.name, "rb", opener=_no_follow) as content:
+            with open(context / info.name, "rb", opener=open_no_follow) as content:
                 left = info.size
                 while left:
                     block = content.read(min(CHUNK, left))

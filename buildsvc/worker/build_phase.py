@@ -9,6 +9,7 @@ Either way the build enters ``building`` once the checkout is done.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -123,8 +124,13 @@ async def build_ahead(
     if not (request.uses_buildkit and request.context_session):
         return None
     ahead = EarlyBuild(deps.docker, request)
-    if not await asyncio.to_thread(ahead.open):
-        return None
+    opening = asyncio.ensure_future(asyncio.to_thread(ahead.open))
+    try:
+        if not await asyncio.shield(opening):
+            return None
+    except asyncio.CancelledError:  # the thread opens it all the same: it is closed then
+        opening.add_done_callback(_discard(ahead))
+        raise
     write = _writer(job, log)
     building = asyncio.ensure_future(run_streaming(ahead.run, on_line=write, cancel=ahead.cancel))
     loop = asyncio.get_running_loop()
@@ -138,9 +144,22 @@ async def build_ahead(
         request = await asyncio.to_thread(ahead.prepare, context, from_thread)
     except BaseException:
         ahead.abort()
+        building.cancel()  # a build not answering yet still ends: run_streaming's grace
         await asyncio.wait({building})
         if not building.cancelled():
             building.exception()  # retrieved: the fetch's (or check's) error is the one
         raise
     image_id = await entering(deps, job, BuildStatus.BUILDING, building)
     return _built(log, request, labels, write, image_id, started)
+
+
+def _discard(ahead: EarlyBuild) -> Callable[[asyncio.Future[bool]], None]:
+    """What ends a session opened for a build that was cancelled meanwhile (in a thread
+    of its own: closing waits for the session's threads)."""
+
+    def opened(future: asyncio.Future[bool]) -> None:
+        if not future.cancelled():
+            future.exception()  # retrieved: the build is gone, nobody reads it
+        threading.Thread(target=ahead.discard, name="discard-session", daemon=True).start()
+
+    return opened

@@ -38,11 +38,9 @@ from buildsvc.worker.streaming import CancellableStream, StreamCancel
 
 __all__ = [
     "base_image_failures",
+    "build_through_session",
     "build_with_buildkit",
-    "post_through_session",
-    "read_build",
     "run_attempts",
-    "sent_line",
 ]
 
 # Prefixes BuildKit puts before what went wrong; the rest reads well on its own.
@@ -146,30 +144,23 @@ def _consume(
     return image_id
 
 
-def _post_build(
-    api: docker.APIClient,
-    request: BuildRequest,
-    dockerfile: str,
-    context: Callable[[], CancellableStream],
-    cache_from: tuple[str, ...],
-    through: tuple[FileSyncSession, str] | None,
-) -> requests.Response:
-    """``POST /build``: the context from the session ``through`` names, else a tar."""
-    if through is not None:
-        return post_through_session(api, request, cache_from, *through)
-    params = _params(api, request, dockerfile, cache_from, None)
-    return _post(api, params, context(), {"Content-Type": "application/x-tar"})
-
-
-def post_through_session(
+def build_through_session(
     api: docker.APIClient,
     request: BuildRequest,
     cache_from: tuple[str, ...],
     session: FileSyncSession,
     filename: str,
-) -> requests.Response:
-    """``POST /build`` of ``request``, its context served by ``session``."""
-    return _post(api, _params(api, request, filename, cache_from, session), b"", {})
+    on_line: Callable[[str], None],
+    cancel: StreamCancel,
+) -> tuple[str, int]:
+    """``POST /build`` of ``request``, its context served by ``session``, read to its
+    end: the image id and the steps cached; the files the engine fetched, said."""
+    if cancel.cancelled:
+        raise BuildCancelled()
+    params = _params(api, request, filename, cache_from, session)
+    built = read_build(_post(api, params, b"", {}), on_line, cancel)
+    on_line(sent_line(session))
+    return built
 
 
 def _post(
@@ -211,11 +202,11 @@ def _build_once(
         else contextlib.nullcontext(None)
     )
     with serving as through:
-        response = _post_build(api, request, dockerfile, context, cache_from, through)
-        built = read_build(response, on_line, cancel)
         if through is not None:
-            on_line(sent_line(through[0]))
-        return built
+            return build_through_session(api, request, cache_from, *through, on_line, cancel)
+        params = _params(api, request, dockerfile, cache_from, None)
+        response = _post(api, params, context(), {"Content-Type": "application/x-tar"})
+        return read_build(response, on_line, cancel)
 
 
 def read_build(

@@ -25,10 +25,8 @@ from buildsvc.worker.build_context import Line, check_dockerfile
 from buildsvc.worker.build_request import BuildRequest
 from buildsvc.worker.buildkit_build import (
     base_image_failures,
-    post_through_session,
-    read_build,
+    build_through_session,
     run_attempts,
-    sent_line,
 )
 from buildsvc.worker.buildkit_session import (
     FileSyncSession,
@@ -80,12 +78,9 @@ class EarlyBuild:
         request = self._request
 
         def attempt() -> tuple[str, int]:
-            response = post_through_session(
-                self._api, request, request.cache_from, self._session, self._name
+            return build_through_session(
+                self._api, request, request.cache_from, self._session, self._name, on_line, handle
             )
-            built = read_build(response, on_line, handle)
-            on_line(sent_line(self._session))
-            return built
 
         def failed() -> PullFailures:
             # BuildKit asks for an image only after the Dockerfile, served once prepared.
@@ -118,6 +113,10 @@ class EarlyBuild:
         self._prepared.set()
         self._session.serve(dirs)
         return request
+
+    def discard(self) -> None:
+        """End a session opened for a build that never ran (blocking)."""
+        self._session.close()
 
     def abort(self) -> None:
         """Stop the build posted ahead (its source never came); ``run`` ends."""

@@ -42,7 +42,13 @@ from docker.utils.build import PatternMatcher
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from grpc_health.v1 import health, health_pb2_grpc
 
-from buildsvc.worker.build_context import ContextEntry, Line, context_entries
+from buildsvc.worker.build_context import (
+    ContextEntry,
+    Line,
+    context_entries,
+    inside,
+    open_no_follow,
+)
 
 __all__ = [
     "FileSyncSession",
@@ -224,10 +230,6 @@ def _stat_packet(entry: ContextEntry) -> Any:
     return packet  # uid and gid 0, as in the context tar: the checkout's owner is ours
 
 
-def _no_follow(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NOFOLLOW)
-
-
 class _DiffCopy:
     """fsutil's sender for one ``DiffCopy`` call."""
 
@@ -259,7 +261,7 @@ class _DiffCopy:
 
     def _file(self, file_id: int, path: str) -> Iterator[Any]:
         self.files_sent += 1
-        with open(self._root / path, "rb", opener=_no_follow) as content:
+        with open(self._root / path, "rb", opener=open_no_follow) as content:
             while block := content.read(DATA_CHUNK):
                 self.bytes_sent += len(block)
                 yield Packet(type=PACKET_DATA, ID=file_id, data=block)
@@ -307,7 +309,10 @@ class FileSyncSession:
         self.bytes_sent = 0
 
     def serve(self, dirs: dict[str, SyncedDir]) -> None:
-        """What the engine may now have; its requests waiting for it go on."""
+        """What the engine may now have; its requests waiting for it go on (not once
+        the session ended: a checkout finishing after a cancel serves nobody)."""
+        if self._closed.is_set():
+            return
         self._dirs = dirs
         self._served.set()
 
@@ -317,6 +322,8 @@ class FileSyncSession:
         while not self._served.wait(GATE_POLL_SECONDS):
             if self._closed.is_set() or not context.is_active():
                 context.abort(grpc.StatusCode.UNAVAILABLE, "the session ended before its files")
+        if self._closed.is_set():
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the session has ended")
         meta = _metadata(context)
         name = (meta.get("dir-name") or [""])[0]
         directory = self._dirs.get(name)
@@ -332,7 +339,7 @@ class FileSyncSession:
         try:
             yield from sender.packets(requests)
         except OSError as exc:  # a file went away or became a link: BuildKit says so
-            yield Packet(type=PACKET_ERR, data=str(exc).encode())
+            yield Packet(type=PACKET_ERR, data=_error_text(exc, directory.root).encode())
         finally:
             if name == CONTEXT:
                 self.files_sent += sender.files_sent
@@ -349,7 +356,7 @@ class FileSyncSession:
         server.add_generic_rpc_handlers((service,))
         health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)
         address = f"unix:{self._scratch.name}/grpc.sock"
-        if not server.add_insecure_port(address):
+        if not server.add_insecure_port(address):  # older grpcio answers 0, newer raises
             raise SessionUnavailable("the session's gRPC server could not listen")
         server.start()
         self._server = server
@@ -397,14 +404,16 @@ class FileSyncSession:
         try:
             grpc_path = self._start_server()
             self._engine, early = self._upgrade()
-            local = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            local = self._local = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             local.connect(grpc_path)
-            self._local = local
+            if early:
+                local.sendall(early)
+        except (OSError, RuntimeError) as exc:  # grpc raises RuntimeError when it cannot bind
+            self.close()
+            raise SessionUnavailable(f"session: {exc}") from exc
         except BaseException:
             self.close()
             raise
-        if early:
-            local.sendall(early)
         self._pumps = [
             threading.Thread(target=_pump, args=(self._engine, local), daemon=True),
             threading.Thread(target=_pump, args=(local, self._engine), daemon=True),
@@ -437,6 +446,14 @@ class FileSyncSession:
         # Its calls saw the stop (or ``_closed``, polled): the pool's threads end now.
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._scratch.cleanup()
+
+
+def _error_text(exc: OSError, root: Path) -> str:
+    """``exc`` as the build's log shows it: the file named within the context, not
+    where the worker keeps its tree."""
+    if exc.filename is None:
+        return exc.strerror or str(exc)
+    return f"{os.path.relpath(exc.filename, root)}: {exc.strerror}"
 
 
 def remove_dead_session_dirs() -> list[Path]:
@@ -506,13 +523,6 @@ def _dockerfile_dir(context: Path, dockerfile: str, served_as: str) -> SyncedDir
     return SyncedDir(root, tuple(offered))
 
 
-def _stays_in(context: Path, entry: ContextEntry) -> bool:
-    try:
-        return (context / entry.path).resolve().is_relative_to(context.resolve())
-    except RuntimeError:  # a loop
-        return False
-
-
 def served_name(dockerfile: str) -> str:
     """The Dockerfile's name in ``POST /build``: in its own directory of the session."""
     return PurePosixPath(dockerfile).name
@@ -527,7 +537,9 @@ def session_dirs(
         entry
         for entry in context_entries(context, dockerfile, on_line)
         # A .dockerignore leading outside is read as absent, as in the tar's case.
-        if not (entry.path == ".dockerignore" and entry.linkname and not _stays_in(context, entry))
+        if not (
+            entry.path == ".dockerignore" and entry.linkname and inside(context, entry.path) is None
+        )
     )
     served_as = served_as or served_name(dockerfile)
     return {
@@ -543,8 +555,9 @@ def offering_line(dirs: dict[str, SyncedDir]) -> str:
 
 
 def shared_key(context: Path) -> str:
-    # The engine keeps its copy of a context under this key: one per work tree.
-    return hashlib.sha256(f"buildsvc:{context}".encode()).hexdigest()
+    # The engine keeps its copy of a context under this key: one per work tree. Resolved,
+    # so the build posted before the checkout and one posted after it share one copy.
+    return hashlib.sha256(f"buildsvc:{context.resolve()}".encode()).hexdigest()
 
 
 def unavailable_line(exc: SessionUnavailable) -> str:

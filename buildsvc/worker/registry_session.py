@@ -113,8 +113,10 @@ TOKEN_LIFETIME_SECONDS = 60  # the token spec's default when the answer gives no
 def _remember(key: tuple[str, str, str, str], authorization: str, expires: float) -> None:
     if len(_AUTHORIZED) >= _REMEMBERED_MAX:
         now = time.monotonic()
-        for lapsed in [k for k, (_, until) in _AUTHORIZED.items() if until <= now]:
-            del _AUTHORIZED[lapsed]
+        # Builds' threads share the dict: a copy to look through (list() of a dict's
+        # items is one step under the GIL), pop() for a key another thread dropped.
+        for lapsed in [k for k, (_, until) in list(_AUTHORIZED.items()) if until <= now]:
+            _AUTHORIZED.pop(lapsed, None)
     _AUTHORIZED[key] = (authorization, expires)
 
 

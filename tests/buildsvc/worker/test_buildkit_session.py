@@ -32,6 +32,8 @@ from buildsvc.worker.buildkit_session import (
     SessionUnavailable,
     SyncedDir,
     go_mode,
+    session_dirs,
+    shared_key,
 )
 from buildsvc.worker.docker_build import build_image_sync
 from tests.common.build_contexts import make_context
@@ -177,6 +179,22 @@ def test_diffcopy_refuses_an_unknown_dir_and_an_unlisted_file(
     outbox.put(None)
 
 
+def test_a_file_gone_since_the_listing_is_named_within_the_context(
+    served: tuple[grpc.Channel, Path],
+) -> None:
+    channel, root = served
+    responses, outbox = diff_copy(channel, [("dir-name", "context")])
+    listed = stats_then(responses)
+    (root / "app" / "small.txt").unlink()
+    wanted = [entry.path for entry in listed].index("app/small.txt")
+    outbox.put(Packet(type=PACKET_REQ, ID=wanted))
+    answer = next(responses)
+    assert answer.type == PACKET_ERR
+    assert answer.data.decode() == "app/small.txt: No such file or directory"
+    assert str(root) not in answer.data.decode()  # not where the worker keeps its tree
+    outbox.put(None)
+
+
 def test_the_health_service_the_engine_polls_answers_serving(
     served: tuple[grpc.Channel, Path],
 ) -> None:
@@ -297,3 +315,45 @@ def test_context_entries_leave_out_what_dockerignore_excludes(tmp_path: Path) ->
     entries = context_entries(tmp_path, "Dockerfile")
     assert [entry.path for entry in entries] == [".dockerignore", "Dockerfile", "a.txt"]
     assert all(isinstance(entry, ContextEntry) for entry in entries)
+
+
+@ENGINE
+def test_a_session_server_that_cannot_listen_falls_back_to_a_tar(
+    docker_api: docker.APIClient,
+    image_name: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Newer grpcio raises (RuntimeError) where older answered 0, e.g. for a socket path
+    # past the 107-byte limit of a long TMPDIR.
+    long_tmp = tmp_path / ("t" * 120)
+    long_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(long_tmp))
+    context = make_context(tmp_path / "ctx", BASE + "RUN echo long-tmp-ok\n")
+    lines: list[str] = []
+    request = BuildRequest(context=context, tags=(image_name,), nocache=True)
+    build_image_sync(docker_api, request, on_line=lines.append)
+    assert lines[0].startswith("BuildKit session unavailable (session: ")
+    assert lines[0].endswith("): sending the build context as a tar")
+    assert said(lines, "long-tmp-ok")
+    assert not list(long_tmp.iterdir())  # its directory went with it
+
+
+def test_files_served_after_the_session_ended_reach_nobody(tmp_path: Path) -> None:
+    make_context(tmp_path, BASE)
+    no_engine = docker.APIClient(base_url="unix:///nonexistent.sock", version="1.41")
+    session = FileSyncSession(no_engine, None, shared_key(tmp_path))
+    session.close()
+    session.serve(session_dirs(tmp_path, "Dockerfile", lambda line: None))
+    assert not session._served.is_set()  # a request still waiting is refused instead
+
+
+def test_one_tree_has_one_key_however_it_is_spelt(tmp_path: Path) -> None:
+    (tmp_path / "tree" / "app").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "tree")
+    keys = {
+        shared_key(tmp_path / "tree" / "app"),
+        shared_key(tmp_path / "tree" / "app" / "."),
+        shared_key(tmp_path / "link" / "app"),
+    }
+    assert len(keys) == 1
