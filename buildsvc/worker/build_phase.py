@@ -148,6 +148,9 @@ async def build_ahead(
         await asyncio.wait({building})
         if not building.cancelled():
             building.exception()  # retrieved: the fetch's (or check's) error is the one
+        # Cancelled before its thread started, run() never ended the session: end it
+        # here (when run() did, this finds it ended).
+        await asyncio.to_thread(ahead.discard)
         raise
     image_id = await entering(deps, job, BuildStatus.BUILDING, building)
     return _built(log, request, labels, write, image_id, started)

@@ -115,7 +115,8 @@ class EarlyBuild:
         return request
 
     def discard(self) -> None:
-        """End a session opened for a build that never ran (blocking)."""
+        """End the session for good (blocking): one opened for a build that never ran,
+        or one ``abort`` began to end (after ``run``, a no-op)."""
         self._session.close()
 
     def abort(self) -> None:
@@ -123,4 +124,4 @@ class EarlyBuild:
         self.cancel.cancel()
         self._pulls.cancel()
         self._prepared.set()
-        self._session.close(wait=False)  # from the event loop: run() ends it in its thread
+        self._session.close(wait=False)  # from the event loop: run() or discard() end it

@@ -5,6 +5,7 @@ ends at once when they never come."""
 from __future__ import annotations
 
 import secrets
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -108,3 +109,23 @@ def test_a_failing_step_fails_the_build_as_posted_after_the_checkout_would(
     failure = running.join()
     assert isinstance(failure, BuildError)
     assert "RUN echo about-to-fail && false" in str(failure.detail)
+
+
+def test_a_build_aborted_before_it_ran_is_discarded_whole(
+    docker_api: docker.APIClient, image_name: str, tmp_path: Path
+) -> None:
+    # The pipeline cancels the posting task too: it may never reach ``run``, which
+    # would have ended the session; ``discard`` does instead.
+    before = {thread.name for thread in threading.enumerate()}
+    request = BuildRequest(context=tmp_path / "never", tags=(image_name,), nocache=True)
+    others = set(Path(tempfile.gettempdir()).glob("buildsvc-session-*"))
+    ahead = EarlyBuild(docker_api, request)
+    assert ahead.open()
+    scratch = set(Path(tempfile.gettempdir()).glob("buildsvc-session-*")) - others
+    assert scratch  # its own directory, with its socket
+    ahead.abort()
+    ahead.discard()
+    left = {thread.name for thread in threading.enumerate()} - before
+    assert not [name for name in left if name.startswith("filesync")]
+    assert not [path for path in scratch if path.exists()]
+    ahead.discard()  # again, as after a run that ended it: nothing to do
